@@ -1,0 +1,317 @@
+//! The seed's order domain: events, commands with validation, and an aggregate whose state
+//! is rebuilt by replaying its events.
+//!
+//! Run it with `cargo run --example orders`.
+
+use std::fmt;
+
+use eventsmith::prelude::*;
+use eventsmith::{CommandEnvelope, ExecuteError};
+
+// ---------------------------------------------------------------------------------------
+// Events: what happened to an order. Each is a struct; the enum gives each a stable name.
+
+/// Identifies an order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderId(pub String);
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for OrderId {
+    fn from(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+}
+
+/// A customer placed an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderCreated {
+    pub order_id: OrderId,
+    pub customer_name: String,
+    pub total_cents: u64,
+}
+
+/// Someone approved the order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderApproved {
+    pub order_id: OrderId,
+    pub approved_by: String,
+}
+
+/// The order left the warehouse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderShipped {
+    pub order_id: OrderId,
+    pub carrier: String,
+}
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum OrderEvent {
+    OrderCreated(OrderCreated),
+    OrderApproved(OrderApproved),
+    OrderShipped(OrderShipped),
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands: what someone asks of an order, routed to the `Order` aggregate by `order_id`.
+
+#[derive(Command, Debug, Clone, Serialize, Deserialize)]
+#[command(aggregate = Order, expect = new)]
+pub struct CreateOrder {
+    #[command(id)]
+    pub order_id: OrderId,
+    pub customer_name: String,
+    pub total_cents: u64,
+}
+
+#[derive(Command, Debug, Clone, Serialize, Deserialize)]
+#[command(aggregate = Order, expect = existing)]
+pub struct ApproveOrder {
+    #[command(id)]
+    pub order_id: OrderId,
+    pub approved_by: String,
+}
+
+#[derive(Command, Debug, Clone, Serialize, Deserialize)]
+#[command(aggregate = Order, expect = existing)]
+pub struct ShipOrder {
+    #[command(id)]
+    pub order_id: OrderId,
+    pub carrier: String,
+}
+
+/// The seed's dynamic command envelope: `{"type": "ShipOrder", "data": {...}}`.
+#[derive(Command, Debug, Clone)]
+pub enum OrderCommand {
+    CreateOrder(CreateOrder),
+    ApproveOrder(ApproveOrder),
+    ShipOrder(ShipOrder),
+}
+
+/// Why an order refuses a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("an order needs a customer name")]
+    MissingCustomer,
+    #[error("an order needs a positive total")]
+    EmptyOrder,
+    #[error("the order is already approved")]
+    AlreadyApproved,
+    #[error("the order must be approved before it ships")]
+    NotApproved,
+    #[error("the order has already shipped")]
+    AlreadyShipped,
+}
+
+// ---------------------------------------------------------------------------------------
+// The aggregate: the state commands are checked against, and how each event changes it.
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Status {
+    #[default]
+    New,
+    Created,
+    Approved,
+    Shipped,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Order {
+    pub status: Status,
+    pub customer_name: String,
+    pub total_cents: u64,
+    pub approved_by: Option<String>,
+    pub carrier: Option<String>,
+}
+
+#[aggregate(event = OrderEvent, error = OrderError)]
+impl Order {
+    #[command]
+    fn create(&self, command: CreateOrder) -> Result<OrderCreated, OrderError> {
+        if command.customer_name.trim().is_empty() {
+            return Err(OrderError::MissingCustomer);
+        }
+        if command.total_cents == 0 {
+            return Err(OrderError::EmptyOrder);
+        }
+        Ok(OrderCreated {
+            order_id: command.order_id,
+            customer_name: command.customer_name,
+            total_cents: command.total_cents,
+        })
+    }
+
+    #[command]
+    fn approve(&self, command: ApproveOrder) -> Result<OrderApproved, OrderError> {
+        match self.status {
+            Status::Approved | Status::Shipped => Err(OrderError::AlreadyApproved),
+            _ => Ok(OrderApproved { order_id: command.order_id, approved_by: command.approved_by }),
+        }
+    }
+
+    #[command]
+    fn ship(&self, command: ShipOrder) -> Result<OrderShipped, OrderError> {
+        match self.status {
+            Status::Shipped => Err(OrderError::AlreadyShipped),
+            Status::Approved => Ok(OrderShipped { order_id: command.order_id, carrier: command.carrier }),
+            _ => Err(OrderError::NotApproved),
+        }
+    }
+
+    #[apply]
+    fn created(&mut self, event: &OrderCreated) {
+        self.status = Status::Created;
+        self.customer_name.clone_from(&event.customer_name);
+        self.total_cents = event.total_cents;
+    }
+
+    #[apply]
+    fn approved(&mut self, event: &OrderApproved) {
+        self.status = Status::Approved;
+        self.approved_by = Some(event.approved_by.clone());
+    }
+
+    #[apply]
+    fn shipped(&mut self, event: &OrderShipped) {
+        self.status = Status::Shipped;
+        self.carrier = Some(event.carrier.clone());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[tokio::main]
+async fn main() -> eventsmith::Result<()> {
+    let app = App::builder().store(MemoryStore::new()).aggregate::<Order>().build().await?;
+    let order_id = OrderId::from("order-1");
+
+    println!("> CreateOrder {{ order_id: {order_id}, customer_name: \"Ada\", total_cents: 4200 }}");
+    app.execute(CreateOrder { order_id: order_id.clone(), customer_name: "Ada".into(), total_cents: 4200 })
+        .await?;
+
+    println!("> ShipOrder {{ order_id: {order_id} }}   (before approval)");
+    match app.execute(ShipOrder { order_id: order_id.clone(), carrier: "DHL".into() }).await {
+        Err(ExecuteError::Rejected { source, .. }) => println!("  rejected: {source}"),
+        other => println!("  unexpected: {other:?}"),
+    }
+
+    println!("> ApproveOrder {{ order_id: {order_id}, approved_by: \"Grace\" }}");
+    app.execute(ApproveOrder { order_id: order_id.clone(), approved_by: "Grace".into() }).await?;
+
+    let json = br#"{"type": "ShipOrder", "data": {"order_id": "order-1", "carrier": "DHL"}}"#;
+    println!("> {}   (dynamic envelope)", String::from_utf8_lossy(json));
+    let dispatched = OrderCommand::from_json(json)?.dispatch(&app).await?;
+    println!("  dispatched: {dispatched:?}");
+
+    println!("\nRecorded events of {}:", eventsmith::app::stream_id::<Order>(&order_id));
+    for recorded in app.read_stream::<Order>(&order_id).await? {
+        println!(
+            "  #{} v{} {} id={} correlation={} recorded_at={}ms\n     {:?}",
+            recorded.position,
+            recorded.stream_version,
+            recorded.event.event_type(),
+            recorded.id,
+            recorded.metadata.correlation_id.map(|id| id.to_string()).unwrap_or_default(),
+            recorded.recorded_at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+            recorded.event,
+        );
+    }
+
+    let loaded = app.load::<Order>(&order_id).await?;
+    println!("\nState of {} at version {}:\n  {:?}", loaded.stream_id, loaded.version, loaded.state);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use eventsmith::testing::{given, when};
+
+    use super::*;
+
+    fn created() -> OrderCreated {
+        OrderCreated { order_id: "o".into(), customer_name: "Ada".into(), total_cents: 100 }
+    }
+
+    fn approved() -> OrderApproved {
+        OrderApproved { order_id: "o".into(), approved_by: "Grace".into() }
+    }
+
+    #[test]
+    fn creating_an_order_records_it() {
+        let command = CreateOrder { order_id: "o".into(), customer_name: "Ada".into(), total_cents: 100 };
+        let state = when(command).then([created()]);
+        assert_eq!(state.status, Status::Created);
+    }
+
+    #[test]
+    fn an_order_needs_a_customer() {
+        when(CreateOrder { order_id: "o".into(), customer_name: " ".into(), total_cents: 1 })
+            .then_error(OrderError::MissingCustomer);
+    }
+
+    #[test]
+    fn an_order_cannot_ship_before_approval() {
+        given([created()]).when(ShipOrder { order_id: "o".into(), carrier: "DHL".into() }).then_error(OrderError::NotApproved);
+    }
+
+    #[test]
+    fn an_approved_order_ships() {
+        let state = given([OrderEvent::from(created()), approved().into()])
+            .when(ShipOrder { order_id: "o".into(), carrier: "DHL".into() })
+            .then([OrderShipped { order_id: "o".into(), carrier: "DHL".into() }]);
+        assert_eq!(state.carrier.as_deref(), Some("DHL"));
+    }
+
+    #[test]
+    fn an_order_is_approved_once() {
+        given([OrderEvent::from(created()), approved().into()])
+            .when(ApproveOrder { order_id: "o".into(), approved_by: "Bob".into() })
+            .then_error(OrderError::AlreadyApproved);
+    }
+
+    #[tokio::test]
+    async fn approving_a_missing_order_names_its_stream() {
+        let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
+        let error = app.execute(ApproveOrder { order_id: "nope".into(), approved_by: "Bob".into() }).await.unwrap_err();
+        assert!(matches!(&error, ExecuteError::NotFound { stream_id } if stream_id == "Order-nope"), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn creating_an_order_twice_is_refused() {
+        let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
+        let create = CreateOrder { order_id: "o".into(), customer_name: "Ada".into(), total_cents: 1 };
+        app.execute(create.clone()).await.unwrap();
+        let error = app.execute(create).await.unwrap_err();
+        assert!(matches!(error, ExecuteError::AlreadyExists { version: 1, .. }), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn the_scenario_runs_end_to_end() {
+        let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
+        let id = OrderId::from("o");
+        app.execute(CreateOrder { order_id: id.clone(), customer_name: "Ada".into(), total_cents: 5 }).await.unwrap();
+        app.execute(ApproveOrder { order_id: id.clone(), approved_by: "Grace".into() }).await.unwrap();
+        let json = br#"{"data": {"order_id": "o", "carrier": "UPS"}, "type": "ShipOrder"}"#;
+        let dispatched = OrderCommand::from_json(json).unwrap().dispatch(&app).await.unwrap();
+        assert_eq!(dispatched.version, 3);
+        assert_eq!(dispatched.events[0].event_type, "OrderShipped");
+        let loaded = app.load::<Order>(&id).await.unwrap();
+        assert_eq!(loaded.version, 3);
+        assert_eq!(loaded.state.status, Status::Shipped);
+        assert_eq!(loaded.state.carrier.as_deref(), Some("UPS"));
+    }
+
+    #[test]
+    fn unknown_dynamic_commands_are_typed_errors() {
+        let error = OrderCommand::from_json(br#"{"type": "CancelOrder", "data": {}}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown type `CancelOrder`"), "{error}");
+        let error = OrderCommand::from_json(br#"{"type": "ShipOrder", "data": {"order_id": 5}}"#).unwrap_err();
+        assert!(error.to_string().contains("ShipOrder"), "{error}");
+        assert!(OrderCommand::from_json(b"[]").is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! `#[aggregate(...)]` on an impl block: the `Aggregate` impl, one `Apply` impl per
+//! `#[apply]` method or ignored event, one `Handle` impl per `#[command]` method.
+
+mod check;
+mod expand;
+mod model;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemImpl;
+
+use crate::ctxt::Ctxt;
+
+pub fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
+    let cx = Ctxt::new();
+    let model = model::AggregateImpl::lower(&cx, args, &item);
+    if let Some(model) = &model {
+        check::check(&cx, model);
+    }
+    let generated = match cx.check() {
+        Ok(()) => model.map(|model| expand::expand(&model)).unwrap_or_default(),
+        Err(errors) => errors.into_compile_error(),
+    };
+    // The user's impl is emitted even when there are errors, so that its methods still
+    // exist and one mistake does not cause a cascade of others.
+    let item = model::strip_markers(item);
+    quote! {
+        #item
+        #generated
+    }
+}

@@ -1,0 +1,377 @@
+//! The aggregate's impl block as eventsmith sees it: its arguments and handler methods.
+
+use proc_macro2::TokenStream;
+use syn::{
+    Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, PathArguments,
+    ReturnType, Type,
+};
+
+use crate::attr::{self, Once};
+use crate::ctxt::Ctxt;
+use crate::naming;
+use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME};
+
+pub struct AggregateImpl<'a> {
+    pub self_ty: &'a Type,
+    /// The aggregate's stream name.
+    pub name: String,
+    pub event: Path,
+    pub error: Type,
+    pub ignores: Vec<EventRef>,
+    pub commands: Vec<CommandHandler<'a>>,
+    pub applies: Vec<ApplyHandler<'a>>,
+}
+
+/// An event named by an `#[apply]` method or in `ignore(...)`.
+pub enum EventRef {
+    /// An event struct: `OrderShipped`.
+    Struct(Type),
+    /// A unit variant: `OrderEvent::Cancelled`.
+    Unit(Path),
+}
+
+pub struct CommandHandler<'a> {
+    pub method: &'a Ident,
+    pub command: &'a Type,
+    /// The handler takes `&Command` rather than `Command`.
+    pub by_ref: bool,
+    pub output: Output<'a>,
+    pub output_ty: &'a Type,
+}
+
+/// What a `#[command]` method returns in its `Ok`.
+pub enum Output<'a> {
+    One(&'a Type),
+    Option(&'a Type),
+    Many(&'a Type),
+}
+
+pub struct ApplyHandler<'a> {
+    pub method: &'a Ident,
+    pub event: EventRef,
+}
+
+impl EventRef {
+    /// The type the `Apply` impl is for.
+    pub fn applied_type(&self) -> TokenStream {
+        match self {
+            Self::Struct(ty) => quote::quote!(#ty),
+            Self::Unit(path) => {
+                let marker = naming::unit_marker(path).unwrap_or_else(|| path.clone());
+                quote::quote!(#marker)
+            }
+        }
+    }
+
+    /// The text that identifies the event, to compare two references.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Struct(ty) => quote::quote!(#ty).to_string(),
+            Self::Unit(path) => quote::quote!(#path).to_string(),
+        }
+    }
+
+    pub fn tokens(&self) -> TokenStream {
+        match self {
+            Self::Struct(ty) => quote::quote!(#ty),
+            Self::Unit(path) => quote::quote!(#path),
+        }
+    }
+}
+
+impl<'a> AggregateImpl<'a> {
+    pub fn lower(cx: &Ctxt, args: TokenStream, item: &'a ItemImpl) -> Option<Self> {
+        if let Some((_, trait_path, _)) = &item.trait_ {
+            cx.error_on(trait_path, "`#[aggregate]` goes on the aggregate's own `impl State { ... }` block, not on a trait impl");
+            return None;
+        }
+        if !item.generics.params.is_empty() {
+            cx.error_on(&item.generics, "an aggregate cannot be generic: its stream name and events are concrete");
+            return None;
+        }
+        let args = Args::parse(cx, args, &item.self_ty)?;
+        let mut commands = Vec::new();
+        let mut applies = Vec::new();
+        for impl_item in &item.items {
+            let ImplItem::Fn(method) = impl_item else { continue };
+            let command = attr::named(&method.attrs, COMMAND).next();
+            let apply = attr::named(&method.attrs, APPLY).next();
+            match (command, apply) {
+                (Some(_), Some(apply)) => cx.error_on(
+                    apply,
+                    "a method is either a `#[command]` handler (decides) or an `#[apply]` method (changes state), not both",
+                ),
+                (Some(marker), None) => commands.extend(CommandHandler::lower(cx, marker, method)),
+                (None, Some(marker)) => applies.extend(ApplyHandler::lower(cx, marker, method)),
+                (None, None) => {}
+            }
+        }
+        let name = args.name.as_ref().map_or_else(|| type_name(&item.self_ty), LitStr::value);
+        Some(Self { self_ty: &item.self_ty, name, event: args.event, error: args.error, ignores: args.ignores, commands, applies })
+    }
+}
+
+struct Args {
+    event: Path,
+    error: Type,
+    name: Option<LitStr>,
+    ignores: Vec<EventRef>,
+}
+
+impl Args {
+    fn parse(cx: &Ctxt, args: TokenStream, self_ty: &Type) -> Option<Self> {
+        let mut event = Once::new("aggregate", EVENT_KEY);
+        let mut error = Once::new("aggregate", ERROR);
+        let mut name = Once::new("aggregate", NAME);
+        let mut ignores = Vec::new();
+        let parser = syn::meta::parser(|meta| {
+            // #[aggregate(event = OrderEvent)]
+            if meta.path.is_ident(EVENT_KEY) {
+                let path: Path = meta.value()?.parse()?;
+                event.set(&meta, path)
+            // #[aggregate(error = OrderError)]
+            } else if meta.path.is_ident(ERROR) {
+                let ty: Type = meta.value()?.parse()?;
+                error.set(&meta, ty)
+            // #[aggregate(name = "Order")]
+            } else if meta.path.is_ident(NAME) {
+                let lit = attr::string_value(&meta)?;
+                name.set(&meta, lit)
+            // #[aggregate(ignore(OrderShipped, OrderEvent::Cancelled))]
+            } else if meta.path.is_ident(IGNORE) {
+                meta.parse_nested_meta(|ignored| {
+                    ignores.push(event_ref(ignored.path.clone()));
+                    Ok(())
+                })
+            } else {
+                Err(attr::unknown_key(&meta, "aggregate", &[EVENT_KEY, ERROR, NAME, IGNORE]))
+            }
+        });
+        if let Err(error) = syn::parse::Parser::parse2(parser, args) {
+            cx.push(error);
+            return None;
+        }
+        let (event, error) = match (event.get(), error.get()) {
+            (Some(event), Some(error)) => (event, error),
+            (event, error) => {
+                let missing = match (event, error) {
+                    (None, None) => "`event = YourEvent` and `error = YourError`",
+                    (None, Some(_)) => "`event = YourEvent` (the enum deriving `Event`)",
+                    _ => "`error = YourError` (the error its command handlers return)",
+                };
+                cx.error_on(self_ty, format_args!("`#[aggregate(...)]` is missing {missing}"));
+                return None;
+            }
+        };
+        Some(Self { event, error, name: name.get(), ignores })
+    }
+}
+
+fn event_ref(path: Path) -> EventRef {
+    if naming::is_variant_path(&path) {
+        EventRef::Unit(path)
+    } else {
+        EventRef::Struct(Type::Path(syn::TypePath { qself: None, path }))
+    }
+}
+
+impl<'a> CommandHandler<'a> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+        let sig = &method.sig;
+        if !matches!(marker.meta, Meta::Path(_)) {
+            cx.error_on(marker, "`#[command]` on a method takes no arguments; the command type is the method's parameter");
+        }
+        check_plain(cx, method, "a `#[command]` handler")?;
+        let receiver_ok = sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none());
+        if !receiver_ok {
+            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
+            cx.error_on(
+                at,
+                "a `#[command]` handler takes `&self`: it decides from the current state and returns events; \
+                 state changes belong in `#[apply]` methods",
+            );
+            return None;
+        }
+        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let [command] = params.as_slice() else {
+            cx.error_on(
+                &sig.inputs,
+                "a `#[command]` handler takes `&self` and the command: `fn handle(&self, command: YourCommand)`",
+            );
+            return None;
+        };
+        let (command, by_ref) = match command {
+            Type::Reference(reference) if reference.mutability.is_none() => (&*reference.elem, true),
+            Type::Reference(reference) => {
+                cx.error_on(reference, "take the command by value or by shared reference, not `&mut`");
+                return None;
+            }
+            other => (*other, false),
+        };
+        let ReturnType::Type(_, output_ty) = &sig.output else {
+            cx.error_on(
+                sig,
+                "a `#[command]` handler returns `Result<Events, YourError>`, where `Events` is an event struct, the \
+                 event enum, or an `Option`, `Vec` or array of them",
+            );
+            return None;
+        };
+        let Some(ok) = result_ok_type(output_ty) else {
+            cx.error_on(
+                output_ty,
+                "a `#[command]` handler returns `Result<Events, YourError>`, with both types written out, where \
+                 `Events` is an event struct, the event enum, or an `Option`, `Vec` or array of them",
+            );
+            return None;
+        };
+        Some(Self { method: &sig.ident, command, by_ref, output: classify_output(ok), output_ty })
+    }
+}
+
+impl<'a> ApplyHandler<'a> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+        let sig = &method.sig;
+        let unit = match &marker.meta {
+            Meta::Path(_) => None,
+            Meta::List(_) => match marker.parse_args::<Path>() {
+                Ok(path) if naming::is_variant_path(&path) => Some(path),
+                Ok(path) => {
+                    cx.error_on(
+                        path,
+                        "`#[apply(...)]` names a unit variant of the event enum, e.g. `#[apply(OrderEvent::Cancelled)]`; \
+                         for an event struct, write `#[apply]` and take `event: &EventStruct`",
+                    );
+                    return None;
+                }
+                Err(error) => {
+                    cx.push(error);
+                    return None;
+                }
+            },
+            Meta::NameValue(_) => {
+                cx.error_on(marker, "write `#[apply]`, or `#[apply(YourEvent::UnitVariant)]` for a unit variant");
+                return None;
+            }
+        };
+        check_plain(cx, method, "an `#[apply]` method")?;
+        let receiver_ok = sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some());
+        if !receiver_ok {
+            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
+            cx.error_on(at, "an `#[apply]` method takes `&mut self`: it changes the state by one event");
+            return None;
+        }
+        if let ReturnType::Type(_, ty) = &sig.output {
+            cx.error_on(
+                ty,
+                "an `#[apply]` method returns nothing: a stored event has happened and cannot be refused; \
+                 validate in the `#[command]` handler instead",
+            );
+        }
+        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let event = match (unit, params.as_slice()) {
+            (Some(path), []) => EventRef::Unit(path),
+            (Some(_), _) => {
+                cx.error_on(&sig.inputs, "a unit event carries no data: an `#[apply(Enum::Variant)]` method takes only `&mut self`");
+                return None;
+            }
+            (None, [Type::Reference(reference)]) if reference.mutability.is_none() => {
+                EventRef::Struct((*reference.elem).clone())
+            }
+            (None, [other]) => {
+                cx.error_on(other, "an `#[apply]` method takes the event by shared reference: `event: &EventStruct`");
+                return None;
+            }
+            (None, _) => {
+                cx.error_on(
+                    &sig.inputs,
+                    "an `#[apply]` method takes `&mut self` and the event: `fn on_event(&mut self, event: &EventStruct)`; \
+                     for a unit variant, write `#[apply(YourEvent::Variant)]` and take only `&mut self`",
+                );
+                return None;
+            }
+        };
+        Some(Self { method: &sig.ident, event })
+    }
+}
+
+/// Handlers are plain synchronous methods: no `async`, no generics.
+fn check_plain(cx: &Ctxt, method: &ImplItemFn, what: &str) -> Option<()> {
+    let sig = &method.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        cx.error_on(
+            asyncness,
+            format_args!("{what} is synchronous: it works on the state in memory; do I/O before executing the command"),
+        );
+        return None;
+    }
+    if !sig.generics.params.is_empty() {
+        cx.error_on(&sig.generics, format_args!("{what} cannot be generic"));
+        return None;
+    }
+    Some(())
+}
+
+fn typed_param(arg: &FnArg) -> Option<&Type> {
+    match arg {
+        FnArg::Typed(pat) => Some(&pat.ty),
+        FnArg::Receiver(_) => None,
+    }
+}
+
+/// The `T` of `Result<T, E>`.
+fn result_ok_type(ty: &Type) -> Option<&Type> {
+    let args = last_segment_args(ty, "Result")?;
+    match args.as_slice() {
+        [ok, _error] => Some(ok),
+        _ => None,
+    }
+}
+
+fn classify_output(ty: &Type) -> Output<'_> {
+    if let Type::Array(array) = ty {
+        return Output::Many(&array.elem);
+    }
+    if let Some([inner]) = last_segment_args(ty, "Option").as_deref() {
+        return Output::Option(inner);
+    }
+    if let Some([inner]) = last_segment_args(ty, "Vec").as_deref() {
+        return Output::Many(inner);
+    }
+    Output::One(ty)
+}
+
+/// The type arguments of `ty` if its last path segment is `name<...>`.
+fn last_segment_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &segment.arguments else { return None };
+    Some(
+        args.args
+            .iter()
+            .filter_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Path(path) => path.path.segments.last().map_or_else(String::new, |segment| segment.ident.to_string()),
+        other => quote::quote!(#other).to_string(),
+    }
+}
+
+/// The user's impl block without the `#[command]` and `#[apply]` markers.
+pub fn strip_markers(mut item: ItemImpl) -> ItemImpl {
+    for impl_item in &mut item.items {
+        if let ImplItem::Fn(method) = impl_item {
+            method.attrs.retain(|attr| !attr.path().is_ident(COMMAND) && !attr.path().is_ident(APPLY));
+        }
+    }
+    item
+}

@@ -1,0 +1,43 @@
+//! Derive and attribute macros of eventsmith. Each entry parses its input, hands it to the
+//! macro's `expand`, and turns errors into `compile_error!` on the user's tokens.
+//!
+//! Use them through the `eventsmith` crate, which documents them.
+#![forbid(unsafe_code)]
+
+mod aggregate;
+mod attr;
+mod command;
+mod ctxt;
+mod event;
+mod naming;
+mod symbol;
+
+#[cfg(test)]
+mod snapshots;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, ItemImpl, parse_macro_input};
+
+/// Derives `Event` for an enum of event types: stable names and versions, JSON encoding,
+/// typed decoding, `From` for each payload, and the dispatch the replay fold uses.
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    event::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Derives `Command` for a command struct (`#[command(aggregate = A)]`, one `#[command(id)]`
+/// field), or `CommandEnvelope` for an enum of command structs.
+#[proc_macro_derive(Command, attributes(command))]
+pub fn derive_command(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    command::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Implements `Aggregate` for the state type of an impl block with `#[command]` and
+/// `#[apply]` methods: `#[aggregate(event = E, error = Err)]`.
+#[proc_macro_attribute]
+pub fn aggregate(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(input as ItemImpl);
+    aggregate::expand(args.into(), item).into()
+}

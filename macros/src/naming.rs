@@ -1,0 +1,29 @@
+//! Names that two macros must agree on.
+
+use syn::{Ident, Path};
+
+/// The hidden module `#[derive(Event)]` puts the marker types of unit variants in.
+pub fn units_module(event_enum: &Ident) -> Ident {
+    Ident::new(&format!("__eventsmith_units_{event_enum}"), event_enum.span())
+}
+
+/// The marker type of the unit variant `path` (`OrderEvent::Cancelled` becomes
+/// `__eventsmith_units_OrderEvent::Cancelled`), or `None` when `path` does not name a
+/// variant of an enum.
+pub fn unit_marker(path: &Path) -> Option<Path> {
+    let count = path.segments.len();
+    if count < 2 {
+        return None;
+    }
+    let mut marker = path.clone();
+    let enum_segment = &mut marker.segments[count - 2];
+    enum_segment.ident = units_module(&enum_segment.ident);
+    Some(marker)
+}
+
+/// Whether `path` reads as `Enum::Variant`: its next-to-last segment is a type name
+/// (upper camel case) rather than a module.
+pub fn is_variant_path(path: &Path) -> bool {
+    let count = path.segments.len();
+    count >= 2 && path.segments[count - 2].ident.to_string().starts_with(|c: char| c.is_ascii_uppercase())
+}

@@ -1,0 +1,22 @@
+//! Names of the attributes and their keys.
+
+pub const EVENT: &str = "event";
+pub const COMMAND: &str = "command";
+pub const APPLY: &str = "apply";
+
+// #[event(name = "...")], #[command(name = "...")], #[aggregate(name = "...")]
+pub const NAME: &str = "name";
+// #[event(version = 2)]
+pub const VERSION: &str = "version";
+// #[command(aggregate = Order)]
+pub const AGGREGATE: &str = "aggregate";
+// #[command(id)]
+pub const ID: &str = "id";
+// #[command(expect = new)] / #[command(expect = existing)]
+pub const EXPECT: &str = "expect";
+// #[aggregate(event = OrderEvent)]
+pub const EVENT_KEY: &str = "event";
+// #[aggregate(error = OrderError)]
+pub const ERROR: &str = "error";
+// #[aggregate(ignore(OrderShipped, OrderEvent::Cancelled))]
+pub const IGNORE: &str = "ignore";

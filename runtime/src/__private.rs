@@ -1,0 +1,133 @@
+//! What generated code needs, under stable absolute paths. Not a public API.
+
+pub use core;
+pub use serde;
+pub use serde_json;
+pub use std::boxed::Box;
+pub use std::string::String;
+pub use std::vec::Vec;
+
+pub use crate::aggregate::{Aggregate, Apply, Fold, Handle};
+pub use crate::app::App;
+pub use crate::command::{Command, CommandEnvelope, CommandFor, Dispatched, DispatchedEvent, ExpectStream};
+pub use crate::error::{DecodeError, EncodeError, Error};
+pub use crate::event::{Event, EventType, Produces, VariantOf};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A fresh event id: a UUIDv7, so ids sort by creation time.
+#[must_use]
+pub fn new_event_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+/// Encodes an event payload, checking that it is a JSON object.
+///
+/// # Errors
+/// A failing `Serialize` impl, or a payload that is not a JSON object.
+pub fn encode_payload<T: serde::Serialize + ?Sized>(event_type: &'static str, payload: &T) -> Result<Vec<u8>, EncodeError> {
+    let bytes = serde_json::to_vec(payload).map_err(|source| EncodeError::Serialize { event_type, source })?;
+    if bytes.first() == Some(&b'{') {
+        Ok(bytes)
+    } else {
+        let found = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
+        Err(EncodeError::NotAnObject { event_type, found })
+    }
+}
+
+/// The payload of a unit variant.
+#[must_use]
+pub fn unit_payload() -> Vec<u8> {
+    b"{}".to_vec()
+}
+
+/// Decodes an event payload straight into its typed variant.
+///
+/// # Errors
+/// [`DecodeError::Payload`] naming the type and version.
+pub fn decode_payload<'de, T: Deserialize<'de>>(event_type: &str, version: u32, payload: &'de [u8]) -> Result<T, DecodeError> {
+    serde_json::from_slice(payload).map_err(|source| DecodeError::Payload { event_type: event_type.to_owned(), version, source })
+}
+
+/// Checks that a unit variant's payload is an object (its fields, if any, are ignored).
+///
+/// # Errors
+/// [`DecodeError::Payload`] when the payload is not a JSON object.
+pub fn decode_unit(event_type: &str, version: u32, payload: &[u8]) -> Result<(), DecodeError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+        .and_then(|_| {
+            if payload.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{') {
+                Ok(())
+            } else {
+                Err(<serde_json::Error as serde::de::Error>::custom("expected a JSON object"))
+            }
+        })
+        .map_err(|source| DecodeError::Payload { event_type: event_type.to_owned(), version, source })
+}
+
+/// The error for a stored type name that no variant has.
+#[must_use]
+pub fn unknown_type(event_type: &str, known: &[&str]) -> DecodeError {
+    DecodeError::UnknownType { event_type: event_type.to_owned(), known: known.join(", ") }
+}
+
+/// The error for a known type at a version the code does not read.
+#[must_use]
+pub fn unknown_version(event_type: &str, version: u32, newest: u32) -> DecodeError {
+    DecodeError::UnknownVersion { event_type: event_type.to_owned(), version, newest }
+}
+
+/// A decoded `{"type": ..., "data": ...}` envelope with the data still raw.
+#[derive(Deserialize)]
+pub struct RawEnvelope<'a> {
+    /// The type name.
+    #[serde(rename = "type")]
+    pub kind: std::borrow::Cow<'a, str>,
+    /// The raw JSON of the data.
+    #[serde(borrow)]
+    pub data: &'a RawValue,
+}
+
+/// Splits a `{"type": ..., "data": ...}` envelope.
+///
+/// # Errors
+/// [`DecodeError::Envelope`] when it is not such an envelope.
+pub fn decode_envelope(json: &[u8]) -> Result<RawEnvelope<'_>, DecodeError> {
+    serde_json::from_slice(json).map_err(|source| DecodeError::Envelope { source })
+}
+
+/// Turns a typed commit into the summary a dynamic dispatch returns.
+pub fn dispatched<A: Aggregate>(committed: crate::app::Committed<A>) -> Dispatched {
+    Dispatched {
+        stream_id: committed.stream_id,
+        version: committed.version,
+        events: committed
+            .events
+            .iter()
+            .map(|recorded| DispatchedEvent {
+                event_type: recorded.event.event_type(),
+                stream_version: recorded.stream_version,
+                position: recorded.position,
+            })
+            .collect(),
+    }
+}
+
+/// Executes a command routed from a dynamic envelope.
+///
+/// # Errors
+/// As [`App::execute`].
+pub async fn dispatch<C>(app: &App, command: C) -> Result<Dispatched, Error>
+where
+    C: Command,
+    C::Aggregate: Handle<C>,
+{
+    Ok(dispatched(app.execute(command).await?))
+}
+
+/// One produced event, as the list a handler's output becomes.
+#[inline]
+pub fn one<E>(event: E) -> Vec<E> {
+    vec![event]
+}

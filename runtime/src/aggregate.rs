@@ -1,0 +1,58 @@
+//! The write model: [`Aggregate`] state rebuilt by a fold over its events, and [`Handle`]
+//! for each command it decides on. `#[aggregate]` implements all of these.
+
+use crate::event::Event;
+
+/// An aggregate: state rebuilt from its own stream of events, which decides on commands.
+///
+/// Implemented by `#[aggregate(event = E, error = Err)]` on the state's impl block.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an aggregate",
+    note = "put `#[aggregate(event = YourEvent, error = YourError)]` on an `impl {Self}` block"
+)]
+pub trait Aggregate: Default + Send + Sync + 'static {
+    /// The aggregate's stable name: the prefix of its stream ids (`Order-42`).
+    const NAME: &'static str;
+    /// The enum of events the aggregate's stream holds.
+    type Event: Event;
+    /// The error its command handlers reject a command with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Folds one event into the state (the seed's `replayEvents`, one step).
+    fn apply(&mut self, event: &Self::Event);
+}
+
+/// Applies one event type to a state. `#[aggregate]` implements it for each `#[apply]`
+/// method and for each event listed in `ignore(...)`.
+#[diagnostic::on_unimplemented(
+    message = "aggregate `{Self}` does not apply event `{E}`",
+    label = "`{E}` has no `#[apply]` method in `{Self}`",
+    note = "add `#[apply] fn on_event(&mut self, event: &{E}) {{ ... }}` to the `#[aggregate]` impl of `{Self}`, or ignore it explicitly with `#[aggregate(..., ignore({E}))]`"
+)]
+pub trait Apply<E> {
+    /// Applies `event` to the state.
+    fn apply(&mut self, event: &E);
+}
+
+/// The replay fold of an event enum into a state that applies every one of its event types.
+///
+/// `#[derive(Event)]` implements it with one `Apply` bound per variant, which is how a
+/// forgotten `#[apply]` becomes a compile error naming the missing event.
+pub trait Fold<S> {
+    /// Applies `self` to `state` through the state's `Apply` impl for this variant.
+    fn fold_into(&self, state: &mut S);
+}
+
+/// Decides on one command type. `#[aggregate]` implements it for each `#[command]` method.
+#[diagnostic::on_unimplemented(
+    message = "aggregate `{Self}` has no `#[command]` handler for `{C}`",
+    label = "`{C}` is routed to `{Self}`, which does not handle it",
+    note = "add `#[command] fn handle(&self, command: {C}) -> Result<_, _>` to the `#[aggregate]` impl of `{Self}`"
+)]
+pub trait Handle<C>: Aggregate {
+    /// Validates `command` against the current state and returns the events it produces.
+    ///
+    /// # Errors
+    /// The aggregate's own error when the command is rejected.
+    fn handle(&self, command: &C) -> Result<Vec<Self::Event>, Self::Error>;
+}

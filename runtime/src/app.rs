@@ -1,0 +1,396 @@
+//! The [`App`] engine: executes commands (load, decide, append, retry) and loads aggregates.
+
+use std::any::type_name;
+use std::fmt::Display;
+use std::sync::Arc;
+
+use tracing::{Instrument, info_span};
+
+use crate::aggregate::{Aggregate, Handle};
+use crate::command::{Command, ExpectStream};
+use crate::error::{CorruptEvent, Error, ExecuteError};
+use crate::event::Event;
+use crate::recorded::{Metadata, Recorded};
+use crate::store::{DynEventStore, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+
+/// How many events a load reads from the store at a time.
+const READ_PAGE: usize = 1024;
+
+/// Conflict retries per command unless [`AppBuilder::max_retries`] says otherwise.
+const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// The engine that runs a domain over an event store: the seed's command model.
+///
+/// Cheap to clone; clones share the store.
+///
+/// ```
+/// # use eventsmith::prelude::*;
+/// # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// # pub struct Opened { pub id: u32 }
+/// # #[derive(Event, Debug, Clone, PartialEq)]
+/// # pub enum CounterEvent { Opened(Opened), Bumped }
+/// # #[derive(Command, Debug, Clone)]
+/// # #[command(aggregate = Counter)]
+/// # pub struct Bump { #[command(id)] pub id: u32 }
+/// # #[derive(Debug, thiserror::Error)]
+/// # #[error("never")]
+/// # pub struct Never;
+/// #[derive(Debug, Default)]
+/// pub struct Counter { count: u32 }
+///
+/// #[aggregate(event = CounterEvent, error = Never)]
+/// impl Counter {
+///     #[command]
+///     fn bump(&self, _: Bump) -> Result<CounterEvent, Never> { Ok(CounterEvent::Bumped) }
+///     #[apply(CounterEvent::Bumped)]
+///     fn bumped(&mut self) { self.count += 1; }
+///     #[apply]
+///     fn opened(&mut self, _: &Opened) {}
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let app = App::builder().store(MemoryStore::new()).build().await?;
+/// app.execute(Bump { id: 7 }).await?;
+/// let committed = app.execute(Bump { id: 7 }).await?;
+/// assert_eq!(committed.version, 2);
+/// assert_eq!(app.load::<Counter>(7).await?.state.count, 2);
+/// # Ok::<(), eventsmith::Error>(()) }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn DynEventStore>,
+    max_retries: u32,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("max_retries", &self.inner.max_retries).finish_non_exhaustive()
+    }
+}
+
+/// Configures and builds an [`App`].
+#[must_use]
+pub struct AppBuilder {
+    store: Option<Arc<dyn DynEventStore>>,
+    max_retries: u32,
+    aggregates: Vec<(&'static str, &'static str)>,
+}
+
+impl App {
+    /// Starts configuring an app.
+    pub fn builder() -> AppBuilder {
+        AppBuilder { store: None, max_retries: DEFAULT_MAX_RETRIES, aggregates: Vec::new() }
+    }
+
+    /// The store the app runs on.
+    #[must_use]
+    pub fn store(&self) -> &dyn DynEventStore {
+        &*self.inner.store
+    }
+
+    /// Executes a command: loads its aggregate, lets the aggregate decide, and appends the
+    /// events it produced with the loaded version as the expected version. On a version
+    /// conflict the command is tried again on fresh state, up to the configured retries.
+    ///
+    /// Compiles only for a command whose aggregate has a `#[command]` handler for it.
+    ///
+    /// # Errors
+    /// The aggregate's rejection, a missing or existing aggregate the command does not
+    /// allow, conflicts past the retries, an event that does not decode or encode, or a
+    /// store failure.
+    pub async fn execute<C>(&self, command: C) -> Result<Committed<C::Aggregate>, ExecuteError<<C::Aggregate as Aggregate>::Error>>
+    where
+        C: Command,
+        C::Aggregate: Handle<C>,
+    {
+        self.execute_with(command, Metadata::default()).await
+    }
+
+    /// [`execute`](Self::execute) with metadata stored on every event the command appends.
+    /// Without a correlation id, the command's own id is used.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn execute_with<C>(
+        &self,
+        command: C,
+        mut metadata: Metadata,
+    ) -> Result<Committed<C::Aggregate>, ExecuteError<<C::Aggregate as Aggregate>::Error>>
+    where
+        C: Command,
+        C::Aggregate: Handle<C>,
+    {
+        let stream_id = stream_id::<C::Aggregate>(&command.aggregate_id());
+        let command_id = crate::__private::new_event_id();
+        metadata.correlation_id.get_or_insert(command_id);
+        metadata.causation_id.get_or_insert(command_id);
+        let span = info_span!("execute", command = type_name::<C>(), stream = %stream_id);
+        self.execute_on_stream(stream_id, &command, metadata).instrument(span).await
+    }
+
+    async fn execute_on_stream<C, A>(
+        &self,
+        stream_id: String,
+        command: &C,
+        metadata: Metadata,
+    ) -> Result<Committed<A>, ExecuteError<A::Error>>
+    where
+        C: Command<Aggregate = A>,
+        A: Handle<C>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut state, version) = self.load_stream::<A>(&stream_id).await?;
+            match C::EXPECT {
+                ExpectStream::New if version > 0 => return Err(ExecuteError::AlreadyExists { stream_id, version }),
+                ExpectStream::Existing if version == 0 => return Err(ExecuteError::NotFound { stream_id }),
+                _ => {}
+            }
+            let events = match state.handle(command) {
+                Ok(events) => events,
+                Err(source) => return Err(ExecuteError::Rejected { stream_id, source }),
+            };
+            if events.is_empty() {
+                return Ok(Committed { stream_id, version, state, events: Vec::new() });
+            }
+            let new_events = events
+                .iter()
+                .map(|event| {
+                    Ok(NewEvent {
+                        id: crate::__private::new_event_id(),
+                        event_type: event.event_type().into(),
+                        event_version: event.event_version(),
+                        payload: event.encode()?,
+                        metadata: metadata.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, crate::error::EncodeError>>()?;
+            let ids: Vec<_> = new_events.iter().map(|event| event.id).collect();
+            let expected = ExpectedVersion::Exact(version);
+            let append = self.inner.store.append(&stream_id, expected, new_events);
+            match append.instrument(info_span!("append", stream = %stream_id, events = ids.len())).await {
+                Ok(outcome) => {
+                    let recorded = events
+                        .into_iter()
+                        .zip(ids)
+                        .zip(outcome.positions.iter().copied())
+                        .enumerate()
+                        .map(|(offset, ((event, id), position))| {
+                            state.apply(&event);
+                            Recorded {
+                                id,
+                                stream_id: stream_id.clone(),
+                                stream_version: outcome.first_version + offset as u64,
+                                position,
+                                recorded_at: outcome.recorded_at,
+                                metadata: metadata.clone(),
+                                event,
+                            }
+                        })
+                        .collect();
+                    return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
+                }
+                Err(StoreError::Conflict { actual, .. }) if attempt > self.inner.max_retries => {
+                    return Err(ExecuteError::Conflict { stream_id, attempts: attempt, expected, actual });
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    tracing::debug!(attempt, "version conflict, retrying on fresh state");
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Loads an aggregate by replaying its stream: its current state and version.
+    /// An aggregate with no events loads as its `Default` state at version 0.
+    ///
+    /// # Errors
+    /// A stored event that does not decode, or a store failure.
+    pub async fn load<A: Aggregate>(&self, id: impl Display) -> Result<Loaded<A>, Error> {
+        let stream_id = stream_id::<A>(&id);
+        let span = info_span!("load", aggregate = A::NAME, stream = %stream_id);
+        let (state, version) = self.load_stream::<A>(&stream_id).instrument(span).await?;
+        Ok(Loaded { stream_id, state, version })
+    }
+
+    /// Reads an aggregate's whole stream as typed, recorded events.
+    ///
+    /// # Errors
+    /// A stored event that does not decode, or a store failure.
+    pub async fn read_stream<A: Aggregate>(&self, id: impl Display) -> Result<Vec<Recorded<A::Event>>, Error> {
+        let stream_id = stream_id::<A>(&id);
+        let mut recorded = Vec::new();
+        loop {
+            let page = self.inner.store.read_stream(&stream_id, recorded.len() as u64 + 1, READ_PAGE).await?;
+            let full = page.len() == READ_PAGE;
+            for stored in page {
+                recorded.push(decode_recorded::<A::Event>(stored)?);
+            }
+            if !full {
+                return Ok(recorded);
+            }
+        }
+    }
+
+    async fn load_stream<A: Aggregate>(&self, stream_id: &str) -> Result<(A, u64), LoadError> {
+        let mut state = A::default();
+        let mut version = 0;
+        loop {
+            let page = self.inner.store.read_stream(stream_id, version + 1, READ_PAGE).await?;
+            for stored in &page {
+                let event = decode_stored::<A::Event>(stored)?;
+                state.apply(&event);
+                version = stored.stream_version;
+            }
+            if page.len() < READ_PAGE {
+                return Ok((state, version));
+            }
+        }
+    }
+}
+
+impl AppBuilder {
+    /// The event store to run on.
+    pub fn store(mut self, store: impl EventStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A store shared with other apps or with code that reads it directly.
+    pub fn shared_store(mut self, store: Arc<dyn DynEventStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How many times a command is tried again after a version conflict (default 3).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Registers an aggregate, so that `build` checks that no two registered aggregates
+    /// share a stream name.
+    pub fn aggregate<A: Aggregate>(mut self) -> Self {
+        self.aggregates.push((A::NAME, type_name::<A>()));
+        self
+    }
+
+    /// Builds the app.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no store was given or two aggregates share a name.
+    pub async fn build(self) -> Result<App, Error> {
+        let store = self.store.ok_or_else(|| Error::Config("no event store: call `.store(...)` on the builder".into()))?;
+        for (index, (name, rust_type)) in self.aggregates.iter().enumerate() {
+            if let Some((_, other)) = self.aggregates[..index].iter().find(|(other, _)| other == name) {
+                if other != rust_type {
+                    return Err(Error::Config(format!(
+                        "aggregates `{other}` and `{rust_type}` share the stream name `{name}`; give one `#[aggregate(name = \"...\")]`"
+                    )));
+                }
+            }
+        }
+        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries }) })
+    }
+}
+
+/// An aggregate's state as loaded from its stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<A> {
+    /// The aggregate's stream.
+    pub stream_id: String,
+    /// The state after every stored event.
+    pub state: A,
+    /// The stream's version (0 when it has no events).
+    pub version: u64,
+}
+
+/// What an executed command committed.
+#[derive(Debug, Clone)]
+pub struct Committed<A: Aggregate> {
+    /// The aggregate's stream.
+    pub stream_id: String,
+    /// The stream's version after the command.
+    pub version: u64,
+    /// The aggregate's state after the command's events.
+    pub state: A,
+    /// The events the command appended, with their envelopes (empty if it produced none).
+    pub events: Vec<Recorded<A::Event>>,
+}
+
+/// The stream id of aggregate `A` with id `id`: `Name-id`.
+pub fn stream_id<A: Aggregate>(id: &dyn Display) -> String {
+    format!("{}-{id}", A::NAME)
+}
+
+enum LoadError {
+    Corrupt(CorruptEvent),
+    Store(StoreError),
+}
+
+impl From<CorruptEvent> for LoadError {
+    fn from(error: CorruptEvent) -> Self {
+        Self::Corrupt(error)
+    }
+}
+
+impl From<StoreError> for LoadError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl<E> From<LoadError> for ExecuteError<E> {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::Corrupt(e) => Self::Corrupt(e),
+            LoadError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::Corrupt(e) => Self::Corrupt(e),
+            LoadError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+/// Decodes a stored event's payload into the typed event, naming where it is stored.
+///
+/// # Errors
+/// A [`CorruptEvent`] naming the stream, version, position and type.
+pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, CorruptEvent> {
+    E::decode(&stored.event_type, stored.event_version, &stored.payload).map_err(|source| CorruptEvent {
+        stream_id: stored.stream_id.clone(),
+        stream_version: stored.stream_version,
+        position: stored.position,
+        event_type: stored.event_type.clone(),
+        event_version: stored.event_version,
+        source,
+    })
+}
+
+/// Decodes a stored event into a typed [`Recorded`] envelope.
+///
+/// # Errors
+/// As [`decode_stored`].
+pub fn decode_recorded<E: Event>(stored: StoredEvent) -> Result<Recorded<E>, CorruptEvent> {
+    let event = decode_stored::<E>(&stored)?;
+    Ok(Recorded {
+        id: stored.id,
+        stream_id: stored.stream_id,
+        stream_version: stored.stream_version,
+        position: stored.position,
+        recorded_at: stored.recorded_at,
+        metadata: stored.metadata,
+        event,
+    })
+}

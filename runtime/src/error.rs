@@ -1,0 +1,237 @@
+//! Typed errors. Each names what failed and where: stream, version, event type, position.
+
+use crate::store::{ExpectedVersion, StoreError};
+
+/// A stored payload that could not be turned back into a typed event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// No variant is stored under this type name.
+    #[error("unknown type `{event_type}`; known types: {known}")]
+    UnknownType {
+        /// The stored type name.
+        event_type: String,
+        /// The type names the code knows, comma separated.
+        known: String,
+    },
+    /// The type is known, but not at this version.
+    #[error("`{event_type}` has no version {version}; the newest known version is {newest}")]
+    UnknownVersion {
+        /// The stored type name.
+        event_type: String,
+        /// The stored version.
+        version: u32,
+        /// The version the code writes.
+        newest: u32,
+    },
+    /// The payload is not valid JSON for the type.
+    #[error("payload of `{event_type}` v{version} does not decode: {source}")]
+    Payload {
+        /// The stored type name.
+        event_type: String,
+        /// The stored version.
+        version: u32,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A `{"type": ..., "data": ...}` envelope that is malformed.
+    #[error("malformed envelope, expected {{\"type\": ..., \"data\": {{...}}}}: {source}")]
+    Envelope {
+        /// What serde said.
+        source: serde_json::Error,
+    },
+}
+
+/// An event payload that could not be encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The payload's `Serialize` impl failed.
+    #[error("cannot encode `{event_type}`: {source}")]
+    Serialize {
+        /// The event's type name.
+        event_type: &'static str,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// The payload serialized to something other than a JSON object.
+    #[error("`{event_type}` must serialize to a JSON object, but produced `{found}`")]
+    NotAnObject {
+        /// The event's type name.
+        event_type: &'static str,
+        /// The start of what was produced.
+        found: String,
+    },
+}
+
+/// A stored event that does not decode, with where it is stored.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot decode event `{event_type}` v{event_version} at stream `{stream_id}` version \
+     {stream_version} (global position {position}): {source}"
+)]
+pub struct CorruptEvent {
+    /// The stream holding the event.
+    pub stream_id: String,
+    /// Its version in the stream.
+    pub stream_version: u64,
+    /// Its position in the global log.
+    pub position: u64,
+    /// Its stored type name.
+    pub event_type: String,
+    /// Its stored version.
+    pub event_version: u32,
+    /// Why it does not decode.
+    #[source]
+    pub source: DecodeError,
+}
+
+/// Why [`App::execute`](crate::App::execute) did not commit a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError<E> {
+    /// The aggregate's handler rejected the command.
+    #[error("command rejected by `{stream_id}`: {source}")]
+    Rejected {
+        /// The aggregate's stream.
+        stream_id: String,
+        /// The aggregate's own error.
+        source: E,
+    },
+    /// The command needs an existing aggregate and its stream is empty.
+    #[error("aggregate `{stream_id}` does not exist")]
+    NotFound {
+        /// The aggregate's stream.
+        stream_id: String,
+    },
+    /// The command creates an aggregate that already exists.
+    #[error("aggregate `{stream_id}` already exists at version {version}")]
+    AlreadyExists {
+        /// The aggregate's stream.
+        stream_id: String,
+        /// The stream's current version.
+        version: u64,
+    },
+    /// Other writers kept winning the stream; the retries are used up.
+    #[error(
+        "stream `{stream_id}` kept changing: still a version conflict after {attempts} attempts \
+         (expected {expected}, found {actual})"
+    )]
+    Conflict {
+        /// The aggregate's stream.
+        stream_id: String,
+        /// How many times the command was tried.
+        attempts: u32,
+        /// The version the last attempt expected.
+        expected: ExpectedVersion,
+        /// The version the store had.
+        actual: u64,
+    },
+    /// A stored event of the aggregate does not decode.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptEvent),
+    /// A produced event does not encode.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The error type of everything in eventsmith that is not a command's own rejection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A command was not committed.
+    #[error("{source}")]
+    Execute {
+        /// The stream the command was routed to.
+        stream_id: String,
+        /// The cause, with the aggregate's error boxed.
+        source: ExecuteError<Rejection>,
+    },
+    /// A stored event does not decode.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptEvent),
+    /// An incoming envelope or payload does not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// An event does not encode.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The app was configured wrongly.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// An aggregate's own error, boxed so that [`Error`] does not depend on the aggregate.
+#[derive(Debug)]
+pub struct Rejection(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// `Result` with eventsmith's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl<E> ExecuteError<E> {
+    /// The stream of the aggregate the command was routed to, where known.
+    pub fn stream_id(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { stream_id, .. }
+            | Self::NotFound { stream_id }
+            | Self::AlreadyExists { stream_id, .. }
+            | Self::Conflict { stream_id, .. } => Some(stream_id),
+            Self::Corrupt(corrupt) => Some(&corrupt.stream_id),
+            Self::Encode(_) | Self::Store(_) => None,
+        }
+    }
+
+    /// The aggregate's own error, when the command was rejected by its handler.
+    pub fn rejection(&self) -> Option<&E> {
+        match self {
+            Self::Rejected { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    fn map_rejection<F>(self, f: impl FnOnce(E) -> F) -> ExecuteError<F> {
+        match self {
+            Self::Rejected { stream_id, source } => ExecuteError::Rejected { stream_id, source: f(source) },
+            Self::NotFound { stream_id } => ExecuteError::NotFound { stream_id },
+            Self::AlreadyExists { stream_id, version } => ExecuteError::AlreadyExists { stream_id, version },
+            Self::Conflict { stream_id, attempts, expected, actual } => {
+                ExecuteError::Conflict { stream_id, attempts, expected, actual }
+            }
+            Self::Corrupt(e) => ExecuteError::Corrupt(e),
+            Self::Encode(e) => ExecuteError::Encode(e),
+            Self::Store(e) => ExecuteError::Store(e),
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<ExecuteError<E>> for Error {
+    fn from(error: ExecuteError<E>) -> Self {
+        match error {
+            ExecuteError::Corrupt(e) => Self::Corrupt(e),
+            ExecuteError::Encode(e) => Self::Encode(e),
+            ExecuteError::Store(e) => Self::Store(e),
+            other => Self::Execute {
+                stream_id: other.stream_id().unwrap_or_default().to_owned(),
+                source: other.map_rejection(|e| Rejection(Box::new(e))),
+            },
+        }
+    }
+}

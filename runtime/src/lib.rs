@@ -1,0 +1,29 @@
+//! The runtime half of eventsmith: the traits the macros implement, the `Recorded` envelope,
+//! the [`App`] engine that executes commands, and the event stores.
+//!
+//! Most users depend on the `eventsmith` facade crate, which re-exports this crate together
+//! with the derive and attribute macros.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod aggregate;
+pub mod app;
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod recorded;
+pub mod store;
+pub mod testing;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use aggregate::{Aggregate, Apply, Fold, Handle};
+pub use app::{App, AppBuilder, Committed, Loaded};
+pub use command::{Command, CommandEnvelope, CommandFor, Dispatched, ExpectStream};
+pub use error::{CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, Rejection, Result};
+pub use event::{Event, EventType, Produces, VariantOf};
+pub use recorded::{Metadata, Recorded};
+pub use store::{
+    AppendOutcome, EventStore, ExpectedVersion, MemoryStore, NewEvent, StoreError, StoredEvent,
+};

@@ -1,0 +1,282 @@
+//! The [`EventStore`] trait (the seed's `writeEvents`/`getEvents`) and the stores.
+//!
+//! A store keeps streams of events, each event at a stream version (1, 2, ...) and at a
+//! position in one global log (1, 2, ...) that readers see in commit order.
+
+mod memory;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+pub use memory::MemoryStore;
+
+use crate::recorded::Metadata;
+
+/// What an append expects of the stream before it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream's version.
+    Any,
+    /// The stream must have no events.
+    NoStream,
+    /// The stream must have at least one event.
+    StreamExists,
+    /// The stream's last event must be at exactly this version (0 means no events).
+    Exact(u64),
+}
+
+impl ExpectedVersion {
+    /// Whether a stream currently at `actual` (0 for no events) satisfies this expectation.
+    #[must_use]
+    pub fn admits(self, actual: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => actual == 0,
+            Self::StreamExists => actual > 0,
+            Self::Exact(version) => actual == version,
+        }
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any version"),
+            Self::NoStream => f.write_str("no stream"),
+            Self::StreamExists => f.write_str("an existing stream"),
+            Self::Exact(version) => write!(f, "version {version}"),
+        }
+    }
+}
+
+/// An event ready to be appended: its type and version, JSON payload, id and metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Unique id; appending the same ids again is an idempotent retry.
+    pub id: Uuid,
+    /// Stable type name.
+    pub event_type: Cow<'static, str>,
+    /// Version of the type's schema.
+    pub event_version: u32,
+    /// The payload, a JSON object.
+    pub payload: Vec<u8>,
+    /// Correlation, causation and user metadata.
+    pub metadata: Metadata,
+}
+
+/// An event as a store returns it: raw payload and full envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Unique id.
+    pub id: Uuid,
+    /// The stream it belongs to.
+    pub stream_id: String,
+    /// Its position in the stream, from 1.
+    pub stream_version: u64,
+    /// Its position in the global log, from 1.
+    pub position: u64,
+    /// When it was committed.
+    pub recorded_at: SystemTime,
+    /// Stable type name.
+    pub event_type: String,
+    /// Version of the type's schema.
+    pub event_version: u32,
+    /// The payload, a JSON object, byte for byte as appended.
+    pub payload: Vec<u8>,
+    /// Correlation, causation and user metadata.
+    pub metadata: Metadata,
+}
+
+/// Where an append put its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The stream version of the first appended event.
+    pub first_version: u64,
+    /// The global position of each appended event, in order.
+    pub positions: Vec<u64>,
+    /// When the batch was committed.
+    pub recorded_at: SystemTime,
+    /// True when every event was already stored by an earlier try of the same append,
+    /// which was acknowledged without writing again.
+    pub already_stored: bool,
+}
+
+impl AppendOutcome {
+    /// The stream version after the append.
+    #[must_use]
+    pub fn last_version(&self) -> u64 {
+        self.first_version + self.positions.len() as u64 - 1
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The stream is not at the expected version; nothing was written.
+    #[error("version conflict on stream `{stream_id}`: expected {expected}, but it is at version {actual}")]
+    Conflict {
+        /// The stream appended to.
+        stream_id: String,
+        /// What the append expected.
+        expected: ExpectedVersion,
+        /// The stream's actual version (0 for no events).
+        actual: u64,
+    },
+    /// An append with no events.
+    #[error("append to stream `{stream_id}` has no events")]
+    EmptyAppend {
+        /// The stream appended to.
+        stream_id: String,
+    },
+    /// Some of a batch's event ids are already stored, but not as this exact batch.
+    #[error(
+        "event {event_id} is already stored, but the batch appended to `{stream_id}` is not an exact retry of an earlier append"
+    )]
+    DuplicateEvent {
+        /// The stream appended to.
+        stream_id: String,
+        /// The first id found already stored.
+        event_id: Uuid,
+    },
+    /// The store's backend failed. Nothing was half-written.
+    #[error("store backend failed during {operation}: {source}")]
+    Backend {
+        /// What the store was doing.
+        operation: &'static str,
+        /// Whether trying again may succeed (a connection lost, a lock timed out).
+        retryable: bool,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// A future returned by [`DynEventStore`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An append-only store of event streams with a global log.
+///
+/// The required core is three operations; the [`App`](crate::App) builds everything else on
+/// them. Implementations write `async fn`s; the futures must be `Send`.
+///
+/// ```
+/// use eventsmith::store::{EventStore, ExpectedVersion, MemoryStore, NewEvent};
+///
+/// # tokio_test();
+/// # fn tokio_test() { let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let store = MemoryStore::new();
+/// let event = NewEvent {
+///     id: eventsmith::__private::new_event_id(),
+///     event_type: "OrderCreated".into(),
+///     event_version: 1,
+///     payload: br#"{"order_id":"42"}"#.to_vec(),
+///     metadata: Default::default(),
+/// };
+/// store.append("Order-42", ExpectedVersion::NoStream, vec![event]).await.unwrap();
+/// let events = store.read_stream("Order-42", 1, 100).await.unwrap();
+/// assert_eq!(events[0].stream_version, 1);
+/// assert_eq!(events[0].payload, br#"{"order_id":"42"}"#);
+/// # }); }
+/// ```
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream_id` atomically, if the stream satisfies `expected`.
+    ///
+    /// An append whose event ids are all already stored in that stream, in that order, is
+    /// acknowledged with the original outcome and `already_stored` set, writing nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when `expected` does not hold; [`StoreError::EmptyAppend`];
+    /// [`StoreError::DuplicateEvent`] for a partial retry; [`StoreError::Backend`].
+    fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send;
+
+    /// Reads up to `max_count` events of `stream_id` from stream version `from_version` on.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// Reads up to `max_count` events of the global log from `from_position` on, in commit
+    /// order, keeping only the given event types when `types` is not empty.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+}
+
+/// The object-safe form of [`EventStore`], implemented for every store, so that an
+/// [`App`](crate::App) can hold any store chosen at run time.
+pub trait DynEventStore: Send + Sync + 'static {
+    /// See [`EventStore::append`].
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>>;
+
+    /// See [`EventStore::read_stream`].
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        max_count: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+
+    /// See [`EventStore::read_all`].
+    fn read_all<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+}
+
+impl<S: EventStore> DynEventStore for S {
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(EventStore::append(self, stream_id, expected, events))
+    }
+
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        max_count: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(EventStore::read_stream(self, stream_id, from_version, max_count))
+    }
+
+    fn read_all<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(EventStore::read_all(self, from_position, max_count, types))
+    }
+}

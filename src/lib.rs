@@ -1,0 +1,70 @@
+//! # eventsmith
+//!
+//! Declarative event sourcing and CQRS. Annotate plain Rust enums, structs and impl blocks;
+//! the macros generate event names and versions, command routing, the replay fold and the
+//! glue to the stores, and check at compile time what can be checked.
+//!
+//! ```
+//! use eventsmith::prelude::*;
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! pub struct Opened { pub account: u32 }
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! pub struct Deposited { pub account: u32, pub amount: u64 }
+//!
+//! #[derive(Event, Debug, Clone, PartialEq)]
+//! pub enum AccountEvent { Opened(Opened), Deposited(Deposited) }
+//!
+//! #[derive(Command, Debug, Clone)]
+//! #[command(aggregate = Account)]
+//! pub struct Deposit { #[command(id)] pub account: u32, pub amount: u64 }
+//!
+//! #[derive(Debug, PartialEq, thiserror::Error)]
+//! pub enum AccountError { #[error("amount must be positive")] ZeroAmount }
+//!
+//! #[derive(Debug, Default)]
+//! pub struct Account { balance: u64 }
+//!
+//! #[aggregate(event = AccountEvent, error = AccountError)]
+//! impl Account {
+//!     #[command]
+//!     fn deposit(&self, command: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+//!         if command.amount == 0 {
+//!             return Err(AccountError::ZeroAmount);
+//!         }
+//!         let mut events = Vec::new();
+//!         if self.balance == 0 {
+//!             events.push(Opened { account: command.account }.into());
+//!         }
+//!         events.push(Deposited { account: command.account, amount: command.amount }.into());
+//!         Ok(events)
+//!     }
+//!
+//!     #[apply]
+//!     fn opened(&mut self, _: &Opened) {}
+//!     #[apply]
+//!     fn deposited(&mut self, event: &Deposited) { self.balance += event.amount; }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app = App::builder().store(MemoryStore::new()).build().await?;
+//! let committed = app.execute(Deposit { account: 1, amount: 10 }).await?;
+//! assert_eq!(committed.events.len(), 2);
+//! assert_eq!(app.load::<Account>(1).await?.state.balance, 10);
+//! # Ok::<(), eventsmith::Error>(()) }).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use eventsmith_macros::{Command, Event, aggregate};
+pub use eventsmith_runtime::*;
+
+/// What a domain module needs: the macros, the traits and the engine.
+pub mod prelude {
+    pub use eventsmith_macros::{Command, Event, aggregate};
+    pub use eventsmith_runtime::{
+        Aggregate, App, Command as _, CommandEnvelope, Event as _, EventStore as _, ExpectedVersion,
+        MemoryStore, Metadata, Recorded,
+    };
+    pub use serde::{Deserialize, Serialize};
+}
