@@ -131,3 +131,46 @@ where
 pub fn one<E>(event: E) -> Vec<E> {
     vec![event]
 }
+
+/// The text of an `#[command(id)]` field, as it appears in the stream id.
+#[inline]
+pub fn aggregate_id<T: std::fmt::Display + ?Sized>(id: &T) -> String {
+    id.to_string()
+}
+
+/// Stands in for the event and error types of an aggregate whose `#[aggregate(...)]` has
+/// errors, so that the compiler reports those errors and not their consequences.
+#[derive(Debug)]
+pub enum Unknown {}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
+impl std::error::Error for Unknown {}
+
+impl Event for Unknown {
+    const TYPES: &'static [EventType] = &[];
+
+    fn event_type(&self) -> &'static str {
+        match *self {}
+    }
+
+    fn event_version(&self) -> u32 {
+        match *self {}
+    }
+
+    fn variant_index(&self) -> usize {
+        match *self {}
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        match *self {}
+    }
+
+    fn decode(event_type: &str, _: u32, _: &[u8]) -> Result<Self, DecodeError> {
+        Err(unknown_type(event_type, &[]))
+    }
+}

@@ -102,12 +102,15 @@ impl App {
     /// The aggregate's rejection, a missing or existing aggregate the command does not
     /// allow, conflicts past the retries, an event that does not decode or encode, or a
     /// store failure.
-    pub async fn execute<C>(&self, command: C) -> Result<Committed<C::Aggregate>, ExecuteError<<C::Aggregate as Aggregate>::Error>>
+    pub fn execute<C>(
+        &self,
+        command: C,
+    ) -> impl Future<Output = Result<Committed<C::Aggregate>, ExecuteError<<C::Aggregate as Aggregate>::Error>>> + Send + '_
     where
         C: Command,
         C::Aggregate: Handle<C>,
     {
-        self.execute_with(command, Metadata::default()).await
+        self.execute_with(command, Metadata::default())
     }
 
     /// [`execute`](Self::execute) with metadata stored on every event the command appends.

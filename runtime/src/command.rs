@@ -27,7 +27,7 @@ pub enum ExpectStream {
     message = "`{Self}` is not a command",
     note = "derive it: `#[derive(Command)]` with `#[command(aggregate = YourAggregate)]` and an `#[command(id)]` field"
 )]
-pub trait Command: Send + 'static {
+pub trait Command: Send + Sync + 'static {
     /// The aggregate that handles this command.
     type Aggregate: Aggregate;
     /// What the command expects of the aggregate's stream.

@@ -97,4 +97,7 @@ pub trait VariantOf<E: Event>: Sized {
     label = "`{Self}` is not an event of `{E}`",
     note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them"
 )]
-pub trait Produces<E>: Into<E> {}
+pub trait Produces<E> {
+    /// Converts the returned value into the event enum.
+    fn produce(self) -> E;
+}

@@ -21,6 +21,23 @@ pub fn expand(model: &AggregateImpl<'_>) -> TokenStream {
     }
 }
 
+/// What is emitted for an aggregate with errors: an `Aggregate` impl with no behaviour, so
+/// that the errors reported are the user's mistakes and not their consequences elsewhere.
+pub fn fallback(self_ty: &syn::Type, types: Option<(&syn::Path, &syn::Type)>) -> TokenStream {
+    let (event, error) = match types {
+        Some((event, error)) => (quote!(#event), quote!(#error)),
+        None => (quote!(::eventsmith::__private::Unknown), quote!(::eventsmith::__private::Unknown)),
+    };
+    quote! {
+        impl ::eventsmith::__private::Aggregate for #self_ty {
+            const NAME: &'static str = "";
+            type Event = #event;
+            type Error = #error;
+            fn apply(&mut self, _: &Self::Event) {}
+        }
+    }
+}
+
 fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
     let (self_ty, event, error, name) = (model.self_ty, &model.event, &model.error, &model.name);
     // Spanned at the aggregate's type: a missing `#[apply]` is reported there, naming the event.
@@ -101,12 +118,12 @@ fn handle_impl(model: &AggregateImpl<'_>, handler: &CommandHandler<'_>) -> Token
         quote_spanned!(command.span()=> ::core::clone::Clone::clone(command))
     };
     let (produced, events) = match handler.output {
-        Output::One(ty) => (ty, quote!(::eventsmith::__private::one(::core::convert::Into::<#event>::into(__output)))),
+        Output::One(ty) => (ty, quote!(::eventsmith::__private::one(::eventsmith::__private::Produces::<#event>::produce(__output)))),
         Output::Option(ty) | Output::Many(ty) => (
             ty,
             quote!(::core::iter::Iterator::collect(::core::iter::Iterator::map(
                 ::core::iter::IntoIterator::into_iter(__output),
-                ::core::convert::Into::<#event>::into,
+                ::eventsmith::__private::Produces::<#event>::produce,
             ))),
         ),
     };

@@ -19,7 +19,12 @@ pub fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
     }
     let generated = match cx.check() {
         Ok(()) => model.map(|model| expand::expand(&model)).unwrap_or_default(),
-        Err(errors) => errors.into_compile_error(),
+        Err(errors) => {
+            let errors = errors.into_compile_error();
+            let fallback = (item.trait_.is_none() && item.generics.params.is_empty())
+                .then(|| expand::fallback(&item.self_ty, model.as_ref().map(|model| (&model.event, &model.error))));
+            quote!(#errors #fallback)
+        }
     };
     // The user's impl is emitted even when there are errors, so that its methods still
     // exist and one mistake does not cause a cascade of others.

@@ -21,7 +21,7 @@ fn expand_struct(command: &CommandStruct<'_>) -> TokenStream {
     let member = &id.member;
     // Spanned at the id field's type, so a type without `Display` is reported there.
     let aggregate_id = quote_spanned! {id.ty.span()=>
-        ::std::string::ToString::to_string(&self.#member)
+        ::eventsmith::__private::aggregate_id(&self.#member)
     };
     let expect = match command.expect {
         Expect::Any => quote!(Any),

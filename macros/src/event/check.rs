@@ -6,7 +6,7 @@ use super::model::{EventEnum, Variant};
 use crate::ctxt::Ctxt;
 
 pub fn check(cx: &Ctxt, model: &EventEnum<'_>) {
-    if model.variants.is_empty() {
+    if model.declared == 0 {
         cx.error_on(model.ident, "an event enum needs at least one variant, one per event type");
     }
     check_unique_names(cx, model);

@@ -1,7 +1,8 @@
 //! Code generation for `#[derive(Event)]`. Reports no user errors.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::model::{EventEnum, Variant};
 use crate::naming;
@@ -26,11 +27,13 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
     let names: Vec<&str> = model.variants.iter().map(|variant| variant.name.as_str()).collect();
     let versions: Vec<u32> = model.variants.iter().map(|variant| variant.version).collect();
     let patterns: Vec<TokenStream> = model.variants.iter().map(pattern).collect();
+    let shapes: Vec<TokenStream> = model.variants.iter().map(shape).collect();
     let indices = 0..model.variants.len();
     let encodes = model.variants.iter().map(|variant| {
         let name = &variant.name;
         match variant.payload {
-            Some(_) => quote!(::eventsmith::__private::encode_payload(#name, __payload)),
+            // Spanned at the payload type, so a missing `Serialize` is reported there.
+            Some(payload) => quote_spanned!(payload.span()=> ::eventsmith::__private::encode_payload(#name, __payload)),
             None => quote!(::core::result::Result::Ok(::eventsmith::__private::unit_payload())),
         }
     });
@@ -53,7 +56,12 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
     });
     quote! {
         #[automatically_derived]
-        impl ::eventsmith::__private::Produces<#ident> for #ident {}
+        impl ::eventsmith::__private::Produces<#ident> for #ident {
+            #[inline]
+            fn produce(self) -> Self {
+                self
+            }
+        }
 
         #[automatically_derived]
         impl ::eventsmith::__private::Event for #ident {
@@ -63,17 +71,17 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
 
             #[inline]
             fn event_type(&self) -> &'static str {
-                match self { #(#patterns => #names,)* }
+                match self { #(#shapes => #names,)* }
             }
 
             #[inline]
             fn event_version(&self) -> u32 {
-                match self { #(#patterns => #versions,)* }
+                match self { #(#shapes => #versions,)* }
             }
 
             #[inline]
             fn variant_index(&self) -> usize {
-                match self { #(#patterns => #indices,)* }
+                match self { #(#shapes => #indices,)* }
             }
 
             fn encode(&self) -> ::core::result::Result<::eventsmith::__private::Vec<u8>, ::eventsmith::__private::EncodeError> {
@@ -103,6 +111,15 @@ fn pattern(variant: &Variant<'_>) -> TokenStream {
     }
 }
 
+/// The pattern matching a variant without binding its payload.
+fn shape(variant: &Variant<'_>) -> TokenStream {
+    let ident = variant.ident;
+    match variant.payload {
+        Some(_) => quote!(Self::#ident(..)),
+        None => quote!(Self::#ident),
+    }
+}
+
 /// `From<Payload>` for the enum and `VariantOf<Enum>` for the payload.
 fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> Option<TokenStream> {
     let payload = variant.payload?;
@@ -118,7 +135,12 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
         }
 
         #[automatically_derived]
-        impl ::eventsmith::__private::Produces<#ident> for #payload {}
+        impl ::eventsmith::__private::Produces<#ident> for #payload {
+            #[inline]
+            fn produce(self) -> #ident {
+                #ident::#variant_ident(self)
+            }
+        }
 
         #[automatically_derived]
         impl ::eventsmith::__private::VariantOf<#ident> for #payload {

@@ -8,6 +8,8 @@ use crate::symbol::{EVENT, NAME, VERSION};
 
 pub struct EventEnum<'a> {
     pub ident: &'a Ident,
+    /// How many variants the enum declares, including any that failed to lower.
+    pub declared: usize,
     pub vis: &'a Visibility,
     pub variants: Vec<Variant<'a>>,
 }
@@ -47,7 +49,7 @@ impl<'a> EventEnum<'a> {
             cx.error_on(attr, "`#[event(...)]` goes on the variants, not on the enum");
         }
         let variants = data.variants.iter().filter_map(|variant| Variant::lower(cx, variant)).collect();
-        Some(Self { ident: &input.ident, vis: &input.vis, variants })
+        Some(Self { ident: &input.ident, declared: data.variants.len(), vis: &input.vis, variants })
     }
 }
 

@@ -1,0 +1,118 @@
+impl Order {
+    fn create(&self, command: CreateOrder) -> Result<OrderCreated, OrderError> {
+        Ok(OrderCreated {
+            order_id: command.order_id,
+        })
+    }
+    fn ship(&self, command: &ShipOrder) -> Result<Vec<OrderEvent>, OrderError> {
+        Ok(vec![])
+    }
+    fn created(&mut self, event: &OrderCreated) {
+        self.created = true;
+    }
+    fn shipped(&mut self, _: &OrderShipped) {}
+}
+const _: () = {
+    #[automatically_derived]
+    impl ::eventsmith::__private::Aggregate for Order {
+        const NAME: &'static str = "Order";
+        type Event = OrderEvent;
+        type Error = OrderError;
+        #[inline]
+        fn apply(&mut self, event: &Self::Event) {
+            <OrderEvent as ::eventsmith::__private::Fold<Order>>::fold_into(event, self)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Apply<OrderCreated> for Order
+    where
+        OrderCreated: ::eventsmith::__private::VariantOf<OrderEvent>,
+    {
+        #[inline]
+        fn apply(&mut self, event: &OrderCreated) {
+            Order::created(self, event)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Apply<OrderShipped> for Order
+    where
+        OrderShipped: ::eventsmith::__private::VariantOf<OrderEvent>,
+    {
+        #[inline]
+        fn apply(&mut self, event: &OrderShipped) {
+            Order::shipped(self, event)
+        }
+    }
+    const _: OrderEvent = OrderEvent::Cancelled;
+    #[automatically_derived]
+    impl ::eventsmith::__private::Apply<__eventsmith_units_OrderEvent::Cancelled>
+    for Order {
+        #[inline]
+        fn apply(&mut self, _: &__eventsmith_units_OrderEvent::Cancelled) {}
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Handle<CreateOrder> for Order
+    where
+        CreateOrder: ::eventsmith::__private::CommandFor<Order>,
+        OrderCreated: ::eventsmith::__private::Produces<OrderEvent>,
+    {
+        #[inline]
+        fn handle(
+            &self,
+            command: &CreateOrder,
+        ) -> ::core::result::Result<
+            ::eventsmith::__private::Vec<OrderEvent>,
+            OrderError,
+        > {
+            match Order::create(self, ::core::clone::Clone::clone(command)) {
+                ::core::result::Result::Ok(__output) => {
+                    ::core::result::Result::Ok(
+                        ::eventsmith::__private::one(
+                            ::eventsmith::__private::Produces::<
+                                OrderEvent,
+                            >::produce(__output),
+                        ),
+                    )
+                }
+                ::core::result::Result::Err(__error) => {
+                    ::core::result::Result::Err(
+                        ::core::convert::Into::<OrderError>::into(__error),
+                    )
+                }
+            }
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Handle<ShipOrder> for Order
+    where
+        ShipOrder: ::eventsmith::__private::CommandFor<Order>,
+        OrderEvent: ::eventsmith::__private::Produces<OrderEvent>,
+    {
+        #[inline]
+        fn handle(
+            &self,
+            command: &ShipOrder,
+        ) -> ::core::result::Result<
+            ::eventsmith::__private::Vec<OrderEvent>,
+            OrderError,
+        > {
+            match Order::ship(self, command) {
+                ::core::result::Result::Ok(__output) => {
+                    ::core::result::Result::Ok(
+                        ::core::iter::Iterator::collect(
+                            ::core::iter::Iterator::map(
+                                ::core::iter::IntoIterator::into_iter(__output),
+                                ::eventsmith::__private::Produces::<OrderEvent>::produce,
+                            ),
+                        ),
+                    )
+                }
+                ::core::result::Result::Err(__error) => {
+                    ::core::result::Result::Err(
+                        ::core::convert::Into::<OrderError>::into(__error),
+                    )
+                }
+            }
+        }
+    }
+};

@@ -1,0 +1,245 @@
+#[doc(hidden)]
+#[allow(
+    non_snake_case,
+    reason = "named after the event enum, which is upper camel case"
+)]
+pub mod __eventsmith_units_OrderEvent {
+    ///Marks the unit event `OrderEvent::Cancelled` in `#[apply]`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct Cancelled;
+}
+const _: () = {
+    #[automatically_derived]
+    impl ::eventsmith::__private::Produces<OrderEvent> for OrderEvent {
+        #[inline]
+        fn produce(self) -> Self {
+            self
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Event for OrderEvent {
+        const TYPES: &'static [::eventsmith::__private::EventType] = &[
+            ::eventsmith::__private::EventType {
+                name: "OrderCreated",
+                version: 1u32,
+            },
+            ::eventsmith::__private::EventType {
+                name: "OrderShipped",
+                version: 2u32,
+            },
+            ::eventsmith::__private::EventType {
+                name: "Cancelled",
+                version: 1u32,
+            },
+        ];
+        #[inline]
+        fn event_type(&self) -> &'static str {
+            match self {
+                Self::OrderCreated(..) => "OrderCreated",
+                Self::Shipped(..) => "OrderShipped",
+                Self::Cancelled => "Cancelled",
+            }
+        }
+        #[inline]
+        fn event_version(&self) -> u32 {
+            match self {
+                Self::OrderCreated(..) => 1u32,
+                Self::Shipped(..) => 2u32,
+                Self::Cancelled => 1u32,
+            }
+        }
+        #[inline]
+        fn variant_index(&self) -> usize {
+            match self {
+                Self::OrderCreated(..) => 0usize,
+                Self::Shipped(..) => 1usize,
+                Self::Cancelled => 2usize,
+            }
+        }
+        fn encode(
+            &self,
+        ) -> ::core::result::Result<
+            ::eventsmith::__private::Vec<u8>,
+            ::eventsmith::__private::EncodeError,
+        > {
+            match self {
+                Self::OrderCreated(__payload) => {
+                    ::eventsmith::__private::encode_payload("OrderCreated", __payload)
+                }
+                Self::Shipped(__payload) => {
+                    ::eventsmith::__private::encode_payload("OrderShipped", __payload)
+                }
+                Self::Cancelled => {
+                    ::core::result::Result::Ok(::eventsmith::__private::unit_payload())
+                }
+            }
+        }
+        fn decode(
+            event_type: &str,
+            event_version: u32,
+            payload: &[u8],
+        ) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
+            match event_type {
+                "OrderCreated" => {
+                    match event_version {
+                        1u32 => {
+                            ::eventsmith::__private::decode_payload::<
+                                OrderCreated,
+                            >("OrderCreated", 1u32, payload)
+                                .map(Self::OrderCreated)
+                        }
+                        __other => {
+                            ::core::result::Result::Err(
+                                ::eventsmith::__private::unknown_version(
+                                    "OrderCreated",
+                                    __other,
+                                    1u32,
+                                ),
+                            )
+                        }
+                    }
+                }
+                "OrderShipped" => {
+                    match event_version {
+                        2u32 => {
+                            ::eventsmith::__private::decode_payload::<
+                                OrderShipped,
+                            >("OrderShipped", 2u32, payload)
+                                .map(Self::Shipped)
+                        }
+                        __other => {
+                            ::core::result::Result::Err(
+                                ::eventsmith::__private::unknown_version(
+                                    "OrderShipped",
+                                    __other,
+                                    2u32,
+                                ),
+                            )
+                        }
+                    }
+                }
+                "Cancelled" => {
+                    match event_version {
+                        1u32 => {
+                            ::eventsmith::__private::decode_unit(
+                                    "Cancelled",
+                                    1u32,
+                                    payload,
+                                )
+                                .map(|()| Self::Cancelled)
+                        }
+                        __other => {
+                            ::core::result::Result::Err(
+                                ::eventsmith::__private::unknown_version(
+                                    "Cancelled",
+                                    __other,
+                                    1u32,
+                                ),
+                            )
+                        }
+                    }
+                }
+                __other => {
+                    ::core::result::Result::Err(
+                        ::eventsmith::__private::unknown_type(
+                            __other,
+                            &["OrderCreated", "OrderShipped", "Cancelled"],
+                        ),
+                    )
+                }
+            }
+        }
+    }
+    #[automatically_derived]
+    impl ::core::convert::From<OrderCreated> for OrderEvent {
+        #[inline]
+        fn from(event: OrderCreated) -> Self {
+            Self::OrderCreated(event)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Produces<OrderEvent> for OrderCreated {
+        #[inline]
+        fn produce(self) -> OrderEvent {
+            OrderEvent::OrderCreated(self)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::VariantOf<OrderEvent> for OrderCreated {
+        const INDEX: usize = 0usize;
+        const NAME: &'static str = "OrderCreated";
+        const VERSION: u32 = 1u32;
+        #[inline]
+        fn into_event(self) -> OrderEvent {
+            OrderEvent::OrderCreated(self)
+        }
+        #[inline]
+        fn from_event(event: OrderEvent) -> ::core::result::Result<Self, OrderEvent> {
+            match event {
+                OrderEvent::OrderCreated(__payload) => {
+                    ::core::result::Result::Ok(__payload)
+                }
+                __other => ::core::result::Result::Err(__other),
+            }
+        }
+    }
+    #[automatically_derived]
+    impl ::core::convert::From<OrderShipped> for OrderEvent {
+        #[inline]
+        fn from(event: OrderShipped) -> Self {
+            Self::Shipped(event)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::Produces<OrderEvent> for OrderShipped {
+        #[inline]
+        fn produce(self) -> OrderEvent {
+            OrderEvent::Shipped(self)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::VariantOf<OrderEvent> for OrderShipped {
+        const INDEX: usize = 1usize;
+        const NAME: &'static str = "OrderShipped";
+        const VERSION: u32 = 2u32;
+        #[inline]
+        fn into_event(self) -> OrderEvent {
+            OrderEvent::Shipped(self)
+        }
+        #[inline]
+        fn from_event(event: OrderEvent) -> ::core::result::Result<Self, OrderEvent> {
+            match event {
+                OrderEvent::Shipped(__payload) => ::core::result::Result::Ok(__payload),
+                __other => ::core::result::Result::Err(__other),
+            }
+        }
+    }
+    #[automatically_derived]
+    impl<__S> ::eventsmith::__private::Fold<__S> for OrderEvent
+    where
+        __S: ::eventsmith::__private::Apply<OrderCreated>,
+        __S: ::eventsmith::__private::Apply<OrderShipped>,
+        __S: ::eventsmith::__private::Apply<__eventsmith_units_OrderEvent::Cancelled>,
+    {
+        #[inline]
+        fn fold_into(&self, state: &mut __S) {
+            match self {
+                Self::OrderCreated(__payload) => {
+                    ::eventsmith::__private::Apply::<
+                        OrderCreated,
+                    >::apply(state, __payload)
+                }
+                Self::Shipped(__payload) => {
+                    ::eventsmith::__private::Apply::<
+                        OrderShipped,
+                    >::apply(state, __payload)
+                }
+                Self::Cancelled => {
+                    ::eventsmith::__private::Apply::<
+                        __eventsmith_units_OrderEvent::Cancelled,
+                    >::apply(state, &__eventsmith_units_OrderEvent::Cancelled)
+                }
+            }
+        }
+    }
+};

@@ -1,0 +1,6 @@
+use eventsmith::prelude::*;
+
+#[derive(Command, Debug, Clone)]
+pub struct Open { #[command(id)] pub id: u32 }
+
+fn main() {}

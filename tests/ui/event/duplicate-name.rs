@@ -1,0 +1,15 @@
+use eventsmith::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opened { pub id: u32 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reopened { pub id: u32 }
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum DoorEvent {
+    Opened(Opened),
+    #[event(name = "Opened")]
+    Reopened(Reopened),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use eventsmith::prelude::*;
+
+#[derive(Event, Debug, Clone, Serialize, Deserialize)]
+pub struct Opened { pub id: u32 }
+
+fn main() {}

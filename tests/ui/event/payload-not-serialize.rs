@@ -1,0 +1,11 @@
+use eventsmith::prelude::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened { pub id: u32 }
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum DoorEvent {
+    Opened(Opened),
+}
+
+fn main() {}

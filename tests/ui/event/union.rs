@@ -1,0 +1,6 @@
+use eventsmith::prelude::*;
+
+#[derive(Event)]
+pub union Bits { a: u32, b: f32 }
+
+fn main() {}
