@@ -160,7 +160,6 @@ impl Account {
     }
 }
 
-
 #[tokio::main]
 async fn main() -> eventsmith::Result<()> {
     let app = App::builder().store(MemoryStore::new()).aggregate::<Account>().build().await?;
@@ -232,7 +231,9 @@ mod tests {
 
     #[test]
     fn a_closed_account_refuses_deposits() {
-        given([opened(0), AccountEvent::AccountClosed]).when(Deposit { account: 1, amount: 1 }).then_error(AccountError::Closed);
+        given([opened(0), AccountEvent::AccountClosed])
+            .when(Deposit { account: 1, amount: 1 })
+            .then_error(AccountError::Closed);
     }
 
     #[tokio::test]

@@ -191,8 +191,7 @@ async fn main() -> eventsmith::Result<()> {
     let order_id = OrderId::from("order-1");
 
     println!("> CreateOrder {{ order_id: {order_id}, customer_name: \"Ada\", total_cents: 4200 }}");
-    app.execute(CreateOrder { order_id: order_id.clone(), customer_name: "Ada".into(), total_cents: 4200 })
-        .await?;
+    app.execute(CreateOrder { order_id: order_id.clone(), customer_name: "Ada".into(), total_cents: 4200 }).await?;
 
     println!("> ShipOrder {{ order_id: {order_id} }}   (before approval)");
     match app.execute(ShipOrder { order_id: order_id.clone(), carrier: "DHL".into() }).await {
@@ -256,7 +255,9 @@ mod tests {
 
     #[test]
     fn an_order_cannot_ship_before_approval() {
-        given([created()]).when(ShipOrder { order_id: "o".into(), carrier: "DHL".into() }).then_error(OrderError::NotApproved);
+        given([created()])
+            .when(ShipOrder { order_id: "o".into(), carrier: "DHL".into() })
+            .then_error(OrderError::NotApproved);
     }
 
     #[test]

@@ -63,8 +63,8 @@ pub use eventsmith_runtime::*;
 pub mod prelude {
     pub use eventsmith_macros::{Command, Event, aggregate};
     pub use eventsmith_runtime::{
-        Aggregate, App, Command as _, CommandEnvelope, Event as _, EventStore as _, ExpectedVersion,
-        MemoryStore, Metadata, Recorded,
+        Aggregate, App, Command as _, CommandEnvelope, Event as _, EventStore as _, ExpectedVersion, MemoryStore,
+        Metadata, Recorded,
     };
     pub use serde::{Deserialize, Serialize};
 }

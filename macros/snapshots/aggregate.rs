@@ -1,15 +1,35 @@
 impl Order {
+    #[allow(
+        clippy::unnecessary_wraps,
+        clippy::unused_self,
+        clippy::needless_pass_by_value,
+        reason = "the signature of a `#[command]` handler is fixed by `#[aggregate]`"
+    )]
     fn create(&self, command: CreateOrder) -> Result<OrderCreated, OrderError> {
         Ok(OrderCreated {
             order_id: command.order_id,
         })
     }
+    #[allow(
+        clippy::unnecessary_wraps,
+        clippy::unused_self,
+        clippy::needless_pass_by_value,
+        reason = "the signature of a `#[command]` handler is fixed by `#[aggregate]`"
+    )]
     fn ship(&self, command: &ShipOrder) -> Result<Vec<OrderEvent>, OrderError> {
         Ok(vec![])
     }
+    #[allow(
+        clippy::unused_self,
+        reason = "the signature of an `#[apply]` method is fixed by `#[aggregate]`"
+    )]
     fn created(&mut self, event: &OrderCreated) {
         self.created = true;
     }
+    #[allow(
+        clippy::unused_self,
+        reason = "the signature of an `#[apply]` method is fixed by `#[aggregate]`"
+    )]
     fn shipped(&mut self, _: &OrderShipped) {}
 }
 const _: () = {

@@ -12,7 +12,13 @@ pub fn named<'a>(attrs: &'a [Attribute], name: &'a str) -> impl Iterator<Item = 
 
 /// The key of a nested meta item as text, for messages.
 pub fn key(meta: &ParseNestedMeta<'_>) -> String {
-    meta.path.get_ident().map_or_else(|| { let path = &meta.path; quote::quote!(#path).to_string() }, ToString::to_string)
+    meta.path.get_ident().map_or_else(
+        || {
+            let path = &meta.path;
+            quote::quote!(#path).to_string()
+        },
+        ToString::to_string,
+    )
 }
 
 /// Reports an unknown key on its own token, listing the keys that are accepted.
@@ -65,7 +71,12 @@ pub fn version_value(meta: &ParseNestedMeta<'_>) -> syn::Result<(u32, LitInt)> {
 }
 
 /// Parses every `#[name(...)]` among `attrs` with `parse`, reporting errors to `cx`.
-pub fn parse_each(cx: &Ctxt, attrs: &[Attribute], name: &str, mut parse: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>) {
+pub fn parse_each(
+    cx: &Ctxt,
+    attrs: &[Attribute],
+    name: &str,
+    mut parse: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
     for attr in named(attrs, name) {
         if let Err(error) = attr.parse_nested_meta(&mut parse) {
             cx.push(error);

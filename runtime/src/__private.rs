@@ -26,7 +26,10 @@ pub fn new_event_id() -> uuid::Uuid {
 ///
 /// # Errors
 /// A failing `Serialize` impl, or a payload that is not a JSON object.
-pub fn encode_payload<T: serde::Serialize + ?Sized>(event_type: &'static str, payload: &T) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_payload<T: serde::Serialize + ?Sized>(
+    event_type: &'static str,
+    payload: &T,
+) -> Result<Vec<u8>, EncodeError> {
     let bytes = serde_json::to_vec(payload).map_err(|source| EncodeError::Serialize { event_type, source })?;
     if bytes.first() == Some(&b'{') {
         Ok(bytes)
@@ -46,8 +49,16 @@ pub fn unit_payload() -> Vec<u8> {
 ///
 /// # Errors
 /// [`DecodeError::Payload`] naming the type and version.
-pub fn decode_payload<'de, T: Deserialize<'de>>(event_type: &str, version: u32, payload: &'de [u8]) -> Result<T, DecodeError> {
-    serde_json::from_slice(payload).map_err(|source| DecodeError::Payload { event_type: event_type.to_owned(), version, source })
+pub fn decode_payload<'de, T: Deserialize<'de>>(
+    event_type: &str,
+    version: u32,
+    payload: &'de [u8],
+) -> Result<T, DecodeError> {
+    serde_json::from_slice(payload).map_err(|source| DecodeError::Payload {
+        event_type: event_type.to_owned(),
+        version,
+        source,
+    })
 }
 
 /// Checks that a unit variant's payload is an object (its fields, if any, are ignored).

@@ -288,7 +288,8 @@ impl AppBuilder {
     /// # Errors
     /// [`Error::Config`] when no store was given or two aggregates share a name.
     pub async fn build(self) -> Result<App, Error> {
-        let store = self.store.ok_or_else(|| Error::Config("no event store: call `.store(...)` on the builder".into()))?;
+        let store =
+            self.store.ok_or_else(|| Error::Config("no event store: call `.store(...)` on the builder".into()))?;
         for (index, (name, rust_type)) in self.aggregates.iter().enumerate() {
             if let Some((_, other)) = self.aggregates[..index].iter().find(|(other, _)| other == name) {
                 if other != rust_type {
@@ -332,12 +333,12 @@ pub fn stream_id<A: Aggregate>(id: &dyn Display) -> String {
 }
 
 enum LoadError {
-    Corrupt(CorruptEvent),
+    Corrupt(Box<CorruptEvent>),
     Store(StoreError),
 }
 
-impl From<CorruptEvent> for LoadError {
-    fn from(error: CorruptEvent) -> Self {
+impl From<Box<CorruptEvent>> for LoadError {
+    fn from(error: Box<CorruptEvent>) -> Self {
         Self::Corrupt(error)
     }
 }
@@ -370,14 +371,16 @@ impl From<LoadError> for Error {
 ///
 /// # Errors
 /// A [`CorruptEvent`] naming the stream, version, position and type.
-pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, CorruptEvent> {
-    E::decode(&stored.event_type, stored.event_version, &stored.payload).map_err(|source| CorruptEvent {
-        stream_id: stored.stream_id.clone(),
-        stream_version: stored.stream_version,
-        position: stored.position,
-        event_type: stored.event_type.clone(),
-        event_version: stored.event_version,
-        source,
+pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, Box<CorruptEvent>> {
+    E::decode(&stored.event_type, stored.event_version, &stored.payload).map_err(|source| {
+        Box::new(CorruptEvent {
+            stream_id: stored.stream_id.clone(),
+            stream_version: stored.stream_version,
+            position: stored.position,
+            event_type: stored.event_type.clone(),
+            event_version: stored.event_version,
+            source,
+        })
     })
 }
 
@@ -385,7 +388,7 @@ pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, CorruptEvent> 
 ///
 /// # Errors
 /// As [`decode_stored`].
-pub fn decode_recorded<E: Event>(stored: StoredEvent) -> Result<Recorded<E>, CorruptEvent> {
+pub fn decode_recorded<E: Event>(stored: StoredEvent) -> Result<Recorded<E>, Box<CorruptEvent>> {
     let event = decode_stored::<E>(&stored)?;
     Ok(Recorded {
         id: stored.id,

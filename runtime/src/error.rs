@@ -129,7 +129,7 @@ pub enum ExecuteError<E> {
     },
     /// A stored event of the aggregate does not decode.
     #[error(transparent)]
-    Corrupt(#[from] CorruptEvent),
+    Corrupt(#[from] Box<CorruptEvent>),
     /// A produced event does not encode.
     #[error(transparent)]
     Encode(#[from] EncodeError),
@@ -143,16 +143,11 @@ pub enum ExecuteError<E> {
 #[non_exhaustive]
 pub enum Error {
     /// A command was not committed.
-    #[error("{source}")]
-    Execute {
-        /// The stream the command was routed to.
-        stream_id: String,
-        /// The cause, with the aggregate's error boxed.
-        source: ExecuteError<Rejection>,
-    },
+    #[error(transparent)]
+    Execute(ExecuteError<Rejection>),
     /// A stored event does not decode.
     #[error(transparent)]
-    Corrupt(#[from] CorruptEvent),
+    Corrupt(#[from] Box<CorruptEvent>),
     /// An incoming envelope or payload does not decode.
     #[error(transparent)]
     Decode(#[from] DecodeError),
@@ -228,10 +223,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<ExecuteError<E>> for Err
             ExecuteError::Corrupt(e) => Self::Corrupt(e),
             ExecuteError::Encode(e) => Self::Encode(e),
             ExecuteError::Store(e) => Self::Store(e),
-            other => Self::Execute {
-                stream_id: other.stream_id().unwrap_or_default().to_owned(),
-                source: other.map_rejection(|e| Rejection(Box::new(e))),
-            },
+            other => Self::Execute(other.map_rejection(|e| Rejection(Box::new(e)))),
         }
     }
 }

@@ -24,6 +24,4 @@ pub use command::{Command, CommandEnvelope, CommandFor, Dispatched, ExpectStream
 pub use error::{CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, Rejection, Result};
 pub use event::{Event, EventType, Produces, VariantOf};
 pub use recorded::{Metadata, Recorded};
-pub use store::{
-    AppendOutcome, EventStore, ExpectedVersion, MemoryStore, NewEvent, StoreError, StoredEvent,
-};
+pub use store::{AppendOutcome, EventStore, ExpectedVersion, MemoryStore, NewEvent, StoreError, StoredEvent};

@@ -11,7 +11,9 @@ use crate::ctxt::Ctxt;
 pub fn check(cx: &Ctxt, model: &AggregateImpl<'_>) {
     for (index, handler) in model.commands.iter().enumerate() {
         let key = handler.command.to_token_stream().to_string();
-        if let Some(first) = model.commands[..index].iter().find(|earlier| earlier.command.to_token_stream().to_string() == key) {
+        if let Some(first) =
+            model.commands[..index].iter().find(|earlier| earlier.command.to_token_stream().to_string() == key)
+        {
             cx.error_on(
                 handler.command,
                 format_args!("command `{key}` is handled twice; a command has exactly one `#[command]` handler"),
@@ -31,7 +33,9 @@ pub fn check(cx: &Ctxt, model: &AggregateImpl<'_>) {
         if let Some(ignored) = model.ignores.iter().find(|ignored| ignored.key() == key) {
             cx.error_on(
                 apply.event.tokens(),
-                format_args!("event `{key}` is both applied and ignored; remove it from `ignore(...)` or remove this method"),
+                format_args!(
+                    "event `{key}` is both applied and ignored; remove it from `ignore(...)` or remove this method"
+                ),
             );
             cx.error_on(ignored.tokens(), format_args!("`{key}` is ignored here"));
         }

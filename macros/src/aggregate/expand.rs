@@ -118,7 +118,9 @@ fn handle_impl(model: &AggregateImpl<'_>, handler: &CommandHandler<'_>) -> Token
         quote_spanned!(command.span()=> ::core::clone::Clone::clone(command))
     };
     let (produced, events) = match handler.output {
-        Output::One(ty) => (ty, quote!(::eventsmith::__private::one(::eventsmith::__private::Produces::<#event>::produce(__output)))),
+        Output::One(ty) => {
+            (ty, quote!(::eventsmith::__private::one(::eventsmith::__private::Produces::<#event>::produce(__output))))
+        }
         Output::Option(ty) | Output::Many(ty) => (
             ty,
             quote!(::core::iter::Iterator::collect(::core::iter::Iterator::map(

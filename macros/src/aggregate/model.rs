@@ -82,7 +82,10 @@ impl EventRef {
 impl<'a> AggregateImpl<'a> {
     pub fn lower(cx: &Ctxt, args: TokenStream, item: &'a ItemImpl) -> Option<Self> {
         if let Some((_, trait_path, _)) = &item.trait_ {
-            cx.error_on(trait_path, "`#[aggregate]` goes on the aggregate's own `impl State { ... }` block, not on a trait impl");
+            cx.error_on(
+                trait_path,
+                "`#[aggregate]` goes on the aggregate's own `impl State { ... }` block, not on a trait impl",
+            );
             return None;
         }
         if !item.generics.params.is_empty() {
@@ -107,7 +110,15 @@ impl<'a> AggregateImpl<'a> {
             }
         }
         let name = args.name.as_ref().map_or_else(|| type_name(&item.self_ty), LitStr::value);
-        Some(Self { self_ty: &item.self_ty, name, event: args.event, error: args.error, ignores: args.ignores, commands, applies })
+        Some(Self {
+            self_ty: &item.self_ty,
+            name,
+            event: args.event,
+            error: args.error,
+            ignores: args.ignores,
+            commands,
+            applies,
+        })
     }
 }
 
@@ -179,10 +190,14 @@ impl<'a> CommandHandler<'a> {
     fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
         let sig = &method.sig;
         if !matches!(marker.meta, Meta::Path(_)) {
-            cx.error_on(marker, "`#[command]` on a method takes no arguments; the command type is the method's parameter");
+            cx.error_on(
+                marker,
+                "`#[command]` on a method takes no arguments; the command type is the method's parameter",
+            );
         }
         check_plain(cx, method, "a `#[command]` handler")?;
-        let receiver_ok = sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none());
+        let receiver_ok =
+            sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none());
         if !receiver_ok {
             let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
             cx.error_on(
@@ -254,7 +269,8 @@ impl<'a> ApplyHandler<'a> {
             }
         };
         check_plain(cx, method, "an `#[apply]` method")?;
-        let receiver_ok = sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some());
+        let receiver_ok =
+            sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some());
         if !receiver_ok {
             let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
             cx.error_on(at, "an `#[apply]` method takes `&mut self`: it changes the state by one event");
@@ -271,7 +287,10 @@ impl<'a> ApplyHandler<'a> {
         let event = match (unit, params.as_slice()) {
             (Some(path), []) => EventRef::Unit(path),
             (Some(_), _) => {
-                cx.error_on(&sig.inputs, "a unit event carries no data: an `#[apply(Enum::Variant)]` method takes only `&mut self`");
+                cx.error_on(
+                    &sig.inputs,
+                    "a unit event carries no data: an `#[apply(Enum::Variant)]` method takes only `&mut self`",
+                );
                 return None;
             }
             (None, [Type::Reference(reference)]) if reference.mutability.is_none() => {
@@ -367,10 +386,30 @@ fn type_name(ty: &Type) -> String {
 }
 
 /// The user's impl block without the `#[command]` and `#[apply]` markers.
+///
+/// A handler's signature is fixed by the macro, so the lints that would ask for another
+/// signature are allowed on it: a `Result` that is never an error, a state that is not
+/// read, a command taken by value.
 pub fn strip_markers(mut item: ItemImpl) -> ItemImpl {
     for impl_item in &mut item.items {
         if let ImplItem::Fn(method) = impl_item {
+            let is_command = attr::named(&method.attrs, COMMAND).next().is_some();
+            let is_apply = attr::named(&method.attrs, APPLY).next().is_some();
             method.attrs.retain(|attr| !attr.path().is_ident(COMMAND) && !attr.path().is_ident(APPLY));
+            if is_command {
+                method.attrs.push(syn::parse_quote! {
+                    #[allow(
+                        clippy::unnecessary_wraps,
+                        clippy::unused_self,
+                        clippy::needless_pass_by_value,
+                        reason = "the signature of a `#[command]` handler is fixed by `#[aggregate]`"
+                    )]
+                });
+            } else if is_apply {
+                method.attrs.push(syn::parse_quote! {
+                    #[allow(clippy::unused_self, reason = "the signature of an `#[apply]` method is fixed by `#[aggregate]`")]
+                });
+            }
         }
     }
     item

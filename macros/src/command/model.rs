@@ -54,7 +54,10 @@ impl<'a> CommandItem<'a> {
             Data::Struct(data) => CommandStruct::lower(cx, input, &data.fields).map(Self::Struct),
             Data::Enum(data) => Some(Self::Enum(CommandEnum::lower(cx, input, data))),
             Data::Union(data) => {
-                cx.error_on(&data.union_token, "`#[derive(Command)]` goes on a struct or an enum of commands, not a union");
+                cx.error_on(
+                    data.union_token,
+                    "`#[derive(Command)]` goes on a struct or an enum of commands, not a union",
+                );
                 None
             }
         }

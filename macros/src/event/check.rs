@@ -45,8 +45,5 @@ fn check_unique_payloads(cx: &Ctxt, model: &EventEnum<'_>) {
 
 /// The token a name comes from: the `name = "..."` literal, or the variant's ident.
 fn name_token(variant: &Variant<'_>) -> proc_macro2::TokenStream {
-    variant
-        .name_lit
-        .as_ref()
-        .map_or_else(|| variant.ident.to_token_stream(), ToTokens::to_token_stream)
+    variant.name_lit.as_ref().map_or_else(|| variant.ident.to_token_stream(), ToTokens::to_token_stream)
 }

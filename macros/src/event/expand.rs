@@ -9,7 +9,8 @@ use crate::naming;
 
 pub fn expand(model: &EventEnum<'_>) -> TokenStream {
     let event_impl = event_impl(model);
-    let payload_impls = model.variants.iter().enumerate().filter_map(|(index, variant)| payload_impls(model, index, variant));
+    let payload_impls =
+        model.variants.iter().enumerate().filter_map(|(index, variant)| payload_impls(model, index, variant));
     let units = unit_markers(model);
     let fold = fold_impl(model);
     quote! {
@@ -166,7 +167,8 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
 
 /// A marker type per unit variant, so that `#[apply(Enum::Variant)]` has a type to name.
 fn unit_markers(model: &EventEnum<'_>) -> TokenStream {
-    let units: Vec<_> = model.variants.iter().filter(|variant| variant.payload.is_none()).map(|variant| variant.ident).collect();
+    let units: Vec<_> =
+        model.variants.iter().filter(|variant| variant.payload.is_none()).map(|variant| variant.ident).collect();
     if units.is_empty() {
         return TokenStream::new();
     }

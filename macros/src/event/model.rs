@@ -30,7 +30,7 @@ impl<'a> EventEnum<'a> {
             Data::Enum(data) => data,
             Data::Struct(data) => {
                 cx.error_on(
-                    &data.struct_token,
+                    data.struct_token,
                     "`#[derive(Event)]` goes on an enum with one variant per event type, e.g. \
                      `enum OrderEvent { OrderCreated(OrderCreated), ... }`; derive `Serialize` and \
                      `Deserialize` on this struct and wrap it in such an enum",
@@ -38,7 +38,7 @@ impl<'a> EventEnum<'a> {
                 return None;
             }
             Data::Union(data) => {
-                cx.error_on(&data.union_token, "`#[derive(Event)]` goes on an enum, not a union");
+                cx.error_on(data.union_token, "`#[derive(Event)]` goes on an enum, not a union");
                 return None;
             }
         };

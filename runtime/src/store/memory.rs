@@ -54,10 +54,8 @@ impl State {
             })
         });
         if !exact_retry {
-            let event_id = events
-                .iter()
-                .find(|event| self.ids.contains_key(&event.id))
-                .map_or(first.id, |event| event.id);
+            let event_id =
+                events.iter().find(|event| self.ids.contains_key(&event.id)).map_or(first.id, |event| event.id);
             return Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id });
         }
         Ok(Some(AppendOutcome {
