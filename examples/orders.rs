@@ -1,12 +1,14 @@
-//! The seed's order domain: events, commands with validation, and an aggregate whose state
-//! is rebuilt by replaying its events.
+//! The seed's order domain: events, commands with validation, an aggregate whose state is
+//! rebuilt by replaying its events (the command model), and a projection answering queries
+//! (the query model).
 //!
 //! Run it with `cargo run --example orders`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use eventsmith::prelude::*;
-use eventsmith::{CommandEnvelope, ExecuteError};
+use eventsmith::{CommandEnvelope, ExecuteError, QueryEnvelope};
 
 // ---------------------------------------------------------------------------------------
 // Events: what happened to an order. Each is a struct; the enum gives each a stable name.
@@ -111,7 +113,7 @@ pub enum OrderError {
 // ---------------------------------------------------------------------------------------
 // The aggregate: the state commands are checked against, and how each event changes it.
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     #[default]
     New,
@@ -184,10 +186,95 @@ impl Order {
 }
 
 // ---------------------------------------------------------------------------------------
+// The query model: a read model of every order, fed from the global log.
+
+/// One order as the read side shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub order_id: OrderId,
+    pub customer_name: String,
+    pub total_cents: u64,
+    pub status: Status,
+    pub carrier: Option<String>,
+    /// The global position of the last event that changed it.
+    pub updated_at: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GetOrder {
+    pub order_id: OrderId,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListOrders {
+    /// Only orders in this status, if given.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+/// The seed's dynamic query envelope: `{"type": "GetOrder", "data": {...}}`.
+#[derive(Query, Debug, Clone)]
+pub enum OrderQuery {
+    GetOrder(GetOrder),
+    ListOrders(ListOrders),
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct OrdersView {
+    orders: BTreeMap<OrderId, OrderSummary>,
+}
+
+#[projection(name = "orders", events = OrderEvent, persist)]
+impl OrdersView {
+    #[apply]
+    fn created(&mut self, event: &Recorded<OrderCreated>) {
+        let summary = OrderSummary {
+            order_id: event.order_id.clone(),
+            customer_name: event.customer_name.clone(),
+            total_cents: event.total_cents,
+            status: Status::Created,
+            carrier: None,
+            updated_at: event.position,
+        };
+        self.orders.insert(event.order_id.clone(), summary);
+    }
+
+    #[apply]
+    fn approved(&mut self, event: &Recorded<OrderApproved>) {
+        self.update(&event.order_id, event.position, |order| order.status = Status::Approved);
+    }
+
+    #[apply]
+    fn shipped(&mut self, event: &Recorded<OrderShipped>) {
+        self.update(&event.order_id, event.position, |order| {
+            order.status = Status::Shipped;
+            order.carrier = Some(event.carrier.clone());
+        });
+    }
+
+    #[query]
+    fn get_order(&self, query: GetOrder) -> Option<OrderSummary> {
+        self.orders.get(&query.order_id).cloned()
+    }
+
+    #[query]
+    fn list_orders(&self, query: ListOrders) -> Vec<OrderSummary> {
+        self.orders.values().filter(|order| query.status.is_none_or(|status| order.status == status)).cloned().collect()
+    }
+
+    fn update(&mut self, order_id: &OrderId, position: u64, change: impl FnOnce(&mut OrderSummary)) {
+        if let Some(order) = self.orders.get_mut(order_id) {
+            change(order);
+            order.updated_at = position;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 
 #[tokio::main]
 async fn main() -> eventsmith::Result<()> {
-    let app = App::builder().store(MemoryStore::new()).aggregate::<Order>().build().await?;
+    let app = App::builder().store(MemoryStore::new()).aggregate::<Order>().projection::<OrdersView>().build().await?;
     let order_id = OrderId::from("order-1");
 
     println!("> CreateOrder {{ order_id: {order_id}, customer_name: \"Ada\", total_cents: 4200 }}");
@@ -223,6 +310,19 @@ async fn main() -> eventsmith::Result<()> {
 
     let loaded = app.load::<Order>(&order_id).await?;
     println!("\nState of {} at version {}:\n  {:?}", loaded.stream_id, loaded.version, loaded.state);
+
+    app.execute(CreateOrder { order_id: "order-2".into(), customer_name: "Grace".into(), total_cents: 990 }).await?;
+
+    println!("\nQuery model:");
+    let order: Option<OrderSummary> = app.query(GetOrder { order_id: order_id.clone() }).await?;
+    println!("  GetOrder {{ order_id: {order_id} }}\n    {order:?}");
+    println!("  ListOrders {{}}");
+    for order in app.query(ListOrders::default()).await? {
+        println!("    {order:?}");
+    }
+    let json = br#"{"type": "ListOrders", "data": {"status": "Created"}}"#;
+    println!("  {}   (dynamic envelope)", String::from_utf8_lossy(json));
+    println!("    {}", OrderQuery::from_json(json)?.answer(&app).await?);
     Ok(())
 }
 
@@ -305,6 +405,42 @@ mod tests {
         assert_eq!(loaded.version, 3);
         assert_eq!(loaded.state.status, Status::Shipped);
         assert_eq!(loaded.state.carrier.as_deref(), Some("UPS"));
+    }
+
+    #[test]
+    fn the_view_follows_an_order() {
+        let created = OrderEvent::from(created());
+        given([created.clone()])
+            .then_query(ListOrders { status: Some(Status::Created) }, vec![summary(Status::Created, None, 1)])
+            .then_query(GetOrder { order_id: "other".into() }, None);
+        given([created, approved().into(), OrderShipped { order_id: "o".into(), carrier: "UPS".into() }.into()])
+            .then_query(GetOrder { order_id: "o".into() }, Some(summary(Status::Shipped, Some("UPS"), 3)))
+            .then_query(ListOrders { status: Some(Status::Created) }, vec![]);
+    }
+
+    fn summary(status: Status, carrier: Option<&str>, updated_at: u64) -> OrderSummary {
+        OrderSummary {
+            order_id: "o".into(),
+            customer_name: "Ada".into(),
+            total_cents: 100,
+            status,
+            carrier: carrier.map(str::to_owned),
+            updated_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn queries_see_every_executed_command_and_answer_json() {
+        let app = App::builder().store(MemoryStore::new()).projection::<OrdersView>().build().await.unwrap();
+        app.execute(CreateOrder { order_id: "o".into(), customer_name: "Ada".into(), total_cents: 100 }).await.unwrap();
+        assert_eq!(app.query(GetOrder { order_id: "o".into() }).await.unwrap(), Some(summary(Status::Created, None, 1)));
+        let json = OrderQuery::from_json(br#"{"type": "GetOrder", "data": {"order_id": "o"}}"#)
+            .unwrap()
+            .answer(&app)
+            .await
+            .unwrap();
+        assert!(json.starts_with(r#"{"order_id":"o","customer_name":"Ada""#), "{json}");
+        assert!(OrderQuery::from_json(br#"{"type": "GetOrders", "data": {}}"#).is_err());
     }
 
     #[test]

@@ -56,15 +56,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub use eventsmith_macros::{Command, Event, aggregate};
+pub use eventsmith_macros::{Command, Event, Query, aggregate, projection};
 pub use eventsmith_runtime::*;
 
 /// What a domain module needs: the macros, the traits and the engine.
 pub mod prelude {
-    pub use eventsmith_macros::{Command, Event, aggregate};
+    pub use eventsmith_macros::{Command, Event, Query, aggregate, projection};
     pub use eventsmith_runtime::{
-        Aggregate, App, Command as _, CommandEnvelope, Event as _, EventStore as _, ExpectedVersion, MemoryStore,
-        Metadata, Recorded,
+        Aggregate, App, Command, CommandEnvelope, Event, EventStore, ExpectedVersion, MemoryStore, Metadata,
+        Projection, Query, QueryEnvelope, Recorded,
     };
     pub use serde::{Deserialize, Serialize};
 }

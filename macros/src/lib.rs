@@ -10,6 +10,9 @@ mod command;
 mod ctxt;
 mod event;
 mod naming;
+mod projection;
+mod query;
+mod sig;
 mod symbol;
 
 #[cfg(test)]
@@ -40,4 +43,20 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 pub fn aggregate(args: TokenStream, input: TokenStream) -> TokenStream {
     let item = parse_macro_input!(input as ItemImpl);
     aggregate::expand(args.into(), item).into()
+}
+
+/// Implements `Projection` for a read model's impl block with `#[apply]` and `#[query]`
+/// methods: `#[projection(name = "orders", events = OrderEvent)]`.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(input as ItemImpl);
+    projection::expand(args.into(), item).into()
+}
+
+/// Derives `QueryEnvelope` for an enum of query structs: decodes the seed's
+/// `{"type": "GetOrder", "data": {...}}` envelope and answers the query as JSON.
+#[proc_macro_derive(Query, attributes(query))]
+pub fn derive_query(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    query::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -20,3 +20,8 @@ pub const EVENT_KEY: &str = "event";
 pub const ERROR: &str = "error";
 // #[aggregate(ignore(OrderShipped, OrderEvent::Cancelled))]
 pub const IGNORE: &str = "ignore";
+pub const QUERY: &str = "query";
+// #[projection(events = OrderEvent)] or #[projection(events(OrderEvent, PaymentEvent))]
+pub const EVENTS: &str = "events";
+// #[projection(persist)]
+pub const PERSIST: &str = "persist";

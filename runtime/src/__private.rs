@@ -12,6 +12,11 @@ pub use crate::app::App;
 pub use crate::command::{Command, CommandEnvelope, CommandFor, Dispatched, DispatchedEvent, ExpectStream};
 pub use crate::error::{DecodeError, EncodeError, Error};
 pub use crate::event::{Event, EventType, Produces, VariantOf};
+pub use crate::projection::{
+    ApplyError, ApplyOutcome, Projection, Query, QueryEnvelope, apply_member, is_member, member_name,
+};
+pub use crate::recorded::Recorded;
+pub use crate::store::StoredEvent;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -184,4 +189,39 @@ impl Event for Unknown {
     fn decode(event_type: &str, _: u32, _: &[u8]) -> Result<Self, DecodeError> {
         Err(unknown_type(event_type, &[]))
     }
+}
+
+/// A unit event's envelope, as a projection's `#[apply(Enum::Variant)]` method takes it.
+#[must_use]
+pub fn unit_recorded<M>(recorded: &Recorded<M>) -> Recorded<()> {
+    Recorded {
+        id: recorded.id,
+        stream_id: recorded.stream_id.clone(),
+        stream_version: recorded.stream_version,
+        position: recorded.position,
+        recorded_at: recorded.recorded_at,
+        metadata: recorded.metadata.clone(),
+        event: (),
+    }
+}
+
+/// Decodes the data of a command or query from a dynamic envelope.
+///
+/// # Errors
+/// [`DecodeError::Payload`] naming the type.
+pub fn decode_message<'de, T: Deserialize<'de>>(name: &str, data: &'de [u8]) -> Result<T, DecodeError> {
+    decode_payload(name, 1, data)
+}
+
+/// Answers a query routed from a dynamic envelope, as JSON text.
+///
+/// # Errors
+/// As [`App::query`], or an answer that does not serialize.
+pub async fn answer_json<Q>(app: &App, query: Q) -> Result<String, Error>
+where
+    Q: Query,
+    Q::Output: serde::Serialize,
+{
+    let answer = app.query(query).await?;
+    serde_json::to_string(&answer).map_err(|source| Error::Answer { query: std::any::type_name::<Q>(), source })
 }

@@ -10,7 +10,9 @@ use crate::aggregate::{Aggregate, Handle};
 use crate::command::{Command, ExpectStream};
 use crate::error::{CorruptEvent, Error, ExecuteError};
 use crate::event::Event;
+use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
+use crate::runner::{ProjectionRunner, Runner};
 use crate::store::{DynEventStore, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
 
 /// How many events a load reads from the store at a time.
@@ -18,6 +20,10 @@ const READ_PAGE: usize = 1024;
 
 /// Conflict retries per command unless [`AppBuilder::max_retries`] says otherwise.
 const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// A persisted projection saves its state after this many events unless
+/// [`AppBuilder::save_projections_every`] says otherwise.
+const DEFAULT_SAVE_EVERY: u64 = 1;
 
 /// The engine that runs a domain over an event store: the seed's command model.
 ///
@@ -64,6 +70,7 @@ pub struct App {
 struct Inner {
     store: Arc<dyn DynEventStore>,
     max_retries: u32,
+    projections: Vec<Arc<dyn Runner>>,
 }
 
 impl std::fmt::Debug for App {
@@ -78,12 +85,20 @@ pub struct AppBuilder {
     store: Option<Arc<dyn DynEventStore>>,
     max_retries: u32,
     aggregates: Vec<(&'static str, &'static str)>,
+    projections: Vec<(Arc<dyn Runner>, bool)>,
+    save_every: u64,
 }
 
 impl App {
     /// Starts configuring an app.
     pub fn builder() -> AppBuilder {
-        AppBuilder { store: None, max_retries: DEFAULT_MAX_RETRIES, aggregates: Vec::new() }
+        AppBuilder {
+            store: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            aggregates: Vec::new(),
+            projections: Vec::new(),
+            save_every: DEFAULT_SAVE_EVERY,
+        }
     }
 
     /// The store the app runs on.
@@ -196,6 +211,7 @@ impl App {
                             }
                         })
                         .collect();
+                    self.update_projections().await;
                     return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
                 }
                 Err(StoreError::Conflict { actual, .. }) if attempt > self.inner.max_retries => {
@@ -238,6 +254,78 @@ impl App {
                 return Ok(recorded);
             }
         }
+    }
+
+    /// Answers a query from the projection that answers it (typed: `Q::Output`).
+    ///
+    /// Within one process, a query sees every command that `execute` returned from.
+    ///
+    /// # Errors
+    /// The projection is not registered, or it stopped on an event it could not apply.
+    pub async fn query<Q: Query>(&self, query: Q) -> Result<Q::Output, Error> {
+        self.runner::<Q::Projection>()?.with_model(|model| query.answer(model))
+    }
+
+    /// Replays a projection from the start of the log into a fresh read model, which then
+    /// replaces the current one (also one that stopped on an event, after a fix).
+    /// Returns how many events were applied.
+    ///
+    /// # Errors
+    /// The projection is not registered, an event cannot be applied, or the store failed.
+    pub async fn rebuild<P: Projection>(&self) -> Result<u64, Error> {
+        let runner = self.runner::<P>()?;
+        Runner::rebuild(runner, &*self.inner.store).instrument(info_span!("rebuild", projection = P::NAME)).await
+    }
+
+    /// The global position up to which projection `P` has applied the log.
+    ///
+    /// # Errors
+    /// The projection is not registered.
+    pub fn checkpoint<P: Projection>(&self) -> Result<u64, Error> {
+        Ok(self.runner::<P>()?.checkpoint())
+    }
+
+    /// Keeps every projection up to date with events appended by other processes: waits for
+    /// appends (woken by the store's notifications where it has them, else every `poll`)
+    /// and catches up. Runs until the store fails; spawn it as a background task.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn follow_log(&self, poll: std::time::Duration) -> Result<(), Error> {
+        let mut head = self.inner.store.subscribe();
+        loop {
+            for runner in &self.inner.projections {
+                match runner.catch_up(&*self.inner.store).await {
+                    Ok(_) | Err(Error::ProjectionStopped(_)) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+            match &mut head {
+                Some(head) => {
+                    let _ = tokio::time::timeout(poll, head.changed()).await;
+                }
+                None => tokio::time::sleep(poll).await,
+            }
+        }
+    }
+
+    /// Brings every projection up to the log's head after a commit. A projection that fails
+    /// stops on its own (and says so in its queries); the command stays committed.
+    async fn update_projections(&self) {
+        for runner in &self.inner.projections {
+            match runner.catch_up(&*self.inner.store).await {
+                Ok(_) | Err(Error::ProjectionStopped(_)) => {}
+                Err(error) => tracing::warn!(projection = runner.name(), %error, "projection not updated"),
+            }
+        }
+    }
+
+    fn runner<P: Projection>(&self) -> Result<&ProjectionRunner<P>, Error> {
+        self.inner
+            .projections
+            .iter()
+            .find_map(|runner| runner.as_any().downcast_ref::<ProjectionRunner<P>>())
+            .ok_or(Error::ProjectionNotRegistered { projection: P::NAME, rust_type: type_name::<P>() })
     }
 
     async fn load_stream<A: Aggregate>(&self, stream_id: &str) -> Result<(A, u64), LoadError> {
@@ -283,10 +371,27 @@ impl AppBuilder {
         self
     }
 
-    /// Builds the app.
+    /// Registers a projection. `build` catches it up from its checkpoint (or from the start
+    /// of the log), and every `execute` brings it up to date before returning.
+    pub fn projection<P: Projection>(mut self) -> Self {
+        let runner: Arc<dyn Runner> = Arc::new(ProjectionRunner::<P>::new(self.save_every));
+        self.projections.push((runner, P::PERSIST));
+        self
+    }
+
+    /// How many events a persisted projection applies between saves of its state and
+    /// checkpoint (default 1: after every command). Applies to projections registered after.
+    pub fn save_projections_every(mut self, events: u64) -> Self {
+        self.save_every = events;
+        self
+    }
+
+    /// Builds the app: restores and catches up every projection.
     ///
     /// # Errors
-    /// [`Error::Config`] when no store was given or two aggregates share a name.
+    /// [`Error::Config`] when no store was given, two aggregates or projections share a
+    /// name, or a persisted projection runs on a store without checkpoints;
+    /// [`Error::CheckpointAhead`]; a store failure.
     pub async fn build(self) -> Result<App, Error> {
         let store =
             self.store.ok_or_else(|| Error::Config("no event store: call `.store(...)` on the builder".into()))?;
@@ -299,7 +404,25 @@ impl AppBuilder {
                 }
             }
         }
-        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries }) })
+        let mut projections = Vec::with_capacity(self.projections.len());
+        for (runner, persist) in self.projections {
+            if projections.iter().any(|other: &Arc<dyn Runner>| other.name() == runner.name()) {
+                return Err(Error::Config(format!("two projections are named `{}`", runner.name())));
+            }
+            if persist && !store.capabilities().checkpoints {
+                return Err(Error::Config(format!(
+                    "projection `{}` persists its state, but the store does not keep checkpoints",
+                    runner.name()
+                )));
+            }
+            runner.restore(&*store).await?;
+            match runner.catch_up(&*store).await {
+                Ok(_) | Err(Error::ProjectionStopped(_)) => {}
+                Err(other) => return Err(other),
+            }
+            projections.push(runner);
+        }
+        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections }) })
     }
 }
 

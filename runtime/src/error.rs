@@ -160,6 +160,46 @@ pub enum Error {
     /// The app was configured wrongly.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A projection stopped on an event it could not apply; it answers no queries until it
+    /// is rebuilt or the app restarts after a fix.
+    #[error(transparent)]
+    ProjectionStopped(std::sync::Arc<crate::runner::ProjectionStopped>),
+    /// A query's projection was not registered with `App::builder().projection::<P>()`.
+    #[error("projection `{projection}` is not registered; add `.projection::<{rust_type}>()` to the app builder")]
+    ProjectionNotRegistered {
+        /// The projection's name.
+        projection: &'static str,
+        /// Its Rust type.
+        rust_type: &'static str,
+    },
+    /// A projection's saved checkpoint is past the end of the global log, as after restoring
+    /// an older copy of the store. Nothing was applied.
+    #[error(
+        "the checkpoint of projection `{projection}` is at global position {checkpoint}, past the end of the log; \
+         was the store restored from an older copy? Rebuild the projection or restore the matching store"
+    )]
+    CheckpointAhead {
+        /// The projection's name.
+        projection: &'static str,
+        /// Its saved checkpoint.
+        checkpoint: u64,
+    },
+    /// A query's answer does not serialize to JSON.
+    #[error("the answer to `{query}` does not serialize: {source}")]
+    Answer {
+        /// The query's Rust type.
+        query: &'static str,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A persisted projection's state does not serialize.
+    #[error("cannot save the state of projection `{projection}`: {source}")]
+    SaveState {
+        /// The projection's name.
+        projection: &'static str,
+        /// What serde said.
+        source: serde_json::Error,
+    },
 }
 
 /// An aggregate's own error, boxed so that [`Error`] does not depend on the aggregate.

@@ -11,7 +11,9 @@ pub mod app;
 pub mod command;
 pub mod error;
 pub mod event;
+pub mod projection;
 pub mod recorded;
+mod runner;
 pub mod store;
 pub mod testing;
 
@@ -23,5 +25,7 @@ pub use app::{App, AppBuilder, Committed, Loaded};
 pub use command::{Command, CommandEnvelope, CommandFor, Dispatched, ExpectStream};
 pub use error::{CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, Rejection, Result};
 pub use event::{Event, EventType, Produces, VariantOf};
+pub use projection::{ApplyError, Projection, Query, QueryEnvelope};
 pub use recorded::{Metadata, Recorded};
+pub use runner::ProjectionStopped;
 pub use store::{AppendOutcome, EventStore, ExpectedVersion, MemoryStore, NewEvent, StoreError, StoredEvent};

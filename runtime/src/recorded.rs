@@ -63,6 +63,22 @@ impl<E> Recorded<E> {
     }
 }
 
+impl<E> Recorded<E> {
+    /// The same envelope around a reference to the payload.
+    #[must_use]
+    pub fn as_ref(&self) -> Recorded<&E> {
+        Recorded {
+            id: self.id,
+            stream_id: self.stream_id.clone(),
+            stream_version: self.stream_version,
+            position: self.position,
+            recorded_at: self.recorded_at,
+            metadata: self.metadata.clone(),
+            event: &self.event,
+        }
+    }
+}
+
 impl<E> std::ops::Deref for Recorded<E> {
     type Target = E;
     fn deref(&self) -> &E {

@@ -1,4 +1,5 @@
-//! Given/when/then tests for aggregates.
+//! Given/when/then tests for aggregates (`given(events).when(command).then(events)`) and for
+//! projections (`given(events).then_query(query, answer)`).
 //!
 //! ```
 //! # use eventsmith::prelude::*;
@@ -30,10 +31,14 @@
 //! ```
 
 use std::fmt::Debug;
+use std::time::SystemTime;
 
 use crate::aggregate::{Aggregate, Handle};
 use crate::command::Command;
 use crate::event::Event;
+use crate::projection::{Projection, Query};
+use crate::recorded::{Metadata, Recorded};
+use crate::store::StoredEvent;
 
 /// Starts a test from the events already in the aggregate's stream.
 pub fn given<T>(events: impl IntoIterator<Item = T>) -> Given<T> {
@@ -84,6 +89,78 @@ impl<T> Given<T> {
                 .collect()
         });
         When { state, result }
+    }
+}
+
+impl<T: GivenEvent> Given<T> {
+    /// Feeds the history, in order, to a fresh read model of the query's projection (through
+    /// the same decode and dispatch as the live app) and asserts the query's answer. Plain
+    /// events get global positions 1, 2, ... in stream `given`; `Recorded` events keep theirs.
+    /// Returns `self` so that several queries can be checked on one history.
+    ///
+    /// # Panics
+    /// When an event cannot be applied, or the answer is not `expected`.
+    #[track_caller]
+    pub fn then_query<Q>(&self, query: Q, expected: Q::Output) -> &Self
+    where
+        Q: Query + Debug,
+        Q::Output: PartialEq + Debug,
+    {
+        let mut model = Q::Projection::default();
+        for (index, event) in self.events.iter().enumerate() {
+            let stored = event.to_stored(index as u64 + 1);
+            if let Err(error) = model.apply_stored(stored) {
+                panic!("projection `{}` cannot apply the given event #{}: {error}", Q::Projection::NAME, index + 1);
+            }
+        }
+        let description = format!("{query:?}");
+        let answer = query.answer(&model);
+        assert!(answer == expected, "{description} answered\n  {answer:#?}\nbut the test expected\n  {expected:#?}");
+        self
+    }
+}
+
+/// An event a projection test can be given: any event enum value, or a `Recorded` one.
+pub trait GivenEvent {
+    /// The event as a store would return it at `position` (for events without an envelope).
+    ///
+    /// # Panics
+    /// When the event does not encode.
+    fn to_stored(&self, position: u64) -> StoredEvent;
+}
+
+impl<E: Event + Debug> GivenEvent for E {
+    fn to_stored(&self, position: u64) -> StoredEvent {
+        let envelope = Recorded {
+            id: uuid::Uuid::nil(),
+            stream_id: "given".to_owned(),
+            stream_version: position,
+            position,
+            recorded_at: SystemTime::UNIX_EPOCH,
+            metadata: Metadata::default(),
+            event: self,
+        };
+        stored_of(envelope)
+    }
+}
+
+impl<E: Event + Debug> GivenEvent for Recorded<E> {
+    fn to_stored(&self, _: u64) -> StoredEvent {
+        stored_of(self.as_ref())
+    }
+}
+
+fn stored_of<E: Event + Debug>(recorded: Recorded<&E>) -> StoredEvent {
+    StoredEvent {
+        id: recorded.id,
+        stream_id: recorded.stream_id,
+        stream_version: recorded.stream_version,
+        position: recorded.position,
+        recorded_at: recorded.recorded_at,
+        event_type: recorded.event.event_type().to_owned(),
+        event_version: recorded.event.event_version(),
+        payload: recorded.event.encode().unwrap_or_else(|error| panic!("event {:?} does not encode: {error}", recorded.event)),
+        metadata: recorded.metadata,
     }
 }
 

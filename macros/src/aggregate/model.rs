@@ -2,11 +2,12 @@
 
 use proc_macro2::TokenStream;
 use syn::{
-    Attribute, FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, PathArguments,
+    Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path,
     ReturnType, Type,
 };
 
 use crate::attr::{self, Once};
+use crate::sig::{check_plain, last_segment_args, type_name, typed_param};
 use crate::ctxt::Ctxt;
 use crate::naming;
 use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME};
@@ -313,30 +314,6 @@ impl<'a> ApplyHandler<'a> {
     }
 }
 
-/// Handlers are plain synchronous methods: no `async`, no generics.
-fn check_plain(cx: &Ctxt, method: &ImplItemFn, what: &str) -> Option<()> {
-    let sig = &method.sig;
-    if let Some(asyncness) = &sig.asyncness {
-        cx.error_on(
-            asyncness,
-            format_args!("{what} is synchronous: it works on the state in memory; do I/O before executing the command"),
-        );
-        return None;
-    }
-    if !sig.generics.params.is_empty() {
-        cx.error_on(&sig.generics, format_args!("{what} cannot be generic"));
-        return None;
-    }
-    Some(())
-}
-
-fn typed_param(arg: &FnArg) -> Option<&Type> {
-    match arg {
-        FnArg::Typed(pat) => Some(&pat.ty),
-        FnArg::Receiver(_) => None,
-    }
-}
-
 /// The `T` of `Result<T, E>`.
 fn result_ok_type(ty: &Type) -> Option<&Type> {
     let args = last_segment_args(ty, "Result")?;
@@ -357,32 +334,6 @@ fn classify_output(ty: &Type) -> Output<'_> {
         return Output::Many(inner);
     }
     Output::One(ty)
-}
-
-/// The type arguments of `ty` if its last path segment is `name<...>`.
-fn last_segment_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
-    let Type::Path(path) = ty else { return None };
-    let segment = path.path.segments.last()?;
-    if segment.ident != name {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &segment.arguments else { return None };
-    Some(
-        args.args
-            .iter()
-            .filter_map(|arg| match arg {
-                GenericArgument::Type(ty) => Some(ty),
-                _ => None,
-            })
-            .collect(),
-    )
-}
-
-fn type_name(ty: &Type) -> String {
-    match ty {
-        Type::Path(path) => path.path.segments.last().map_or_else(String::new, |segment| segment.ident.to_string()),
-        other => quote::quote!(#other).to_string(),
-    }
 }
 
 /// The user's impl block without the `#[command]` and `#[apply]` markers.

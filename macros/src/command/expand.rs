@@ -64,7 +64,7 @@ fn expand_enum(commands: &CommandEnum<'_>) -> TokenStream {
 
                 fn decode(command_type: &str, data: &[u8]) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
                     match command_type {
-                        #(#names => ::eventsmith::__private::decode_payload::<#types>(#names, 1, data).map(Self::#variants),)*
+                        #(#names => ::eventsmith::__private::decode_message::<#types>(#names, data).map(Self::#variants),)*
                         __other => ::core::result::Result::Err(::eventsmith::__private::unknown_type(__other, Self::TYPES)),
                     }
                 }

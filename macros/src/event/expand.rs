@@ -123,9 +123,33 @@ fn shape(variant: &Variant<'_>) -> TokenStream {
 
 /// `From<Payload>` for the enum and `VariantOf<Enum>` for the payload.
 fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> Option<TokenStream> {
-    let payload = variant.payload?;
     let (ident, variant_ident, name, version) = (model.ident, variant.ident, &variant.name, variant.version);
     let other_variants = (model.variants.len() > 1).then(|| quote!(__other => ::core::result::Result::Err(__other),));
+    let Some(payload) = variant.payload else {
+        // A unit variant's marker type routes it in projections, like a payload would.
+        let module = naming::units_module(ident);
+        return Some(quote! {
+            #[automatically_derived]
+            impl ::eventsmith::__private::VariantOf<#ident> for #module::#variant_ident {
+                const INDEX: usize = #index;
+                const NAME: &'static str = #name;
+                const VERSION: u32 = #version;
+
+                #[inline]
+                fn into_event(self) -> #ident {
+                    #ident::#variant_ident
+                }
+
+                #[inline]
+                fn from_event(event: #ident) -> ::core::result::Result<Self, #ident> {
+                    match event {
+                        #ident::#variant_ident => ::core::result::Result::Ok(#module::#variant_ident),
+                        #other_variants
+                    }
+                }
+            }
+        });
+    };
     Some(quote! {
         #[automatically_derived]
         impl ::core::convert::From<#payload> for #ident {

@@ -6,14 +6,23 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use super::{AppendOutcome, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use tokio::sync::watch;
+
+use super::{AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
 
 /// An event store in memory. Appends are serialized by one lock, so the global log is in
 /// commit order by construction. Payloads are kept as the encoded bytes, so a test on the
 /// memory store exercises the same encode and decode as a durable store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    head: watch::Sender<u64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self { state: Mutex::default(), head: watch::Sender::new(0) }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -24,6 +33,8 @@ struct State {
     streams: HashMap<String, Vec<usize>>,
     /// The log index of every event id.
     ids: HashMap<Uuid, usize>,
+    /// Projection checkpoints by name.
+    checkpoints: HashMap<String, Checkpoint>,
 }
 
 impl MemoryStore {
@@ -106,6 +117,7 @@ impl EventStore for MemoryStore {
         }
         let appended = first_index..state.log.len();
         state.streams.entry(stream_id.to_owned()).or_default().extend(appended);
+        self.head.send_replace(state.log.len() as u64);
         Ok(AppendOutcome { first_version: actual + 1, positions, recorded_at, already_stored: false })
     }
 
@@ -133,5 +145,22 @@ impl EventStore for MemoryStore {
         let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
         let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());
         Ok(state.log.iter().skip(skip).filter(wanted).take(max_count).cloned().collect())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { checkpoints: true, notifications: true }
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self.lock().checkpoints.get(name).cloned())
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        self.lock().checkpoints.insert(name.to_owned(), checkpoint);
+        Ok(())
+    }
+
+    fn subscribe(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.head.subscribe())
     }
 }

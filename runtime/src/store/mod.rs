@@ -144,6 +144,12 @@ pub enum StoreError {
         /// The first id found already stored.
         event_id: Uuid,
     },
+    /// The store does not have an optional capability (see [`Capabilities`]).
+    #[error("this store does not support {capability}")]
+    Unsupported {
+        /// The capability that was asked for.
+        capability: &'static str,
+    },
     /// The store's backend failed. Nothing was half-written.
     #[error("store backend failed during {operation}: {source}")]
     Backend {
@@ -154,6 +160,28 @@ pub enum StoreError {
         /// The backend's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// The optional capabilities a store declares. Build one with `..Capabilities::default()`
+/// so that capabilities added later default to unsupported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// [`EventStore::load_checkpoint`] and [`EventStore::save_checkpoint`] work: projections
+    /// can store their checkpoint and state.
+    pub checkpoints: bool,
+    /// [`EventStore::subscribe`] returns a receiver of the log's head position, so that live
+    /// projections wake on appends instead of polling.
+    pub notifications: bool,
+}
+
+/// A projection's checkpoint: the last global position it applied, and its state at that
+/// position if it persists one. Saved atomically, both or neither.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Checkpoint {
+    /// The global position of the last event applied.
+    pub position: u64,
+    /// The serialized read model after that event, for a persisted projection.
+    pub state: Option<Vec<u8>>,
 }
 
 /// A future returned by [`DynEventStore`].
@@ -222,6 +250,35 @@ pub trait EventStore: Send + Sync + 'static {
         max_count: usize,
         types: &[&str],
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// The optional capabilities this store has. None unless the store says otherwise.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// Loads the checkpoint saved under `name`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::checkpoints`].
+    fn load_checkpoint(&self, name: &str) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send {
+        let _ = name;
+        async { Err(StoreError::Unsupported { capability: "checkpoints" }) }
+    }
+
+    /// Saves `checkpoint` under `name`, position and state in one atomic write.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::checkpoints`].
+    fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (name, checkpoint);
+        async { Err(StoreError::Unsupported { capability: "checkpoints" }) }
+    }
+
+    /// A receiver of the global log's head position, updated after every append, if the
+    /// store declares [`Capabilities::notifications`].
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// The object-safe form of [`EventStore`], implemented for every store, so that an
@@ -250,6 +307,18 @@ pub trait DynEventStore: Send + Sync + 'static {
         max_count: usize,
         types: &'a [&'a str],
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+
+    /// See [`EventStore::capabilities`].
+    fn capabilities(&self) -> Capabilities;
+
+    /// See [`EventStore::load_checkpoint`].
+    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>>;
+
+    /// See [`EventStore::save_checkpoint`].
+    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// See [`EventStore::subscribe`].
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
 }
 
 impl<S: EventStore> DynEventStore for S {
@@ -278,5 +347,21 @@ impl<S: EventStore> DynEventStore for S {
         types: &'a [&'a str],
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
         Box::pin(EventStore::read_all(self, from_position, max_count, types))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        EventStore::capabilities(self)
+    }
+
+    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
+        Box::pin(EventStore::load_checkpoint(self, name))
+    }
+
+    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(EventStore::save_checkpoint(self, name, checkpoint))
+    }
+
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        EventStore::subscribe(self)
     }
 }

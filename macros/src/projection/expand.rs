@@ -1,0 +1,139 @@
+//! Code generation for `#[projection]`. Reports no user errors.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::model::{Applied, ProjectionApply, ProjectionImpl, QueryHandler};
+
+pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
+    let projection = projection_impl(model);
+    let queries = model.queries.iter().map(|query| query_impl(model, query));
+    quote! {
+        const _: () = {
+            #projection
+            #(#queries)*
+        };
+    }
+}
+
+/// What is emitted for a projection with errors: a `Projection` impl that consumes nothing,
+/// so that the errors reported are the user's mistakes and not their consequences.
+pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>) -> TokenStream {
+    let name = name.map_or_else(String::new, syn::LitStr::value);
+    quote! {
+        impl ::eventsmith::__private::Projection for #self_ty {
+            const NAME: &'static str = #name;
+            fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
+                ::eventsmith::__private::Vec::new()
+            }
+            fn apply_stored(
+                &mut self,
+                _: ::eventsmith::__private::StoredEvent,
+            ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+/// The tuple of event enums, the `Events` parameter of `Member`.
+fn events_tuple(model: &ProjectionImpl<'_>) -> TokenStream {
+    let events = &model.events;
+    quote!((#(#events,)*))
+}
+
+fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
+    let (self_ty, name) = (model.self_ty, &model.name);
+    let events = events_tuple(model);
+    let names = model.applies.iter().map(|apply| {
+        let member = apply.event.member_type();
+        quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::member_name::<#member, #events, _>())
+    });
+    let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
+    let persist = model.persist.as_ref().map(|persist| {
+        let save = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::to_vec(self));
+        let restore = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::from_slice(state));
+        quote! {
+            const PERSIST: bool = true;
+
+            fn save_state(
+                &self,
+            ) -> ::core::option::Option<
+                ::core::result::Result<::eventsmith::__private::Vec<u8>, ::eventsmith::__private::serde_json::Error>,
+            > {
+                ::core::option::Option::Some(#save)
+            }
+
+            fn restore_state(state: &[u8]) -> ::core::result::Result<Self, ::eventsmith::__private::serde_json::Error> {
+                #restore
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::eventsmith::__private::Projection for #self_ty {
+            const NAME: &'static str = #name;
+
+            fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
+                ::eventsmith::__private::Vec::from([#(#names),*])
+            }
+
+            fn apply_stored(
+                &mut self,
+                stored: ::eventsmith::__private::StoredEvent,
+            ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
+                #(#arms)*
+                ::core::result::Result::Ok(())
+            }
+
+            #persist
+        }
+    }
+}
+
+fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
+    let (self_ty, method) = (model.self_ty, apply.method);
+    let member = apply.event.member_type();
+    // Spanned at the event's type: an event outside the declared enums is reported there.
+    let is_member = quote_spanned! {apply.event.tokens().span()=>
+        ::eventsmith::__private::is_member::<#member, #events, _>(&stored.event_type)
+    };
+    let call = match &apply.event {
+        Applied::Struct(_) => quote!(#self_ty::#method(self, __recorded)),
+        Applied::Unit(_) => quote!(#self_ty::#method(self, &::eventsmith::__private::unit_recorded(__recorded))),
+    };
+    let outcome = if apply.fallible {
+        quote!(::eventsmith::__private::ApplyOutcome::into_outcome(#call))
+    } else {
+        quote!({
+            #call;
+            ::core::result::Result::Ok(())
+        })
+    };
+    quote! {
+        if #is_member {
+            return ::eventsmith::__private::apply_member::<#member, #events, _>(stored, |__recorded| #outcome);
+        }
+    }
+}
+
+fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {
+    let self_ty = model.self_ty;
+    let (method, query_ty, output) = (query.method, query.query, query.output);
+    let argument = if query.by_ref { quote!(&self) } else { quote!(self) };
+    // Spanned at the query type: a query answered by two projections conflicts there.
+    let query_spanned = quote_spanned!(query_ty.span()=> #query_ty);
+    quote! {
+        #[automatically_derived]
+        impl ::eventsmith::__private::Query for #query_spanned {
+            type Projection = #self_ty;
+            type Output = #output;
+
+            #[inline]
+            fn answer(self, model: &#self_ty) -> #output {
+                #self_ty::#method(model, #argument)
+            }
+        }
+    }
+}

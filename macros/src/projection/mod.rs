@@ -1,0 +1,35 @@
+//! `#[projection(...)]` on a read model's impl block: the `Projection` impl with the typed
+//! dispatch to its `#[apply]` methods, and a `Query` impl per `#[query]` method.
+
+mod check;
+mod expand;
+mod model;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemImpl;
+
+use crate::ctxt::Ctxt;
+
+pub fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
+    let cx = Ctxt::new();
+    let model = model::ProjectionImpl::lower(&cx, args, &item);
+    if let Some(model) = &model {
+        check::check(&cx, model);
+    }
+    let generated = match cx.check() {
+        Ok(()) => model.map(|model| expand::expand(&model)).unwrap_or_default(),
+        Err(errors) => {
+            let errors = errors.into_compile_error();
+            let fallback = (item.trait_.is_none() && item.generics.params.is_empty())
+                .then(|| expand::fallback(&item.self_ty, model.as_ref().map(|model| &model.name)));
+            quote!(#errors #fallback)
+        }
+    };
+    // The user's impl is emitted even when there are errors, so that its methods still exist.
+    let item = model::strip_markers(item);
+    quote! {
+        #item
+        #generated
+    }
+}

@@ -1,0 +1,262 @@
+//! The read model's impl block as eventsmith sees it: its arguments, `#[apply]` and
+//! `#[query]` methods.
+
+use proc_macro2::TokenStream;
+use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, ReturnType, Type};
+
+use crate::attr::{self, Once};
+use crate::ctxt::Ctxt;
+use crate::naming;
+use crate::sig::{borrows, check_plain, last_segment_args, typed_param};
+use crate::symbol::{APPLY, EVENTS, NAME, PERSIST, QUERY};
+
+pub struct ProjectionImpl<'a> {
+    pub self_ty: &'a Type,
+    pub name: LitStr,
+    pub events: Vec<Path>,
+    pub persist: Option<Path>,
+    pub applies: Vec<ProjectionApply<'a>>,
+    pub queries: Vec<QueryHandler<'a>>,
+}
+
+pub struct ProjectionApply<'a> {
+    pub method: &'a syn::Ident,
+    pub event: Applied,
+    /// The method returns something (a `Result`), which stops the projection on `Err`.
+    pub fallible: bool,
+}
+
+pub enum Applied {
+    /// `&Recorded<EventStruct>`.
+    Struct(Type),
+    /// `#[apply(Enum::Variant)]` with `&Recorded<()>`.
+    Unit(Path),
+}
+
+pub struct QueryHandler<'a> {
+    pub method: &'a syn::Ident,
+    pub query: &'a Type,
+    pub by_ref: bool,
+    pub output: &'a Type,
+}
+
+impl Applied {
+    pub fn key(&self) -> String {
+        self.tokens().to_string()
+    }
+
+    pub fn tokens(&self) -> TokenStream {
+        match self {
+            Self::Struct(ty) => quote::quote!(#ty),
+            Self::Unit(path) => quote::quote!(#path),
+        }
+    }
+
+    /// The type that routes the event: the struct, or the unit variant's marker.
+    pub fn member_type(&self) -> TokenStream {
+        match self {
+            Self::Struct(ty) => quote::quote!(#ty),
+            Self::Unit(path) => {
+                let marker = naming::unit_marker(path).unwrap_or_else(|| path.clone());
+                quote::quote!(#marker)
+            }
+        }
+    }
+}
+
+impl<'a> ProjectionImpl<'a> {
+    pub fn lower(cx: &Ctxt, args: TokenStream, item: &'a ItemImpl) -> Option<Self> {
+        if let Some((_, trait_path, _)) = &item.trait_ {
+            cx.error_on(trait_path, "`#[projection]` goes on the read model's own `impl ReadModel { ... }` block, not on a trait impl");
+            return None;
+        }
+        if !item.generics.params.is_empty() {
+            cx.error_on(&item.generics, "a projection cannot be generic: its name and events are concrete");
+            return None;
+        }
+        let mut name = Once::new("projection", NAME);
+        let mut events = Once::new("projection", EVENTS);
+        let mut persist = Once::new("projection", PERSIST);
+        let parser = syn::meta::parser(|meta| {
+            // #[projection(name = "orders")]
+            if meta.path.is_ident(NAME) {
+                let lit = attr::string_value(&meta)?;
+                name.set(&meta, lit)
+            // #[projection(events = OrderEvent)] or #[projection(events(OrderEvent, PaymentEvent))]
+            } else if meta.path.is_ident(EVENTS) {
+                let mut paths = Vec::new();
+                if meta.input.peek(syn::Token![=]) {
+                    paths.push(meta.value()?.parse::<Path>()?);
+                } else {
+                    meta.parse_nested_meta(|inner| {
+                        paths.push(inner.path.clone());
+                        Ok(())
+                    })?;
+                }
+                events.set(&meta, paths)
+            // #[projection(persist)]
+            } else if meta.path.is_ident(PERSIST) {
+                persist.set(&meta, meta.path.clone())
+            } else {
+                Err(attr::unknown_key(&meta, "projection", &[NAME, EVENTS, PERSIST]))
+            }
+        });
+        if let Err(error) = syn::parse::Parser::parse2(parser, args) {
+            cx.push(error);
+            return None;
+        }
+        let (Some(name), Some(events)) = (name.get(), events.get()) else {
+            cx.error_on(
+                &item.self_ty,
+                "`#[projection(...)]` needs a name and its events: `#[projection(name = \"orders\", events = OrderEvent)]`",
+            );
+            return None;
+        };
+        let mut applies = Vec::new();
+        let mut queries = Vec::new();
+        for impl_item in &item.items {
+            let ImplItem::Fn(method) = impl_item else { continue };
+            let apply = attr::named(&method.attrs, APPLY).next();
+            let query = attr::named(&method.attrs, QUERY).next();
+            match (apply, query) {
+                (Some(_), Some(query)) => {
+                    cx.error_on(query, "a method is either an `#[apply]` method or a `#[query]`, not both");
+                }
+                (Some(marker), None) => applies.extend(ProjectionApply::lower(cx, marker, method)),
+                (None, Some(marker)) => queries.extend(QueryHandler::lower(cx, marker, method)),
+                (None, None) => {}
+            }
+        }
+        Some(Self { self_ty: &item.self_ty, name, events, persist: persist.get(), applies, queries })
+    }
+}
+
+impl<'a> ProjectionApply<'a> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+        let sig = &method.sig;
+        let unit = match &marker.meta {
+            Meta::Path(_) => None,
+            Meta::List(_) => match marker.parse_args::<Path>() {
+                Ok(path) if naming::is_variant_path(&path) => Some(path),
+                Ok(path) => {
+                    cx.error_on(
+                        path,
+                        "`#[apply(...)]` names a unit variant of an event enum, e.g. `#[apply(OrderEvent::Cancelled)]`; \
+                         for an event struct, write `#[apply]` and take `event: &Recorded<EventStruct>`",
+                    );
+                    return None;
+                }
+                Err(error) => {
+                    cx.push(error);
+                    return None;
+                }
+            },
+            Meta::NameValue(_) => {
+                cx.error_on(marker, "write `#[apply]`, or `#[apply(YourEvent::UnitVariant)]` for a unit variant");
+                return None;
+            }
+        };
+        check_plain(cx, method, "an `#[apply]` method")?;
+        if !sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some()) {
+            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
+            cx.error_on(at, "an `#[apply]` method of a projection takes `&mut self`: it updates the read model");
+            return None;
+        }
+        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let recorded = match params.as_slice() {
+            [Type::Reference(reference)] if reference.mutability.is_none() => recorded_payload(&reference.elem),
+            _ => None,
+        };
+        let event = match (unit, recorded) {
+            (None, Some(payload)) => Applied::Struct(payload.clone()),
+            (Some(path), Some(Type::Tuple(unit))) if unit.elems.is_empty() => Applied::Unit(path),
+            (Some(_), _) => {
+                cx.error_on(
+                    &sig.inputs,
+                    "a unit event carries no data: an `#[apply(Enum::Variant)]` method of a projection takes \
+                     `&mut self` and `event: &Recorded<()>`",
+                );
+                return None;
+            }
+            (None, None) => {
+                cx.error_on(
+                    &sig.inputs,
+                    "an `#[apply]` method of a projection takes `&mut self` and the recorded event: \
+                     `fn on_event(&mut self, event: &Recorded<EventStruct>)`",
+                );
+                return None;
+            }
+        };
+        Some(Self { method: &sig.ident, event, fallible: matches!(sig.output, ReturnType::Type(..)) })
+    }
+}
+
+/// The `T` of `Recorded<T>`.
+fn recorded_payload(ty: &Type) -> Option<&Type> {
+    match last_segment_args(ty, "Recorded")?.as_slice() {
+        [payload] => Some(payload),
+        _ => None,
+    }
+}
+
+impl<'a> QueryHandler<'a> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+        let sig = &method.sig;
+        if !matches!(marker.meta, Meta::Path(_)) {
+            cx.error_on(marker, "`#[query]` on a method takes no arguments; the query type is the method's parameter");
+        }
+        check_plain(cx, method, "a `#[query]` method")?;
+        if !sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none()) {
+            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
+            cx.error_on(at, "a `#[query]` method takes `&self`: it reads the read model without changing it");
+            return None;
+        }
+        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let [query] = params.as_slice() else {
+            cx.error_on(&sig.inputs, "a `#[query]` method takes `&self` and the query: `fn get(&self, query: GetOrder) -> Answer`");
+            return None;
+        };
+        let (query, by_ref) = match query {
+            Type::Reference(reference) if reference.mutability.is_none() => (&*reference.elem, true),
+            Type::Reference(reference) => {
+                cx.error_on(reference, "take the query by value or by shared reference, not `&mut`");
+                return None;
+            }
+            other => (*other, false),
+        };
+        let ReturnType::Type(_, output) = &sig.output else {
+            cx.error_on(sig, "a `#[query]` method returns its answer, e.g. `-> Option<OrderSummary>`");
+            return None;
+        };
+        if borrows(output) {
+            cx.error_on(
+                output,
+                "a query's answer must not borrow from the read model, which is locked only while the query runs; \
+                 return owned data (clone what you return)",
+            );
+            return None;
+        }
+        Some(Self { method: &sig.ident, query, by_ref, output })
+    }
+}
+
+/// The user's impl block without the `#[apply]` and `#[query]` markers.
+pub fn strip_markers(mut item: ItemImpl) -> ItemImpl {
+    for impl_item in &mut item.items {
+        if let ImplItem::Fn(method) = impl_item {
+            let marked = attr::named(&method.attrs, APPLY).next().is_some() || attr::named(&method.attrs, QUERY).next().is_some();
+            method.attrs.retain(|attr| !attr.path().is_ident(APPLY) && !attr.path().is_ident(QUERY));
+            if marked {
+                method.attrs.push(syn::parse_quote! {
+                    #[allow(
+                        clippy::unused_self,
+                        clippy::needless_pass_by_value,
+                        clippy::unnecessary_wraps,
+                        reason = "the signature of a projection's `#[apply]` or `#[query]` method is fixed by `#[projection]`"
+                    )]
+                });
+            }
+        }
+    }
+    item
+}

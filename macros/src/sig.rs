@@ -1,0 +1,77 @@
+//! Reading method signatures, shared by `#[aggregate]` and `#[projection]`.
+
+use syn::{FnArg, GenericArgument, ImplItemFn, PathArguments, Type};
+
+use crate::ctxt::Ctxt;
+
+/// Handlers are plain synchronous methods: no `async`, no generics.
+pub fn check_plain(cx: &Ctxt, method: &ImplItemFn, what: &str) -> Option<()> {
+    let sig = &method.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        cx.error_on(
+            asyncness,
+            format_args!("{what} is synchronous: it works on state in memory; do any I/O outside it"),
+        );
+        return None;
+    }
+    if !sig.generics.params.is_empty() {
+        cx.error_on(&sig.generics, format_args!("{what} cannot be generic"));
+        return None;
+    }
+    Some(())
+}
+
+pub fn typed_param(arg: &FnArg) -> Option<&Type> {
+    match arg {
+        FnArg::Typed(pat) => Some(&pat.ty),
+        FnArg::Receiver(_) => None,
+    }
+}
+
+/// The type arguments of `ty` if its last path segment is `name<...>`.
+pub fn last_segment_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &segment.arguments else { return None };
+    Some(
+        args.args
+            .iter()
+            .filter_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+pub fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Path(path) => path.path.segments.last().map_or_else(String::new, |segment| segment.ident.to_string()),
+        other => quote::quote!(#other).to_string(),
+    }
+}
+
+
+/// Whether `ty` borrows: a reference anywhere in it.
+pub fn borrows(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(_) => true,
+        Type::Path(path) => path.path.segments.iter().any(|segment| match &segment.arguments {
+            PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                GenericArgument::Type(ty) => borrows(ty),
+                GenericArgument::Lifetime(_) => true,
+                _ => false,
+            }),
+            _ => false,
+        }),
+        Type::Tuple(tuple) => tuple.elems.iter().any(borrows),
+        Type::Array(array) => borrows(&array.elem),
+        Type::Slice(slice) => borrows(&slice.elem),
+        Type::Paren(paren) => borrows(&paren.elem),
+        Type::Group(group) => borrows(&group.elem),
+        _ => false,
+    }
+}

@@ -1,0 +1,285 @@
+//! The read side: [`Projection`]s fold events from the global log into read models, and
+//! [`Query`]s are answered by them. `#[projection]` implements both.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::app::App;
+use crate::error::{CorruptEvent, DecodeError, Error};
+use crate::event::{Event, VariantOf};
+use crate::recorded::Recorded;
+use crate::store::StoredEvent;
+
+/// A read model built from events of one or more event enums.
+///
+/// Implemented by `#[projection(name = "...", events = E)]` (or `events(E1, E2)`) on the read
+/// model's impl block, with `#[apply]` methods taking `&Recorded<EventStruct>` and `#[query]`
+/// methods answering queries.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a projection",
+    note = "put `#[projection(name = \"...\", events = YourEvent)]` on an `impl {Self}` block with `#[apply]` methods"
+)]
+pub trait Projection: Default + Send + Sync + 'static {
+    /// The projection's stable name: the key of its checkpoint.
+    const NAME: &'static str;
+
+    /// Whether the read model's state is saved with its checkpoint (`#[projection(persist)]`),
+    /// so that a restart resumes from the checkpoint instead of replaying from zero.
+    const PERSIST: bool = false;
+
+    /// The stored type names (and old names) of the events the projection consumes, so that
+    /// the store can filter the global log.
+    fn event_types() -> Vec<&'static str>;
+
+    /// Applies one stored event of the global log, if the projection consumes its type.
+    ///
+    /// # Errors
+    /// An event that does not decode, or an `#[apply]` method that failed or panicked.
+    fn apply_stored(&mut self, stored: StoredEvent) -> Result<(), ApplyError>;
+
+    /// The state to save with the checkpoint, for a persisted projection.
+    ///
+    /// # Errors
+    /// The state's `Serialize` impl failed.
+    fn save_state(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        None
+    }
+
+    /// Restores a saved state.
+    ///
+    /// # Errors
+    /// The saved bytes do not decode (then the projection replays from zero).
+    fn restore_state(_state: &[u8]) -> Result<Self, serde_json::Error> {
+        Ok(Self::default())
+    }
+}
+
+/// Why a projection could not apply an event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The stored event does not decode.
+    #[error(transparent)]
+    Corrupt(Box<CorruptEvent>),
+    /// The `#[apply]` method returned an error.
+    #[error("`#[apply]` for `{event_type}` at stream `{stream_id}` (global position {position}) failed: {message}")]
+    Failed {
+        /// The event's type name.
+        event_type: &'static str,
+        /// Its stream.
+        stream_id: String,
+        /// Its global position.
+        position: u64,
+        /// The method's error.
+        message: String,
+    },
+    /// The `#[apply]` method panicked.
+    #[error("`#[apply]` for `{event_type}` at stream `{stream_id}` (global position {position}) panicked: {message}")]
+    Panicked {
+        /// The event's type name.
+        event_type: &'static str,
+        /// Its stream.
+        stream_id: String,
+        /// Its global position.
+        position: u64,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl ApplyError {
+    /// The global position of the event that failed.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        match self {
+            Self::Corrupt(corrupt) => corrupt.position,
+            Self::Failed { position, .. } | Self::Panicked { position, .. } => *position,
+        }
+    }
+}
+
+/// A query answered by one projection. `#[query]` implements it for the method's query type,
+/// with the method's return type as `Output`.
+#[diagnostic::on_unimplemented(
+    message = "no projection answers `{Self}`",
+    label = "`{Self}` is not answered by any `#[query]` method",
+    note = "add `#[query] fn answer(&self, query: {Self}) -> YourAnswer` to a `#[projection]` impl"
+)]
+pub trait Query: Send + 'static {
+    /// The projection that answers it.
+    type Projection: Projection;
+    /// The typed answer.
+    type Output;
+
+    /// Answers the query from the read model.
+    fn answer(self, model: &Self::Projection) -> Self::Output;
+}
+
+/// An enum of queries decoded from the seed's `{"type": "GetOrder", "data": {...}}` envelope
+/// and answered as JSON. Implemented by `#[derive(Query)]` on an enum of query structs.
+pub trait QueryEnvelope: Sized + Send + 'static {
+    /// The query type names the enum decodes.
+    const TYPES: &'static [&'static str];
+
+    /// Decodes the `data` of a query of type `query_type`.
+    ///
+    /// # Errors
+    /// An unknown type name, or data that does not decode into that query.
+    fn decode(query_type: &str, data: &[u8]) -> Result<Self, DecodeError>;
+
+    /// Decodes a whole `{"type": ..., "data": ...}` envelope.
+    ///
+    /// # Errors
+    /// Bytes that are not such an envelope, or a type or data that [`decode`](Self::decode)
+    /// rejects.
+    fn from_json(json: &[u8]) -> Result<Self, DecodeError> {
+        let envelope = crate::__private::decode_envelope(json)?;
+        Self::decode(&envelope.kind, envelope.data.get().as_bytes())
+    }
+
+    /// Answers the query on `app`, as JSON text.
+    fn answer(self, app: &App) -> impl Future<Output = Result<String, Error>> + Send;
+}
+
+/// The position of an enum in a projection's tuple of event enums.
+#[doc(hidden)]
+pub struct Idx<const N: usize>;
+
+/// An event struct that belongs to exactly one of the event enums `Events` (a tuple), found
+/// by type inference on `Index`. This is how `#[projection(events(E1, E2))]` routes an
+/// `#[apply]` method to the right enum without being told which.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event of this projection",
+    label = "no variant of the projection's event enums wraps `{Self}`",
+    note = "the projection consumes the enums in `#[projection(events = ...)]`; add the enum that wraps `{Self}` there, or remove this `#[apply]`"
+)]
+pub trait Member<Events, Index> {
+    /// The enum `Self` belongs to.
+    type Enum: Event;
+    /// The stored type name.
+    const NAME: &'static str;
+
+    /// Takes `Self` out of the enum, if `event` is its variant.
+    fn extract(event: Self::Enum) -> Option<Self>
+    where
+        Self: Sized;
+}
+
+macro_rules! member_impl {
+    (($($all:ident),+), $index:literal => $enum:ident) => {
+        impl<X, $($all: Event),+> Member<($($all,)+), Idx<$index>> for X
+        where
+            X: VariantOf<$enum>,
+        {
+            type Enum = $enum;
+            const NAME: &'static str = <X as VariantOf<$enum>>::NAME;
+
+            #[inline]
+            fn extract(event: $enum) -> Option<Self> {
+                <X as VariantOf<$enum>>::from_event(event).ok()
+            }
+        }
+    };
+}
+
+member_impl!((E0), 0 => E0);
+member_impl!((E0, E1), 0 => E0);
+member_impl!((E0, E1), 1 => E1);
+member_impl!((E0, E1, E2), 0 => E0);
+member_impl!((E0, E1, E2), 1 => E1);
+member_impl!((E0, E1, E2), 2 => E2);
+member_impl!((E0, E1, E2, E3), 0 => E0);
+member_impl!((E0, E1, E2, E3), 1 => E1);
+member_impl!((E0, E1, E2, E3), 2 => E2);
+member_impl!((E0, E1, E2, E3), 3 => E3);
+
+/// Whether a stored event of type `event_type` is the member `X`.
+#[doc(hidden)]
+#[inline]
+pub fn is_member<X: Member<Es, I>, Es, I>(event_type: &str) -> bool {
+    event_type == X::NAME
+}
+
+/// The stored type name of the member `X`.
+#[doc(hidden)]
+#[inline]
+pub fn member_name<X: Member<Es, I>, Es, I>() -> &'static str {
+    X::NAME
+}
+
+/// Decodes a stored event into the member `X` and applies it with `apply`, turning a failure
+/// or a panic of `apply` into an [`ApplyError`] that names the event and its position.
+///
+/// # Errors
+/// An event that does not decode, or an `apply` that failed or panicked.
+#[doc(hidden)]
+pub fn apply_member<X, Es, I>(
+    stored: StoredEvent,
+    apply: impl FnOnce(&Recorded<X>) -> Result<(), String>,
+) -> Result<(), ApplyError>
+where
+    X: Member<Es, I>,
+{
+    let enum_event = crate::app::decode_stored::<X::Enum>(&stored).map_err(ApplyError::Corrupt)?;
+    let Some(event) = X::extract(enum_event) else {
+        // The type name matched, so the enum decoded this variant; nothing else can happen.
+        return Ok(());
+    };
+    let recorded = Recorded {
+        id: stored.id,
+        stream_id: stored.stream_id,
+        stream_version: stored.stream_version,
+        position: stored.position,
+        recorded_at: stored.recorded_at,
+        metadata: stored.metadata,
+        event,
+    };
+    match catch_unwind(AssertUnwindSafe(|| apply(&recorded))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(ApplyError::Failed {
+            event_type: X::NAME,
+            stream_id: recorded.stream_id,
+            position: recorded.position,
+            message,
+        }),
+        Err(panic) => Err(ApplyError::Panicked {
+            event_type: X::NAME,
+            stream_id: recorded.stream_id,
+            position: recorded.position,
+            message: panic_message(&*panic),
+        }),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// What an `#[apply]` method of a projection may return: nothing, or a `Result` whose error
+/// stops the projection.
+#[doc(hidden)]
+pub trait ApplyOutcome {
+    /// Turns the outcome into the error message that stops the projection, if any.
+    ///
+    /// # Errors
+    /// The method's error, as text.
+    fn into_outcome(self) -> Result<(), String>;
+}
+
+impl ApplyOutcome for () {
+    #[inline]
+    fn into_outcome(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: std::fmt::Display> ApplyOutcome for Result<(), E> {
+    #[inline]
+    fn into_outcome(self) -> Result<(), String> {
+        self.map_err(|error| error.to_string())
+    }
+}

@@ -1,0 +1,207 @@
+//! Runs a projection: catch-up from its checkpoint in batches, live updates, checkpoints and
+//! saved state, and stopping on the first event it cannot apply.
+
+use std::any::Any;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+use tracing::{Instrument, info_span};
+
+use crate::error::Error;
+use crate::projection::{ApplyError, Projection};
+use crate::store::{BoxFuture, Checkpoint, DynEventStore};
+
+/// How many events of the global log a projection reads at a time.
+const CATCH_UP_BATCH: usize = 1024;
+
+/// A projection that stopped on an event it could not apply.
+#[derive(Debug, thiserror::Error)]
+#[error("projection `{projection}` stopped: {source}")]
+pub struct ProjectionStopped {
+    /// The projection's name.
+    pub projection: &'static str,
+    /// The event it could not apply, and why.
+    #[source]
+    pub source: ApplyError,
+}
+
+/// The type-erased face of a runner, as the app holds it.
+pub(crate) trait Runner: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Applies every event after the checkpoint. Returns how many were applied.
+    fn catch_up<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    /// Restores the saved state and checkpoint, refusing a checkpoint past the log's end.
+    fn restore<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<(), Error>>;
+    /// Replaces the read model with a fresh one and replays the whole log into it.
+    fn rebuild<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+pub(crate) struct ProjectionRunner<P> {
+    state: RwLock<RunnerState<P>>,
+    /// Serializes catch-ups, so that events are applied once and in log order.
+    applying: tokio::sync::Mutex<()>,
+    types: Vec<&'static str>,
+    save_every: u64,
+}
+
+struct RunnerState<P> {
+    model: P,
+    checkpoint: u64,
+    unsaved: u64,
+    stopped: Option<Arc<ProjectionStopped>>,
+}
+
+impl<P: Projection> ProjectionRunner<P> {
+    pub(crate) fn new(save_every: u64) -> Self {
+        Self {
+            state: RwLock::new(RunnerState { model: P::default(), checkpoint: 0, unsaved: 0, stopped: None }),
+            applying: tokio::sync::Mutex::new(()),
+            types: P::event_types(),
+            save_every: save_every.max(1),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, RunnerState<P>> {
+        // `apply_stored` catches panics of user code, so a writer never panics mid-update.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the read model, unless the projection stopped.
+    pub(crate) fn with_model<R>(&self, f: impl FnOnce(&P) -> R) -> Result<R, Error> {
+        let state = self.read();
+        if let Some(stopped) = &state.stopped {
+            return Err(Error::ProjectionStopped(Arc::clone(stopped)));
+        }
+        Ok(f(&state.model))
+    }
+
+    pub(crate) fn checkpoint(&self) -> u64 {
+        self.read().checkpoint
+    }
+
+    async fn catch_up_inner(&self, store: &dyn DynEventStore) -> Result<u64, Error> {
+        let _applying = self.applying.lock().await;
+        let mut applied = 0;
+        loop {
+            let from = {
+                let state = self.read();
+                if let Some(stopped) = &state.stopped {
+                    return Err(Error::ProjectionStopped(Arc::clone(stopped)));
+                }
+                state.checkpoint + 1
+            };
+            let batch = store.read_all(from, CATCH_UP_BATCH, &self.types).await?;
+            let full = batch.len() == CATCH_UP_BATCH;
+            let (count, saved) = {
+                let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+                let count = apply_batch(&mut state, batch);
+                let saved = (P::PERSIST && state.stopped.is_none() && state.unsaved >= self.save_every)
+                    .then(|| snapshot(&mut state));
+                (count, saved)
+            };
+            applied += count;
+            if let Some(checkpoint) = saved {
+                store.save_checkpoint(P::NAME, checkpoint?).await?;
+            }
+            if let Some(stopped) = &self.read().stopped {
+                return Err(Error::ProjectionStopped(Arc::clone(stopped)));
+            }
+            if !full {
+                return Ok(applied);
+            }
+        }
+    }
+}
+
+/// Applies a batch in order, stopping at the first event that fails; the checkpoint stays
+/// on the last event applied.
+fn apply_batch<P: Projection>(state: &mut RunnerState<P>, batch: Vec<crate::store::StoredEvent>) -> u64 {
+    let mut applied = 0;
+    for stored in batch {
+        let position = stored.position;
+        if let Err(source) = state.model.apply_stored(stored) {
+            tracing::error!(projection = P::NAME, error = %source, "projection stopped");
+            state.stopped = Some(Arc::new(ProjectionStopped { projection: P::NAME, source }));
+            break;
+        }
+        state.checkpoint = position;
+        state.unsaved += 1;
+        applied += 1;
+    }
+    applied
+}
+
+/// The checkpoint and state to save, taken under the write lock so they match.
+fn snapshot<P: Projection>(state: &mut RunnerState<P>) -> Result<Checkpoint, Error> {
+    let saved = state.model.save_state().transpose().map_err(|source| Error::SaveState { projection: P::NAME, source })?;
+    state.unsaved = 0;
+    Ok(Checkpoint { position: state.checkpoint, state: saved })
+}
+
+impl<P: Projection> Runner for ProjectionRunner<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn catch_up<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(self.catch_up_inner(store).instrument(info_span!("catch_up", projection = P::NAME)))
+    }
+
+    fn restore<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if !P::PERSIST {
+                return Ok(());
+            }
+            let Some(checkpoint) = store.load_checkpoint(P::NAME).await? else { return Ok(()) };
+            if checkpoint.position > 0 {
+                let at = store.read_all(checkpoint.position, 1, &[]).await?;
+                if at.first().is_none_or(|event| event.position != checkpoint.position) {
+                    return Err(Error::CheckpointAhead { projection: P::NAME, checkpoint: checkpoint.position });
+                }
+            }
+            let model = match checkpoint.state.as_deref().map(P::restore_state) {
+                Some(Ok(model)) => model,
+                Some(Err(error)) => {
+                    tracing::warn!(projection = P::NAME, %error, "saved state does not decode; replaying from zero");
+                    return Ok(());
+                }
+                None => return Ok(()),
+            };
+            let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            state.model = model;
+            state.checkpoint = checkpoint.position;
+            Ok(())
+        })
+    }
+
+    fn rebuild<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move {
+            // The fresh model is built aside and swapped in whole, so queries never see it
+            // half-built; live updates wait for the swap and then continue from its checkpoint.
+            let _applying = self.applying.lock().await;
+            let mut fresh = RunnerState { model: P::default(), checkpoint: 0, unsaved: 0, stopped: None };
+            let mut applied = 0;
+            loop {
+                let batch = store.read_all(fresh.checkpoint + 1, CATCH_UP_BATCH, &self.types).await?;
+                let full = batch.len() == CATCH_UP_BATCH;
+                applied += apply_batch(&mut fresh, batch);
+                if let Some(stopped) = &fresh.stopped {
+                    return Err(Error::ProjectionStopped(Arc::clone(stopped)));
+                }
+                if !full {
+                    break;
+                }
+            }
+            let saved = P::PERSIST.then(|| snapshot(&mut fresh)).transpose()?;
+            *self.state.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+            if let Some(checkpoint) = saved {
+                store.save_checkpoint(P::NAME, checkpoint).await?;
+            }
+            Ok(applied)
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
