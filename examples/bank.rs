@@ -1,7 +1,9 @@
-//! A bank account: commands that produce several events, a unit event, and an id that is
-//! a number.
+//! A bank account: commands that produce several events, a unit event, an id that is a
+//! number, and a balance view across all accounts.
 //!
 //! Run it with `cargo run --example bank`.
+
+use std::collections::BTreeMap;
 
 use eventsmith::prelude::*;
 
@@ -160,9 +162,83 @@ impl Account {
     }
 }
 
+// The read side: balances of every account, keyed by stream id, and the bank's totals.
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct AccountBalance {
+    pub owner: String,
+    pub balance: i64,
+    pub open: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetBalance {
+    pub account: u32,
+}
+
+/// Sum of the balances of all open accounts.
+#[derive(Debug, Clone)]
+pub struct TotalHoldings;
+
+#[derive(Debug, Clone)]
+pub struct AccountsInOverdraft;
+
+#[derive(Debug, Default)]
+pub struct BalancesView {
+    accounts: BTreeMap<String, AccountBalance>,
+}
+
+#[projection(name = "balances", events = AccountEvent)]
+impl BalancesView {
+    #[apply]
+    fn opened(&mut self, event: &Recorded<AccountOpened>) {
+        let account = AccountBalance { owner: event.owner.clone(), balance: 0, open: true };
+        self.accounts.insert(event.stream_id.clone(), account);
+    }
+
+    #[apply]
+    fn deposited(&mut self, event: &Recorded<Deposited>) {
+        self.change(&event.stream_id, i64::try_from(event.amount).unwrap_or(i64::MAX));
+    }
+
+    #[apply]
+    fn withdrawn(&mut self, event: &Recorded<Withdrawn>) {
+        self.change(&event.stream_id, -i64::try_from(event.amount).unwrap_or(i64::MAX));
+    }
+
+    #[apply(AccountEvent::AccountClosed)]
+    fn closed(&mut self, event: &Recorded<()>) {
+        if let Some(account) = self.accounts.get_mut(&event.stream_id) {
+            account.open = false;
+        }
+    }
+
+    #[query]
+    fn balance(&self, query: &GetBalance) -> Option<AccountBalance> {
+        self.accounts.get(&format!("Account-{}", query.account)).cloned()
+    }
+
+    #[query]
+    fn total(&self, _: TotalHoldings) -> i64 {
+        self.accounts.values().filter(|account| account.open).map(|account| account.balance).sum()
+    }
+
+    #[query]
+    fn overdrawn(&self, _: AccountsInOverdraft) -> Vec<String> {
+        self.accounts.iter().filter(|(_, account)| account.balance < 0).map(|(id, _)| id.clone()).collect()
+    }
+
+    fn change(&mut self, stream_id: &str, amount: i64) {
+        if let Some(account) = self.accounts.get_mut(stream_id) {
+            account.balance += amount;
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> eventsmith::Result<()> {
-    let app = App::builder().store(MemoryStore::new()).aggregate::<Account>().build().await?;
+    let app =
+        App::builder().store(MemoryStore::new()).aggregate::<Account>().projection::<BalancesView>().build().await?;
 
     app.execute(OpenAccount { account: 7, owner: "Ada".into(), overdraft_limit: 100 }).await?;
     app.execute(Deposit { account: 7, amount: 50 }).await?;
@@ -185,6 +261,13 @@ async fn main() -> eventsmith::Result<()> {
 
     let loaded = app.load::<Account>(7).await?;
     println!("{} at version {}: {:?}", loaded.stream_id, loaded.version, loaded.state);
+
+    app.execute(OpenAccount { account: 8, owner: "Grace".into(), overdraft_limit: 500 }).await?;
+    app.execute(Deposit { account: 8, amount: 300 }).await?;
+    app.execute(Withdraw { account: 8, amount: 450 }).await?;
+    println!("\nbalance of account 8: {:?}", app.query(GetBalance { account: 8 }).await?);
+    println!("total holdings of open accounts: {}", app.query(TotalHoldings).await?);
+    println!("accounts in overdraft: {:?}", app.query(AccountsInOverdraft).await?);
     Ok(())
 }
 
@@ -234,6 +317,31 @@ mod tests {
         given([opened(0), AccountEvent::AccountClosed])
             .when(Deposit { account: 1, amount: 1 })
             .then_error(AccountError::Closed);
+    }
+
+    #[test]
+    fn the_balance_view_spans_accounts() {
+        let opened =
+            |owner: &str| AccountEvent::from(AccountOpened { account: 0, owner: owner.into(), overdraft_limit: 0 });
+        let at = |stream: &str, position: u64, event: AccountEvent| eventsmith::Recorded {
+            id: eventsmith::__private::new_event_id(),
+            stream_id: stream.to_owned(),
+            stream_version: position,
+            position,
+            recorded_at: std::time::SystemTime::UNIX_EPOCH,
+            metadata: eventsmith::Metadata::default(),
+            event,
+        };
+        given([
+            at("Account-1", 1, opened("Ada")),
+            at("Account-2", 2, opened("Bob")),
+            at("Account-1", 3, Deposited { amount: 10 }.into()),
+            at("Account-2", 4, Withdrawn { amount: 4 }.into()),
+            at("Account-1", 5, AccountEvent::AccountClosed),
+        ])
+        .then_query(TotalHoldings, -4)
+        .then_query(AccountsInOverdraft, vec!["Account-2".to_owned()])
+        .then_query(GetBalance { account: 1 }, Some(AccountBalance { owner: "Ada".into(), balance: 10, open: false }));
     }
 
     #[tokio::test]

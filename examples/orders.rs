@@ -433,7 +433,10 @@ mod tests {
     async fn queries_see_every_executed_command_and_answer_json() {
         let app = App::builder().store(MemoryStore::new()).projection::<OrdersView>().build().await.unwrap();
         app.execute(CreateOrder { order_id: "o".into(), customer_name: "Ada".into(), total_cents: 100 }).await.unwrap();
-        assert_eq!(app.query(GetOrder { order_id: "o".into() }).await.unwrap(), Some(summary(Status::Created, None, 1)));
+        assert_eq!(
+            app.query(GetOrder { order_id: "o".into() }).await.unwrap(),
+            Some(summary(Status::Created, None, 1))
+        );
         let json = OrderQuery::from_json(br#"{"type": "GetOrder", "data": {"order_id": "o"}}"#)
             .unwrap()
             .answer(&app)

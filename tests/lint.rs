@@ -112,6 +112,68 @@ impl Single {
     fn opened(&mut self, _: &Opened) {}
 }
 
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DoorsView {
+    opened: u32,
+    colours: Vec<String>,
+    slams: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CountOpened;
+
+#[derive(Debug, Deserialize)]
+pub struct LastColour {
+    pub skip: usize,
+}
+
+#[derive(Query, Debug)]
+pub enum DoorQuery {
+    CountOpened(CountOpened),
+    #[query(name = "Colour")]
+    LastColour(LastColour),
+}
+
+#[projection(name = "doors", events(DoorEvent, SingleEvent), persist)]
+impl DoorsView {
+    /// `Opened` is wrapped by both enums: this one takes it from `DoorEvent`.
+    #[apply(DoorEvent)]
+    fn opened(&mut self, _: &Recorded<Opened>) {
+        self.opened += 1;
+    }
+
+    #[apply]
+    fn painted(&mut self, event: &Recorded<Painted>) -> Result<(), String> {
+        if event.colour.is_empty() {
+            return Err("a colour has a name".to_owned());
+        }
+        self.colours.push(event.colour.clone());
+        Ok(())
+    }
+
+    #[apply(DoorEvent::Slammed)]
+    fn slammed(&mut self, _: &Recorded<()>) {
+        self.slams += 1;
+    }
+
+    #[query]
+    fn count(&self, _: CountOpened) -> u32 {
+        self.opened + self.slams
+    }
+
+    #[query]
+    fn last_colour(&self, query: &LastColour) -> Option<String> {
+        self.colours.iter().rev().nth(query.skip).cloned()
+    }
+}
+
+#[test]
+fn the_linted_read_side_runs() {
+    given([DoorEvent::from(Opened { id: 1 }), Painted { colour: "red".into() }.into(), DoorEvent::Slammed])
+        .then_query(CountOpened, 2)
+        .then_query(LastColour { skip: 0 }, Some("red".to_owned()));
+}
+
 #[test]
 fn the_linted_domain_runs() {
     let state = given([DoorEvent::from(Opened { id: 1 })])

@@ -7,5 +7,6 @@ fn ui() {
     cases.compile_fail("tests/ui/event/*.rs");
     cases.compile_fail("tests/ui/command/*.rs");
     cases.compile_fail("tests/ui/aggregate/*.rs");
+    cases.compile_fail("tests/ui/projection/*.rs");
     cases.pass("tests/ui/pass/*.rs");
 }

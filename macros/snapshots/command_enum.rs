@@ -8,15 +8,15 @@ const _: () = {
         ) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
             match command_type {
                 "CreateOrder" => {
-                    ::eventsmith::__private::decode_payload::<
+                    ::eventsmith::__private::decode_message::<
                         CreateOrder,
-                    >("CreateOrder", 1, data)
+                    >("CreateOrder", data)
                         .map(Self::CreateOrder)
                 }
                 "ShipOrder" => {
-                    ::eventsmith::__private::decode_payload::<
+                    ::eventsmith::__private::decode_message::<
                         ShipOrder,
-                    >("ShipOrder", 1, data)
+                    >("ShipOrder", data)
                         .map(Self::ShipOrder)
                 }
                 __other => {

@@ -215,6 +215,26 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    impl ::eventsmith::__private::VariantOf<OrderEvent>
+    for __eventsmith_units_OrderEvent::Cancelled {
+        const INDEX: usize = 2usize;
+        const NAME: &'static str = "Cancelled";
+        const VERSION: u32 = 1u32;
+        #[inline]
+        fn into_event(self) -> OrderEvent {
+            OrderEvent::Cancelled
+        }
+        #[inline]
+        fn from_event(event: OrderEvent) -> ::core::result::Result<Self, OrderEvent> {
+            match event {
+                OrderEvent::Cancelled => {
+                    ::core::result::Result::Ok(__eventsmith_units_OrderEvent::Cancelled)
+                }
+                __other => ::core::result::Result::Err(__other),
+            }
+        }
+    }
+    #[automatically_derived]
     impl<__S> ::eventsmith::__private::Fold<__S> for OrderEvent
     where
         __S: ::eventsmith::__private::Apply<OrderCreated>,

@@ -54,7 +54,6 @@ pub fn type_name(ty: &Type) -> String {
     }
 }
 
-
 /// Whether `ty` borrows: a reference anywhere in it.
 pub fn borrows(ty: &Type) -> bool {
     match ty {

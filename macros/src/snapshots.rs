@@ -90,3 +90,39 @@ fn aggregate_attribute() {
     };
     assert_snapshot("aggregate", crate::aggregate::expand(args, item));
 }
+
+#[test]
+fn projection_attribute() {
+    let args = quote!(name = "orders", events(OrderEvent, PaymentEvent), persist);
+    let item = syn::parse_quote! {
+        impl OrdersView {
+            #[apply]
+            fn created(&mut self, event: &Recorded<OrderCreated>) {
+                self.count += 1;
+            }
+            #[apply]
+            fn paid(&mut self, event: &Recorded<Paid>) -> Result<(), String> {
+                Ok(())
+            }
+            #[apply(OrderEvent::Cancelled)]
+            fn cancelled(&mut self, event: &Recorded<()>) {}
+            #[query]
+            fn get_order(&self, query: GetOrder) -> Option<OrderSummary> {
+                None
+            }
+        }
+    };
+    assert_snapshot("projection", crate::projection::expand(args, item));
+}
+
+#[test]
+fn query_enum_derive() {
+    let input = syn::parse_quote! {
+        pub enum OrderQuery {
+            GetOrder(GetOrder),
+            #[query(name = "ListAllOrders")]
+            ListOrders(ListOrders),
+        }
+    };
+    assert_snapshot("query_enum", crate::query::expand(&input).unwrap());
+}

@@ -13,7 +13,7 @@ pub use crate::command::{Command, CommandEnvelope, CommandFor, Dispatched, Dispa
 pub use crate::error::{DecodeError, EncodeError, Error};
 pub use crate::event::{Event, EventType, Produces, VariantOf};
 pub use crate::projection::{
-    ApplyError, ApplyOutcome, Projection, Query, QueryEnvelope, apply_member, is_member, member_name,
+    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_name,
 };
 pub use crate::recorded::Recorded;
 pub use crate::store::StoredEvent;

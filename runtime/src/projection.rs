@@ -193,13 +193,6 @@ member_impl!((E0, E1, E2, E3), 1 => E1);
 member_impl!((E0, E1, E2, E3), 2 => E2);
 member_impl!((E0, E1, E2, E3), 3 => E3);
 
-/// Whether a stored event of type `event_type` is the member `X`.
-#[doc(hidden)]
-#[inline]
-pub fn is_member<X: Member<Es, I>, Es, I>(event_type: &str) -> bool {
-    event_type == X::NAME
-}
-
 /// The stored type name of the member `X`.
 #[doc(hidden)]
 #[inline]
@@ -262,6 +255,11 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// What an `#[apply]` method of a projection may return: nothing, or a `Result` whose error
 /// stops the projection.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "an `#[apply]` method of a projection cannot return `{Self}`",
+    label = "return nothing, or `Result<(), E>` where `E: Display`",
+    note = "an error stops the projection at this event, naming it; return nothing if applying cannot fail"
+)]
 pub trait ApplyOutcome {
     /// Turns the outcome into the error message that stops the projection, if any.
     ///

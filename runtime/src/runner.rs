@@ -8,7 +8,7 @@ use tracing::{Instrument, info_span};
 
 use crate::error::Error;
 use crate::projection::{ApplyError, Projection};
-use crate::store::{BoxFuture, Checkpoint, DynEventStore};
+use crate::store::{BoxFuture, Checkpoint, DynEventStore, EventStore};
 
 /// How many events of the global log a projection reads at a time.
 const CATCH_UP_BATCH: usize = 1024;
@@ -133,7 +133,8 @@ fn apply_batch<P: Projection>(state: &mut RunnerState<P>, batch: Vec<crate::stor
 
 /// The checkpoint and state to save, taken under the write lock so they match.
 fn snapshot<P: Projection>(state: &mut RunnerState<P>) -> Result<Checkpoint, Error> {
-    let saved = state.model.save_state().transpose().map_err(|source| Error::SaveState { projection: P::NAME, source })?;
+    let saved =
+        state.model.save_state().transpose().map_err(|source| Error::SaveState { projection: P::NAME, source })?;
     state.unsaved = 0;
     Ok(Checkpoint { position: state.checkpoint, state: saved })
 }

@@ -159,7 +159,10 @@ fn stored_of<E: Event + Debug>(recorded: Recorded<&E>) -> StoredEvent {
         recorded_at: recorded.recorded_at,
         event_type: recorded.event.event_type().to_owned(),
         event_version: recorded.event.event_version(),
-        payload: recorded.event.encode().unwrap_or_else(|error| panic!("event {:?} does not encode: {error}", recorded.event)),
+        payload: recorded
+            .event
+            .encode()
+            .unwrap_or_else(|error| panic!("event {:?} does not encode: {error}", recorded.event)),
         metadata: recorded.metadata,
     }
 }

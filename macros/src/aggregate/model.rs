@@ -1,15 +1,12 @@
 //! The aggregate's impl block as eventsmith sees it: its arguments and handler methods.
 
 use proc_macro2::TokenStream;
-use syn::{
-    Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path,
-    ReturnType, Type,
-};
+use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, ReturnType, Type};
 
 use crate::attr::{self, Once};
-use crate::sig::{check_plain, last_segment_args, type_name, typed_param};
 use crate::ctxt::Ctxt;
 use crate::naming;
+use crate::sig::{check_plain, last_segment_args, type_name, typed_param};
 use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME};
 
 pub struct AggregateImpl<'a> {

@@ -24,16 +24,32 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
             cx.error_on(path, format_args!("`{key}` is listed twice in `events(...)`"));
         }
     }
-    if model.applies.is_empty() {
+    if model.apply_marked == 0 {
         cx.error_on(
             model.self_ty,
             "a projection needs at least one `#[apply]` method: `fn on_event(&mut self, event: &Recorded<EventStruct>)`",
         );
     }
+    for apply in &model.applies {
+        if let Some(from) = &apply.from {
+            if model.enum_index(from).is_none() {
+                cx.error_on(
+                    from,
+                    format_args!(
+                        "`{}` is not one of this projection's enums; list it in `#[projection(events(...))]`",
+                        from.to_token_stream()
+                    ),
+                );
+            }
+        }
+    }
     for (index, apply) in model.applies.iter().enumerate() {
         let key = apply.event.key();
         if let Some(first) = model.applies[..index].iter().find(|earlier| earlier.event.key() == key) {
-            cx.error_on(apply.event.tokens(), format_args!("event `{key}` is applied twice; merge the two `#[apply]` methods"));
+            cx.error_on(
+                apply.event.tokens(),
+                format_args!("event `{key}` is applied twice; merge the two `#[apply]` methods"),
+            );
             cx.error_on(first.event.tokens(), format_args!("`{key}` is first applied by `{}` here", first.method));
         }
     }
@@ -42,7 +58,10 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
         if let Some(first) =
             model.queries[..index].iter().find(|earlier| earlier.query.to_token_stream().to_string() == key)
         {
-            cx.error_on(query.query, format_args!("query `{key}` is answered twice; a query has exactly one `#[query]` method"));
+            cx.error_on(
+                query.query,
+                format_args!("query `{key}` is answered twice; a query has exactly one `#[query]` method"),
+            );
             cx.error_on(first.query, format_args!("`{key}` is first answered by `{}` here", first.method));
         }
     }

@@ -46,10 +46,7 @@ fn events_tuple(model: &ProjectionImpl<'_>) -> TokenStream {
 fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let events = events_tuple(model);
-    let names = model.applies.iter().map(|apply| {
-        let member = apply.event.member_type();
-        quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::member_name::<#member, #events, _>())
-    });
+    let names = model.applies.iter().map(|apply| member_name(model, apply, &events));
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let persist = model.persist.as_ref().map(|persist| {
         let save = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::to_vec(self));
@@ -95,16 +92,18 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
 fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
     let (self_ty, method) = (model.self_ty, apply.method);
     let member = apply.event.member_type();
-    // Spanned at the event's type: an event outside the declared enums is reported there.
-    let is_member = quote_spanned! {apply.event.tokens().span()=>
-        ::eventsmith::__private::is_member::<#member, #events, _>(&stored.event_type)
-    };
+    let index = index_of(model, apply);
+    let name = member_name(model, apply, events);
     let call = match &apply.event {
         Applied::Struct(_) => quote!(#self_ty::#method(self, __recorded)),
         Applied::Unit(_) => quote!(#self_ty::#method(self, &::eventsmith::__private::unit_recorded(__recorded))),
     };
-    let outcome = if apply.fallible {
-        quote!(::eventsmith::__private::ApplyOutcome::into_outcome(#call))
+    let outcome = if let Some(output) = apply.output {
+        // The outcome is named with the return type's span, so a wrong type is reported there.
+        quote_spanned!(output.span()=> {
+            let __outcome = #call;
+            ::eventsmith::__private::ApplyOutcome::into_outcome(__outcome)
+        })
     } else {
         quote!({
             #call;
@@ -112,10 +111,27 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
         })
     };
     quote! {
-        if #is_member {
-            return ::eventsmith::__private::apply_member::<#member, #events, _>(stored, |__recorded| #outcome);
+        if stored.event_type == #name {
+            return ::eventsmith::__private::apply_member::<#member, #events, #index>(stored, |__recorded| #outcome);
         }
     }
+}
+
+/// The `Idx` of the enum an `#[apply]` takes its event from: given by `#[apply(Enum)]`, or
+/// left to type inference (which finds the one enum that wraps the struct).
+fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStream {
+    match apply.from.as_ref().and_then(|from| model.enum_index(from)) {
+        Some(index) => quote!(::eventsmith::__private::Idx<#index>),
+        None => quote!(_),
+    }
+}
+
+/// The stored name of an `#[apply]`'s event. Spanned at the event's type: an event outside
+/// the declared enums is reported there.
+fn member_name(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
+    let member = apply.event.member_type();
+    let index = index_of(model, apply);
+    quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::member_name::<#member, #events, #index>())
 }
 
 fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {
@@ -123,10 +139,9 @@ fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStre
     let (method, query_ty, output) = (query.method, query.query, query.output);
     let argument = if query.by_ref { quote!(&self) } else { quote!(self) };
     // Spanned at the query type: a query answered by two projections conflicts there.
-    let query_spanned = quote_spanned!(query_ty.span()=> #query_ty);
-    quote! {
+    quote_spanned! {query_ty.span()=>
         #[automatically_derived]
-        impl ::eventsmith::__private::Query for #query_spanned {
+        impl ::eventsmith::__private::Query for #query_ty {
             type Projection = #self_ty;
             type Output = #output;
 

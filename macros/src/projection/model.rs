@@ -16,14 +16,19 @@ pub struct ProjectionImpl<'a> {
     pub events: Vec<Path>,
     pub persist: Option<Path>,
     pub applies: Vec<ProjectionApply<'a>>,
+    /// How many methods are marked `#[apply]`, including any that failed to lower.
+    pub apply_marked: usize,
     pub queries: Vec<QueryHandler<'a>>,
 }
 
 pub struct ProjectionApply<'a> {
     pub method: &'a syn::Ident,
     pub event: Applied,
-    /// The method returns something (a `Result`), which stops the projection on `Err`.
-    pub fallible: bool,
+    /// `#[apply(SomeEvent)]`: which of the projection's enums the struct is taken from, for a
+    /// struct that two of them wrap.
+    pub from: Option<Path>,
+    /// What the method returns, if anything: a `Result` stops the projection on `Err`.
+    pub output: Option<&'a Type>,
 }
 
 pub enum Applied {
@@ -64,10 +69,21 @@ impl Applied {
     }
 }
 
+impl ProjectionImpl<'_> {
+    /// The position of `path` among the projection's event enums.
+    pub fn enum_index(&self, path: &Path) -> Option<usize> {
+        let key = quote::quote!(#path).to_string();
+        self.events.iter().position(|event| quote::quote!(#event).to_string() == key)
+    }
+}
+
 impl<'a> ProjectionImpl<'a> {
     pub fn lower(cx: &Ctxt, args: TokenStream, item: &'a ItemImpl) -> Option<Self> {
         if let Some((_, trait_path, _)) = &item.trait_ {
-            cx.error_on(trait_path, "`#[projection]` goes on the read model's own `impl ReadModel { ... }` block, not on a trait impl");
+            cx.error_on(
+                trait_path,
+                "`#[projection]` goes on the read model's own `impl ReadModel { ... }` block, not on a trait impl",
+            );
             return None;
         }
         if !item.generics.params.is_empty() {
@@ -113,6 +129,7 @@ impl<'a> ProjectionImpl<'a> {
             return None;
         };
         let mut applies = Vec::new();
+        let mut apply_marked = 0;
         let mut queries = Vec::new();
         for impl_item in &item.items {
             let ImplItem::Fn(method) = impl_item else { continue };
@@ -122,27 +139,36 @@ impl<'a> ProjectionImpl<'a> {
                 (Some(_), Some(query)) => {
                     cx.error_on(query, "a method is either an `#[apply]` method or a `#[query]`, not both");
                 }
-                (Some(marker), None) => applies.extend(ProjectionApply::lower(cx, marker, method)),
+                (Some(marker), None) => {
+                    apply_marked += 1;
+                    applies.extend(ProjectionApply::lower(cx, marker, method));
+                }
                 (None, Some(marker)) => queries.extend(QueryHandler::lower(cx, marker, method)),
                 (None, None) => {}
             }
         }
-        Some(Self { self_ty: &item.self_ty, name, events, persist: persist.get(), applies, queries })
+        Some(Self { self_ty: &item.self_ty, name, events, persist: persist.get(), applies, apply_marked, queries })
     }
 }
 
 impl<'a> ProjectionApply<'a> {
     fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
         let sig = &method.sig;
+        let mut from = None;
         let unit = match &marker.meta {
             Meta::Path(_) => None,
             Meta::List(_) => match marker.parse_args::<Path>() {
                 Ok(path) if naming::is_variant_path(&path) => Some(path),
+                // #[apply(OrderEvent)]: the enum to take the struct from
+                Ok(path) if path.segments.len() == 1 => {
+                    from = Some(path);
+                    None
+                }
                 Ok(path) => {
                     cx.error_on(
                         path,
-                        "`#[apply(...)]` names a unit variant of an event enum, e.g. `#[apply(OrderEvent::Cancelled)]`; \
-                         for an event struct, write `#[apply]` and take `event: &Recorded<EventStruct>`",
+                        "`#[apply(...)]` names a unit variant of an event enum, e.g. `#[apply(OrderEvent::Cancelled)]`, \
+                         or the enum to take an event struct from, e.g. `#[apply(OrderEvent)]`",
                     );
                     return None;
                 }
@@ -187,7 +213,15 @@ impl<'a> ProjectionApply<'a> {
                 return None;
             }
         };
-        Some(Self { method: &sig.ident, event, fallible: matches!(sig.output, ReturnType::Type(..)) })
+        let output = match &sig.output {
+            ReturnType::Type(_, ty) => Some(&**ty),
+            ReturnType::Default => None,
+        };
+        if let (Some(from), Applied::Unit(_)) = (&from, &event) {
+            cx.error_on(from, "a unit variant is named with its enum already: `#[apply(Enum::Variant)]`");
+            return None;
+        }
+        Some(Self { method: &sig.ident, event, from, output })
     }
 }
 
@@ -213,7 +247,10 @@ impl<'a> QueryHandler<'a> {
         }
         let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
         let [query] = params.as_slice() else {
-            cx.error_on(&sig.inputs, "a `#[query]` method takes `&self` and the query: `fn get(&self, query: GetOrder) -> Answer`");
+            cx.error_on(
+                &sig.inputs,
+                "a `#[query]` method takes `&self` and the query: `fn get(&self, query: GetOrder) -> Answer`",
+            );
             return None;
         };
         let (query, by_ref) = match query {
@@ -244,7 +281,8 @@ impl<'a> QueryHandler<'a> {
 pub fn strip_markers(mut item: ItemImpl) -> ItemImpl {
     for impl_item in &mut item.items {
         if let ImplItem::Fn(method) = impl_item {
-            let marked = attr::named(&method.attrs, APPLY).next().is_some() || attr::named(&method.attrs, QUERY).next().is_some();
+            let marked = attr::named(&method.attrs, APPLY).next().is_some()
+                || attr::named(&method.attrs, QUERY).next().is_some();
             method.attrs.retain(|attr| !attr.path().is_ident(APPLY) && !attr.path().is_ident(QUERY));
             if marked {
                 method.attrs.push(syn::parse_quote! {

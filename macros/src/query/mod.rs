@@ -57,7 +57,10 @@ fn lower<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Vec<QueryVariant<'a>>>
                 _ => {
                     cx.error_on(
                         variant,
-                        format_args!("each variant of a query enum wraps one query struct, e.g. `{0}({0})`", variant.ident),
+                        format_args!(
+                            "each variant of a query enum wraps one query struct, e.g. `{0}({0})`",
+                            variant.ident
+                        ),
                     );
                     return None;
                 }
@@ -90,7 +93,8 @@ fn check(cx: &Ctxt, input: &DeriveInput, variants: &[QueryVariant<'_>]) {
             cx.error_on(&input.ident, "a query enum needs at least one variant");
         }
     }
-    let token = |v: &QueryVariant<'_>| v.name_lit.as_ref().map_or_else(|| v.ident.to_token_stream(), ToTokens::to_token_stream);
+    let token =
+        |v: &QueryVariant<'_>| v.name_lit.as_ref().map_or_else(|| v.ident.to_token_stream(), ToTokens::to_token_stream);
     for (index, variant) in variants.iter().enumerate() {
         if let Some(first) = variants[..index].iter().find(|earlier| earlier.name == variant.name) {
             cx.error_on(
@@ -107,7 +111,9 @@ fn generate(input: &DeriveInput, variants: &[QueryVariant<'_>]) -> TokenStream {
     let names: Vec<&str> = variants.iter().map(|variant| variant.name.as_str()).collect();
     let idents: Vec<_> = variants.iter().map(|variant| variant.ident).collect();
     let types: Vec<_> = variants.iter().map(|variant| variant.query).collect();
-    let answers = types.iter().map(|ty| quote_spanned!(ty.span()=> ::eventsmith::__private::answer_json::<#ty>(app, __query).await));
+    let answers = types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> ::eventsmith::__private::answer_json::<#ty>(app, __query).await));
     quote! {
         const _: () = {
             #[automatically_derived]

@@ -269,7 +269,11 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::checkpoints`].
-    fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn save_checkpoint(
+        &self,
+        name: &str,
+        checkpoint: Checkpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let _ = (name, checkpoint);
         async { Err(StoreError::Unsupported { capability: "checkpoints" }) }
     }
@@ -282,86 +286,140 @@ pub trait EventStore: Send + Sync + 'static {
 }
 
 /// The object-safe form of [`EventStore`], implemented for every store, so that an
-/// [`App`](crate::App) can hold any store chosen at run time.
+/// [`App`](crate::App) can hold any store chosen at run time. `dyn DynEventStore` is itself
+/// an [`EventStore`]: call the `EventStore` methods on it.
 pub trait DynEventStore: Send + Sync + 'static {
-    /// See [`EventStore::append`].
-    fn append<'a>(
+    #[doc(hidden)]
+    fn append_dyn<'a>(
         &'a self,
         stream_id: &'a str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>>;
 
-    /// See [`EventStore::read_stream`].
-    fn read_stream<'a>(
+    #[doc(hidden)]
+    fn read_stream_dyn<'a>(
         &'a self,
         stream_id: &'a str,
         from_version: u64,
         max_count: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
 
-    /// See [`EventStore::read_all`].
-    fn read_all<'a>(
+    #[doc(hidden)]
+    fn read_all_dyn<'a>(
         &'a self,
         from_position: u64,
         max_count: usize,
         types: &'a [&'a str],
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
 
-    /// See [`EventStore::capabilities`].
-    fn capabilities(&self) -> Capabilities;
+    #[doc(hidden)]
+    fn capabilities_dyn(&self) -> Capabilities;
 
-    /// See [`EventStore::load_checkpoint`].
-    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>>;
+    #[doc(hidden)]
+    fn load_checkpoint_dyn<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>>;
 
-    /// See [`EventStore::save_checkpoint`].
-    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>>;
+    #[doc(hidden)]
+    fn save_checkpoint_dyn<'a>(
+        &'a self,
+        name: &'a str,
+        checkpoint: Checkpoint,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// See [`EventStore::subscribe`].
-    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
+    #[doc(hidden)]
+    fn subscribe_dyn(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
 }
 
 impl<S: EventStore> DynEventStore for S {
-    fn append<'a>(
+    fn append_dyn<'a>(
         &'a self,
         stream_id: &'a str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
-        Box::pin(EventStore::append(self, stream_id, expected, events))
+        Box::pin(self.append(stream_id, expected, events))
     }
 
-    fn read_stream<'a>(
+    fn read_stream_dyn<'a>(
         &'a self,
         stream_id: &'a str,
         from_version: u64,
         max_count: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
-        Box::pin(EventStore::read_stream(self, stream_id, from_version, max_count))
+        Box::pin(self.read_stream(stream_id, from_version, max_count))
     }
 
-    fn read_all<'a>(
+    fn read_all_dyn<'a>(
         &'a self,
         from_position: u64,
         max_count: usize,
         types: &'a [&'a str],
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
-        Box::pin(EventStore::read_all(self, from_position, max_count, types))
+        Box::pin(self.read_all(from_position, max_count, types))
+    }
+
+    fn capabilities_dyn(&self) -> Capabilities {
+        self.capabilities()
+    }
+
+    fn load_checkpoint_dyn<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
+        Box::pin(self.load_checkpoint(name))
+    }
+
+    fn save_checkpoint_dyn<'a>(
+        &'a self,
+        name: &'a str,
+        checkpoint: Checkpoint,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.save_checkpoint(name, checkpoint))
+    }
+
+    fn subscribe_dyn(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.subscribe()
+    }
+}
+
+impl EventStore for dyn DynEventStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_dyn(stream_id, expected, events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_stream_dyn(stream_id, from_version, max_count).await
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_all_dyn(from_position, max_count, types).await
     }
 
     fn capabilities(&self) -> Capabilities {
-        EventStore::capabilities(self)
+        self.capabilities_dyn()
     }
 
-    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
-        Box::pin(EventStore::load_checkpoint(self, name))
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        self.load_checkpoint_dyn(name).await
     }
 
-    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(EventStore::save_checkpoint(self, name, checkpoint))
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        self.save_checkpoint_dyn(name, checkpoint).await
     }
 
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        EventStore::subscribe(self)
+        self.subscribe_dyn()
     }
 }

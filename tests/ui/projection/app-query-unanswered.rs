@@ -1,0 +1,29 @@
+use eventsmith::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opened { pub id: u32 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Closed { pub id: u32 }
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum DoorEvent { Opened(Opened), Closed(Closed), Slammed }
+
+#[derive(Debug, Default)]
+pub struct DoorsView { open: u32 }
+
+#[derive(Debug)]
+pub struct OpenCount;
+
+#[projection(name = "doors", events = DoorEvent)]
+impl DoorsView {
+    #[apply]
+    fn opened(&mut self, _: &Recorded<Opened>) { self.open += 1; }
+}
+
+async fn run(app: App) {
+    let _ = app.query(OpenCount).await;
+}
+
+fn main() {
+    let _ = run;
+}

@@ -1,0 +1,6 @@
+use eventsmith::prelude::*;
+
+#[derive(Query, Debug)]
+pub struct OpenCount;
+
+fn main() {}
