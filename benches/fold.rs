@@ -10,6 +10,8 @@ use std::path::Path;
 use criterion::{Criterion, Throughput};
 use eventsmith::prelude::*;
 
+mod support;
+
 const EVENTS: usize = 1_000_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,35 +118,30 @@ fn history() -> Vec<AccountEvent> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
-    let events = history();
-    let mut generated = Account::default();
-    events.iter().for_each(|event| generated.apply(event));
-    let mut by_hand = Account::default();
-    events.iter().for_each(|event| hand_written(&mut by_hand, event));
-    assert_eq!(generated, by_hand, "both folds must compute the same state");
+fn fold_generated(events: &[AccountEvent]) -> Account {
+    let mut state = Account::default();
+    for event in black_box(events) {
+        state.apply(event);
+    }
+    state
+}
+
+fn fold_by_hand(events: &[AccountEvent]) -> Account {
+    let mut state = Account::default();
+    for event in black_box(events) {
+        hand_written(&mut state, event);
+    }
+    state
+}
+
+fn bench(c: &mut Criterion, events: &[AccountEvent]) {
+    assert_eq!(fold_generated(events), fold_by_hand(events), "both folds must compute the same state");
 
     let mut group = c.benchmark_group("fold_1m");
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(30);
-    group.bench_function("generated", |b| {
-        b.iter(|| {
-            let mut state = Account::default();
-            for event in black_box(&events) {
-                state.apply(event);
-            }
-            black_box(state)
-        });
-    });
-    group.bench_function("hand_written", |b| {
-        b.iter(|| {
-            let mut state = Account::default();
-            for event in black_box(&events) {
-                hand_written(&mut state, event);
-            }
-            black_box(state)
-        });
-    });
+    group.bench_function("generated", |b| b.iter(|| black_box(fold_generated(events))));
+    group.bench_function("hand_written", |b| b.iter(|| black_box(fold_by_hand(events))));
     group.finish();
 }
 
@@ -157,8 +154,9 @@ fn mean_ns(id: &str) -> Option<f64> {
 }
 
 fn main() {
+    let events = history();
     let mut criterion = Criterion::default().configure_from_args();
-    bench(&mut criterion);
+    bench(&mut criterion, &events);
     criterion.final_summary();
     if let (Some(generated), Some(by_hand)) = (mean_ns("fold_1m/generated"), mean_ns("fold_1m/hand_written")) {
         println!(
@@ -168,4 +166,12 @@ fn main() {
             generated / by_hand
         );
     }
+    let (ratio, generated, by_hand) = support::paired_ratio(
+        200,
+        || drop(black_box(fold_generated(&events))),
+        || drop(black_box(fold_by_hand(&events))),
+    );
+    println!(
+        "fold of {EVENTS} events, 200 interleaved pairs: generated {generated:.3} ms, hand-written {by_hand:.3} ms, median ratio {ratio:.3}"
+    );
 }

@@ -507,6 +507,19 @@ pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, Box<CorruptEve
     })
 }
 
+/// Moves a stored event's envelope around an already decoded payload.
+pub fn decode_envelope<E>(stored: StoredEvent, event: E) -> Recorded<E> {
+    Recorded {
+        id: stored.id,
+        stream_id: stored.stream_id,
+        stream_version: stored.stream_version,
+        position: stored.position,
+        recorded_at: stored.recorded_at,
+        metadata: stored.metadata,
+        event,
+    }
+}
+
 /// Decodes a stored event into a typed [`Recorded`] envelope.
 ///
 /// # Errors
