@@ -8,7 +8,7 @@ use std::time::Instant;
 /// Median time of `candidate` divided by `baseline`, over `pairs` interleaved pairs, with the
 /// medians of each side in milliseconds.
 pub fn paired_ratio(pairs: usize, mut candidate: impl FnMut(), mut baseline: impl FnMut()) -> (f64, f64, f64) {
-    let mut time = |f: &mut dyn FnMut()| {
+    let time = |f: &mut dyn FnMut()| {
         let start = Instant::now();
         f();
         start.elapsed().as_secs_f64()
