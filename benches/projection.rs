@@ -218,7 +218,9 @@ fn main() {
     }
     let (ratio, generated, by_hand) = support::paired_ratio(
         40,
-        || drop(black_box(build_and_catch_up(&runtime, &store))),
+        || {
+            black_box(build_and_catch_up(&runtime, &store));
+        },
         || drop(black_box(runtime.block_on(hand_written(&*store)))),
     );
     println!(
