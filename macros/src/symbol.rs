@@ -25,3 +25,7 @@ pub const QUERY: &str = "query";
 pub const EVENTS: &str = "events";
 // #[projection(persist)]
 pub const PERSIST: &str = "persist";
+// #[aggregate(snapshot_every = 500)]
+pub const SNAPSHOT_EVERY: &str = "snapshot_every";
+// #[aggregate(snapshot_revision = 2)]
+pub const SNAPSHOT_REVISION: &str = "snapshot_revision";

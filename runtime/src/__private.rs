@@ -1,10 +1,12 @@
 //! What generated code needs, under stable absolute paths. Not a public API.
 
 pub use core;
+pub use schemars;
 pub use serde;
 pub use serde_json;
 pub use std::boxed::Box;
 pub use std::string::String;
+pub use std::sync::OnceLock;
 pub use std::vec::Vec;
 
 pub use crate::aggregate::{Aggregate, Apply, Fold, Handle};
@@ -224,4 +226,13 @@ where
 {
     let answer = app.query(query).await?;
     serde_json::to_string(&answer).map_err(|source| Error::Answer { query: std::any::type_name::<Q>(), source })
+}
+
+/// The fingerprint of a snapshot's shape: the state's JSON Schema, hashed, with the
+/// aggregate's declared snapshot revision, e.g. `r1-5f0c3a1e9b2d4c77`.
+#[must_use]
+pub fn state_fingerprint<S: schemars::JsonSchema>(revision: u32) -> String {
+    let schema = schemars::SchemaGenerator::default().into_root_schema_for::<S>();
+    let text = serde_json::to_string(&schema).unwrap_or_default();
+    format!("r{revision}-{:016x}", crate::event::fnv1a(text.as_bytes()))
 }

@@ -20,6 +20,27 @@ pub trait Aggregate: Default + Send + Sync + 'static {
 
     /// Folds one event into the state (the seed's `replayEvents`, one step).
     fn apply(&mut self, event: &Self::Event);
+
+    /// A snapshot of the state is stored every this many events; 0 for never.
+    /// Set by `#[aggregate(snapshot_every = N)]`.
+    const SNAPSHOT_EVERY: u64 = 0;
+
+    /// The fingerprint of the state's shape (its JSON Schema) and the aggregate's snapshot
+    /// revision: a snapshot written under another fingerprint is ignored.
+    fn snapshot_fingerprint() -> String {
+        String::new()
+    }
+
+    /// The state as a snapshot, if the aggregate takes snapshots.
+    fn encode_snapshot(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        None
+    }
+
+    /// The state from a snapshot, if the aggregate takes snapshots.
+    fn decode_snapshot(state: &[u8]) -> Option<Result<Self, serde_json::Error>> {
+        let _ = state;
+        None
+    }
 }
 
 /// Applies one event type to a state. `#[aggregate]` implements it for each `#[apply]`

@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
 use crate::runner::{ProjectionRunner, Runner};
-use crate::store::{DynEventStore, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use crate::store::{DynEventStore, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent};
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
@@ -211,6 +211,7 @@ impl App {
                             }
                         })
                         .collect();
+                    self.maybe_snapshot(&stream_id, &state, version, outcome.last_version()).await;
                     self.update_projections().await;
                     return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
                 }
@@ -329,8 +330,7 @@ impl App {
     }
 
     async fn load_stream<A: Aggregate>(&self, stream_id: &str) -> Result<(A, u64), LoadError> {
-        let mut state = A::default();
-        let mut version = 0;
+        let (mut state, mut version) = self.load_snapshot::<A>(stream_id).await.unwrap_or_default();
         loop {
             let page = self.inner.store.read_stream(stream_id, version + 1, READ_PAGE).await?;
             for stored in &page {
@@ -341,6 +341,78 @@ impl App {
             if page.len() < READ_PAGE {
                 return Ok((state, version));
             }
+        }
+    }
+
+    /// The latest usable snapshot of the stream: one written for the state's current shape,
+    /// that decodes, and whose version the stream has. Any other is ignored (and the reason
+    /// logged), and the state is rebuilt from the events.
+    async fn load_snapshot<A: Aggregate>(&self, stream_id: &str) -> Option<(A, u64)> {
+        if A::SNAPSHOT_EVERY == 0 || !self.inner.store.capabilities().snapshots {
+            return None;
+        }
+        let snapshot = match self.inner.store.load_snapshot(stream_id).await {
+            Ok(snapshot) => snapshot?,
+            Err(error) => {
+                tracing::warn!(stream = stream_id, %error, "snapshot not loaded; replaying the stream");
+                return None;
+            }
+        };
+        let fingerprint = A::snapshot_fingerprint();
+        if snapshot.fingerprint != fingerprint {
+            tracing::info!(
+                stream = stream_id,
+                stored = %snapshot.fingerprint,
+                current = %fingerprint,
+                "snapshot ignored: the state's shape or snapshot revision changed; replaying the stream"
+            );
+            return None;
+        }
+        let state = match A::decode_snapshot(&snapshot.state)? {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(stream = stream_id, %error, "snapshot ignored: it does not decode; replaying the stream");
+                return None;
+            }
+        };
+        // The event the snapshot ends on must exist: a store restored from an older copy
+        // may hold a snapshot past the end of the stream.
+        match self.inner.store.read_stream(stream_id, snapshot.version, 1).await {
+            Ok(events) if events.first().is_some_and(|event| event.stream_version == snapshot.version) => {
+                Some((state, snapshot.version))
+            }
+            Ok(_) => {
+                tracing::warn!(
+                    stream = stream_id,
+                    version = snapshot.version,
+                    "snapshot ignored: it is past the end of the stream"
+                );
+                None
+            }
+            Err(error) => {
+                tracing::warn!(stream = stream_id, %error, "snapshot not checked; replaying the stream");
+                None
+            }
+        }
+    }
+
+    /// Stores a snapshot when a commit crossed a multiple of `SNAPSHOT_EVERY`. A failure is
+    /// logged, not returned: the command is committed either way.
+    async fn maybe_snapshot<A: Aggregate>(&self, stream_id: &str, state: &A, before: u64, after: u64) {
+        let every = A::SNAPSHOT_EVERY;
+        if every == 0 || before / every == after / every || !self.inner.store.capabilities().snapshots {
+            return;
+        }
+        let Some(encoded) = state.encode_snapshot() else { return };
+        let snapshot = match encoded {
+            Ok(bytes) => Snapshot { version: after, fingerprint: A::snapshot_fingerprint(), state: bytes },
+            Err(error) => {
+                tracing::warn!(stream = stream_id, %error, "snapshot not taken: the state does not serialize");
+                return;
+            }
+        };
+        if let Err(error) = self.inner.store.save_snapshot(stream_id, snapshot).await {
+            tracing::warn!(stream = stream_id, %error, "snapshot not saved");
         }
     }
 }

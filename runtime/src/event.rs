@@ -101,3 +101,10 @@ pub trait Produces<E> {
     /// Converts the returned value into the event enum.
     fn produce(self) -> E;
 }
+
+/// FNV-1a, 64 bits: a hash that is the same on every machine and every Rust release, for
+/// fingerprints that are stored.
+#[must_use]
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}

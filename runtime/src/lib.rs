@@ -16,6 +16,8 @@ pub mod recorded;
 mod runner;
 pub mod store;
 pub mod testing;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 #[doc(hidden)]
 pub mod __private;
@@ -28,4 +30,9 @@ pub use event::{Event, EventType, Produces, VariantOf};
 pub use projection::{ApplyError, Projection, Query, QueryEnvelope};
 pub use recorded::{Metadata, Recorded};
 pub use runner::ProjectionStopped;
-pub use store::{AppendOutcome, EventStore, ExpectedVersion, MemoryStore, NewEvent, StoreError, StoredEvent};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use store::{
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, MemoryStore, NewEvent, Snapshot, StoreError,
+    StoredEvent,
+};

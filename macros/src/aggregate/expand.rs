@@ -44,6 +44,38 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
     let fold = quote_spanned! {self_ty.span()=>
         <#event as ::eventsmith::__private::Fold<#self_ty>>::fold_into(event, self)
     };
+    let snapshots = model.snapshots.as_ref().map(|snapshots| {
+        let (every, revision) = (&snapshots.every, snapshots.revision);
+        // Spanned at `snapshot_every`: a state without `Serialize`, `Deserialize` or
+        // `JsonSchema` is reported there.
+        let span = every.span();
+        let fingerprint = quote_spanned!(span=> ::eventsmith::__private::state_fingerprint::<Self>(#revision));
+        let encode = quote_spanned!(span=> ::eventsmith::__private::serde_json::to_vec(self));
+        let decode = quote_spanned!(span=> ::eventsmith::__private::serde_json::from_slice(state));
+        quote! {
+            const SNAPSHOT_EVERY: u64 = #every;
+
+            fn snapshot_fingerprint() -> ::eventsmith::__private::String {
+                static FINGERPRINT: ::eventsmith::__private::OnceLock<::eventsmith::__private::String> =
+                    ::eventsmith::__private::OnceLock::new();
+                ::core::clone::Clone::clone(FINGERPRINT.get_or_init(|| #fingerprint))
+            }
+
+            fn encode_snapshot(
+                &self,
+            ) -> ::core::option::Option<
+                ::core::result::Result<::eventsmith::__private::Vec<u8>, ::eventsmith::__private::serde_json::Error>,
+            > {
+                ::core::option::Option::Some(#encode)
+            }
+
+            fn decode_snapshot(
+                state: &[u8],
+            ) -> ::core::option::Option<::core::result::Result<Self, ::eventsmith::__private::serde_json::Error>> {
+                ::core::option::Option::Some(#decode)
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl ::eventsmith::__private::Aggregate for #self_ty {
@@ -55,6 +87,8 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
             fn apply(&mut self, event: &Self::Event) {
                 #fold
             }
+
+            #snapshots
         }
     }
 }

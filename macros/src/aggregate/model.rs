@@ -7,7 +7,7 @@ use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
 use crate::sig::{check_plain, last_segment_args, type_name, typed_param};
-use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME};
+use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME, SNAPSHOT_EVERY, SNAPSHOT_REVISION};
 
 pub struct AggregateImpl<'a> {
     pub self_ty: &'a Type,
@@ -16,8 +16,15 @@ pub struct AggregateImpl<'a> {
     pub event: Path,
     pub error: Type,
     pub ignores: Vec<EventRef>,
+    pub snapshots: Option<Snapshots>,
     pub commands: Vec<CommandHandler<'a>>,
     pub applies: Vec<ApplyHandler<'a>>,
+}
+
+/// `#[aggregate(snapshot_every = N, snapshot_revision = R)]`.
+pub struct Snapshots {
+    pub every: syn::LitInt,
+    pub revision: u32,
 }
 
 /// An event named by an `#[apply]` method or in `ignore(...)`.
@@ -114,6 +121,7 @@ impl<'a> AggregateImpl<'a> {
             event: args.event,
             error: args.error,
             ignores: args.ignores,
+            snapshots: args.snapshots,
             commands,
             applies,
         })
@@ -125,6 +133,7 @@ struct Args {
     error: Type,
     name: Option<LitStr>,
     ignores: Vec<EventRef>,
+    snapshots: Option<Snapshots>,
 }
 
 impl Args {
@@ -133,6 +142,8 @@ impl Args {
         let mut error = Once::new("aggregate", ERROR);
         let mut name = Once::new("aggregate", NAME);
         let mut ignores = Vec::new();
+        let mut every = Once::new("aggregate", SNAPSHOT_EVERY);
+        let mut revision = Once::new("aggregate", SNAPSHOT_REVISION);
         let parser = syn::meta::parser(|meta| {
             // #[aggregate(event = OrderEvent)]
             if meta.path.is_ident(EVENT_KEY) {
@@ -152,8 +163,22 @@ impl Args {
                     ignores.push(event_ref(ignored.path.clone()));
                     Ok(())
                 })
+            // #[aggregate(snapshot_every = 500)]
+            } else if meta.path.is_ident(SNAPSHOT_EVERY) {
+                let (_, lit) = attr::version_value(&meta).map_err(|error| {
+                    syn::Error::new(error.span(), "`snapshot_every` is a number of events, at least 1")
+                })?;
+                every.set(&meta, lit)
+            // #[aggregate(snapshot_revision = 2)]
+            } else if meta.path.is_ident(SNAPSHOT_REVISION) {
+                let (number, _) = attr::version_value(&meta)?;
+                revision.set(&meta, number)
             } else {
-                Err(attr::unknown_key(&meta, "aggregate", &[EVENT_KEY, ERROR, NAME, IGNORE]))
+                Err(attr::unknown_key(
+                    &meta,
+                    "aggregate",
+                    &[EVENT_KEY, ERROR, NAME, IGNORE, SNAPSHOT_EVERY, SNAPSHOT_REVISION],
+                ))
             }
         });
         if let Err(error) = syn::parse::Parser::parse2(parser, args) {
@@ -172,7 +197,16 @@ impl Args {
                 return None;
             }
         };
-        Some(Self { event, error, name: name.get(), ignores })
+        let revision = revision.get();
+        let snapshots = match every.get() {
+            Some(every) => Some(Snapshots { every, revision: revision.unwrap_or(1) }),
+            None if revision.is_some() => {
+                cx.error_on(self_ty, "`snapshot_revision` needs `snapshot_every = N`, which turns snapshots on");
+                return None;
+            }
+            None => None,
+        };
+        Some(Self { event, error, name: name.get(), ignores, snapshots })
     }
 }
 

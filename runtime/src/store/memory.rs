@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use tokio::sync::watch;
 
-use super::{AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use super::{
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent,
+};
 
 /// An event store in memory. Appends are serialized by one lock, so the global log is in
 /// commit order by construction. Payloads are kept as the encoded bytes, so a test on the
@@ -35,6 +37,8 @@ struct State {
     ids: HashMap<Uuid, usize>,
     /// Projection checkpoints by name.
     checkpoints: HashMap<String, Checkpoint>,
+    /// The latest snapshot of each stream.
+    snapshots: HashMap<String, Snapshot>,
 }
 
 impl MemoryStore {
@@ -148,7 +152,7 @@ impl EventStore for MemoryStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { checkpoints: true, notifications: true }
+        Capabilities { checkpoints: true, notifications: true, snapshots: true }
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
@@ -162,5 +166,18 @@ impl EventStore for MemoryStore {
 
     fn subscribe(&self) -> Option<watch::Receiver<u64>> {
         Some(self.head.subscribe())
+    }
+
+    async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.lock().snapshots.get(stream_id).cloned())
+    }
+
+    async fn save_snapshot(&self, stream_id: &str, snapshot: Snapshot) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let newer = state.snapshots.get(stream_id).is_none_or(|saved| saved.version <= snapshot.version);
+        if newer {
+            state.snapshots.insert(stream_id.to_owned(), snapshot);
+        }
+        Ok(())
     }
 }

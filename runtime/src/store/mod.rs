@@ -4,6 +4,8 @@
 //! position in one global log (1, 2, ...) that readers see in commit order.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,6 +16,8 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 use crate::recorded::Metadata;
 
@@ -150,6 +154,35 @@ pub enum StoreError {
         /// The capability that was asked for.
         capability: &'static str,
     },
+    /// The database is not an eventsmith store; nothing was written to it.
+    #[error("`{location}` is not an eventsmith store: {reason}")]
+    NotAStore {
+        /// Where the store was opened.
+        location: String,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The store was written by a newer release of eventsmith; nothing was written to it.
+    #[error(
+        "`{location}` has eventsmith schema version {found}, newer than the {supported} this release knows; upgrade eventsmith to open it"
+    )]
+    SchemaTooNew {
+        /// Where the store was opened.
+        location: String,
+        /// The schema version found.
+        found: i64,
+        /// The newest schema version this release reads.
+        supported: i64,
+    },
+    /// A stored row is malformed (not a payload that fails to decode, which is a
+    /// [`CorruptEvent`](crate::error::CorruptEvent), but a broken envelope).
+    #[error("the stored event at global position {position} is malformed: {reason}")]
+    CorruptRow {
+        /// Its global position.
+        position: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// The store's backend failed. Nothing was half-written.
     #[error("store backend failed during {operation}: {source}")]
     Backend {
@@ -172,6 +205,21 @@ pub struct Capabilities {
     /// [`EventStore::subscribe`] returns a receiver of the log's head position, so that live
     /// projections wake on appends instead of polling.
     pub notifications: bool,
+    /// [`EventStore::load_snapshot`] and [`EventStore::save_snapshot`] work: aggregates with
+    /// `snapshot_every` load from their latest snapshot.
+    pub snapshots: bool,
+}
+
+/// An aggregate's state saved at a stream version, with the fingerprint of the state's shape
+/// it was written with; a snapshot whose fingerprint differs from the code's is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The stream version the state includes.
+    pub version: u64,
+    /// The fingerprint of the state's schema and the aggregate's snapshot revision.
+    pub fingerprint: String,
+    /// The serialized state.
+    pub state: Vec<u8>,
 }
 
 /// A projection's checkpoint: the last global position it applied, and its state at that
@@ -283,6 +331,28 @@ pub trait EventStore: Send + Sync + 'static {
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
     }
+
+    /// Loads the latest snapshot of `stream_id`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::snapshots`].
+    fn load_snapshot(&self, stream_id: &str) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let _ = stream_id;
+        async { Err(StoreError::Unsupported { capability: "snapshots" }) }
+    }
+
+    /// Saves a snapshot of `stream_id`, replacing an older one (never a newer one).
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::snapshots`].
+    fn save_snapshot(
+        &self,
+        stream_id: &str,
+        snapshot: Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (stream_id, snapshot);
+        async { Err(StoreError::Unsupported { capability: "snapshots" }) }
+    }
 }
 
 /// The object-safe form of [`EventStore`], implemented for every store, so that an
@@ -328,6 +398,13 @@ pub trait DynEventStore: Send + Sync + 'static {
 
     #[doc(hidden)]
     fn subscribe_dyn(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
+
+    #[doc(hidden)]
+    fn load_snapshot_dyn<'a>(&'a self, stream_id: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, StoreError>>;
+
+    #[doc(hidden)]
+    fn save_snapshot_dyn<'a>(&'a self, stream_id: &'a str, snapshot: Snapshot)
+    -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 impl<S: EventStore> DynEventStore for S {
@@ -377,6 +454,18 @@ impl<S: EventStore> DynEventStore for S {
     fn subscribe_dyn(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         self.subscribe()
     }
+
+    fn load_snapshot_dyn<'a>(&'a self, stream_id: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, StoreError>> {
+        Box::pin(self.load_snapshot(stream_id))
+    }
+
+    fn save_snapshot_dyn<'a>(
+        &'a self,
+        stream_id: &'a str,
+        snapshot: Snapshot,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.save_snapshot(stream_id, snapshot))
+    }
 }
 
 impl EventStore for dyn DynEventStore {
@@ -421,5 +510,13 @@ impl EventStore for dyn DynEventStore {
 
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         self.subscribe_dyn()
+    }
+
+    async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        self.load_snapshot_dyn(stream_id).await
+    }
+
+    async fn save_snapshot(&self, stream_id: &str, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.save_snapshot_dyn(stream_id, snapshot).await
     }
 }

@@ -1,0 +1,236 @@
+//! `SqliteStore` on files: durability across reopen, bad databases, locks, corrupt rows,
+//! immutability, and aggregate snapshots. (A process killed mid-append: `tests/crash.rs`.)
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use eventsmith::prelude::*;
+use eventsmith::store::{NewEvent, Snapshot, SqliteOptions};
+use eventsmith::{DecodeError, Error, SqliteStore, StoreError};
+
+fn temp_db(name: &str) -> PathBuf {
+    let directory = std::env::temp_dir().join(format!("eventsmith-sqlite-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    directory.join("events.db")
+}
+
+fn raw(event_type: &str, payload: &str) -> NewEvent {
+    NewEvent {
+        id: eventsmith::__private::new_event_id(),
+        event_type: event_type.to_owned().into(),
+        event_version: 1,
+        payload: payload.as_bytes().to_vec(),
+        metadata: Metadata::default(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Added {
+    pub amount: i64,
+}
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum CounterEvent {
+    Added(Added),
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Counter)]
+pub struct Add {
+    #[command(id)]
+    pub id: u32,
+    pub amount: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+pub struct Never;
+
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Counter {
+    total: i64,
+    /// Events applied by this process: shows whether a load replayed from a snapshot.
+    #[serde(skip)]
+    applied: u64,
+}
+
+#[aggregate(event = CounterEvent, error = Never, snapshot_every = 10)]
+impl Counter {
+    #[command]
+    fn add(&self, command: &Add) -> Result<Added, Never> {
+        Ok(Added { amount: command.amount })
+    }
+
+    #[apply]
+    fn added(&mut self, event: &Added) {
+        self.total += event.amount;
+        self.applied += 1;
+    }
+}
+
+#[tokio::test]
+async fn events_survive_a_reopen() {
+    let path = temp_db("reopen");
+    {
+        let app = App::builder().store(SqliteStore::open(&path).await.unwrap()).build().await.unwrap();
+        app.execute(Add { id: 1, amount: 2 }).await.unwrap();
+        app.execute(Add { id: 1, amount: 3 }).await.unwrap();
+    }
+    let app = App::builder().store(SqliteStore::open(&path).await.unwrap()).build().await.unwrap();
+    let loaded = app.load::<Counter>(1).await.unwrap();
+    assert_eq!((loaded.version, loaded.state.total), (2, 5));
+}
+
+#[tokio::test]
+async fn a_database_of_something_else_is_refused_and_left_alone() {
+    let path = temp_db("foreign");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection.execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)").unwrap();
+    }
+    let error = SqliteStore::open(&path).await.unwrap_err();
+    assert!(matches!(&error, StoreError::NotAStore { .. }), "{error:?}");
+    assert!(error.to_string().contains("not an eventsmith store"), "{error}");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 =
+        connection.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0)).unwrap();
+    assert_eq!(tables, 1, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_refused() {
+    let path = temp_db("garbage");
+    std::fs::write(&path, b"this is not a SQLite file, it is a shopping list: eggs, milk, and so on and so forth")
+        .unwrap();
+    let error = SqliteStore::open(&path).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::NotAStore { reason, .. } if reason.contains("not a SQLite database")),
+        "{error:?}"
+    );
+    assert!(std::fs::read(&path).unwrap().starts_with(b"this is not"), "the file is untouched");
+}
+
+#[tokio::test]
+async fn a_store_written_by_a_newer_release_is_refused() {
+    let path = temp_db("newer");
+    drop(SqliteStore::open(&path).await.unwrap());
+    rusqlite::Connection::open(&path).unwrap().execute("UPDATE eventsmith_schema SET version = 99", []).unwrap();
+    let error = SqliteStore::open(&path).await.unwrap_err();
+    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 1, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_writer_locked_out_past_the_timeout_fails_retryably_and_writes_nothing() {
+    let path = temp_db("locked");
+    let options = SqliteOptions { busy_timeout: Duration::from_millis(100), ..SqliteOptions::default() };
+    let store = SqliteStore::open_with(&path, options).await.unwrap();
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let error = store.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Backend { retryable: true, .. }), "{error:?}");
+    assert!(error.to_string().contains("locked by another writer"), "{error}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(store.read_stream("s", 1, 10).await.unwrap().is_empty());
+    store.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.expect("works once the lock is gone");
+}
+
+#[tokio::test]
+async fn stored_events_cannot_be_changed_or_deleted() {
+    let path = temp_db("immutable");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.append("s", ExpectedVersion::Any, vec![raw("Added", r#"{"amount":1}"#)]).await.unwrap();
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let update = connection.execute("UPDATE events SET payload = X'7B7D'", []).unwrap_err();
+    assert!(update.to_string().contains("immutable"), "{update}");
+    let delete = connection.execute("DELETE FROM events", []).unwrap_err();
+    assert!(delete.to_string().contains("immutable"), "{delete}");
+}
+
+#[tokio::test]
+async fn corrupt_rows_are_typed_errors_naming_where_they_are() {
+    let path = temp_db("corrupt");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.append("Counter-1", ExpectedVersion::Any, vec![raw("Added", r#"{"amount":1}"#)]).await.unwrap();
+    store.append("Counter-1", ExpectedVersion::Any, vec![raw("Added", r#"{"amount": oops}"#)]).await.unwrap();
+    store.append("Counter-2", ExpectedVersion::Any, vec![raw("Removed", "{}")]).await.unwrap();
+    let app = App::builder().store(store.clone()).build().await.unwrap();
+
+    let Err(Error::Corrupt(corrupt)) = app.load::<Counter>(1).await else { panic!("bad JSON must not load") };
+    assert_eq!(
+        (corrupt.stream_id.as_str(), corrupt.stream_version, corrupt.event_type.as_str()),
+        ("Counter-1", 2, "Added")
+    );
+    assert!(matches!(corrupt.source, DecodeError::Payload { .. }));
+    let Err(Error::Corrupt(corrupt)) = app.load::<Counter>(2).await else { panic!("an unknown type must not load") };
+    assert!(matches!(&corrupt.source, DecodeError::UnknownType { event_type, .. } if event_type == "Removed"));
+
+    // An envelope broken below the payload: an event id that is not a UUID.
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection.execute_batch("DROP TRIGGER events_are_immutable_update").unwrap();
+        connection.execute("UPDATE events SET event_id = X'00' WHERE position = 3", []).unwrap();
+    }
+    let error = store.read_all(1, 10, &[]).await.unwrap_err();
+    assert!(matches!(error, StoreError::CorruptRow { position: 3, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn snapshots_are_taken_every_n_events_and_loading_starts_from_the_latest() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let app = App::builder().store(store.clone()).build().await.unwrap();
+    for amount in 1..=25 {
+        app.execute(Add { id: 1, amount }).await.unwrap();
+    }
+    let snapshot = store.load_snapshot("Counter-1").await.unwrap().expect("a snapshot");
+    assert_eq!(snapshot.version, 20);
+    assert_eq!(snapshot.fingerprint, <Counter as Aggregate>::snapshot_fingerprint());
+    let loaded = app.load::<Counter>(1).await.unwrap();
+    assert_eq!((loaded.version, loaded.state.total), (25, (1..=25).sum()));
+    assert_eq!(loaded.state.applied, 5, "only the events after the snapshot are replayed");
+}
+
+async fn load_with_snapshot(snapshot: Snapshot) -> (i64, u64) {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let app = App::builder().store(store.clone()).build().await.unwrap();
+    for amount in 1..=3 {
+        app.execute(Add { id: 1, amount }).await.unwrap();
+    }
+    store.save_snapshot("Counter-1", snapshot).await.unwrap();
+    let loaded = app.load::<Counter>(1).await.unwrap();
+    assert_eq!(loaded.version, 3);
+    (loaded.state.total, loaded.state.applied)
+}
+
+#[tokio::test]
+async fn a_snapshot_of_another_shape_is_ignored_and_the_state_rebuilt() {
+    let stale =
+        Snapshot { version: 2, fingerprint: "r1-0000000000000000".into(), state: br#"{"total":1000}"#.to_vec() };
+    assert_eq!(load_with_snapshot(stale).await, (6, 3));
+}
+
+#[tokio::test]
+async fn a_snapshot_that_does_not_decode_is_ignored_and_the_state_rebuilt() {
+    let fingerprint = <Counter as Aggregate>::snapshot_fingerprint();
+    let broken = Snapshot { version: 2, fingerprint, state: br#"{"total":"#.to_vec() };
+    assert_eq!(load_with_snapshot(broken).await, (6, 3));
+}
+
+#[tokio::test]
+async fn a_snapshot_past_the_end_of_the_stream_is_ignored() {
+    let fingerprint = <Counter as Aggregate>::snapshot_fingerprint();
+    let ahead = Snapshot { version: 9, fingerprint, state: br#"{"total":1000}"#.to_vec() };
+    assert_eq!(load_with_snapshot(ahead).await, (6, 3));
+}
+
+#[tokio::test]
+async fn a_matching_snapshot_is_used() {
+    let fingerprint = <Counter as Aggregate>::snapshot_fingerprint();
+    let good = Snapshot { version: 2, fingerprint, state: br#"{"total":1000}"#.to_vec() };
+    assert_eq!(load_with_snapshot(good).await, (1003, 1));
+}
+
+#[tokio::test]
+async fn the_fingerprint_names_the_revision() {
+    assert!(<Counter as Aggregate>::snapshot_fingerprint().starts_with("r1-"));
+}
