@@ -2,7 +2,9 @@
 //! rebuilt by replaying its events (the command model), and a projection answering queries
 //! (the query model).
 //!
-//! Run it with `cargo run --example orders`.
+//! Run it with `cargo run --example orders`: it keeps its events in `orders.db` (SQLite, the
+//! embedded default), and each run continues from what earlier runs stored. Another file:
+//! `cargo run --example orders -- path/to.db`; no file at all: `-- --store memory`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -272,10 +274,31 @@ impl OrdersView {
 
 // ---------------------------------------------------------------------------------------
 
+/// Where the example keeps its events, from the command line.
+fn store_location() -> String {
+    let mut args = std::env::args().skip(1);
+    match (args.next(), args.next()) {
+        (Some(flag), Some(location)) if flag == "--store" => location,
+        (Some(path), _) if !path.starts_with("--") => path,
+        _ => "orders.db".to_owned(),
+    }
+}
+
+async fn open_store(location: &str) -> eventsmith::Result<std::sync::Arc<dyn eventsmith::store::DynEventStore>> {
+    Ok(match location {
+        "memory" => std::sync::Arc::new(MemoryStore::new()),
+        path => std::sync::Arc::new(eventsmith::SqliteStore::open(path.trim_start_matches("sqlite://")).await?),
+    })
+}
+
 #[tokio::main]
 async fn main() -> eventsmith::Result<()> {
-    let app = App::builder().store(MemoryStore::new()).aggregate::<Order>().projection::<OrdersView>().build().await?;
-    let order_id = OrderId::from("order-1");
+    let location = store_location();
+    let store = open_store(&location).await?;
+    let app = App::builder().shared_store(store).aggregate::<Order>().projection::<OrdersView>().build().await?;
+    let earlier = app.query(ListOrders::default()).await?.len();
+    println!("store: {location} ({earlier} orders from earlier runs)\n");
+    let order_id = OrderId(format!("order-{}", earlier + 1));
 
     println!("> CreateOrder {{ order_id: {order_id}, customer_name: \"Ada\", total_cents: 4200 }}");
     app.execute(CreateOrder { order_id: order_id.clone(), customer_name: "Ada".into(), total_cents: 4200 }).await?;
@@ -289,9 +312,9 @@ async fn main() -> eventsmith::Result<()> {
     println!("> ApproveOrder {{ order_id: {order_id}, approved_by: \"Grace\" }}");
     app.execute(ApproveOrder { order_id: order_id.clone(), approved_by: "Grace".into() }).await?;
 
-    let json = br#"{"type": "ShipOrder", "data": {"order_id": "order-1", "carrier": "DHL"}}"#;
-    println!("> {}   (dynamic envelope)", String::from_utf8_lossy(json));
-    let dispatched = OrderCommand::from_json(json)?.dispatch(&app).await?;
+    let json = format!(r#"{{"type": "ShipOrder", "data": {{"order_id": "{order_id}", "carrier": "DHL"}}}}"#);
+    println!("> {json}   (dynamic envelope)");
+    let dispatched = OrderCommand::from_json(json.as_bytes())?.dispatch(&app).await?;
     println!("  dispatched: {dispatched:?}");
 
     println!("\nRecorded events of {}:", eventsmith::app::stream_id::<Order>(&order_id));
@@ -311,8 +334,6 @@ async fn main() -> eventsmith::Result<()> {
     let loaded = app.load::<Order>(&order_id).await?;
     println!("\nState of {} at version {}:\n  {:?}", loaded.stream_id, loaded.version, loaded.state);
 
-    app.execute(CreateOrder { order_id: "order-2".into(), customer_name: "Grace".into(), total_cents: 990 }).await?;
-
     println!("\nQuery model:");
     let order: Option<OrderSummary> = app.query(GetOrder { order_id: order_id.clone() }).await?;
     println!("  GetOrder {{ order_id: {order_id} }}\n    {order:?}");
@@ -320,7 +341,7 @@ async fn main() -> eventsmith::Result<()> {
     for order in app.query(ListOrders::default()).await? {
         println!("    {order:?}");
     }
-    let json = br#"{"type": "ListOrders", "data": {"status": "Created"}}"#;
+    let json = br#"{"type": "ListOrders", "data": {"status": "Shipped"}}"#;
     println!("  {}   (dynamic envelope)", String::from_utf8_lossy(json));
     println!("    {}", OrderQuery::from_json(json)?.answer(&app).await?);
     Ok(())
