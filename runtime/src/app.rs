@@ -13,7 +13,9 @@ use crate::event::Event;
 use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
 use crate::runner::{ProjectionRunner, Runner};
-use crate::store::{DynEventStore, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent};
+use crate::store::{
+    DynEventStore, EventStore, ExpectedVersion, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+};
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
@@ -330,17 +332,17 @@ impl App {
     }
 
     async fn load_stream<A: Aggregate>(&self, stream_id: &str) -> Result<(A, u64), LoadError> {
-        let (mut state, mut version) = self.load_snapshot::<A>(stream_id).await.unwrap_or_default();
-        loop {
-            let page = self.inner.store.read_stream(stream_id, version + 1, READ_PAGE).await?;
-            for stored in &page {
-                let event = decode_stored::<A::Event>(stored)?;
-                state.apply(&event);
-                version = stored.stream_version;
-            }
-            if page.len() < READ_PAGE {
-                return Ok((state, version));
-            }
+        let (state, version) = self.load_snapshot::<A>(stream_id).await.unwrap_or_default();
+        let fold: Box<dyn StreamFold> = Box::new(Replay { state, version, corrupt: None });
+        let fold = self.inner.store.fold_stream(stream_id, version + 1, fold).await?;
+        let replay = fold.into_any().downcast::<Replay<A>>().map_err(|_| StoreError::Backend {
+            operation: "fold a stream",
+            retryable: false,
+            source: "the store returned another fold than it was given".into(),
+        })?;
+        match replay.corrupt {
+            Some(corrupt) => Err(corrupt.into()),
+            None => Ok((replay.state, replay.version)),
         }
     }
 
@@ -525,6 +527,41 @@ pub struct Committed<A: Aggregate> {
 /// The stream id of aggregate `A` with id `id`: `Name-id`.
 pub fn stream_id<A: Aggregate>(id: &dyn Display) -> String {
     format!("{}-{id}", A::NAME)
+}
+
+/// The replay fold, run by the store as it reads the stream: decodes each payload in place
+/// and applies it, stopping at the first event that does not decode.
+struct Replay<A> {
+    state: A,
+    version: u64,
+    corrupt: Option<Box<CorruptEvent>>,
+}
+
+impl<A: Aggregate> StreamFold for Replay<A> {
+    fn fold(&mut self, event: RawEvent<'_>) -> bool {
+        match A::Event::decode(event.event_type, event.event_version, event.payload) {
+            Ok(decoded) => {
+                self.state.apply(&decoded);
+                self.version = event.stream_version;
+                true
+            }
+            Err(source) => {
+                self.corrupt = Some(Box::new(CorruptEvent {
+                    stream_id: event.stream_id.to_owned(),
+                    stream_version: event.stream_version,
+                    position: event.position,
+                    event_type: event.event_type.to_owned(),
+                    event_version: event.event_version,
+                    source,
+                }));
+                false
+            }
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
 }
 
 enum LoadError {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use tokio::sync::watch;
 
 use super::{
+    StreamFold,
     AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent,
 };
 
@@ -149,6 +150,23 @@ impl EventStore for MemoryStore {
         let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
         let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());
         Ok(state.log.iter().skip(skip).filter(wanted).take(max_count).cloned().collect())
+    }
+
+    async fn fold_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        mut fold: Box<dyn StreamFold>,
+    ) -> Result<Box<dyn StreamFold>, StoreError> {
+        let state = self.lock();
+        let Some(indices) = state.streams.get(stream_id) else { return Ok(fold) };
+        let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
+        for &index in indices.iter().skip(skip) {
+            if !fold.fold(state.log[index].as_raw()) {
+                break;
+            }
+        }
+        Ok(fold)
     }
 
     fn capabilities(&self) -> Capabilities {

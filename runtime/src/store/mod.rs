@@ -96,6 +96,21 @@ pub struct StoredEvent {
     pub metadata: Metadata,
 }
 
+impl StoredEvent {
+    /// The event borrowed as a [`RawEvent`].
+    #[must_use]
+    pub fn as_raw(&self) -> RawEvent<'_> {
+        RawEvent {
+            stream_id: &self.stream_id,
+            stream_version: self.stream_version,
+            position: self.position,
+            event_type: &self.event_type,
+            event_version: self.event_version,
+            payload: &self.payload,
+        }
+    }
+}
+
 /// Where an append put its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -232,6 +247,34 @@ pub struct Checkpoint {
     pub state: Option<Vec<u8>>,
 }
 
+/// A stored event borrowed from the store's own buffers, so that a fold reads it without
+/// copying: see [`EventStore::fold_stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawEvent<'a> {
+    /// The stream it belongs to.
+    pub stream_id: &'a str,
+    /// Its position in the stream.
+    pub stream_version: u64,
+    /// Its position in the global log.
+    pub position: u64,
+    /// Its stored type name.
+    pub event_type: &'a str,
+    /// Its stored version.
+    pub event_version: u32,
+    /// Its payload bytes.
+    pub payload: &'a [u8],
+}
+
+/// A fold over a stream, run by the store as it reads the stream (on the store's own thread
+/// where it has one), so that loading an aggregate decodes each payload in place.
+pub trait StreamFold: Send + 'static {
+    /// Takes one event, in stream order. Returns `false` to stop reading.
+    fn fold(&mut self, event: RawEvent<'_>) -> bool;
+
+    /// The fold as `Any`, to take its result back after [`EventStore::fold_stream`].
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
 /// A future returned by [`DynEventStore`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -298,6 +341,36 @@ pub trait EventStore: Send + Sync + 'static {
         max_count: usize,
         types: &[&str],
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// Feeds the events of `stream_id` from `from_version` on to `fold`, in order, until the
+    /// stream ends or `fold` stops, and gives `fold` back. The default reads pages with
+    /// [`read_stream`](Self::read_stream); a store may override it to fold without copies.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn fold_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        mut fold: Box<dyn StreamFold>,
+    ) -> impl Future<Output = Result<Box<dyn StreamFold>, StoreError>> + Send {
+        async move {
+            const PAGE: usize = 1024;
+            let mut next = from_version;
+            loop {
+                let page = self.read_stream(stream_id, next, PAGE).await?;
+                for stored in &page {
+                    next = stored.stream_version + 1;
+                    if !fold.fold(stored.as_raw()) {
+                        return Ok(fold);
+                    }
+                }
+                if page.len() < PAGE {
+                    return Ok(fold);
+                }
+            }
+        }
+    }
 
     /// The optional capabilities this store has. None unless the store says otherwise.
     fn capabilities(&self) -> Capabilities {
@@ -384,6 +457,14 @@ pub trait DynEventStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
 
     #[doc(hidden)]
+    fn fold_stream_dyn<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        fold: Box<dyn StreamFold>,
+    ) -> BoxFuture<'a, Result<Box<dyn StreamFold>, StoreError>>;
+
+    #[doc(hidden)]
     fn capabilities_dyn(&self) -> Capabilities;
 
     #[doc(hidden)]
@@ -433,6 +514,15 @@ impl<S: EventStore> DynEventStore for S {
         types: &'a [&'a str],
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
         Box::pin(self.read_all(from_position, max_count, types))
+    }
+
+    fn fold_stream_dyn<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        fold: Box<dyn StreamFold>,
+    ) -> BoxFuture<'a, Result<Box<dyn StreamFold>, StoreError>> {
+        Box::pin(self.fold_stream(stream_id, from_version, fold))
     }
 
     fn capabilities_dyn(&self) -> Capabilities {
@@ -494,6 +584,15 @@ impl EventStore for dyn DynEventStore {
         types: &[&str],
     ) -> Result<Vec<StoredEvent>, StoreError> {
         self.read_all_dyn(from_position, max_count, types).await
+    }
+
+    async fn fold_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        fold: Box<dyn StreamFold>,
+    ) -> Result<Box<dyn StreamFold>, StoreError> {
+        self.fold_stream_dyn(stream_id, from_version, fold).await
     }
 
     fn capabilities(&self) -> Capabilities {

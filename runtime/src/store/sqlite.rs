@@ -6,7 +6,9 @@
 //! that transaction, so positions are handed out in commit order and a reader of the global
 //! log can never see a later position before an earlier one commits. Reads use their own
 //! connections and see the last committed state (WAL), without blocking the writer.
-//! All SQLite work runs on tokio's blocking threads, never on the async executor's.
+//! All SQLite work runs off the async executor: inside `block_in_place` on tokio's
+//! multi-threaded runtime (the worker first hands its other tasks to another thread, and no
+//! thread switch is paid per call), or on `spawn_blocking`'s threads elsewhere.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,7 +19,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, RawEvent, Snapshot, StoreError,
+    StoredEvent, StreamFold,
 };
 use crate::recorded::Metadata;
 
@@ -220,7 +223,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|error| backend("a blocking task", false, error))?
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => tokio::task::spawn_blocking(f).await.map_err(|error| backend("a blocking task", false, error))?,
+    }
 }
 
 fn connect(location: &Location, options: SqliteOptions) -> Result<Connection, StoreError> {
@@ -382,7 +390,7 @@ fn collect(
 }
 
 /// The earlier append an exact retry repeats, if every event id is already stored in this
-/// stream in this order; `None` if none is; an error if only some are.
+/// stream in this order; `None` if no id is stored; an error if only some are, or elsewhere.
 fn earlier_append(
     transaction: &rusqlite::Transaction<'_>,
     stream_id: &str,
@@ -391,37 +399,28 @@ fn earlier_append(
     let mut lookup = transaction
         .prepare_cached("SELECT stream_id, stream_version, position, recorded_at FROM events WHERE event_id = ?1")
         .map_err(|error| sqlite("append", error))?;
-    let mut found = Vec::with_capacity(events.len());
-    for event in events {
-        let row = lookup
-            .query_row([event.id.as_bytes().as_slice()], |row| {
-                Ok((row.get::<_, String>(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?), row.get::<_, i64>(3)?))
-            })
-            .optional()
-            .map_err(|error| sqlite("append", error))?;
-        found.push(row);
-        if found.len() == 1 && found[0].is_none() {
-            // The common case, a new batch: its first id is not stored.
-            break;
-        }
-    }
+    let found = events
+        .iter()
+        .map(|event| {
+            lookup
+                .query_row([event.id.as_bytes().as_slice()], |row| {
+                    Ok((row.get::<_, String>(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?), row.get::<_, i64>(3)?))
+                })
+                .optional()
+                .map_err(|error| sqlite("append", error))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let Some(Some((_, first_version, _, recorded_at))) = found.first().cloned() else {
-        if let Some(stored) = events.iter().skip(1).find_map(|event| {
-            lookup.query_row([event.id.as_bytes().as_slice()], |_| Ok(event.id)).optional().ok().flatten()
-        }) {
-            return Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id: stored });
-        }
-        return Ok(None);
+        return match events.iter().zip(&found).find(|(_, row)| row.is_some()) {
+            Some((event, _)) => Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id: event.id }),
+            None => Ok(None),
+        };
     };
-    let exact = found.len() == events.len()
-        && found.iter().enumerate().all(|(offset, row)| {
-            row.as_ref()
-                .is_some_and(|(stream, version, _, _)| stream == stream_id && *version == first_version + offset as u64)
-        });
+    let exact = found.iter().enumerate().all(|(offset, row)| {
+        row.as_ref().is_some_and(|(stream, version, _, _)| stream == stream_id && *version == first_version + offset as u64)
+    });
     if !exact {
-        let event_id =
-            events.iter().zip(&found).find(|(_, row)| row.is_some()).map_or(events[0].id, |(event, _)| event.id);
-        return Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id });
+        return Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id: events[0].id });
     }
     Ok(Some(AppendOutcome {
         first_version,
@@ -431,25 +430,27 @@ fn earlier_append(
     }))
 }
 
-fn append_in(
-    connection: &mut Connection,
-    stream_id: &str,
-    expected: ExpectedVersion,
-    events: &[NewEvent],
-) -> Result<AppendOutcome, StoreError> {
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|error| sqlite("append", error))?;
-    if let Some(outcome) = earlier_append(&transaction, stream_id, events)? {
-        return Ok(outcome);
-    }
+fn is_duplicate_id(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(failure, Some(message))
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && message.contains("event_id"))
+}
+
+/// One append, in one `BEGIN IMMEDIATE` transaction. The common case costs one read (the
+/// stream's version) and the inserts; the check for an earlier, identical append runs only
+/// when the version does not match or an event id is already stored.
+fn append_in(connection: &mut Connection, stream_id: &str, expected: ExpectedVersion, events: &[NewEvent]) -> Result<AppendOutcome, StoreError> {
+    let transaction =
+        connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|error| sqlite("append", error))?;
     let actual: i64 = transaction
         .prepare_cached("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1")
         .and_then(|mut statement| statement.query_row([stream_id], |row| row.get(0)))
         .map_err(|error| sqlite("append", error))?;
     let actual = to_u64(actual);
     if !expected.admits(actual) {
-        return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });
+        return match earlier_append(&transaction, stream_id, events)? {
+            Some(outcome) => Ok(outcome),
+            None => Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual }),
+        };
     }
     let recorded_at = SystemTime::now();
     let mut positions = Vec::with_capacity(events.len());
@@ -466,19 +467,28 @@ fn append_in(
             } else {
                 Some(serde_json::to_vec(&event.metadata).map_err(|error| backend("append", false, error))?)
             };
-            insert
-                .execute(params![
-                    event.id.as_bytes().as_slice(),
-                    stream_id,
-                    to_i64(actual + offset as u64 + 1),
-                    event.event_type.as_ref(),
-                    i64::from(event.event_version),
-                    event.payload,
-                    metadata,
-                    micros(recorded_at),
-                ])
-                .map_err(|error| sqlite("append", error))?;
-            positions.push(to_u64(transaction.last_insert_rowid()));
+            let inserted = insert.insert(params![
+                event.id.as_bytes().as_slice(),
+                stream_id,
+                to_i64(actual + offset as u64 + 1),
+                event.event_type.as_ref(),
+                i64::from(event.event_version),
+                event.payload,
+                metadata,
+                micros(recorded_at),
+            ]);
+            match inserted {
+                Ok(position) => positions.push(to_u64(position)),
+                // An id already stored: an exact retry of an earlier append, or an error. The
+                // transaction is rolled back when it is dropped, so nothing of this batch stays.
+                Err(error) if is_duplicate_id(&error) => {
+                    return match earlier_append(&transaction, stream_id, events)? {
+                        Some(outcome) => Ok(outcome),
+                        None => Err(sqlite("append", error)),
+                    };
+                }
+                Err(error) => return Err(sqlite("append", error)),
+            }
         }
     }
     transaction.commit().map_err(|error| sqlite("append", error))?;
@@ -556,6 +566,43 @@ impl EventStore for SqliteStore {
             let rows =
                 statement.query_map(values.as_slice(), stored_event).map_err(|error| sqlite("read the log", error))?;
             collect(rows)
+        })
+        .await
+    }
+
+    async fn fold_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        mut fold: Box<dyn StreamFold>,
+    ) -> Result<Box<dyn StreamFold>, StoreError> {
+        let stream = stream_id.to_owned();
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT stream_version, position, event_type, event_version, payload FROM events
+                     WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version",
+                )
+                .map_err(|error| sqlite("read a stream", error))?;
+            let mut rows = statement.query(params![stream, to_i64(from_version)]).map_err(|error| sqlite("read a stream", error))?;
+            while let Some(row) = rows.next().map_err(|error| sqlite("read a stream", error))? {
+                let position = to_u64(row.get(1).map_err(|error| sqlite("read a stream", error))?);
+                let column = |index| row.get_ref(index).map_err(|error| sqlite("read a stream", error));
+                let event_type = column(2)?.as_str().map_err(|error| StoreError::CorruptRow { position, reason: error.to_string() })?;
+                let payload = column(4)?.as_blob().map_err(|error| StoreError::CorruptRow { position, reason: error.to_string() })?;
+                let raw = RawEvent {
+                    stream_id: &stream,
+                    stream_version: to_u64(row.get(0).map_err(|error| sqlite("read a stream", error))?),
+                    position,
+                    event_type,
+                    event_version: u32::try_from(column(3)?.as_i64().unwrap_or(0)).unwrap_or(0),
+                    payload,
+                };
+                if !fold.fold(raw) {
+                    break;
+                }
+            }
+            Ok(fold)
         })
         .await
     }
