@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput};
+use eventsmith::SqliteStore;
 use eventsmith::prelude::*;
 use eventsmith::store::{Durability, NewEvent, Snapshot, SqliteOptions};
-use eventsmith::SqliteStore;
 use rusqlite::{Connection, params};
 
 mod support;
@@ -67,8 +67,11 @@ fn fold_by_hand(state: &mut Account, event: &AccountEvent) {
 }
 
 fn new_event(index: u64) -> NewEvent {
-    let event: AccountEvent =
-        if index % 3 == 0 { Withdrawn { amount: 7 }.into() } else { Deposited { amount: 10 + (index % 5) as i64 }.into() };
+    let event: AccountEvent = if index % 3 == 0 {
+        Withdrawn { amount: 7 }.into()
+    } else {
+        Deposited { amount: 10 + (index % 5) as i64 }.into()
+    };
     NewEvent {
         id: eventsmith::__private::new_event_id(),
         event_type: event.event_type().into(),

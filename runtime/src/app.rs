@@ -341,7 +341,13 @@ impl App {
             source: "the store returned another fold than it was given".into(),
         })?;
         match replay.corrupt {
-            Some(corrupt) => Err(corrupt.into()),
+            Some(mut corrupt) => {
+                if corrupt.position == 0 {
+                    let at = self.inner.store.read_stream(stream_id, corrupt.stream_version, 1).await?;
+                    corrupt.position = at.first().map_or(0, |event| event.position);
+                }
+                Err(corrupt.into())
+            }
             None => Ok((replay.state, replay.version)),
         }
     }

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use tokio::sync::watch;
 
 use super::{
-    StreamFold,
     AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent,
+    StreamFold,
 };
 
 /// An event store in memory. Appends are serialized by one lock, so the global log is in

@@ -255,7 +255,8 @@ pub struct RawEvent<'a> {
     pub stream_id: &'a str,
     /// Its position in the stream.
     pub stream_version: u64,
-    /// Its position in the global log.
+    /// Its position in the global log, or 0 where the store's fold does not read it (the
+    /// App looks it up when it needs it for an error).
     pub position: u64,
     /// Its stored type name.
     pub event_type: &'a str,
