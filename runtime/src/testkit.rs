@@ -4,7 +4,7 @@
 //!
 //! Every store in this repository runs the whole kit; a third-party store runs it with
 //!
-//! ```ignore
+//! ```text
 //! eventsmith::conformance_suite!(MyStore::connect("...").await.unwrap());
 //! ```
 //!
