@@ -4,7 +4,9 @@
 //!
 //! Run it with `cargo run --example orders`: it keeps its events in `orders.db` (SQLite, the
 //! embedded default), and each run continues from what earlier runs stored. Another file:
-//! `cargo run --example orders -- path/to.db`; no file at all: `-- --store memory`.
+//! `cargo run --example orders -- path/to.db`; no file at all: `-- --store memory`; a
+//! server: `cargo run --example orders --features postgres -- --store postgres://...` or
+//! `--features nats -- --store nats://...`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -287,6 +289,17 @@ fn store_location() -> String {
 async fn open_store(location: &str) -> eventsmith::Result<std::sync::Arc<dyn eventsmith::store::DynEventStore>> {
     Ok(match location {
         "memory" => std::sync::Arc::new(MemoryStore::new()),
+        #[cfg(feature = "postgres")]
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            std::sync::Arc::new(eventsmith::PostgresStore::connect(url).await?)
+        }
+        #[cfg(feature = "nats")]
+        url if url.starts_with("nats://") => std::sync::Arc::new(eventsmith::NatsStore::connect(url).await?),
+        url if url.contains("://") && !url.starts_with("sqlite://") => {
+            return Err(eventsmith::Error::Config(format!(
+                "cannot open `{url}`: build the example with the store's feature, e.g. `--features postgres` or `--features nats`"
+            )));
+        }
         path => std::sync::Arc::new(eventsmith::SqliteStore::open(path.trim_start_matches("sqlite://")).await?),
     })
 }

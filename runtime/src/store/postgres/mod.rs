@@ -1,0 +1,583 @@
+//! [`PostgresStore`]: the production store on PostgreSQL.
+//!
+//! **Ordering.** A sequence number is not commit order: a transaction can take position 10,
+//! stay open, and commit after another has taken and committed 11; a reader that moved its
+//! checkpoint past 11 would never see 10. This store rules that out by construction: every
+//! append runs `eventsmith_append`, which takes a store-wide transaction-level advisory lock
+//! before it takes any position, and PostgreSQL makes a transaction visible before it
+//! releases its locks. So when position p exists, every transaction that took a smaller
+//! position has already committed or rolled back, and a reader of `position > checkpoint`
+//! can never skip an event. The cost: appends to one store commit one after another (the
+//! lock is held from the version check to the commit), so throughput is bounded by commit
+//! latency times batch size rather than by connections; batching appends recovers it.
+//! Appends are one round trip (one function call, in its own transaction).
+//!
+//! **Names.** The schema is validated as an identifier and still never spliced into SQL: it
+//! is bound as a parameter to `set_config('search_path', ...)`, and `CREATE SCHEMA` and
+//! `LISTEN` go through `format('%I')`. Stream ids and event types are always parameters.
+//!
+//! **Privileges.** The application role needs `USAGE` on the schema, `SELECT` on `events`,
+//! `SELECT, INSERT, UPDATE` on `checkpoints` and `snapshots`, and `EXECUTE` on the functions;
+//! it needs no `INSERT` on `events`: `eventsmith_append` is `SECURITY DEFINER`, so nobody can
+//! insert around the ordering lock. Events cannot be updated, deleted or truncated (triggers).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::sync::watch;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use super::{
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, RawEvent, Snapshot, StoreError,
+    StoredEvent, StreamFold,
+};
+use crate::recorded::Metadata;
+
+/// The migrations, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
+
+/// Options for [`PostgresStore::connect_with`] and [`PostgresStore::from_pool`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// The schema the store's tables live in: a lowercase identifier.
+    pub schema: String,
+    /// Create or migrate the schema on connect. Turn it off for a role that only has the
+    /// privileges to use the store, once an owner has migrated it.
+    pub migrate: bool,
+    /// Connections in the pool the store creates from a URL.
+    pub pool_size: usize,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self { schema: "eventsmith".to_owned(), migrate: true, pool_size: 16 }
+    }
+}
+
+/// The event store on PostgreSQL.
+#[derive(Clone)]
+pub struct PostgresStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pool: Pool,
+    schema: String,
+    channel: String,
+    lock: i64,
+    head: watch::Sender<u64>,
+    listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    url: Option<String>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.lock().ok().and_then(|mut listener| listener.take()) {
+            listener.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("schema", &self.shared.schema).finish_non_exhaustive()
+    }
+}
+
+fn backend(operation: &'static str, error: tokio_postgres::Error) -> StoreError {
+    let retryable = error.is_closed()
+        || error.code().is_none_or(|code| {
+            code.code().starts_with("08")
+                || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW, SqlState::T_R_SERIALIZATION_FAILURE, SqlState::T_R_DEADLOCK_DETECTED]
+                    .contains(code)
+        });
+    let message = match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => error.to_string(),
+    };
+    StoreError::Backend { operation, retryable, source: Box::new(PostgresError { message, source: error }) }
+}
+
+/// A driver error whose text is the server's own message rather than "db error".
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct PostgresError {
+    message: String,
+    #[source]
+    source: tokio_postgres::Error,
+}
+
+fn pool_error(operation: &'static str, error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => backend(operation, error),
+        other => StoreError::Backend { operation, retryable: true, source: Box::new(other) },
+    }
+}
+
+/// Whether `schema` is a plain lowercase identifier that needs no quoting.
+fn valid_schema(schema: &str) -> bool {
+    let mut chars = schema.chars();
+    chars.next().is_some_and(|first| first.is_ascii_lowercase() || first == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 50
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (e.g. `postgres://user@127.0.0.1/db`), with a pool of its own, and
+    /// creates or migrates the store's schema (`eventsmith`).
+    ///
+    /// # Errors
+    /// An invalid URL or schema, a server that cannot be reached, a schema written by a newer
+    /// release.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PostgresOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect) with options.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(|error| StoreError::Backend {
+            operation: "parse the connection URL",
+            retryable: false,
+            source: Box::new(error),
+        })?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(options.pool_size.max(1)).build().map_err(|error| StoreError::Backend {
+            operation: "build the pool",
+            retryable: false,
+            source: Box::new(error),
+        })?;
+        Self::open(pool, options, Some(url.to_owned())).await
+    }
+
+    /// A store on the application's own pool.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn from_pool(pool: Pool, options: PostgresOptions) -> Result<Self, StoreError> {
+        Self::open(pool, options, None).await
+    }
+
+    async fn open(pool: Pool, options: PostgresOptions, url: Option<String>) -> Result<Self, StoreError> {
+        if !valid_schema(&options.schema) {
+            return Err(StoreError::Backend {
+                operation: "open",
+                retryable: false,
+                source: format!(
+                    "invalid schema name `{}`: use lowercase letters, digits and `_`, starting with a letter or `_`, at most 50 characters",
+                    options.schema
+                )
+                .into(),
+            });
+        }
+        let lock = i64::from_ne_bytes(crate::event::fnv1a(format!("eventsmith:{}", options.schema).as_bytes()).to_ne_bytes());
+        let shared = Shared {
+            pool,
+            channel: format!("eventsmith_{}", options.schema),
+            schema: options.schema,
+            lock,
+            head: watch::Sender::new(0),
+            listener: std::sync::Mutex::new(None),
+            url,
+        };
+        let store = Self { shared: Arc::new(shared) };
+        if options.migrate {
+            store.migrate().await?;
+        } else {
+            store.check_version().await?;
+        }
+        Ok(store)
+    }
+
+    /// A pooled connection with `search_path` set to the store's schema (bound, not spliced).
+    async fn client(&self, operation: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
+        let client = self.shared.pool.get().await.map_err(|error| pool_error(operation, error))?;
+        let statement = client
+            .prepare_cached("SELECT set_config('search_path', $1, false)")
+            .await
+            .map_err(|error| backend(operation, error))?;
+        client.query_one(&statement, &[&self.shared.schema]).await.map_err(|error| backend(operation, error))?;
+        Ok(client)
+    }
+
+    async fn schema_version(client: &deadpool_postgres::Object) -> Result<Option<i64>, StoreError> {
+        let exists: bool = client
+            .query_one("SELECT to_regclass('eventsmith_schema') IS NOT NULL", &[])
+            .await
+            .map_err(|error| backend("open", error))?
+            .get(0);
+        if !exists {
+            return Ok(None);
+        }
+        let version: Option<i32> = client
+            .query_one("SELECT max(version) FROM eventsmith_schema", &[])
+            .await
+            .map_err(|error| backend("open", error))?
+            .get(0);
+        Ok(Some(i64::from(version.unwrap_or(0))))
+    }
+
+    async fn check_version(&self) -> Result<(), StoreError> {
+        let client = self.client("open").await?;
+        match Self::schema_version(&client).await? {
+            Some(version) if version == MIGRATIONS.len() as i64 => Ok(()),
+            Some(version) if version > MIGRATIONS.len() as i64 => Err(self.too_new(version)),
+            found => Err(StoreError::NotAStore {
+                location: self.location(),
+                reason: format!(
+                    "schema `{}` is at eventsmith version {}, this release needs {}; open it once with `migrate: true` as its owner",
+                    self.shared.schema,
+                    found.unwrap_or(0),
+                    MIGRATIONS.len()
+                ),
+            }),
+        }
+    }
+
+    fn too_new(&self, found: i64) -> StoreError {
+        StoreError::SchemaTooNew { location: self.location(), found, supported: MIGRATIONS.len() as i64 }
+    }
+
+    fn location(&self) -> String {
+        format!("postgres schema `{}`", self.shared.schema)
+    }
+
+    /// Applies the migrations the schema does not have yet, each in its own transaction,
+    /// serialized across processes by an advisory lock.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.shared.pool.get().await.map_err(|error| pool_error("migrate", error))?;
+        let transaction = client.transaction().await.map_err(|error| backend("migrate", error))?;
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&self.shared.lock]).await.map_err(|error| backend("migrate", error))?;
+        transaction
+            .batch_execute(
+                "CREATE FUNCTION pg_temp.eventsmith_create_schema(name text) RETURNS void LANGUAGE plpgsql AS $$
+                 BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', name); END $$;",
+            )
+            .await
+            .map_err(|error| backend("migrate", error))?;
+        transaction
+            .execute("SELECT pg_temp.eventsmith_create_schema($1)", &[&self.shared.schema])
+            .await
+            .map_err(|error| backend("migrate", error))?;
+        transaction
+            .execute("SELECT set_config('search_path', $1, true)", &[&self.shared.schema])
+            .await
+            .map_err(|error| backend("migrate", error))?;
+        let exists: bool = transaction
+            .query_one("SELECT to_regclass('eventsmith_schema') IS NOT NULL", &[])
+            .await
+            .map_err(|error| backend("migrate", error))?
+            .get(0);
+        let applied = if exists {
+            let version: Option<i32> = transaction
+                .query_one("SELECT max(version) FROM eventsmith_schema", &[])
+                .await
+                .map_err(|error| backend("migrate", error))?
+                .get(0);
+            i64::from(version.unwrap_or(0))
+        } else {
+            let foreign: i64 = transaction
+                .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = $1", &[&self.shared.schema])
+                .await
+                .map_err(|error| backend("migrate", error))?
+                .get(0);
+            if foreign > 0 {
+                return Err(StoreError::NotAStore {
+                    location: self.location(),
+                    reason: format!("the schema has {foreign} other tables and no eventsmith schema"),
+                });
+            }
+            0
+        };
+        if applied > MIGRATIONS.len() as i64 {
+            return Err(self.too_new(applied));
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
+            transaction.batch_execute(migration).await.map_err(|error| backend("migrate", error))?;
+            let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+            transaction
+                .execute("DELETE FROM eventsmith_schema", &[])
+                .await
+                .map_err(|error| backend("migrate", error))?;
+            transaction
+                .execute("INSERT INTO eventsmith_schema (version) VALUES ($1)", &[&version])
+                .await
+                .map_err(|error| backend("migrate", error))?;
+        }
+        transaction.commit().await.map_err(|error| backend("migrate", error))
+    }
+
+    /// Starts the task that listens for appends (LISTEN/NOTIFY) and moves the head receiver.
+    fn start_listener(&self) {
+        let Some(url) = self.shared.url.clone() else { return };
+        let Ok(mut guard) = self.shared.listener.lock() else { return };
+        if guard.is_some() {
+            return;
+        }
+        let (head, channel, schema) = (self.shared.head.clone(), self.shared.channel.clone(), self.shared.schema.clone());
+        *guard = Some(tokio::spawn(async move {
+            loop {
+                if let Err(error) = listen(&url, &schema, &channel, &head).await {
+                    tracing::debug!(%error, "notification listener stopped; reconnecting");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }));
+    }
+
+    async fn rows(&self, operation: &'static str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let client = self.client(operation).await?;
+        let statement = client.prepare_cached(sql).await.map_err(|error| backend(operation, error))?;
+        client.query(&statement, params).await.map_err(|error| backend(operation, error))
+    }
+}
+
+/// Listens on `channel` and publishes each notified position to `head` until the
+/// connection fails.
+async fn listen(url: &str, schema: &str, channel: &str, head: &watch::Sender<u64>) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
+                    if sender.send(notification.payload().parse::<u64>().unwrap_or(0)).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    client.query_one("SELECT set_config('search_path', $1, false)", &[&schema]).await?;
+    client.execute("SELECT eventsmith_listen($1)", &[&channel]).await?;
+    while let Some(position) = notifications.recv().await {
+        head.send_if_modified(|current| {
+            let advanced = position > *current;
+            *current = (*current).max(position);
+            advanced
+        });
+    }
+    driver.abort();
+    Ok(())
+}
+
+fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
+    let metadata: Option<Vec<u8>> = row.get(7);
+    let position = to_u64(row.get(0));
+    let metadata = match metadata.as_deref().map(serde_json::from_slice::<Metadata>) {
+        None => Metadata::default(),
+        Some(Ok(metadata)) => metadata,
+        Some(Err(error)) => {
+            return Err(StoreError::CorruptRow { position, reason: format!("the metadata does not decode: {error}") });
+        }
+    };
+    Ok(StoredEvent {
+        id: row.get(1),
+        stream_id: row.get(2),
+        stream_version: to_u64(row.get(3)),
+        position,
+        event_type: row.get(4),
+        event_version: u32::try_from(row.get::<_, i32>(5)).unwrap_or(0),
+        payload: row.get(6),
+        metadata,
+        recorded_at: row.get::<_, SystemTime>(8),
+    })
+}
+
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        if events.is_empty() {
+            return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
+        }
+        let (kind, version): (i16, i64) = match expected {
+            ExpectedVersion::Any => (0, 0),
+            ExpectedVersion::NoStream => (1, 0),
+            ExpectedVersion::StreamExists => (2, 0),
+            ExpectedVersion::Exact(version) => (3, to_i64(version)),
+        };
+        let ids: Vec<Uuid> = events.iter().map(|event| event.id).collect();
+        let types: Vec<&str> = events.iter().map(|event| event.event_type.as_ref()).collect();
+        let versions: Vec<i32> = events.iter().map(|event| i32::try_from(event.event_version).unwrap_or(i32::MAX)).collect();
+        let payloads: Vec<&[u8]> = events.iter().map(|event| event.payload.as_slice()).collect();
+        let metadata = events
+            .iter()
+            .map(|event| {
+                if event.metadata.is_empty() {
+                    Ok(None)
+                } else {
+                    serde_json::to_vec(&event.metadata).map(Some)
+                }
+            })
+            .collect::<Result<Vec<Option<Vec<u8>>>, _>>()
+            .map_err(|error| StoreError::Backend { operation: "append", retryable: false, source: Box::new(error) })?;
+        let client = self.client("append").await?;
+        let statement = client
+            .prepare_cached("SELECT * FROM eventsmith_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .await
+            .map_err(|error| backend("append", error))?;
+        let row = client
+            .query_one(
+                &statement,
+                &[&stream_id, &kind, &version, &ids, &types, &versions, &payloads, &metadata, &self.shared.channel, &self.shared.lock],
+            )
+            .await;
+        let row = match row {
+            Ok(row) => row,
+            Err(error) => {
+                let detail = error.as_db_error().and_then(|db| db.detail().map(str::to_owned));
+                return Err(match error.code().map(SqlState::code) {
+                    Some("ES409") => StoreError::Conflict {
+                        stream_id: stream_id.to_owned(),
+                        expected,
+                        actual: detail.and_then(|actual| actual.parse().ok()).unwrap_or(0),
+                    },
+                    Some("ES422") | Some("23505") => StoreError::DuplicateEvent {
+                        stream_id: stream_id.to_owned(),
+                        event_id: detail.and_then(|id| id.parse().ok()).unwrap_or(ids[0]),
+                    },
+                    _ => backend("append", error),
+                });
+            }
+        };
+        let positions: Vec<i64> = row.get(1);
+        let outcome = AppendOutcome {
+            first_version: to_u64(row.get(0)),
+            positions: positions.into_iter().map(to_u64).collect(),
+            recorded_at: row.get(2),
+            already_stored: row.get(3),
+        };
+        if let Some(&last) = outcome.positions.last() {
+            self.shared.head.send_if_modified(|head| {
+                let advanced = last > *head;
+                *head = (*head).max(last);
+                advanced
+            });
+        }
+        Ok(outcome)
+    }
+
+    async fn read_stream(&self, stream_id: &str, from_version: u64, max_count: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
+        );
+        let rows = self.rows("read a stream", &sql, &[&stream_id, &to_i64(from_version), &to_i64(max_count as u64)]).await?;
+        rows.iter().map(stored_event).collect()
+    }
+
+    async fn read_all(&self, from_position: u64, max_count: usize, types: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+        let (from, limit) = (to_i64(from_position), to_i64(max_count as u64));
+        let rows = if types.is_empty() {
+            let sql = format!("SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2");
+            self.rows("read the log", &sql, &[&from, &limit]).await?
+        } else {
+            let sql = format!("SELECT {COLUMNS} FROM events WHERE position >= $1 AND event_type = ANY($3) ORDER BY position LIMIT $2");
+            self.rows("read the log", &sql, &[&from, &limit, &types]).await?
+        };
+        rows.iter().map(stored_event).collect()
+    }
+
+    async fn fold_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        mut fold: Box<dyn StreamFold>,
+    ) -> Result<Box<dyn StreamFold>, StoreError> {
+        let client = self.client("read a stream").await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT stream_version, position, event_type, event_version, payload FROM events
+                 WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version",
+            )
+            .await
+            .map_err(|error| backend("read a stream", error))?;
+        let from = to_i64(from_version);
+        let params: [&(dyn ToSql + Sync); 2] = [&stream_id, &from];
+        let rows = client.query_raw(&statement, params).await.map_err(|error| backend("read a stream", error))?;
+        futures_util::pin_mut!(rows);
+        while let Some(row) = rows.try_next().await.map_err(|error| backend("read a stream", error))? {
+            let raw = RawEvent {
+                stream_id,
+                stream_version: to_u64(row.get(0)),
+                position: to_u64(row.get(1)),
+                event_type: row.get(2),
+                event_version: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
+                payload: row.get(4),
+            };
+            if !fold.fold(raw) {
+                break;
+            }
+        }
+        Ok(fold)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { checkpoints: true, notifications: true, snapshots: true }
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let rows = self.rows("load a checkpoint", "SELECT position, state FROM checkpoints WHERE name = $1", &[&name]).await?;
+        Ok(rows.first().map(|row| Checkpoint { position: to_u64(row.get(0)), state: row.get(1) }))
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        // Position and state are one row, written by one statement: both or neither.
+        self.rows(
+            "save a checkpoint",
+            "INSERT INTO checkpoints (name, position, state) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state",
+            &[&name, &to_i64(checkpoint.position), &checkpoint.state],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let rows =
+            self.rows("load a snapshot", "SELECT version, fingerprint, state FROM snapshots WHERE stream_id = $1", &[&stream_id]).await?;
+        Ok(rows.first().map(|row| Snapshot { version: to_u64(row.get(0)), fingerprint: row.get(1), state: row.get(2) }))
+    }
+
+    async fn save_snapshot(&self, stream_id: &str, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.rows(
+            "save a snapshot",
+            "INSERT INTO snapshots (stream_id, version, fingerprint, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, fingerprint = excluded.fingerprint,
+                 state = excluded.state
+             WHERE excluded.version >= snapshots.version",
+            &[&stream_id, &to_i64(snapshot.version), &snapshot.fingerprint, &snapshot.state],
+        )
+        .await
+        .map(drop)
+    }
+
+    fn subscribe(&self) -> Option<watch::Receiver<u64>> {
+        self.start_listener();
+        Some(self.shared.head.subscribe())
+    }
+}

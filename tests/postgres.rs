@@ -1,0 +1,249 @@
+//! `PostgresStore` against the real server: the conformance kit, the ordering guarantee
+//! with a transaction held open, least privileges, immutability, and reconnection.
+//!
+//! The server is `EVENTSMITH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! `.ci/run` starts it if it is down. Each test works in a schema of its own.
+#![cfg(feature = "postgres")]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use eventsmith::prelude::*;
+use eventsmith::store::{NewEvent, PostgresOptions};
+use eventsmith::{PostgresStore, StoreError};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn url() -> String {
+    std::env::var("EVENTSMITH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+fn unique_schema() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("es_t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), uuid_suffix())
+}
+
+fn uuid_suffix() -> String {
+    eventsmith::__private::new_event_id().simple().to_string()[20..].to_owned()
+}
+
+async fn store_in(schema: &str) -> PostgresStore {
+    let options = PostgresOptions { schema: schema.to_owned(), ..PostgresOptions::default() };
+    match PostgresStore::connect_with(&url(), options).await {
+        Ok(store) => store,
+        Err(error) => panic!(
+            "cannot open a PostgresStore at {} (set EVENTSMITH_POSTGRES_URL to use another server): {error}",
+            url()
+        ),
+    }
+}
+
+async fn fresh_store() -> PostgresStore {
+    store_in(&unique_schema()).await
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|error| panic!("cannot connect to {} (EVENTSMITH_POSTGRES_URL): {error}", url()));
+    tokio::spawn(connection);
+    client
+}
+
+fn raw(event_type: &str, payload: &str) -> NewEvent {
+    NewEvent {
+        id: eventsmith::__private::new_event_id(),
+        event_type: event_type.to_owned().into(),
+        event_version: 1,
+        payload: payload.as_bytes().to_vec(),
+        metadata: Metadata::default(),
+    }
+}
+
+mod conformance {
+    eventsmith::conformance_suite!(super::fresh_store().await);
+}
+
+/// One append holds its transaction open after taking its position while a second append
+/// waits; a reader must not see anything until the first commits, then both, in order,
+/// exactly once. With the first rolled back instead, the reader sees the second only.
+async fn ordering(commit_first: bool) {
+    let schema = unique_schema();
+    let store = store_in(&schema).await;
+    let mut holder = admin().await;
+    let transaction = holder.transaction().await.unwrap();
+    transaction.execute("SELECT set_config('search_path', $1, true)", &[&schema]).await.unwrap();
+    let lock = {
+        let row = transaction
+            .query_one(
+                "SELECT positions[1] FROM eventsmith_append($1::text, 0::smallint, 0, ARRAY[gen_random_uuid()], ARRAY['Held'],
+                 ARRAY[1], ARRAY['{}'::bytea], ARRAY[NULL::bytea], 'none', $2::bigint)",
+                &[&"held".to_owned(), &store_lock(&schema)],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let second = tokio::spawn({
+        let store = store.clone();
+        async move { store.append("second", ExpectedVersion::Any, vec![raw("Second", "{}")]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second append must wait for the first transaction");
+    assert!(store.read_all(1, 100, &[]).await.unwrap().is_empty(), "nothing is safe to read while the first is open");
+
+    if commit_first {
+        transaction.commit().await.unwrap();
+    } else {
+        transaction.rollback().await.unwrap();
+    }
+    let second = second.await.unwrap().expect("the second append commits once the first is done");
+    let log: Vec<(String, u64)> =
+        store.read_all(1, 100, &[]).await.unwrap().into_iter().map(|event| (event.stream_id, event.position)).collect();
+    if commit_first {
+        assert_eq!(log, [("held".to_owned(), u64::try_from(lock).unwrap()), ("second".to_owned(), second.positions[0])]);
+        assert!(second.positions[0] > u64::try_from(lock).unwrap());
+    } else {
+        assert_eq!(log, [("second".to_owned(), second.positions[0])]);
+    }
+    // Read again from the start: the same events, once each.
+    assert_eq!(store.read_all(1, 100, &[]).await.unwrap().len(), log.len());
+}
+
+fn store_lock(schema: &str) -> i64 {
+    // The same store-wide lock key `PostgresStore` derives from its schema.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("eventsmith:{schema}").bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_never_passes_an_append_that_is_still_open() {
+    ordering(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_skips_nothing_when_the_open_append_rolls_back() {
+    ordering(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_cannot_be_changed_deleted_or_truncated() {
+    let schema = unique_schema();
+    let store = store_in(&schema).await;
+    store.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.unwrap();
+    let client = admin().await;
+    client.execute("SELECT set_config('search_path', $1, false)", &[&schema]).await.unwrap();
+    for statement in ["UPDATE events SET payload = '\\x7b7d'", "DELETE FROM events", "TRUNCATE events"] {
+        let error = client.execute(statement, &[]).await.unwrap_err();
+        let message = error.as_db_error().map_or_else(|| error.to_string(), |db| db.message().to_owned());
+        assert!(message.contains("immutable"), "{statement}: {message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_role_with_only_the_privileges_it_needs_can_use_the_store() {
+    let schema = unique_schema();
+    drop(store_in(&schema).await);
+    let role = format!("{schema}_app");
+    let client = admin().await;
+    let grants = format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT USAGE ON SCHEMA {schema} TO {role};
+         GRANT SELECT ON {schema}.events, {schema}.eventsmith_schema TO {role};
+         GRANT SELECT, INSERT, UPDATE ON {schema}.checkpoints, {schema}.snapshots TO {role};"
+    );
+    client.batch_execute(&grants).await.unwrap();
+    let app_url = format!("{}{}user={role}", url(), if url().contains('?') { "&" } else { "?" });
+    let options = PostgresOptions { schema: schema.clone(), migrate: false, ..PostgresOptions::default() };
+    let store = PostgresStore::connect_with(&app_url, options).await.expect("the application role opens the store");
+    let outcome = store.append("s", ExpectedVersion::NoStream, vec![raw("Added", "{}")]).await.expect("append");
+    assert_eq!(store.read_stream("s", 1, 10).await.unwrap()[0].position, outcome.positions[0]);
+    store.save_checkpoint("p", eventsmith::Checkpoint { position: 1, state: None }).await.expect("checkpoint");
+
+    let (app, connection) = tokio_postgres::connect(&app_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    app.execute("SELECT set_config('search_path', $1, false)", &[&schema]).await.unwrap();
+    let insert = app
+        .execute(
+            "INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, recorded_at)
+             VALUES (gen_random_uuid(), 's', 99, 'Forged', 1, '\\x7b7d', now())",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let message = insert.as_db_error().map_or_else(|| insert.to_string(), |db| db.message().to_owned());
+    assert!(message.contains("permission denied"), "{message}");
+    let (migrating, _) = (PostgresOptions { schema: unique_schema(), ..PostgresOptions::default() }, ());
+    assert!(PostgresStore::connect_with(&app_url, migrating).await.is_err(), "the application role cannot create schemas");
+    client.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_schema_name_is_refused_before_anything_is_sent() {
+    for schema in ["Orders", "orders; DROP TABLE x", "", "1st", "a-b"] {
+        let options = PostgresOptions { schema: schema.to_owned(), ..PostgresOptions::default() };
+        let error = PostgresStore::connect_with(&url(), options).await.unwrap_err();
+        assert!(error.to_string().contains("invalid schema name"), "{schema}: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_schema_of_something_else_is_refused() {
+    let schema = unique_schema();
+    admin().await.batch_execute(&format!("CREATE SCHEMA {schema}; CREATE TABLE {schema}.customers (id int);")).await.unwrap();
+    let options = PostgresOptions { schema, ..PostgresOptions::default() };
+    let error = PostgresStore::connect_with(&url(), options).await.unwrap_err();
+    assert!(matches!(error, StoreError::NotAStore { .. }), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_recovers_after_its_connections_are_killed() {
+    let schema = unique_schema();
+    let application = format!("{schema}_conn");
+    let app_url = format!("{}{}application_name={application}", url(), if url().contains('?') { "&" } else { "?" });
+    let options = PostgresOptions { schema, ..PostgresOptions::default() };
+    let store = PostgresStore::connect_with(&app_url, options).await.unwrap();
+    let app = App::builder().store(store.clone()).build().await.unwrap();
+    store.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.unwrap();
+    admin()
+        .await
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&application])
+        .await
+        .unwrap();
+    // The first use of a killed connection may fail, retryably; nothing is half-written.
+    if let Err(error) = store.append("s", ExpectedVersion::Exact(1), vec![raw("Added", "{}")]).await {
+        assert!(matches!(error, StoreError::Backend { retryable: true, .. }), "{error:?}");
+    }
+    let mut recovered = false;
+    for _ in 0..20 {
+        if let Ok(events) = store.read_stream("s", 1, 10).await {
+            assert!(events.len() <= 2);
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the store works again once new connections are made");
+    let version = store.read_stream("s", 1, 10).await.unwrap().len() as u64;
+    store.append("s", ExpectedVersion::Exact(version), vec![raw("Added", "{}")]).await.expect("appends work again");
+    drop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_projections_are_woken_by_notifications() {
+    let store = fresh_store().await;
+    let mut head = store.subscribe().expect("the store notifies");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let writer = store.clone();
+    let outcome = writer.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while *head.borrow_and_update() < outcome.positions[0] {
+            head.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("a notification arrives");
+}
