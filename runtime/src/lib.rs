@@ -30,6 +30,8 @@ pub use event::{Event, EventType, Produces, VariantOf};
 pub use projection::{ApplyError, Projection, Query, QueryEnvelope};
 pub use recorded::{Metadata, Recorded};
 pub use runner::ProjectionStopped;
+#[cfg(feature = "nats")]
+pub use store::NatsStore;
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -4,6 +4,8 @@
 //! position in one global log (1, 2, ...) that readers see in commit order.
 
 mod memory;
+#[cfg(feature = "nats")]
+mod nats;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -18,6 +20,8 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "nats")]
+pub use nats::{NatsOptions, NatsStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
@@ -227,6 +231,9 @@ pub struct Capabilities {
     /// [`EventStore::load_snapshot`] and [`EventStore::save_snapshot`] work: aggregates with
     /// `snapshot_every` load from their latest snapshot.
     pub snapshots: bool,
+    /// An event id is stored at most once: an append repeating some ids of an earlier append
+    /// (not exactly that append) is refused with [`StoreError::DuplicateEvent`].
+    pub unique_event_ids: bool,
 }
 
 /// An aggregate's state saved at a stream version, with the fingerprint of the state's shape

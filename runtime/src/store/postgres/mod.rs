@@ -537,7 +537,7 @@ impl EventStore for PostgresStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { checkpoints: true, notifications: true, snapshots: true }
+        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true }
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {

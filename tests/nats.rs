@@ -1,0 +1,82 @@
+//! `NatsStore` against a real NATS server with JetStream: the conformance kit, batch
+//! atomicity, and live notifications.
+//!
+//! The server is `EVENTSMITH_NATS_URL` (default `nats://127.0.0.1:4222`); `.ci/run` starts
+//! it if it is down. Each test uses a JetStream stream and buckets of its own.
+#![cfg(feature = "nats")]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use eventsmith::prelude::*;
+use eventsmith::store::{NatsOptions, NewEvent};
+use eventsmith::{NatsStore, StoreError};
+
+const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
+
+fn url() -> String {
+    std::env::var("EVENTSMITH_NATS_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+async fn fresh_store() -> NatsStore {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let suffix = eventsmith::__private::new_event_id().simple().to_string();
+    let name = format!("es_t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), &suffix[20..]);
+    let options = NatsOptions { stream: name.clone(), prefix: name, ..NatsOptions::default() };
+    match NatsStore::connect_with(&url(), options).await {
+        Ok(store) => store,
+        Err(error) => {
+            panic!("cannot open a NatsStore at {} (set EVENTSMITH_NATS_URL to use another server): {error}", url())
+        }
+    }
+}
+
+fn raw(event_type: &str, payload: &[u8]) -> NewEvent {
+    NewEvent {
+        id: eventsmith::__private::new_event_id(),
+        event_type: event_type.to_owned().into(),
+        event_version: 1,
+        payload: payload.to_vec(),
+        metadata: Metadata::default(),
+    }
+}
+
+mod conformance {
+    eventsmith::conformance_suite!(super::fresh_store().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_too_large_for_one_message_is_refused_whole() {
+    let store = fresh_store().await;
+    let big = vec![b'x'; 300_000];
+    let batch: Vec<NewEvent> = (0..5).map(|_| raw("Big", &big)).collect();
+    let error = store.append("s", ExpectedVersion::Any, batch).await.unwrap_err();
+    assert!(matches!(error, StoreError::Backend { retryable: false, .. }), "{error:?}");
+    assert!(store.read_stream("s", 1, 10).await.unwrap().is_empty(), "nothing of the batch is stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stream_ids_with_any_characters_are_kept_apart() {
+    let store = fresh_store().await;
+    for stream in ["a.b", "a~2Eb", "a b", "a*>", "ünï"] {
+        store.append(stream, ExpectedVersion::NoStream, vec![raw("Added", b"{}")]).await.unwrap();
+        let events = store.read_stream(stream, 1, 10).await.unwrap();
+        assert_eq!((events.len(), events[0].stream_id.as_str()), (1, stream));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_subscribers_are_woken_by_new_messages() {
+    let store = fresh_store().await;
+    let mut head = store.subscribe().expect("the store notifies");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = store.clone();
+    let outcome = other.append("s", ExpectedVersion::Any, vec![raw("Added", b"{}")]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while *head.borrow_and_update() < outcome.positions[0] {
+            head.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("a notification arrives");
+}
