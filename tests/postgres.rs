@@ -101,7 +101,10 @@ async fn ordering(commit_first: bool) {
     let log: Vec<(String, u64)> =
         store.read_all(1, 100, &[]).await.unwrap().into_iter().map(|event| (event.stream_id, event.position)).collect();
     if commit_first {
-        assert_eq!(log, [("held".to_owned(), u64::try_from(lock).unwrap()), ("second".to_owned(), second.positions[0])]);
+        assert_eq!(
+            log,
+            [("held".to_owned(), u64::try_from(lock).unwrap()), ("second".to_owned(), second.positions[0])]
+        );
         assert!(second.positions[0] > u64::try_from(lock).unwrap());
     } else {
         assert_eq!(log, [("second".to_owned(), second.positions[0])]);
@@ -177,7 +180,10 @@ async fn a_role_with_only_the_privileges_it_needs_can_use_the_store() {
     let message = insert.as_db_error().map_or_else(|| insert.to_string(), |db| db.message().to_owned());
     assert!(message.contains("permission denied"), "{message}");
     let (migrating, _) = (PostgresOptions { schema: unique_schema(), ..PostgresOptions::default() }, ());
-    assert!(PostgresStore::connect_with(&app_url, migrating).await.is_err(), "the application role cannot create schemas");
+    assert!(
+        PostgresStore::connect_with(&app_url, migrating).await.is_err(),
+        "the application role cannot create schemas"
+    );
     client.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.unwrap();
 }
 
@@ -193,7 +199,11 @@ async fn an_invalid_schema_name_is_refused_before_anything_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_schema_of_something_else_is_refused() {
     let schema = unique_schema();
-    admin().await.batch_execute(&format!("CREATE SCHEMA {schema}; CREATE TABLE {schema}.customers (id int);")).await.unwrap();
+    admin()
+        .await
+        .batch_execute(&format!("CREATE SCHEMA {schema}; CREATE TABLE {schema}.customers (id int);"))
+        .await
+        .unwrap();
     let options = PostgresOptions { schema, ..PostgresOptions::default() };
     let error = PostgresStore::connect_with(&url(), options).await.unwrap_err();
     assert!(matches!(error, StoreError::NotAStore { .. }), "{error:?}");

@@ -58,7 +58,12 @@ pub struct NatsOptions {
 
 impl Default for NatsOptions {
     fn default() -> Self {
-        Self { stream: "EVENTSMITH".into(), prefix: "eventsmith".into(), duplicate_window: Duration::from_secs(120), replicas: 1 }
+        Self {
+            stream: "EVENTSMITH".into(),
+            prefix: "eventsmith".into(),
+            duplicate_window: Duration::from_secs(120),
+            replicas: 1,
+        }
     }
 }
 
@@ -265,7 +270,8 @@ impl NatsStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn from_client(client: async_nats::Client, options: NatsOptions) -> Result<Self, StoreError> {
-        let valid = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let valid =
+            |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !valid(&options.stream) || !valid(&options.prefix) {
             return Err(StoreError::Backend {
                 operation: "open",
@@ -383,10 +389,18 @@ impl EventStore for NatsStore {
             match acknowledged {
                 Ok(ack) if ack.duplicate => {
                     // An earlier append of the same batch: its outcome, if it went to this stream.
-                    let message = self.shared.stream.get_raw_message(ack.sequence).await.map_err(|error| backend("append", error))?;
+                    let message = self
+                        .shared
+                        .stream
+                        .get_raw_message(ack.sequence)
+                        .await
+                        .map_err(|error| backend("append", error))?;
                     let batch = Batch::from_message(message)?;
                     if batch.stream_id != stream_id || !batch.same_ids(&events) {
-                        return Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id: events[0].id });
+                        return Err(StoreError::DuplicateEvent {
+                            stream_id: stream_id.to_owned(),
+                            event_id: events[0].id,
+                        });
                     }
                     return Ok(batch.outcome(true));
                 }
@@ -415,7 +429,12 @@ impl EventStore for NatsStore {
         }
     }
 
-    async fn read_stream(&self, stream_id: &str, from_version: u64, max_count: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let subject = self.subject(stream_id);
         let mut events = Vec::new();
         let mut sequence = 1;
@@ -432,7 +451,12 @@ impl EventStore for NatsStore {
         Ok(events)
     }
 
-    async fn read_all(&self, from_position: u64, max_count: usize, types: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let subject = format!("{}.e.>", self.shared.prefix);
         let mut events = Vec::new();
         let mut sequence = (from_position >> INDEX_BITS).max(1);
@@ -501,7 +525,11 @@ impl EventStore for NatsStore {
                 return Ok(());
             }
         }
-        Err(StoreError::Backend { operation: "save a snapshot", retryable: true, source: "kept racing other writers".into() })
+        Err(StoreError::Backend {
+            operation: "save a snapshot",
+            retryable: true,
+            source: "kept racing other writers".into(),
+        })
     }
 
     fn subscribe(&self) -> Option<watch::Receiver<u64>> {
@@ -529,7 +557,8 @@ impl NatsStore {
                 if let Ok(mut messages) = consumer.messages().await {
                     while let Some(Ok(message)) = messages.next().await {
                         if let Ok(info) = message.info() {
-                            let count = message.headers.as_ref().map_or(1, |headers| header_u64(headers, HEADER_COUNT).max(1));
+                            let count =
+                                message.headers.as_ref().map_or(1, |headers| header_u64(headers, HEADER_COUNT).max(1));
                             self.advance_head(position(info.stream_sequence, usize::try_from(count - 1).unwrap_or(0)));
                         }
                     }

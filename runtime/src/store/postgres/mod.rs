@@ -42,7 +42,8 @@ use crate::recorded::Metadata;
 /// The migrations, in order; the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
 
-const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
+const COLUMNS: &str =
+    "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
 
 /// Options for [`PostgresStore::connect_with`] and [`PostgresStore::from_pool`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +97,14 @@ fn backend(operation: &'static str, error: tokio_postgres::Error) -> StoreError 
     let retryable = error.is_closed()
         || error.code().is_none_or(|code| {
             code.code().starts_with("08")
-                || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW, SqlState::T_R_SERIALIZATION_FAILURE, SqlState::T_R_DEADLOCK_DETECTED]
-                    .contains(code)
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                ]
+                .contains(code)
         });
     let message = match error.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
@@ -160,10 +167,8 @@ impl PostgresStore {
             source: Box::new(error),
         })?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(options.pool_size.max(1)).build().map_err(|error| StoreError::Backend {
-            operation: "build the pool",
-            retryable: false,
-            source: Box::new(error),
+        let pool = Pool::builder(manager).max_size(options.pool_size.max(1)).build().map_err(|error| {
+            StoreError::Backend { operation: "build the pool", retryable: false, source: Box::new(error) }
         })?;
         Self::open(pool, options, Some(url.to_owned())).await
     }
@@ -188,7 +193,8 @@ impl PostgresStore {
                 .into(),
             });
         }
-        let lock = i64::from_ne_bytes(crate::event::fnv1a(format!("eventsmith:{}", options.schema).as_bytes()).to_ne_bytes());
+        let lock =
+            i64::from_ne_bytes(crate::event::fnv1a(format!("eventsmith:{}", options.schema).as_bytes()).to_ne_bytes());
         let shared = Shared {
             pool,
             channel: format!("eventsmith_{}", options.schema),
@@ -265,7 +271,10 @@ impl PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.shared.pool.get().await.map_err(|error| pool_error("migrate", error))?;
         let transaction = client.transaction().await.map_err(|error| backend("migrate", error))?;
-        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&self.shared.lock]).await.map_err(|error| backend("migrate", error))?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&self.shared.lock])
+            .await
+            .map_err(|error| backend("migrate", error))?;
         transaction
             .batch_execute(
                 "CREATE FUNCTION pg_temp.eventsmith_create_schema(name text) RETURNS void LANGUAGE plpgsql AS $$
@@ -332,7 +341,8 @@ impl PostgresStore {
         if guard.is_some() {
             return;
         }
-        let (head, channel, schema) = (self.shared.head.clone(), self.shared.channel.clone(), self.shared.schema.clone());
+        let (head, channel, schema) =
+            (self.shared.head.clone(), self.shared.channel.clone(), self.shared.schema.clone());
         *guard = Some(tokio::spawn(async move {
             loop {
                 if let Err(error) = listen(&url, &schema, &channel, &head).await {
@@ -343,7 +353,12 @@ impl PostgresStore {
         }));
     }
 
-    async fn rows(&self, operation: &'static str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+    async fn rows(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
         let client = self.client(operation).await?;
         let statement = client.prepare_cached(sql).await.map_err(|error| backend(operation, error))?;
         client.query(&statement, params).await.map_err(|error| backend(operation, error))
@@ -352,7 +367,12 @@ impl PostgresStore {
 
 /// Listens on `channel` and publishes each notified position to `head` until the
 /// connection fails.
-async fn listen(url: &str, schema: &str, channel: &str, head: &watch::Sender<u64>) -> Result<(), tokio_postgres::Error> {
+async fn listen(
+    url: &str,
+    schema: &str,
+    channel: &str,
+    head: &watch::Sender<u64>,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
     let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
@@ -423,17 +443,16 @@ impl EventStore for PostgresStore {
         };
         let ids: Vec<Uuid> = events.iter().map(|event| event.id).collect();
         let types: Vec<&str> = events.iter().map(|event| event.event_type.as_ref()).collect();
-        let versions: Vec<i32> = events.iter().map(|event| i32::try_from(event.event_version).unwrap_or(i32::MAX)).collect();
+        let versions: Vec<i32> =
+            events.iter().map(|event| i32::try_from(event.event_version).unwrap_or(i32::MAX)).collect();
         let payloads: Vec<&[u8]> = events.iter().map(|event| event.payload.as_slice()).collect();
         let metadata = events
             .iter()
-            .map(|event| {
-                if event.metadata.is_empty() {
-                    Ok(None)
-                } else {
-                    serde_json::to_vec(&event.metadata).map(Some)
-                }
-            })
+            .map(
+                |event| {
+                    if event.metadata.is_empty() { Ok(None) } else { serde_json::to_vec(&event.metadata).map(Some) }
+                },
+            )
             .collect::<Result<Vec<Option<Vec<u8>>>, _>>()
             .map_err(|error| StoreError::Backend { operation: "append", retryable: false, source: Box::new(error) })?;
         let client = self.client("append").await?;
@@ -444,7 +463,18 @@ impl EventStore for PostgresStore {
         let row = client
             .query_one(
                 &statement,
-                &[&stream_id, &kind, &version, &ids, &types, &versions, &payloads, &metadata, &self.shared.channel, &self.shared.lock],
+                &[
+                    &stream_id,
+                    &kind,
+                    &version,
+                    &ids,
+                    &types,
+                    &versions,
+                    &payloads,
+                    &metadata,
+                    &self.shared.channel,
+                    &self.shared.lock,
+                ],
             )
             .await;
         let row = match row {
@@ -482,21 +512,34 @@ impl EventStore for PostgresStore {
         Ok(outcome)
     }
 
-    async fn read_stream(&self, stream_id: &str, from_version: u64, max_count: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
         );
-        let rows = self.rows("read a stream", &sql, &[&stream_id, &to_i64(from_version), &to_i64(max_count as u64)]).await?;
+        let rows =
+            self.rows("read a stream", &sql, &[&stream_id, &to_i64(from_version), &to_i64(max_count as u64)]).await?;
         rows.iter().map(stored_event).collect()
     }
 
-    async fn read_all(&self, from_position: u64, max_count: usize, types: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let (from, limit) = (to_i64(from_position), to_i64(max_count as u64));
         let rows = if types.is_empty() {
             let sql = format!("SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2");
             self.rows("read the log", &sql, &[&from, &limit]).await?
         } else {
-            let sql = format!("SELECT {COLUMNS} FROM events WHERE position >= $1 AND event_type = ANY($3) ORDER BY position LIMIT $2");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM events WHERE position >= $1 AND event_type = ANY($3) ORDER BY position LIMIT $2"
+            );
             self.rows("read the log", &sql, &[&from, &limit, &types]).await?
         };
         rows.iter().map(stored_event).collect()
@@ -541,7 +584,8 @@ impl EventStore for PostgresStore {
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let rows = self.rows("load a checkpoint", "SELECT position, state FROM checkpoints WHERE name = $1", &[&name]).await?;
+        let rows =
+            self.rows("load a checkpoint", "SELECT position, state FROM checkpoints WHERE name = $1", &[&name]).await?;
         Ok(rows.first().map(|row| Checkpoint { position: to_u64(row.get(0)), state: row.get(1) }))
     }
 
@@ -558,8 +602,13 @@ impl EventStore for PostgresStore {
     }
 
     async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        let rows =
-            self.rows("load a snapshot", "SELECT version, fingerprint, state FROM snapshots WHERE stream_id = $1", &[&stream_id]).await?;
+        let rows = self
+            .rows(
+                "load a snapshot",
+                "SELECT version, fingerprint, state FROM snapshots WHERE stream_id = $1",
+                &[&stream_id],
+            )
+            .await?;
         Ok(rows.first().map(|row| Snapshot { version: to_u64(row.get(0)), fingerprint: row.get(1), state: row.get(2) }))
     }
 
