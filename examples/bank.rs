@@ -7,25 +7,25 @@ use std::collections::BTreeMap;
 
 use eventsmith::prelude::*;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccountOpened {
     pub account: u32,
     pub owner: String,
     pub overdraft_limit: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Deposited {
     pub amount: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Withdrawn {
     pub amount: u64,
 }
 
 /// Recorded when a withdrawal takes the balance below zero.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OverdraftStarted {
     pub balance: i64,
 }
@@ -274,11 +274,37 @@ async fn main() -> eventsmith::Result<()> {
 #[cfg(test)]
 mod tests {
     use eventsmith::testing::given;
+    use proptest::prelude::*;
 
     use super::*;
 
     fn opened(limit: u64) -> AccountEvent {
         AccountOpened { account: 1, owner: "Ada".into(), overdraft_limit: limit }.into()
+    }
+
+    #[test]
+    fn the_stored_event_shapes_match_the_lock() {
+        eventsmith::assert_event_schemas!(AccountEvent, "examples/bank.events.lock.json");
+    }
+
+    fn any_event() -> impl Strategy<Value = AccountEvent> {
+        prop_oneof![
+            (any::<u32>(), any::<String>(), any::<u64>()).prop_map(|(account, owner, overdraft_limit)| {
+                AccountOpened { account, owner, overdraft_limit }.into()
+            }),
+            any::<u64>().prop_map(|amount| Deposited { amount }.into()),
+            any::<u64>().prop_map(|amount| Withdrawn { amount }.into()),
+            any::<i64>().prop_map(|balance| OverdraftStarted { balance }.into()),
+            Just(AccountEvent::AccountClosed),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn encoding_then_decoding_is_the_identity(event in any_event()) {
+            let bytes = event.encode().unwrap();
+            prop_assert_eq!(AccountEvent::decode(event.event_type(), event.event_version(), &bytes).unwrap(), event);
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use eventsmith::{CommandEnvelope, ExecuteError, QueryEnvelope};
 // Events: what happened to an order. Each is a struct; the enum gives each a stable name.
 
 /// Identifies an order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct OrderId(pub String);
 
@@ -35,7 +35,7 @@ impl From<&str> for OrderId {
 }
 
 /// A customer placed an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderCreated {
     pub order_id: OrderId,
     pub customer_name: String,
@@ -43,23 +43,38 @@ pub struct OrderCreated {
 }
 
 /// Someone approved the order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderApproved {
     pub order_id: OrderId,
     pub approved_by: String,
 }
 
-/// The order left the warehouse.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The order left the warehouse. Version 2: version 1 had no carrier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderShipped {
     pub order_id: OrderId,
     pub carrier: String,
 }
 
+/// `OrderShipped` as version 1 stored it; read through an upcaster.
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
+pub struct OrderShippedV1 {
+    pub order_id: OrderId,
+}
+
+impl From<OrderShippedV1> for OrderShipped {
+    fn from(old: OrderShippedV1) -> Self {
+        Self { order_id: old.order_id, carrier: "unknown".to_owned() }
+    }
+}
+
 #[derive(Event, Debug, Clone, PartialEq)]
 pub enum OrderEvent {
+    /// Early releases stored it as `order_created`.
+    #[event(aliases("order_created"))]
     OrderCreated(OrderCreated),
     OrderApproved(OrderApproved),
+    #[event(version = 2, upcast(from = 1, with = OrderShippedV1))]
     OrderShipped(OrderShipped),
 }
 
@@ -363,6 +378,7 @@ async fn main() -> eventsmith::Result<()> {
 #[cfg(test)]
 mod tests {
     use eventsmith::testing::{given, when};
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -478,6 +494,45 @@ mod tests {
             .unwrap();
         assert!(json.starts_with(r#"{"order_id":"o","customer_name":"Ada""#), "{json}");
         assert!(OrderQuery::from_json(br#"{"type": "GetOrders", "data": {}}"#).is_err());
+    }
+
+    #[test]
+    fn the_stored_event_shapes_match_the_lock() {
+        eventsmith::assert_event_schemas!(OrderEvent, "examples/orders.events.lock.json");
+    }
+
+    #[test]
+    fn old_versions_and_names_still_decode() {
+        let shipped = OrderEvent::decode("OrderShipped", 1, br#"{"order_id":"o"}"#).unwrap();
+        assert_eq!(shipped, OrderShipped { order_id: "o".into(), carrier: "unknown".into() }.into());
+        let created =
+            OrderEvent::decode("order_created", 1, br#"{"order_id":"o","customer_name":"Ada","total_cents":1}"#);
+        assert_eq!(created.unwrap().event_type(), "OrderCreated");
+        let future = OrderEvent::decode("OrderShipped", 3, b"{}").unwrap_err();
+        assert!(future.to_string().contains("no version 3; the newest known version is 2"), "{future}");
+    }
+
+    fn order_id() -> impl Strategy<Value = OrderId> {
+        "[a-z0-9-]{1,12}".prop_map(OrderId)
+    }
+
+    fn any_event() -> impl Strategy<Value = OrderEvent> {
+        prop_oneof![
+            (order_id(), any::<String>(), any::<u64>()).prop_map(|(order_id, customer_name, total_cents)| {
+                OrderCreated { order_id, customer_name, total_cents }.into()
+            }),
+            (order_id(), any::<String>())
+                .prop_map(|(order_id, approved_by)| OrderApproved { order_id, approved_by }.into()),
+            (order_id(), any::<String>()).prop_map(|(order_id, carrier)| OrderShipped { order_id, carrier }.into()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn encoding_then_decoding_is_the_identity(event in any_event()) {
+            let bytes = event.encode().unwrap();
+            prop_assert_eq!(OrderEvent::decode(event.event_type(), event.event_version(), &bytes).unwrap(), event);
+        }
     }
 
     #[test]

@@ -12,5 +12,6 @@ fn ui() {
     cases.compile_fail("tests/ui/command/*.rs");
     cases.compile_fail("tests/ui/aggregate/*.rs");
     cases.compile_fail("tests/ui/projection/*.rs");
+    cases.compile_fail("tests/ui/evolution/*.rs");
     cases.pass("tests/ui/pass/*.rs");
 }

@@ -25,7 +25,11 @@ const _: () = {
             },
             ::eventsmith::__private::EventType {
                 name: "OrderShipped",
-                version: 2u32,
+                version: 3u32,
+            },
+            ::eventsmith::__private::EventType {
+                name: "Refunded",
+                version: 1u32,
             },
             ::eventsmith::__private::EventType {
                 name: "Cancelled",
@@ -37,6 +41,7 @@ const _: () = {
             match self {
                 Self::OrderCreated(..) => "OrderCreated",
                 Self::Shipped(..) => "OrderShipped",
+                Self::Refunded(..) => "Refunded",
                 Self::Cancelled => "Cancelled",
             }
         }
@@ -44,7 +49,8 @@ const _: () = {
         fn event_version(&self) -> u32 {
             match self {
                 Self::OrderCreated(..) => 1u32,
-                Self::Shipped(..) => 2u32,
+                Self::Shipped(..) => 3u32,
+                Self::Refunded(..) => 1u32,
                 Self::Cancelled => 1u32,
             }
         }
@@ -53,7 +59,8 @@ const _: () = {
             match self {
                 Self::OrderCreated(..) => 0usize,
                 Self::Shipped(..) => 1usize,
-                Self::Cancelled => 2usize,
+                Self::Refunded(..) => 2usize,
+                Self::Cancelled => 3usize,
             }
         }
         fn encode(
@@ -69,6 +76,9 @@ const _: () = {
                 Self::Shipped(__payload) => {
                     ::eventsmith::__private::encode_payload("OrderShipped", __payload)
                 }
+                Self::Refunded(__payload) => {
+                    ::eventsmith::__private::encode_payload("Refunded", __payload)
+                }
                 Self::Cancelled => {
                     ::core::result::Result::Ok(::eventsmith::__private::unit_payload())
                 }
@@ -80,7 +90,7 @@ const _: () = {
             payload: &[u8],
         ) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
             match event_type {
-                "OrderCreated" => {
+                "OrderCreated" | "order_created" => {
                     match event_version {
                         1u32 => {
                             ::eventsmith::__private::decode_payload::<
@@ -101,18 +111,65 @@ const _: () = {
                 }
                 "OrderShipped" => {
                     match event_version {
-                        2u32 => {
+                        3u32 => {
                             ::eventsmith::__private::decode_payload::<
                                 OrderShipped,
-                            >("OrderShipped", 2u32, payload)
+                            >("OrderShipped", 3u32, payload)
                                 .map(Self::Shipped)
+                        }
+                        1u32 => {
+                            let __event = ::eventsmith::__private::decode_payload::<
+                                ShippedV1,
+                            >("OrderShipped", 1u32, payload)?;
+                            let __event: ShippedV2 = ::eventsmith::__private::upcast_into::<
+                                ShippedV1,
+                                ShippedV2,
+                            >(__event);
+                            let __event: OrderShipped = ::eventsmith::__private::upcast_via(
+                                "OrderShipped",
+                                2u32,
+                                3u32,
+                                upgrade_v2(__event),
+                            )?;
+                            ::core::result::Result::Ok(Self::Shipped(__event))
+                        }
+                        2u32 => {
+                            let __event = ::eventsmith::__private::decode_payload::<
+                                ShippedV2,
+                            >("OrderShipped", 2u32, payload)?;
+                            let __event: OrderShipped = ::eventsmith::__private::upcast_via(
+                                "OrderShipped",
+                                2u32,
+                                3u32,
+                                upgrade_v2(__event),
+                            )?;
+                            ::core::result::Result::Ok(Self::Shipped(__event))
                         }
                         __other => {
                             ::core::result::Result::Err(
                                 ::eventsmith::__private::unknown_version(
                                     "OrderShipped",
                                     __other,
-                                    2u32,
+                                    3u32,
+                                ),
+                            )
+                        }
+                    }
+                }
+                "Refunded" => {
+                    match event_version {
+                        1u32 => {
+                            ::eventsmith::__private::decode_payload::<
+                                Refunded,
+                            >("Refunded", 1u32, payload)
+                                .map(Self::Refunded)
+                        }
+                        __other => {
+                            ::core::result::Result::Err(
+                                ::eventsmith::__private::unknown_version(
+                                    "Refunded",
+                                    __other,
+                                    1u32,
                                 ),
                             )
                         }
@@ -143,11 +200,15 @@ const _: () = {
                     ::core::result::Result::Err(
                         ::eventsmith::__private::unknown_type(
                             __other,
-                            &["OrderCreated", "OrderShipped", "Cancelled"],
+                            &["OrderCreated", "OrderShipped", "Refunded", "Cancelled"],
                         ),
                     )
                 }
             }
+        }
+        #[inline]
+        fn is_deprecated(&self) -> bool {
+            ::core::matches!(self, Self::Refunded(..))
         }
     }
     #[automatically_derived]
@@ -168,6 +229,7 @@ const _: () = {
     impl ::eventsmith::__private::VariantOf<OrderEvent> for OrderCreated {
         const INDEX: usize = 0usize;
         const NAME: &'static str = "OrderCreated";
+        const NAMES: &'static [&'static str] = &["OrderCreated", "order_created"];
         const VERSION: u32 = 1u32;
         #[inline]
         fn into_event(self) -> OrderEvent {
@@ -201,7 +263,8 @@ const _: () = {
     impl ::eventsmith::__private::VariantOf<OrderEvent> for OrderShipped {
         const INDEX: usize = 1usize;
         const NAME: &'static str = "OrderShipped";
-        const VERSION: u32 = 2u32;
+        const NAMES: &'static [&'static str] = &["OrderShipped"];
+        const VERSION: u32 = 3u32;
         #[inline]
         fn into_event(self) -> OrderEvent {
             OrderEvent::Shipped(self)
@@ -215,10 +278,36 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    impl ::core::convert::From<Refunded> for OrderEvent {
+        #[inline]
+        fn from(event: Refunded) -> Self {
+            Self::Refunded(event)
+        }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::VariantOf<OrderEvent> for Refunded {
+        const INDEX: usize = 2usize;
+        const NAME: &'static str = "Refunded";
+        const NAMES: &'static [&'static str] = &["Refunded"];
+        const VERSION: u32 = 1u32;
+        #[inline]
+        fn into_event(self) -> OrderEvent {
+            OrderEvent::Refunded(self)
+        }
+        #[inline]
+        fn from_event(event: OrderEvent) -> ::core::result::Result<Self, OrderEvent> {
+            match event {
+                OrderEvent::Refunded(__payload) => ::core::result::Result::Ok(__payload),
+                __other => ::core::result::Result::Err(__other),
+            }
+        }
+    }
+    #[automatically_derived]
     impl ::eventsmith::__private::VariantOf<OrderEvent>
     for __eventsmith_units_OrderEvent::Cancelled {
-        const INDEX: usize = 2usize;
+        const INDEX: usize = 3usize;
         const NAME: &'static str = "Cancelled";
+        const NAMES: &'static [&'static str] = &["Cancelled"];
         const VERSION: u32 = 1u32;
         #[inline]
         fn into_event(self) -> OrderEvent {
@@ -239,6 +328,7 @@ const _: () = {
     where
         __S: ::eventsmith::__private::Apply<OrderCreated>,
         __S: ::eventsmith::__private::Apply<OrderShipped>,
+        __S: ::eventsmith::__private::Apply<Refunded>,
         __S: ::eventsmith::__private::Apply<__eventsmith_units_OrderEvent::Cancelled>,
     {
         #[inline]
@@ -254,12 +344,71 @@ const _: () = {
                         OrderShipped,
                     >::apply(state, __payload)
                 }
+                Self::Refunded(__payload) => {
+                    ::eventsmith::__private::Apply::<Refunded>::apply(state, __payload)
+                }
                 Self::Cancelled => {
                     ::eventsmith::__private::Apply::<
                         __eventsmith_units_OrderEvent::Cancelled,
                     >::apply(state, &__eventsmith_units_OrderEvent::Cancelled)
                 }
             }
+        }
+    }
+    #[automatically_derived]
+    impl<__M> ::eventsmith::__private::EventSchemas<__M> for OrderEvent
+    where
+        __M: ::eventsmith::__private::SchemaOf<OrderCreated>,
+        __M: ::eventsmith::__private::SchemaOf<OrderShipped>,
+        __M: ::eventsmith::__private::SchemaOf<ShippedV1>,
+        __M: ::eventsmith::__private::SchemaOf<ShippedV2>,
+        __M: ::eventsmith::__private::SchemaOf<Refunded>,
+    {
+        fn event_schemas() -> ::eventsmith::__private::Vec<
+            ::eventsmith::__private::EventSchema,
+        > {
+            ::eventsmith::__private::Vec::from([
+                ::eventsmith::__private::EventSchema {
+                    name: "OrderCreated",
+                    version: 1u32,
+                    schema: <__M as ::eventsmith::__private::SchemaOf<
+                        OrderCreated,
+                    >>::schema(),
+                },
+                ::eventsmith::__private::EventSchema {
+                    name: "OrderShipped",
+                    version: 3u32,
+                    schema: <__M as ::eventsmith::__private::SchemaOf<
+                        OrderShipped,
+                    >>::schema(),
+                },
+                ::eventsmith::__private::EventSchema {
+                    name: "OrderShipped",
+                    version: 1u32,
+                    schema: <__M as ::eventsmith::__private::SchemaOf<
+                        ShippedV1,
+                    >>::schema(),
+                },
+                ::eventsmith::__private::EventSchema {
+                    name: "OrderShipped",
+                    version: 2u32,
+                    schema: <__M as ::eventsmith::__private::SchemaOf<
+                        ShippedV2,
+                    >>::schema(),
+                },
+                ::eventsmith::__private::EventSchema {
+                    name: "Refunded",
+                    version: 1u32,
+                    schema: <__M as ::eventsmith::__private::SchemaOf<
+                        Refunded,
+                    >>::schema(),
+                },
+                ::eventsmith::__private::EventSchema {
+                    name: "Cancelled",
+                    version: 1u32,
+                    schema: ::eventsmith::__private::unit_schema(),
+                },
+            ])
         }
     }
 };

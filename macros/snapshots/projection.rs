@@ -39,34 +39,43 @@ const _: () = {
     impl ::eventsmith::__private::Projection for OrdersView {
         const NAME: &'static str = "orders";
         fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
-            ::eventsmith::__private::Vec::from([
-                ::eventsmith::__private::member_name::<
-                    OrderCreated,
-                    (OrderEvent, PaymentEvent),
-                    _,
-                >(),
-                ::eventsmith::__private::member_name::<
-                    Paid,
-                    (OrderEvent, PaymentEvent),
-                    _,
-                >(),
-                ::eventsmith::__private::member_name::<
-                    __eventsmith_units_OrderEvent::Cancelled,
-                    (OrderEvent, PaymentEvent),
-                    _,
-                >(),
-            ])
+            let mut types = ::eventsmith::__private::Vec::new();
+            types
+                .extend_from_slice(
+                    ::eventsmith::__private::member_names::<
+                        OrderCreated,
+                        (OrderEvent, PaymentEvent),
+                        _,
+                    >(),
+                );
+            types
+                .extend_from_slice(
+                    ::eventsmith::__private::member_names::<
+                        Paid,
+                        (OrderEvent, PaymentEvent),
+                        _,
+                    >(),
+                );
+            types
+                .extend_from_slice(
+                    ::eventsmith::__private::member_names::<
+                        __eventsmith_units_OrderEvent::Cancelled,
+                        (OrderEvent, PaymentEvent),
+                        _,
+                    >(),
+                );
+            types
         }
         fn apply_stored(
             &mut self,
             stored: ::eventsmith::__private::StoredEvent,
         ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
-            if stored.event_type
-                == ::eventsmith::__private::member_name::<
-                    OrderCreated,
-                    (OrderEvent, PaymentEvent),
-                    _,
-                >()
+            if ::eventsmith::__private::member_names::<
+                OrderCreated,
+                (OrderEvent, PaymentEvent),
+                _,
+            >()
+                .contains(&stored.event_type.as_str())
             {
                 return ::eventsmith::__private::apply_member::<
                     OrderCreated,
@@ -80,12 +89,12 @@ const _: () = {
                     },
                 );
             }
-            if stored.event_type
-                == ::eventsmith::__private::member_name::<
-                    Paid,
-                    (OrderEvent, PaymentEvent),
-                    _,
-                >()
+            if ::eventsmith::__private::member_names::<
+                Paid,
+                (OrderEvent, PaymentEvent),
+                _,
+            >()
+                .contains(&stored.event_type.as_str())
             {
                 return ::eventsmith::__private::apply_member::<
                     Paid,
@@ -99,12 +108,12 @@ const _: () = {
                     },
                 );
             }
-            if stored.event_type
-                == ::eventsmith::__private::member_name::<
-                    __eventsmith_units_OrderEvent::Cancelled,
-                    (OrderEvent, PaymentEvent),
-                    _,
-                >()
+            if ::eventsmith::__private::member_names::<
+                __eventsmith_units_OrderEvent::Cancelled,
+                (OrderEvent, PaymentEvent),
+                _,
+            >()
+                .contains(&stored.event_type.as_str())
             {
                 return ::eventsmith::__private::apply_member::<
                     __eventsmith_units_OrderEvent::Cancelled,

@@ -34,9 +34,12 @@ fn assert_snapshot(name: &str, expanded: TokenStream) {
 fn event_derive() {
     let input = syn::parse_quote! {
         pub enum OrderEvent {
+            #[event(aliases("order_created"))]
             OrderCreated(OrderCreated),
-            #[event(name = "OrderShipped", version = 2)]
+            #[event(name = "OrderShipped", version = 3, upcast(from = 1, with = ShippedV1), upcast(from = 2, with = ShippedV2, via = upgrade_v2))]
             Shipped(OrderShipped),
+            #[event(deprecated)]
+            Refunded(Refunded),
             Cancelled,
         }
     };

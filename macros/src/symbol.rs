@@ -29,3 +29,12 @@ pub const PERSIST: &str = "persist";
 pub const SNAPSHOT_EVERY: &str = "snapshot_every";
 // #[aggregate(snapshot_revision = 2)]
 pub const SNAPSHOT_REVISION: &str = "snapshot_revision";
+// #[event(aliases("order_created", "OrderOpened"))]
+pub const ALIASES: &str = "aliases";
+// #[event(upcast(from = 1, with = ShippedV1))] or #[event(upcast(from = 1, with = ShippedV1, via = upgrade))]
+pub const UPCAST: &str = "upcast";
+pub const FROM: &str = "from";
+pub const WITH: &str = "with";
+pub const VIA: &str = "via";
+// #[event(deprecated)]
+pub const DEPRECATED: &str = "deprecated";

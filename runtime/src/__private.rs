@@ -13,9 +13,9 @@ pub use crate::aggregate::{Aggregate, Apply, Fold, Handle};
 pub use crate::app::App;
 pub use crate::command::{Command, CommandEnvelope, CommandFor, Dispatched, DispatchedEvent, ExpectStream};
 pub use crate::error::{DecodeError, EncodeError, Error};
-pub use crate::event::{Event, EventType, Produces, VariantOf};
+pub use crate::event::{Event, EventSchema, EventSchemas, EventType, Produces, SchemaOf, VariantOf};
 pub use crate::projection::{
-    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_name,
+    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_name, member_names,
 };
 pub use crate::recorded::Recorded;
 pub use crate::store::StoredEvent;
@@ -232,7 +232,54 @@ where
 /// aggregate's declared snapshot revision, e.g. `r1-5f0c3a1e9b2d4c77`.
 #[must_use]
 pub fn state_fingerprint<S: schemars::JsonSchema>(revision: u32) -> String {
-    let schema = schemars::SchemaGenerator::default().into_root_schema_for::<S>();
-    let text = serde_json::to_string(&schema).unwrap_or_default();
+    let text = serde_json::to_string(&crate::event::shape_of::<S>()).unwrap_or_default();
     format!("r{revision}-{:016x}", crate::event::fnv1a(text.as_bytes()))
+}
+
+/// One upcasting step through `Into`, from version `FROM` to version `TO`.
+#[inline]
+pub fn upcast_into<From: UpcastStep<To, FROM, TO>, To, const FROM: u32, const TO: u32>(event: From) -> To {
+    event.step()
+}
+
+/// Converts an event from version `FROM` into version `TO`.
+#[diagnostic::on_unimplemented(
+    message = "the upcaster from version {FROM} does not produce version {TO}: `{Self}` does not convert into `{To}`",
+    label = "version {FROM} decodes into this type",
+    note = "implement `From<{Self}> for {To}`, or name a function with `upcast(from = {FROM}, with = {Self}, via = your_function)`"
+)]
+pub trait UpcastStep<To, const FROM: u32, const TO: u32> {
+    /// The step.
+    fn step(self) -> To;
+}
+
+impl<From: Into<To>, To, const FROM: u32, const TO: u32> UpcastStep<To, FROM, TO> for From {
+    #[inline]
+    fn step(self) -> To {
+        self.into()
+    }
+}
+
+/// One upcasting step through a named function that may fail.
+///
+/// # Errors
+/// [`DecodeError::Upcast`] naming the type and the step.
+pub fn upcast_via<To, E: std::fmt::Display>(
+    event_type: &str,
+    from: u32,
+    to: u32,
+    result: Result<To, E>,
+) -> Result<To, DecodeError> {
+    result.map_err(|error| DecodeError::Upcast {
+        event_type: event_type.to_owned(),
+        from,
+        to,
+        message: error.to_string(),
+    })
+}
+
+/// The schema of a unit event's payload: an empty object.
+#[must_use]
+pub fn unit_schema() -> serde_json::Value {
+    serde_json::json!({ "type": "object" })
 }

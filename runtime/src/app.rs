@@ -178,6 +178,9 @@ impl App {
             if events.is_empty() {
                 return Ok(Committed { stream_id, version, state, events: Vec::new() });
             }
+            if let Some(event) = events.iter().find(|event| event.is_deprecated()) {
+                return Err(ExecuteError::Deprecated { stream_id, event_type: event.event_type() });
+            }
             let new_events = events
                 .iter()
                 .map(|event| {

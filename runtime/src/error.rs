@@ -34,6 +34,18 @@ pub enum DecodeError {
         /// What serde said.
         source: serde_json::Error,
     },
+    /// An upcaster of an old version failed.
+    #[error("upcasting `{event_type}` from version {from} to {to} failed: {message}")]
+    Upcast {
+        /// The stored type name.
+        event_type: String,
+        /// The version the step starts from.
+        from: u32,
+        /// The version the step converts into.
+        to: u32,
+        /// The upcaster's error.
+        message: String,
+    },
     /// A `{"type": ..., "data": ...}` envelope that is malformed.
     #[error("malformed envelope, expected {{\"type\": ..., \"data\": {{...}}}}: {source}")]
     Envelope {
@@ -136,6 +148,14 @@ pub enum ExecuteError<E> {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The handler produced an event that is `#[event(deprecated)]`; nothing was written.
+    #[error("the command on `{stream_id}` produced `{event_type}`, which is deprecated: it is read, never written")]
+    Deprecated {
+        /// The aggregate's stream.
+        stream_id: String,
+        /// The deprecated event's type name.
+        event_type: &'static str,
+    },
 }
 
 /// The error type of everything in eventsmith that is not a command's own rejection.
@@ -226,6 +246,7 @@ impl<E> ExecuteError<E> {
     pub fn stream_id(&self) -> Option<&str> {
         match self {
             Self::Rejected { stream_id, .. }
+            | Self::Deprecated { stream_id, .. }
             | Self::NotFound { stream_id }
             | Self::AlreadyExists { stream_id, .. }
             | Self::Conflict { stream_id, .. } => Some(stream_id),
@@ -246,6 +267,7 @@ impl<E> ExecuteError<E> {
         match self {
             Self::Rejected { stream_id, source } => ExecuteError::Rejected { stream_id, source: f(source) },
             Self::NotFound { stream_id } => ExecuteError::NotFound { stream_id },
+            Self::Deprecated { stream_id, event_type } => ExecuteError::Deprecated { stream_id, event_type },
             Self::AlreadyExists { stream_id, version } => ExecuteError::AlreadyExists { stream_id, version },
             Self::Conflict { stream_id, attempts, expected, actual } => {
                 ExecuteError::Conflict { stream_id, attempts, expected, actual }

@@ -56,11 +56,79 @@ pub trait Event: Sized + Send + Sync + 'static {
     /// When the payload's `Serialize` impl fails or does not produce a JSON object.
     fn encode(&self) -> Result<Vec<u8>, EncodeError>;
 
-    /// Decodes a stored payload written under `event_type` at `event_version`.
+    /// Decodes a stored payload written under `event_type` (its name or an alias) at
+    /// `event_version`, running the upcasters of an older version up to the current one.
     ///
     /// # Errors
-    /// An unknown type name or version, or a payload that does not decode into the variant.
+    /// An unknown type name or version, a payload that does not decode into the variant, or
+    /// an upcaster that fails.
     fn decode(event_type: &str, event_version: u32, payload: &[u8]) -> Result<Self, DecodeError>;
+
+    /// Whether this event's variant is `#[event(deprecated)]`: still read, no longer written.
+    fn is_deprecated(&self) -> bool {
+        false
+    }
+}
+
+/// The JSON Schema of one stored event type at one version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSchema {
+    /// The stored type name.
+    pub name: &'static str,
+    /// The version.
+    pub version: u32,
+    /// The schema of its payload.
+    pub schema: serde_json::Value,
+}
+
+/// The schema of every (name, version) an event enum reads. Implemented by
+/// `#[derive(Event)]`; usable when every payload (and every upcaster's old type) derives
+/// `schemars::JsonSchema`. `M` is always `()`.
+pub trait EventSchemas<M = ()> {
+    /// The schemas, current versions and old ones.
+    fn event_schemas() -> Vec<EventSchema>;
+}
+
+/// The JSON Schema of `T`, for the schema lock.
+#[diagnostic::on_unimplemented(
+    message = "`{T}` has no JSON Schema for the schema lock",
+    note = "derive `schemars::JsonSchema` on `{T}`: the schema lock compares each stored event type's shape with the committed lock file"
+)]
+pub trait SchemaOf<T> {
+    /// The schema, as JSON.
+    fn schema() -> serde_json::Value;
+}
+
+impl<T: schemars::JsonSchema> SchemaOf<T> for () {
+    fn schema() -> serde_json::Value {
+        shape_of::<T>()
+    }
+}
+
+/// The shape of `T` as JSON Schema, and only its shape: subschemas inlined (so renaming a
+/// Rust type changes nothing), titles, descriptions and examples removed (so editing doc
+/// comments changes nothing).
+#[must_use]
+pub fn shape_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    let settings =
+        schemars::generate::SchemaSettings::draft2020_12().with(|settings| settings.inline_subschemas = true);
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = serde_json::to_value(schema).unwrap_or_default();
+    strip_annotations(&mut value);
+    value
+}
+
+fn strip_annotations(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for annotation in ["title", "description", "examples", "$schema", "default"] {
+                map.remove(annotation);
+            }
+            map.values_mut().for_each(strip_annotations);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+        _ => {}
+    }
 }
 
 /// Implemented by `#[derive(Event)]` for each type that a variant of the enum `E` wraps.
@@ -77,6 +145,8 @@ pub trait VariantOf<E: Event>: Sized {
     const INDEX: usize;
     /// The stable type name of the variant.
     const NAME: &'static str;
+    /// Every name the variant is read under: its name, then its aliases.
+    const NAMES: &'static [&'static str];
     /// The version the variant is written at.
     const VERSION: u32;
 
@@ -95,7 +165,8 @@ pub trait VariantOf<E: Event>: Sized {
 #[diagnostic::on_unimplemented(
     message = "a command handler of an aggregate over `{E}` cannot return `{Self}`",
     label = "`{Self}` is not an event of `{E}`",
-    note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them"
+    note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them",
+    note = "an event marked `#[event(deprecated)]` is still read and folded, but can no longer be produced"
 )]
 pub trait Produces<E> {
     /// Converts the returned value into the event enum.

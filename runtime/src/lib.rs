@@ -26,7 +26,7 @@ pub use aggregate::{Aggregate, Apply, Fold, Handle};
 pub use app::{App, AppBuilder, Committed, Loaded};
 pub use command::{Command, CommandEnvelope, CommandFor, Dispatched, ExpectStream};
 pub use error::{CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, Rejection, Result};
-pub use event::{Event, EventType, Produces, VariantOf};
+pub use event::{Event, EventSchema, EventSchemas, EventType, Produces, VariantOf};
 pub use projection::{ApplyError, Projection, Query, QueryEnvelope};
 pub use recorded::{Metadata, Recorded};
 pub use runner::ProjectionStopped;

@@ -158,6 +158,8 @@ pub trait Member<Events, Index> {
     type Enum: Event;
     /// The stored type name.
     const NAME: &'static str;
+    /// Every name it is read under: its name, then its aliases.
+    const NAMES: &'static [&'static str];
 
     /// Takes `Self` out of the enum, if `event` is its variant.
     fn extract(event: Self::Enum) -> Option<Self>
@@ -173,6 +175,7 @@ macro_rules! member_impl {
         {
             type Enum = $enum;
             const NAME: &'static str = <X as VariantOf<$enum>>::NAME;
+            const NAMES: &'static [&'static str] = <X as VariantOf<$enum>>::NAMES;
 
             #[inline]
             fn extract(event: $enum) -> Option<Self> {
@@ -198,6 +201,13 @@ member_impl!((E0, E1, E2, E3), 3 => E3);
 #[inline]
 pub fn member_name<X: Member<Es, I>, Es, I>() -> &'static str {
     X::NAME
+}
+
+/// Every stored name of the member `X`: its name, then its aliases.
+#[doc(hidden)]
+#[inline]
+pub fn member_names<X: Member<Es, I>, Es, I>() -> &'static [&'static str] {
+    X::NAMES
 }
 
 /// Decodes a stored event into the member `X` and applies it with `apply`, turning a failure

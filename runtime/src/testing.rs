@@ -232,3 +232,120 @@ fn round_trip<E: Event + Debug>(event: &E) -> E {
     E::decode(name, event.event_version(), &payload)
         .unwrap_or_else(|error| panic!("event {event:?} does not decode from its own encoding: {error}"))
 }
+
+/// Checks an event enum's schemas against a committed lock file; see
+/// [`assert_event_schemas!`](crate::assert_event_schemas).
+///
+/// # Panics
+/// When a locked (name, version) changed shape, when a locked type is gone, or when a type or
+/// version is new and `EVENTSMITH_BLESS` is not set (then it says how to accept it). With
+/// `EVENTSMITH_BLESS=1`, new entries are written to the lock; changed ones still fail.
+#[track_caller]
+pub fn check_event_schemas<E: crate::event::EventSchemas>(enum_name: &str, lock_path: &str) {
+    let bless = std::env::var_os("EVENTSMITH_BLESS").is_some_and(|value| value != "0");
+    let current = E::event_schemas();
+    let text = std::fs::read_to_string(lock_path).unwrap_or_default();
+    let mut lock: serde_json::Map<String, serde_json::Value> = if text.trim().is_empty() {
+        serde_json::Map::new()
+    } else {
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("the schema lock {lock_path} is not valid JSON: {error}"))
+    };
+    let locked = lock.entry(enum_name.to_owned()).or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    let Some(locked) = locked.as_object_mut() else {
+        panic!("the schema lock {lock_path} holds no object under `{enum_name}`");
+    };
+    let key = |name: &str, version: u32| format!("{name}@v{version}");
+    let mut failures = Vec::new();
+    let mut added = Vec::new();
+    for schema in &current {
+        let entry = key(schema.name, schema.version);
+        match locked.get(&entry) {
+            Some(stored) if *stored == schema.schema => {}
+            Some(stored) => failures.push(format!(
+                "`{entry}` changed shape since it was locked. Events already stored at this version would decode \
+                 wrong or not at all. Keep this version's type as it was: give the variant `version = {}`, keep the \
+                 old struct as `upcast(from = {}, with = ...)`, and run with EVENTSMITH_BLESS=1 to lock the new \
+                 version.\n{}",
+                schema.version + 1,
+                schema.version,
+                line_diff(&pretty(stored), &pretty(&schema.schema))
+            )),
+            None => added.push((entry, schema.schema.clone())),
+        }
+    }
+    for entry in locked.keys() {
+        if !current.iter().any(|schema| key(schema.name, schema.version) == *entry) {
+            failures.push(format!(
+                "`{entry}` is in the lock but the code no longer reads it: stored events of it would not decode. Keep \
+                 the variant (mark it `#[event(deprecated)]`), or its upcaster, or an alias for a renamed type."
+            ));
+        }
+    }
+    if !added.is_empty() && failures.is_empty() && bless {
+        for (entry, schema) in added.drain(..) {
+            locked.insert(entry, schema);
+        }
+        let text = serde_json::to_string_pretty(&lock).unwrap_or_default() + "\n";
+        std::fs::write(lock_path, text)
+            .unwrap_or_else(|error| panic!("cannot write the schema lock {lock_path}: {error}"));
+    }
+    for (entry, _) in &added {
+        failures.push(format!(
+            "`{entry}` is new: review it, then run the tests with EVENTSMITH_BLESS=1 to add it to {lock_path}"
+        ));
+    }
+    assert!(failures.is_empty(), "schema lock {lock_path} for `{enum_name}`:\n\n{}", failures.join("\n\n"));
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// A line diff of two texts: `-` lines only in the lock, `+` lines only in the code.
+fn line_diff(locked: &str, current: &str) -> String {
+    let (old, new): (Vec<&str>, Vec<&str>) = (locked.lines().collect(), current.lines().collect());
+    let mut lengths = vec![vec![0_usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            lengths[i][j] =
+                if old[i] == new[j] { lengths[i + 1][j + 1] + 1 } else { lengths[i + 1][j].max(lengths[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            out.push_str(&format!("    {}\n", old[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if j < new.len() && (i == old.len() || lengths[i][j + 1] >= lengths[i + 1][j]) {
+            out.push_str(&format!("  + {}\n", new[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("  - {}\n", old[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Compares the JSON Schema of every stored event type and version of an event enum with a
+/// committed lock file (a path relative to the crate's manifest), failing on a changed shape
+/// without a new version. New types and versions are written with `EVENTSMITH_BLESS=1`.
+///
+/// ```no_run
+/// # use eventsmith::prelude::*;
+/// # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+/// # pub struct Opened { pub id: u32 }
+/// # #[derive(Event, Debug, Clone, PartialEq)]
+/// # pub enum DoorEvent { Opened(Opened) }
+/// eventsmith::assert_event_schemas!(DoorEvent, "events.lock.json");
+/// ```
+#[macro_export]
+macro_rules! assert_event_schemas {
+    ($event:ty, $lock:expr) => {
+        $crate::testing::check_event_schemas::<$event>(
+            ::core::stringify!($event),
+            &::std::format!("{}/{}", ::core::env!("CARGO_MANIFEST_DIR"), $lock),
+        )
+    };
+}

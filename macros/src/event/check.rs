@@ -11,6 +11,8 @@ pub fn check(cx: &Ctxt, model: &EventEnum<'_>) {
     }
     check_unique_names(cx, model);
     check_unique_payloads(cx, model);
+    check_aliases(cx, model);
+    check_upcasts(cx, model);
 }
 
 /// Two variants stored under one name could not be told apart when decoding.
@@ -46,4 +48,77 @@ fn check_unique_payloads(cx: &Ctxt, model: &EventEnum<'_>) {
 /// The token a name comes from: the `name = "..."` literal, or the variant's ident.
 fn name_token(variant: &Variant<'_>) -> proc_macro2::TokenStream {
     variant.name_lit.as_ref().map_or_else(|| variant.ident.to_token_stream(), ToTokens::to_token_stream)
+}
+
+/// Old names decode stored events: each must be unique across every name and alias.
+pub fn check_aliases(cx: &Ctxt, model: &EventEnum<'_>) {
+    let mut seen: Vec<(String, proc_macro2::TokenStream)> =
+        model.variants.iter().map(|variant| (variant.name.clone(), name_token(variant))).collect();
+    for variant in &model.variants {
+        for alias in &variant.aliases {
+            let value = alias.value();
+            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == value) {
+                cx.error_on(
+                    alias,
+                    format_args!("the alias `{value}` is already a name or alias in this enum; stored events could not be told apart"),
+                );
+                cx.error_on(first, format_args!("`{value}` is first used here"));
+            } else {
+                seen.push((value, alias.to_token_stream()));
+            }
+        }
+    }
+}
+
+/// An upcaster chain runs from its oldest version to the current one without gaps.
+pub fn check_upcasts(cx: &Ctxt, model: &EventEnum<'_>) {
+    for variant in &model.variants {
+        if variant.payload.is_none() {
+            if let Some(upcast) = variant.upcasts.first() {
+                cx.error_on(&upcast.from_lit, "a unit event has no payload to upcast; give it a struct to version it");
+            }
+            continue;
+        }
+        let version = variant.version;
+        for (index, upcast) in variant.upcasts.iter().enumerate() {
+            if upcast.from >= version {
+                let at =
+                    variant.version_lit.as_ref().map_or_else(|| "1 (the default)".to_owned(), |_| version.to_string());
+                cx.error_on(
+                    &upcast.from_lit,
+                    format_args!(
+                        "`from = {}` is not below the current version {at}: an upcaster turns an older version into a newer one; \
+                         raise `version` on the variant",
+                        upcast.from
+                    ),
+                );
+            }
+            if let Some(first) = variant.upcasts[..index].iter().find(|earlier| earlier.from == upcast.from) {
+                cx.error_on(
+                    &upcast.from_lit,
+                    format_args!("version {} is upcast twice; keep one upcaster per version", upcast.from),
+                );
+                cx.error_on(&first.from_lit, format_args!("version {} is first upcast here", first.from));
+            }
+        }
+        let Some(oldest) = variant.upcasts.iter().map(|upcast| upcast.from).filter(|&from| from < version).min() else {
+            continue;
+        };
+        let missing: Vec<u32> =
+            (oldest..version).filter(|step| !variant.upcasts.iter().any(|upcast| upcast.from == *step)).collect();
+        if !missing.is_empty() {
+            let list = missing
+                .iter()
+                .map(|step| format!("`upcast(from = {step}, with = ...)`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            cx.error_on(
+                &variant.upcasts[0].from_lit,
+                format_args!(
+                    "the upcasters of `{}` leave a gap between version {oldest} and the current version {version}: add {list}",
+                    variant.name
+                ),
+            );
+        }
+    }
 }

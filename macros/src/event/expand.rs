@@ -13,13 +13,64 @@ pub fn expand(model: &EventEnum<'_>) -> TokenStream {
         model.variants.iter().enumerate().filter_map(|(index, variant)| payload_impls(model, index, variant));
     let units = unit_markers(model);
     let fold = fold_impl(model);
+    let schemas = schemas_impl(model);
     quote! {
         #units
         const _: () = {
             #event_impl
             #(#payload_impls)*
             #fold
+            #schemas
         };
+    }
+}
+
+/// The JSON Schema of every (name, version) the enum reads: each current payload and each
+/// upcaster's old type. Bounded on a type parameter, so that only an enum whose schemas are
+/// asked for (by the schema lock) needs `JsonSchema` on its payloads.
+fn schemas_impl(model: &EventEnum<'_>) -> TokenStream {
+    let ident = model.ident;
+    let marker = format_ident!("__M");
+    let mut entries = Vec::new();
+    let mut bounds = Vec::new();
+    for variant in &model.variants {
+        let (name, version) = (&variant.name, variant.version);
+        let Some(payload) = variant.payload else {
+            entries.push(quote! {
+                ::eventsmith::__private::EventSchema { name: #name, version: #version, schema: ::eventsmith::__private::unit_schema() }
+            });
+            continue;
+        };
+        entries.push(quote! {
+            ::eventsmith::__private::EventSchema {
+                name: #name,
+                version: #version,
+                schema: <#marker as ::eventsmith::__private::SchemaOf<#payload>>::schema(),
+            }
+        });
+        bounds.push(quote_spanned!(payload.span()=> #marker: ::eventsmith::__private::SchemaOf<#payload>));
+        for upcast in variant.upcasts.iter().filter(|upcast| upcast.from < version) {
+            let (from, with) = (upcast.from, &upcast.with);
+            entries.push(quote! {
+                ::eventsmith::__private::EventSchema {
+                    name: #name,
+                    version: #from,
+                    schema: <#marker as ::eventsmith::__private::SchemaOf<#with>>::schema(),
+                }
+            });
+            bounds.push(quote_spanned!(with.span()=> #marker: ::eventsmith::__private::SchemaOf<#with>));
+        }
+    }
+    quote! {
+        #[automatically_derived]
+        impl<#marker> ::eventsmith::__private::EventSchemas<#marker> for #ident
+        where
+            #(#bounds,)*
+        {
+            fn event_schemas() -> ::eventsmith::__private::Vec<::eventsmith::__private::EventSchema> {
+                ::eventsmith::__private::Vec::from([#(#entries),*])
+            }
+        }
     }
 }
 
@@ -38,21 +89,15 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
             None => quote!(::core::result::Result::Ok(::eventsmith::__private::unit_payload())),
         }
     });
-    let decodes = model.variants.iter().map(|variant| {
-        let (name, version, variant_ident) = (&variant.name, variant.version, variant.ident);
-        let decoded = match variant.payload {
-            Some(payload) => quote! {
-                ::eventsmith::__private::decode_payload::<#payload>(#name, #version, payload).map(Self::#variant_ident)
-            },
-            None => quote! {
-                ::eventsmith::__private::decode_unit(#name, #version, payload).map(|()| Self::#variant_ident)
-            },
-        };
+    let decodes = model.variants.iter().map(decode_arm);
+    let deprecated: Vec<TokenStream> =
+        model.variants.iter().filter(|variant| variant.deprecated.is_some()).map(shape).collect();
+    let is_deprecated = (!deprecated.is_empty()).then(|| {
         quote! {
-            #name => match event_version {
-                #version => #decoded,
-                __other => ::core::result::Result::Err(::eventsmith::__private::unknown_version(#name, __other, #version)),
-            },
+            #[inline]
+            fn is_deprecated(&self) -> bool {
+                ::core::matches!(self, #(#deprecated)|*)
+            }
         }
     });
     quote! {
@@ -99,8 +144,71 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
                     __other => ::core::result::Result::Err(::eventsmith::__private::unknown_type(__other, &[#(#names),*])),
                 }
             }
+
+            #is_deprecated
         }
     }
+}
+
+/// The decoding of one variant: its name and aliases, its current version, and each older
+/// version through its chain of upcasters.
+fn decode_arm(variant: &Variant<'_>) -> TokenStream {
+    let (name, version, variant_ident) = (&variant.name, variant.version, variant.ident);
+    let aliases = variant.aliases.iter().map(syn::LitStr::value);
+    let Some(payload) = variant.payload else {
+        return quote! {
+            #name #(| #aliases)* => match event_version {
+                #version => ::eventsmith::__private::decode_unit(#name, #version, payload).map(|()| Self::#variant_ident),
+                __other => ::core::result::Result::Err(::eventsmith::__private::unknown_version(#name, __other, #version)),
+            },
+        };
+    };
+    let mut upcasts: Vec<_> = variant.upcasts.iter().filter(|upcast| upcast.from < version).collect();
+    upcasts.sort_by_key(|upcast| upcast.from);
+    let old_versions = upcasts.iter().enumerate().map(|(index, upcast)| {
+        let (from, with) = (upcast.from, &upcast.with);
+        // Each step converts into the next declared version's type, the last into the payload.
+        let steps = upcasts[index..].iter().enumerate().map(|(offset, step)| {
+            let next: TokenStream = match upcasts.get(index + offset + 1) {
+                Some(next) => {
+                    let ty = &next.with;
+                    quote!(#ty)
+                }
+                None => quote!(#payload),
+            };
+            let (step_from, to) = (step.from, upcasts.get(index + offset + 1).map_or(version, |next| next.from));
+            let step_with = &step.with;
+            match &step.via {
+                Some(via) => quote_spanned! {via.span()=>
+                    let __event: #next = ::eventsmith::__private::upcast_via(#name, #step_from, #to, #via(__event))?;
+                },
+                None => quote_spanned! {step_with.span()=>
+                    let __event: #next = ::eventsmith::__private::upcast_into::<#step_with, #next, #step_from, #to>(__event);
+                },
+            }
+        });
+        quote! {
+            #from => {
+                let __event = ::eventsmith::__private::decode_payload::<#with>(#name, #from, payload)?;
+                #(#steps)*
+                ::core::result::Result::Ok(Self::#variant_ident(__event))
+            }
+        }
+    });
+    quote! {
+        #name #(| #aliases)* => match event_version {
+            #version => ::eventsmith::__private::decode_payload::<#payload>(#name, #version, payload).map(Self::#variant_ident),
+            #(#old_versions)*
+            __other => ::core::result::Result::Err(::eventsmith::__private::unknown_version(#name, __other, #version)),
+        },
+    }
+}
+
+/// The stored names a variant is read under: its name, then its aliases.
+fn names_of(variant: &Variant<'_>) -> TokenStream {
+    let name = &variant.name;
+    let aliases = variant.aliases.iter().map(syn::LitStr::value);
+    quote!(&[#name #(, #aliases)*])
 }
 
 /// The pattern binding a variant's payload to `__payload`.
@@ -124,6 +232,7 @@ fn shape(variant: &Variant<'_>) -> TokenStream {
 /// `From<Payload>` for the enum and `VariantOf<Enum>` for the payload.
 fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> Option<TokenStream> {
     let (ident, variant_ident, name, version) = (model.ident, variant.ident, &variant.name, variant.version);
+    let names = names_of(variant);
     let other_variants = (model.variants.len() > 1).then(|| quote!(__other => ::core::result::Result::Err(__other),));
     let Some(payload) = variant.payload else {
         // A unit variant's marker type routes it in projections, like a payload would.
@@ -133,6 +242,7 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
             impl ::eventsmith::__private::VariantOf<#ident> for #module::#variant_ident {
                 const INDEX: usize = #index;
                 const NAME: &'static str = #name;
+                const NAMES: &'static [&'static str] = #names;
                 const VERSION: u32 = #version;
 
                 #[inline]
@@ -150,6 +260,18 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
             }
         });
     };
+    // A deprecated event is still decoded and folded, but no handler may produce it.
+    let produces = variant.deprecated.is_none().then(|| {
+        quote! {
+            #[automatically_derived]
+            impl ::eventsmith::__private::Produces<#ident> for #payload {
+                #[inline]
+                fn produce(self) -> #ident {
+                    #ident::#variant_ident(self)
+                }
+            }
+        }
+    });
     Some(quote! {
         #[automatically_derived]
         impl ::core::convert::From<#payload> for #ident {
@@ -159,18 +281,13 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
             }
         }
 
-        #[automatically_derived]
-        impl ::eventsmith::__private::Produces<#ident> for #payload {
-            #[inline]
-            fn produce(self) -> #ident {
-                #ident::#variant_ident(self)
-            }
-        }
+        #produces
 
         #[automatically_derived]
         impl ::eventsmith::__private::VariantOf<#ident> for #payload {
             const INDEX: usize = #index;
             const NAME: &'static str = #name;
+            const NAMES: &'static [&'static str] = #names;
             const VERSION: u32 = #version;
 
             #[inline]

@@ -1,10 +1,10 @@
 //! The event enum as eventsmith sees it: variants with their stored names and versions.
 
-use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
+use syn::{Data, DeriveInput, Fields, Ident, LitInt, LitStr, Path, Type, Visibility};
 
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
-use crate::symbol::{EVENT, NAME, VERSION};
+use crate::symbol::{ALIASES, DEPRECATED, EVENT, FROM, NAME, UPCAST, VERSION, VIA, WITH};
 
 pub struct EventEnum<'a> {
     pub ident: &'a Ident,
@@ -22,6 +22,25 @@ pub struct Variant<'a> {
     pub name: String,
     pub name_lit: Option<LitStr>,
     pub version: u32,
+    /// The literal of `version = N`, if given.
+    pub version_lit: Option<LitInt>,
+    /// Old type names that stored events may still carry.
+    pub aliases: Vec<LitStr>,
+    /// The upcasters of older versions, as declared.
+    pub upcasts: Vec<Upcast>,
+    /// `#[event(deprecated)]`: still decoded and folded, no longer produced.
+    pub deprecated: Option<Path>,
+}
+
+/// `upcast(from = N, with = OldType)` or `upcast(from = N, with = OldType, via = function)`.
+pub struct Upcast {
+    pub from: u32,
+    pub from_lit: LitInt,
+    /// The type the old version's payload decodes into.
+    pub with: Type,
+    /// A function from `with` to the next version, returning `Result<Next, E: Display>`;
+    /// without it, `with: Into<Next>`.
+    pub via: Option<Path>,
 }
 
 impl<'a> EventEnum<'a> {
@@ -83,6 +102,9 @@ impl<'a> Variant<'a> {
         };
         let mut name = Once::new(EVENT, NAME);
         let mut version = Once::new(EVENT, VERSION);
+        let mut aliases = Once::new(EVENT, ALIASES);
+        let mut deprecated = Once::new(EVENT, DEPRECATED);
+        let mut upcasts = Vec::new();
         attr::parse_each(cx, &variant.attrs, EVENT, |meta| {
             // #[event(name = "OrderCreated")]
             if meta.path.is_ident(NAME) {
@@ -90,19 +112,74 @@ impl<'a> Variant<'a> {
                 name.set(&meta, lit)
             // #[event(version = 2)]
             } else if meta.path.is_ident(VERSION) {
-                let (number, _) = attr::version_value(&meta)?;
-                version.set(&meta, number)
+                let parsed = attr::version_value(&meta)?;
+                version.set(&meta, parsed)
+            // #[event(aliases("order_created", "OrderOpened"))]
+            } else if meta.path.is_ident(ALIASES) {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let list = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
+                for alias in &list {
+                    if alias.value().trim().is_empty() {
+                        return Err(syn::Error::new(alias.span(), "an alias must not be empty"));
+                    }
+                }
+                aliases.set(&meta, list.into_iter().collect::<Vec<_>>())
+            // #[event(deprecated)]
+            } else if meta.path.is_ident(DEPRECATED) {
+                deprecated.set(&meta, meta.path.clone())
+            // #[event(upcast(from = 1, with = ShippedV1, via = upgrade))]
+            } else if meta.path.is_ident(UPCAST) {
+                upcasts.push(parse_upcast(&meta)?);
+                Ok(())
             } else {
-                Err(attr::unknown_key(&meta, EVENT, &[NAME, VERSION]))
+                Err(attr::unknown_key(&meta, EVENT, &[NAME, VERSION, ALIASES, UPCAST, DEPRECATED]))
             }
         });
         let name_lit = name.get();
+        let (version, version_lit) = match version.get() {
+            Some((number, lit)) => (number, Some(lit)),
+            None => (1, None),
+        };
         Some(Self {
             ident: &variant.ident,
             payload,
             name: name_lit.as_ref().map_or_else(|| variant.ident.to_string(), LitStr::value),
             name_lit,
-            version: version.get().unwrap_or(1),
+            version,
+            version_lit,
+            aliases: aliases.get().unwrap_or_default(),
+            upcasts,
+            deprecated: deprecated.get(),
         })
+    }
+}
+
+fn parse_upcast(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Upcast> {
+    let mut from = Once::new(UPCAST, FROM);
+    let mut with = Once::new(UPCAST, WITH);
+    let mut via = Once::new(UPCAST, VIA);
+    meta.parse_nested_meta(|inner| {
+        // upcast(from = 1, ...)
+        if inner.path.is_ident(FROM) {
+            let parsed = attr::version_value(&inner)?;
+            from.set(&inner, parsed)
+        // upcast(..., with = ShippedV1, ...)
+        } else if inner.path.is_ident(WITH) {
+            let ty: Type = inner.value()?.parse()?;
+            with.set(&inner, ty)
+        // upcast(..., via = upgrade_shipped)
+        } else if inner.path.is_ident(VIA) {
+            let path: Path = inner.value()?.parse()?;
+            via.set(&inner, path)
+        } else {
+            Err(attr::unknown_key(&inner, UPCAST, &[FROM, WITH, VIA]))
+        }
+    })?;
+    match (from.get(), with.get()) {
+        (Some((from, from_lit)), Some(with)) => Ok(Upcast { from, from_lit, with, via: via.get() }),
+        _ => Err(meta.error(
+            "an upcaster names the old version and the type it decodes into: `upcast(from = 1, with = OrderShippedV1)`",
+        )),
     }
 }

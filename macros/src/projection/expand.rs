@@ -46,7 +46,7 @@ fn events_tuple(model: &ProjectionImpl<'_>) -> TokenStream {
 fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let events = events_tuple(model);
-    let names = model.applies.iter().map(|apply| member_name(model, apply, &events));
+    let names = model.applies.iter().map(|apply| member_names(model, apply, &events));
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let persist = model.persist.as_ref().map(|persist| {
         let save = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::to_vec(self));
@@ -73,7 +73,9 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
             const NAME: &'static str = #name;
 
             fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
-                ::eventsmith::__private::Vec::from([#(#names),*])
+                let mut types = ::eventsmith::__private::Vec::new();
+                #(types.extend_from_slice(#names);)*
+                types
             }
 
             fn apply_stored(
@@ -93,7 +95,7 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
     let (self_ty, method) = (model.self_ty, apply.method);
     let member = apply.event.member_type();
     let index = index_of(model, apply);
-    let name = member_name(model, apply, events);
+    let names = member_names(model, apply, events);
     let call = match &apply.event {
         Applied::Struct(_) => quote!(#self_ty::#method(self, __recorded)),
         Applied::Unit(_) => quote!(#self_ty::#method(self, &::eventsmith::__private::unit_recorded(__recorded))),
@@ -111,7 +113,7 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
         })
     };
     quote! {
-        if stored.event_type == #name {
+        if #names.contains(&stored.event_type.as_str()) {
             return ::eventsmith::__private::apply_member::<#member, #events, #index>(stored, |__recorded| #outcome);
         }
     }
@@ -126,12 +128,12 @@ fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStr
     }
 }
 
-/// The stored name of an `#[apply]`'s event. Spanned at the event's type: an event outside
-/// the declared enums is reported there.
-fn member_name(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
+/// The stored names (name and aliases) of an `#[apply]`'s event. Spanned at the event's
+/// type: an event outside the declared enums is reported there.
+fn member_names(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
     let member = apply.event.member_type();
     let index = index_of(model, apply);
-    quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::member_name::<#member, #events, #index>())
+    quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::member_names::<#member, #events, #index>())
 }
 
 fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {
