@@ -186,9 +186,9 @@ fn sequential(bench: &Bench, c: &mut Criterion, results: &mut Vec<String>) {
     group.bench_function("eventsmith", |b| b.iter_custom(|iters| timed(|| ours(iters))));
     group.bench_function("raw_insert", |b| b.iter_custom(|iters| timed(|| raw(iters))));
     group.finish();
-    let (ratio, a, b) = support::paired_ratio(40, || ours(25), || raw(25));
+    let (ratio, a, b) = support::paired_ratio(20, || ours(25), || raw(25));
     results.push(format!(
-        "sequential one-event appends, 40 pairs of 25: eventsmith {:.1} us, raw INSERT {:.1} us, throughput {:.2}x raw",
+        "sequential one-event appends, 20 pairs of 25: eventsmith {:.1} us, raw INSERT {:.1} us, throughput {:.2}x raw",
         a * 1e3 / 25.0,
         b * 1e3 / 25.0,
         1.0 / ratio
@@ -263,10 +263,10 @@ fn concurrent(bench: &Bench, results: &mut Vec<String>) {
             }
         });
     };
-    let (ratio, a, b) = support::paired_ratio(10, ours, raw);
+    let (ratio, a, b) = support::paired_ratio(6, ours, raw);
     let events = (TASKS as u64 * EACH) as f64;
     results.push(format!(
-        "8 concurrent tasks, disjoint streams, 10 pairs of 400 appends: eventsmith {:.0} appends/s, raw INSERT on 8 connections {:.0}/s, throughput {:.2}x raw",
+        "8 concurrent tasks, disjoint streams, 6 pairs of 400 appends: eventsmith {:.0} appends/s, raw INSERT on 8 connections {:.0}/s, throughput {:.2}x raw",
         events / (a / 1e3),
         events / (b / 1e3),
         1.0 / ratio
@@ -305,9 +305,9 @@ fn batches(bench: &Bench, c: &mut Criterion, results: &mut Vec<String>) {
     group.bench_function("eventsmith", |b| b.iter(ours));
     group.bench_function("raw_insert_unnest", |b| b.iter(raw));
     group.finish();
-    let (ratio, a, b) = support::paired_ratio(20, ours, raw);
+    let (ratio, a, b) = support::paired_ratio(10, ours, raw);
     results.push(format!(
-        "append a batch of 1,000 events, 20 pairs: eventsmith {a:.2} ms, raw INSERT ... unnest {b:.2} ms, throughput {:.2}x raw",
+        "append a batch of 1,000 events, 10 pairs: eventsmith {a:.2} ms, raw INSERT ... unnest {b:.2} ms, throughput {:.2}x raw",
         1.0 / ratio
     ));
 }
