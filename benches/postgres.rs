@@ -142,11 +142,24 @@ fn main() {
     let bench = Bench { runtime, schema, store, app, admin };
     let mut criterion = Criterion::default().configure_from_args();
     let mut results = Vec::new();
-    sequential(&bench, &mut criterion, &mut results);
-    concurrent(&bench, &mut results);
-    batches(&bench, &mut criterion, &mut results);
-    load(&bench, &mut criterion, &mut results);
-    catch_up(&bench, &mut results);
+    // EVENTSMITH_BENCH_CASES=sequential,concurrent,batch,load,catch_up picks cases; all by default.
+    let cases = std::env::var("EVENTSMITH_BENCH_CASES").unwrap_or_default();
+    let run = |case: &str| cases.is_empty() || cases.split(',').any(|wanted| wanted == case);
+    if run("sequential") {
+        sequential(&bench, &mut criterion, &mut results);
+    }
+    if run("concurrent") {
+        concurrent(&bench, &mut results);
+    }
+    if run("batch") {
+        batches(&bench, &mut criterion, &mut results);
+    }
+    if run("load") {
+        load(&bench, &mut criterion, &mut results);
+    }
+    if run("catch_up") {
+        catch_up(&bench, &mut results);
+    }
     criterion.final_summary();
     bench.runtime.block_on(bench.admin.batch_execute(&format!("DROP SCHEMA {} CASCADE", bench.schema))).unwrap();
     println!();

@@ -53,6 +53,38 @@
 //! assert_eq!(app.load::<Account>(1).await?.state.balance, 10);
 //! # Ok::<(), eventsmith::Error>(()) }).unwrap();
 //! ```
+//!
+//! ## What the macros generate
+//!
+//! Nothing hidden: `macros/snapshots/` holds each macro's full expansion, checked by the
+//! tests. In short, for the aggregate above `#[aggregate]` emits (paths shortened):
+//!
+//! ```text
+//! impl Account { /* your methods, unchanged but for the #[command]/#[apply] markers */ }
+//! const _: () = {
+//!     impl Aggregate for Account {
+//!         const NAME: &str = "Account";            // the stream prefix: Account-1
+//!         type Event = AccountEvent;
+//!         type Error = AccountError;
+//!         // The replay fold: a `match` in AccountEvent's derived `Fold` impl, which needs
+//!         // `Account: Apply<E>` for every event struct E. A forgotten #[apply] fails here.
+//!         fn apply(&mut self, event: &AccountEvent) { Fold::fold_into(event, self) }
+//!     }
+//!     // One per #[apply], checked to be an event of the enum.
+//!     impl Apply<Deposited> for Account where Deposited: VariantOf<AccountEvent> {
+//!         fn apply(&mut self, event: &Deposited) { Account::deposited(self, event) }
+//!     }
+//!     // One per #[command], checked to be routed to this aggregate.
+//!     impl Handle<Deposit> for Account where Deposit: CommandFor<Account>, AccountEvent: Produces<AccountEvent> {
+//!         fn handle(&self, command: &Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+//!             match Account::deposit(self, Clone::clone(command)) {
+//!                 Ok(events) => Ok(events.into_iter().map(Produces::produce).collect()),
+//!                 Err(error) => Err(Into::into(error)),
+//!             }
+//!         }
+//!     }
+//! };
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

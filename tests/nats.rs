@@ -111,3 +111,78 @@ async fn live_subscribers_are_woken_by_new_messages() {
     .await
     .expect("a notification arrives");
 }
+
+/// A NATS server of this test's own, on a free port, so that it can be stopped and started.
+struct OwnServer {
+    child: std::process::Child,
+    port: u16,
+    directory: std::path::PathBuf,
+}
+
+impl OwnServer {
+    fn start(port: u16, directory: &std::path::Path) -> Self {
+        let child = std::process::Command::new(
+            std::env::var("EVENTSMITH_NATS_SERVER").unwrap_or_else(|_| "nats-server".into()),
+        )
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(directory)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start nats-server (set EVENTSMITH_NATS_SERVER to its path)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port, directory: directory.to_path_buf() }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_fails_retryably_while_the_server_is_down_and_works_when_it_returns() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let directory = std::env::temp_dir().join(format!("eventsmith-nats-restart-{}", std::process::id()));
+    let mut server = OwnServer::start(port, &directory);
+    let url = format!("nats://127.0.0.1:{}", server.port);
+    let options =
+        async_nats::ConnectOptions::new().retry_on_initial_connect().request_timeout(Some(Duration::from_secs(1)));
+    let client = options.connect(&url).await.unwrap();
+    let store = NatsStore::from_client(client, NatsOptions::default()).await.unwrap();
+    let app = App::builder().store(store.clone()).build().await.unwrap();
+    store.append("s", ExpectedVersion::NoStream, vec![raw("Added", b"{}")]).await.unwrap();
+
+    server.stop();
+    let error = store.append("s", ExpectedVersion::Exact(1), vec![raw("Added", b"{}")]).await.unwrap_err();
+    assert!(matches!(error, StoreError::Backend { retryable: true, .. }), "{error:?}");
+
+    let _restarted = OwnServer::start(port, &directory);
+    let mut appended = None;
+    for _ in 0..100 {
+        let version = match store.read_stream("s", 1, 10).await {
+            Ok(events) => events.len() as u64,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        assert_eq!(version, 1, "nothing of the failed append was written");
+        appended = Some(store.append("s", ExpectedVersion::Exact(version), vec![raw("Added", b"{}")]).await.unwrap());
+        break;
+    }
+    assert_eq!(appended.expect("the store works again after the restart").first_version, 2);
+    drop(app);
+}

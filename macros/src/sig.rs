@@ -74,3 +74,16 @@ pub fn borrows(ty: &Type) -> bool {
         _ => false,
     }
 }
+
+/// The parameter type of a command or query, taken by value or by shared reference:
+/// `(type, by_ref)`. `&mut` is reported.
+pub fn by_value_or_ref<'a>(cx: &Ctxt, ty: &'a Type, what: &str) -> Option<(&'a Type, bool)> {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => Some((&reference.elem, true)),
+        Type::Reference(reference) => {
+            cx.error_on(reference, format_args!("take the {what} by value or by shared reference, not `&mut`"));
+            None
+        }
+        other => Some((other, false)),
+    }
+}

@@ -6,7 +6,7 @@ use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, 
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
-use crate::sig::{check_plain, last_segment_args, type_name, typed_param};
+use crate::sig::{by_value_or_ref, check_plain, last_segment_args, type_name, typed_param};
 use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME, SNAPSHOT_EVERY, SNAPSHOT_REVISION};
 
 pub struct AggregateImpl<'a> {
@@ -247,14 +247,7 @@ impl<'a> CommandHandler<'a> {
             );
             return None;
         };
-        let (command, by_ref) = match command {
-            Type::Reference(reference) if reference.mutability.is_none() => (&*reference.elem, true),
-            Type::Reference(reference) => {
-                cx.error_on(reference, "take the command by value or by shared reference, not `&mut`");
-                return None;
-            }
-            other => (*other, false),
-        };
+        let (command, by_ref) = by_value_or_ref(cx, command, "command")?;
         let ReturnType::Type(_, output_ty) = &sig.output else {
             cx.error_on(
                 sig,

@@ -7,7 +7,7 @@ use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, ReturnT
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
-use crate::sig::{borrows, check_plain, last_segment_args, typed_param};
+use crate::sig::{borrows, by_value_or_ref, check_plain, last_segment_args, typed_param};
 use crate::symbol::{APPLY, EVENTS, NAME, PERSIST, QUERY};
 
 pub struct ProjectionImpl<'a> {
@@ -253,14 +253,7 @@ impl<'a> QueryHandler<'a> {
             );
             return None;
         };
-        let (query, by_ref) = match query {
-            Type::Reference(reference) if reference.mutability.is_none() => (&*reference.elem, true),
-            Type::Reference(reference) => {
-                cx.error_on(reference, "take the query by value or by shared reference, not `&mut`");
-                return None;
-            }
-            other => (*other, false),
-        };
+        let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
         let ReturnType::Type(_, output) = &sig.output else {
             cx.error_on(sig, "a `#[query]` method returns its answer, e.g. `-> Option<OrderSummary>`");
             return None;

@@ -287,6 +287,15 @@ pub trait StreamFold: Send + 'static {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
+/// Moves a store's head receiver forward to `position` (never back), waking live readers.
+pub(crate) fn advance_head(head: &tokio::sync::watch::Sender<u64>, position: u64) {
+    head.send_if_modified(|current| {
+        let advanced = position > *current;
+        *current = (*current).max(position);
+        advanced
+    });
+}
+
 /// A future returned by [`DynEventStore`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

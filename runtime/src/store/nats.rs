@@ -328,11 +328,7 @@ impl NatsStore {
     }
 
     fn advance_head(&self, to: u64) {
-        self.shared.head.send_if_modified(|head| {
-            let advanced = to > *head;
-            *head = (*head).max(to);
-            advanced
-        });
+        super::advance_head(&self.shared.head, to);
     }
 }
 

@@ -515,11 +515,7 @@ impl EventStore for SqliteStore {
         let stream = stream_id.to_owned();
         let outcome = self.write(move |connection| append_in(connection, &stream, expected, &events)).await?;
         if let Some(&last) = outcome.positions.last() {
-            self.shared.head.send_if_modified(|head| {
-                let advanced = last > *head;
-                *head = (*head).max(last);
-                advanced
-            });
+            super::advance_head(&self.shared.head, last);
         }
         Ok(outcome)
     }
