@@ -124,6 +124,8 @@ const _: () = {
                             let __event: ShippedV2 = ::eventsmith::__private::upcast_into::<
                                 ShippedV1,
                                 ShippedV2,
+                                1u32,
+                                2u32,
                             >(__event);
                             let __event: OrderShipped = ::eventsmith::__private::upcast_via(
                                 "OrderShipped",
