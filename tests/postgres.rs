@@ -257,3 +257,47 @@ async fn live_projections_are_woken_by_notifications() {
     .await
     .expect("a notification arrives");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coalesced_appends_succeed_or_fail_one_by_one() {
+    let store = fresh_store().await;
+    let stored = raw("Added", "{}");
+    store.append("dup", ExpectedVersion::Any, vec![stored.clone()]).await.unwrap();
+    // Sent together, so that the writer gathers them into one call: one winner on the
+    // contested stream, every disjoint stream written, the partial duplicate refused alone.
+    let mut tasks = Vec::new();
+    for index in 0..24 {
+        let store = store.clone();
+        let stored = stored.clone();
+        tasks.push(tokio::spawn(async move {
+            match index % 3 {
+                0 => {
+                    ("contested", store.append("contested", ExpectedVersion::NoStream, vec![raw("Added", "{}")]).await)
+                }
+                1 => (
+                    "disjoint",
+                    store
+                        .append(&format!("disjoint-{index}"), ExpectedVersion::NoStream, vec![raw("Added", "{}")])
+                        .await,
+                ),
+                _ => ("duplicate", store.append("dup", ExpectedVersion::Any, vec![raw("Added", "{}"), stored]).await),
+            }
+        }));
+    }
+    let (mut won, mut conflicts, mut disjoint, mut duplicates) = (0, 0, 0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            ("contested", Ok(_)) => won += 1,
+            ("contested", Err(StoreError::Conflict { actual: 1, .. })) => conflicts += 1,
+            ("disjoint", Ok(outcome)) => {
+                assert_eq!(outcome.first_version, 1);
+                disjoint += 1;
+            }
+            ("duplicate", Err(StoreError::DuplicateEvent { event_id, .. })) if event_id == stored.id => duplicates += 1,
+            (kind, other) => panic!("{kind}: {other:?}"),
+        }
+    }
+    assert_eq!((won, conflicts, disjoint, duplicates), (1, 7, 8, 8));
+    assert_eq!(store.read_stream("dup", 1, 10).await.unwrap().len(), 1, "refused appends wrote nothing");
+    assert_eq!(store.read_stream("contested", 1, 10).await.unwrap().len(), 1);
+}

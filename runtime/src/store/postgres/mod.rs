@@ -40,7 +40,11 @@ use super::{
 use crate::recorded::Metadata;
 
 /// The migrations, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_append_batch.sql")];
+
+/// At most this many appends waiting for the writer go into one call.
+const MAX_COALESCED: usize = 64;
 
 const COLUMNS: &str =
     "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
@@ -70,6 +74,8 @@ pub struct PostgresStore {
 }
 
 struct Shared {
+    /// Appends go to the writer task, which coalesces those that wait into one call.
+    appends: tokio::sync::mpsc::UnboundedSender<PendingAppend>,
     pool: Pool,
     schema: String,
     channel: String,
@@ -209,7 +215,17 @@ impl PostgresStore {
         }
         let lock =
             i64::from_ne_bytes(crate::event::fnv1a(format!("eventsmith:{}", options.schema).as_bytes()).to_ne_bytes());
+        let (appends, pending) = tokio::sync::mpsc::unbounded_channel();
+        let writer = Writer {
+            pool: pool.clone(),
+            schema: options.schema.clone(),
+            channel: format!("eventsmith_{}", options.schema),
+            lock,
+            own_pool,
+        };
+        tokio::spawn(writer.run(pending));
         let shared = Shared {
+            appends,
             pool,
             channel: format!("eventsmith_{}", options.schema),
             schema: options.schema,
@@ -449,73 +465,15 @@ impl EventStore for PostgresStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
         }
-        let (kind, version): (i16, i64) = match expected {
-            ExpectedVersion::Any => (0, 0),
-            ExpectedVersion::NoStream => (1, 0),
-            ExpectedVersion::StreamExists => (2, 0),
-            ExpectedVersion::Exact(version) => (3, to_i64(version)),
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        let pending = PendingAppend { stream_id: stream_id.to_owned(), expected, events, reply };
+        let stopped = || StoreError::Backend {
+            operation: "append",
+            retryable: true,
+            source: "the store's writer stopped".into(),
         };
-        let ids: Vec<Uuid> = events.iter().map(|event| event.id).collect();
-        let types: Vec<&str> = events.iter().map(|event| event.event_type.as_ref()).collect();
-        let versions: Vec<i32> =
-            events.iter().map(|event| i32::try_from(event.event_version).unwrap_or(i32::MAX)).collect();
-        let payloads: Vec<&[u8]> = events.iter().map(|event| event.payload.as_slice()).collect();
-        let metadata = events
-            .iter()
-            .map(
-                |event| {
-                    if event.metadata.is_empty() { Ok(None) } else { serde_json::to_vec(&event.metadata).map(Some) }
-                },
-            )
-            .collect::<Result<Vec<Option<Vec<u8>>>, _>>()
-            .map_err(|error| StoreError::Backend { operation: "append", retryable: false, source: Box::new(error) })?;
-        let client = self.client("append").await?;
-        let statement = client
-            .prepare_cached("SELECT * FROM eventsmith_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-            .await
-            .map_err(|error| backend("append", error))?;
-        let row = client
-            .query_one(
-                &statement,
-                &[
-                    &stream_id,
-                    &kind,
-                    &version,
-                    &ids,
-                    &types,
-                    &versions,
-                    &payloads,
-                    &metadata,
-                    &self.shared.channel,
-                    &self.shared.lock,
-                ],
-            )
-            .await;
-        let row = match row {
-            Ok(row) => row,
-            Err(error) => {
-                let detail = error.as_db_error().and_then(|db| db.detail().map(str::to_owned));
-                return Err(match error.code().map(SqlState::code) {
-                    Some("ES409") => StoreError::Conflict {
-                        stream_id: stream_id.to_owned(),
-                        expected,
-                        actual: detail.and_then(|actual| actual.parse().ok()).unwrap_or(0),
-                    },
-                    Some("ES422") | Some("23505") => StoreError::DuplicateEvent {
-                        stream_id: stream_id.to_owned(),
-                        event_id: detail.and_then(|id| id.parse().ok()).unwrap_or(ids[0]),
-                    },
-                    _ => backend("append", error),
-                });
-            }
-        };
-        let positions: Vec<i64> = row.get(1);
-        let outcome = AppendOutcome {
-            first_version: to_u64(row.get(0)),
-            positions: positions.into_iter().map(to_u64).collect(),
-            recorded_at: row.get(2),
-            already_stored: row.get(3),
-        };
+        self.shared.appends.send(pending).map_err(|_| stopped())?;
+        let outcome = outcome.await.map_err(|_| stopped())??;
         if let Some(&last) = outcome.positions.last() {
             super::advance_head(&self.shared.head, last);
         }
@@ -651,5 +609,250 @@ impl EventStore for PostgresStore {
     fn subscribe(&self) -> Option<watch::Receiver<u64>> {
         self.start_listener();
         Some(self.shared.head.subscribe())
+    }
+}
+
+/// An append waiting for the writer.
+struct PendingAppend {
+    stream_id: String,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// The task every append of a store goes through. One call is in flight at a time (the
+/// store-wide lock would serialize them anyway); the appends that arrive meanwhile go into the
+/// next call together, one round trip and one commit for all: PostgreSQL's group commit, done
+/// by the client.
+struct Writer {
+    pool: Pool,
+    schema: String,
+    channel: String,
+    lock: i64,
+    own_pool: bool,
+}
+
+/// The arrays an append or a batch of appends is passed as.
+#[derive(Default)]
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    types: Vec<&'a str>,
+    versions: Vec<i32>,
+    payloads: Vec<&'a [u8]>,
+    metadata: Vec<Option<Vec<u8>>>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, events: &'a [NewEvent]) -> Result<(), StoreError> {
+        for event in events {
+            self.ids.push(event.id);
+            self.types.push(event.event_type.as_ref());
+            self.versions.push(i32::try_from(event.event_version).unwrap_or(i32::MAX));
+            self.payloads.push(event.payload.as_slice());
+            let metadata = if event.metadata.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_vec(&event.metadata).map_err(|error| StoreError::Backend {
+                    operation: "append",
+                    retryable: false,
+                    source: Box::new(error),
+                })?)
+            };
+            self.metadata.push(metadata);
+        }
+        Ok(())
+    }
+}
+
+fn expected_columns(expected: ExpectedVersion) -> (i16, i64) {
+    match expected {
+        ExpectedVersion::Any => (0, 0),
+        ExpectedVersion::NoStream => (1, 0),
+        ExpectedVersion::StreamExists => (2, 0),
+        ExpectedVersion::Exact(version) => (3, to_i64(version)),
+    }
+}
+
+impl Writer {
+    async fn run(self, mut pending: tokio::sync::mpsc::UnboundedReceiver<PendingAppend>) {
+        while let Some(first) = pending.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_COALESCED {
+                match pending.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            if batch.len() == 1 {
+                let append = batch.remove(0);
+                let result = self.append_one(&append.stream_id, append.expected, &append.events).await;
+                let _ = append.reply.send(result);
+            } else {
+                self.append_many(batch).await;
+            }
+        }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        let client = self.pool.get().await.map_err(|error| pool_error("append", error))?;
+        if !self.own_pool {
+            let statement = client
+                .prepare_cached("SELECT set_config('search_path', $1, false)")
+                .await
+                .map_err(|error| backend("append", error))?;
+            client.query_one(&statement, &[&self.schema]).await.map_err(|error| backend("append", error))?;
+        }
+        Ok(client)
+    }
+
+    async fn append_one(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<AppendOutcome, StoreError> {
+        let (kind, version) = expected_columns(expected);
+        let mut columns = Columns::default();
+        columns.push(events)?;
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT * FROM eventsmith_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .await
+            .map_err(|error| backend("append", error))?;
+        let row = client
+            .query_one(
+                &statement,
+                &[
+                    &stream_id,
+                    &kind,
+                    &version,
+                    &columns.ids,
+                    &columns.types,
+                    &columns.versions,
+                    &columns.payloads,
+                    &columns.metadata,
+                    &self.channel,
+                    &self.lock,
+                ],
+            )
+            .await;
+        match row {
+            Ok(row) => Ok(outcome_of(&row, 0)),
+            Err(error) => {
+                let detail = error.as_db_error().and_then(|db| db.detail().map(str::to_owned));
+                Err(match error.code().map(SqlState::code) {
+                    Some("ES409") => refused(1, detail, stream_id, expected, events),
+                    Some("ES422" | "23505") => refused(2, detail, stream_id, expected, events),
+                    _ => backend("append", error),
+                })
+            }
+        }
+    }
+
+    async fn append_many(&self, batch: Vec<PendingAppend>) {
+        let result = self.call_batch(&batch).await;
+        match result {
+            Ok(rows) if rows.len() == batch.len() => {
+                for (append, row) in batch.into_iter().zip(rows) {
+                    let status: i16 = row.get(0);
+                    let outcome = if status == 0 {
+                        Ok(outcome_of(&row, 2))
+                    } else {
+                        Err(refused(status, row.get(1), &append.stream_id, append.expected, &append.events))
+                    };
+                    let _ = append.reply.send(outcome);
+                }
+            }
+            Ok(rows) => {
+                let message = format!("the batch append answered {} rows for {} appends", rows.len(), batch.len());
+                for append in batch {
+                    let source = message.clone().into();
+                    let _ =
+                        append.reply.send(Err(StoreError::Backend { operation: "append", retryable: false, source }));
+                }
+            }
+            Err(error) => {
+                // Nothing of the batch was committed: one transaction. Every caller gets the
+                // error, retryable as the original was.
+                let retryable = matches!(error, StoreError::Backend { retryable: true, .. });
+                let message = error.to_string();
+                for append in batch {
+                    let source = message.clone().into();
+                    let _ = append.reply.send(Err(StoreError::Backend { operation: "append", retryable, source }));
+                }
+            }
+        }
+    }
+
+    async fn call_batch(&self, batch: &[PendingAppend]) -> Result<Vec<Row>, StoreError> {
+        let mut columns = Columns::default();
+        let (mut streams, mut kinds, mut versions, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for append in batch {
+            let (kind, version) = expected_columns(append.expected);
+            streams.push(append.stream_id.as_str());
+            kinds.push(kind);
+            versions.push(version);
+            counts.push(i32::try_from(append.events.len()).unwrap_or(i32::MAX));
+            columns.push(&append.events)?;
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT * FROM eventsmith_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .await
+            .map_err(|error| backend("append", error))?;
+        client
+            .query(
+                &statement,
+                &[
+                    &streams,
+                    &kinds,
+                    &versions,
+                    &counts,
+                    &columns.ids,
+                    &columns.types,
+                    &columns.versions,
+                    &columns.payloads,
+                    &columns.metadata,
+                    &self.channel,
+                    &self.lock,
+                ],
+            )
+            .await
+            .map_err(|error| backend("append", error))
+    }
+}
+
+/// The outcome in a row whose `first_version, positions, recorded_at, already_stored` start at
+/// column `offset`.
+fn outcome_of(row: &Row, offset: usize) -> AppendOutcome {
+    let positions: Vec<i64> = row.get(offset + 1);
+    AppendOutcome {
+        first_version: to_u64(row.get(offset)),
+        positions: positions.into_iter().map(to_u64).collect(),
+        recorded_at: row.get(offset + 2),
+        already_stored: row.get(offset + 3),
+    }
+}
+
+/// A refused append: 1 a version conflict (detail: the actual version), 2 a duplicate event
+/// id (detail: the id).
+fn refused(
+    status: i16,
+    detail: Option<String>,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+) -> StoreError {
+    if status == 1 {
+        StoreError::Conflict {
+            stream_id: stream_id.to_owned(),
+            expected,
+            actual: detail.and_then(|actual| actual.parse().ok()).unwrap_or(0),
+        }
+    } else {
+        StoreError::DuplicateEvent {
+            stream_id: stream_id.to_owned(),
+            event_id: detail.and_then(|id| id.parse().ok()).unwrap_or(events[0].id),
+        }
     }
 }
