@@ -1,6 +1,6 @@
 //! Reading method signatures, shared by `#[aggregate]` and `#[projection]`.
 
-use syn::{FnArg, GenericArgument, ImplItemFn, PathArguments, Type};
+use syn::{Attribute, FnArg, GenericArgument, ImplItemFn, Meta, Path, PathArguments, Signature, Type};
 
 use crate::ctxt::Ctxt;
 
@@ -85,5 +85,32 @@ pub fn by_value_or_ref<'a>(cx: &Ctxt, ty: &'a Type, what: &str) -> Option<(&'a T
             None
         }
         other => Some((other, false)),
+    }
+}
+
+/// Checks that a handler takes `&self` (`mutable: false`) or `&mut self`, reporting
+/// `message` on the receiver (or the signature, without one).
+pub fn check_receiver(cx: &Ctxt, sig: &Signature, mutable: bool, message: &str) -> Option<()> {
+    let receiver = sig.receiver();
+    if receiver.is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some() == mutable) {
+        return Some(());
+    }
+    match receiver {
+        Some(receiver) => cx.error_on(receiver, message),
+        None => cx.error_on(sig, message),
+    }
+    None
+}
+
+/// The argument of `#[apply]` or `#[apply(Path)]`: `Ok(None)`, `Ok(Some(path))`, or `Err(())`
+/// after reporting a malformed attribute.
+pub fn apply_argument(cx: &Ctxt, marker: &Attribute) -> Result<Option<Path>, ()> {
+    match &marker.meta {
+        Meta::Path(_) => Ok(None),
+        Meta::List(_) => marker.parse_args::<Path>().map(Some).map_err(|error| cx.push(error)),
+        Meta::NameValue(_) => {
+            cx.error_on(marker, "write `#[apply]`, or `#[apply(YourEvent::UnitVariant)]` for a unit variant");
+            Err(())
+        }
     }
 }

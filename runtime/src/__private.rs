@@ -15,7 +15,7 @@ pub use crate::command::{Command, CommandEnvelope, CommandFor, Dispatched, Dispa
 pub use crate::error::{DecodeError, EncodeError, Error};
 pub use crate::event::{Event, EventSchema, EventSchemas, EventType, Produces, SchemaOf, VariantOf};
 pub use crate::projection::{
-    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_name, member_names,
+    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_names,
 };
 pub use crate::recorded::Recorded;
 pub use crate::store::StoredEvent;

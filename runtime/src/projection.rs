@@ -196,13 +196,6 @@ member_impl!((E0, E1, E2, E3), 1 => E1);
 member_impl!((E0, E1, E2, E3), 2 => E2);
 member_impl!((E0, E1, E2, E3), 3 => E3);
 
-/// The stored type name of the member `X`.
-#[doc(hidden)]
-#[inline]
-pub fn member_name<X: Member<Es, I>, Es, I>() -> &'static str {
-    X::NAME
-}
-
 /// Every stored name of the member `X`: its name, then its aliases.
 #[doc(hidden)]
 #[inline]

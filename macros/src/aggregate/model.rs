@@ -6,7 +6,9 @@ use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, 
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
-use crate::sig::{by_value_or_ref, check_plain, last_segment_args, type_name, typed_param};
+use crate::sig::{
+    apply_argument, by_value_or_ref, check_plain, check_receiver, last_segment_args, type_name, typed_param,
+};
 use crate::symbol::{APPLY, COMMAND, ERROR, EVENT_KEY, IGNORE, NAME, SNAPSHOT_EVERY, SNAPSHOT_REVISION};
 
 pub struct AggregateImpl<'a> {
@@ -228,17 +230,13 @@ impl<'a> CommandHandler<'a> {
             );
         }
         check_plain(cx, method, "a `#[command]` handler")?;
-        let receiver_ok =
-            sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none());
-        if !receiver_ok {
-            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
-            cx.error_on(
-                at,
-                "a `#[command]` handler takes `&self`: it decides from the current state and returns events; \
-                 state changes belong in `#[apply]` methods",
-            );
-            return None;
-        }
+        check_receiver(
+            cx,
+            sig,
+            false,
+            "a `#[command]` handler takes `&self`: it decides from the current state and returns events; \
+             state changes belong in `#[apply]` methods",
+        )?;
         let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
         let [command] = params.as_slice() else {
             cx.error_on(
@@ -271,36 +269,20 @@ impl<'a> CommandHandler<'a> {
 impl<'a> ApplyHandler<'a> {
     fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
         let sig = &method.sig;
-        let unit = match &marker.meta {
-            Meta::Path(_) => None,
-            Meta::List(_) => match marker.parse_args::<Path>() {
-                Ok(path) if naming::is_variant_path(&path) => Some(path),
-                Ok(path) => {
-                    cx.error_on(
-                        path,
-                        "`#[apply(...)]` names a unit variant of the event enum, e.g. `#[apply(OrderEvent::Cancelled)]`; \
-                         for an event struct, write `#[apply]` and take `event: &EventStruct`",
-                    );
-                    return None;
-                }
-                Err(error) => {
-                    cx.push(error);
-                    return None;
-                }
-            },
-            Meta::NameValue(_) => {
-                cx.error_on(marker, "write `#[apply]`, or `#[apply(YourEvent::UnitVariant)]` for a unit variant");
+        let unit = match apply_argument(cx, marker).ok()? {
+            None => None,
+            Some(path) if naming::is_variant_path(&path) => Some(path),
+            Some(path) => {
+                cx.error_on(
+                    path,
+                    "`#[apply(...)]` names a unit variant of the event enum, e.g. `#[apply(OrderEvent::Cancelled)]`; \
+                     for an event struct, write `#[apply]` and take `event: &EventStruct`",
+                );
                 return None;
             }
         };
         check_plain(cx, method, "an `#[apply]` method")?;
-        let receiver_ok =
-            sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some());
-        if !receiver_ok {
-            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
-            cx.error_on(at, "an `#[apply]` method takes `&mut self`: it changes the state by one event");
-            return None;
-        }
+        check_receiver(cx, sig, true, "an `#[apply]` method takes `&mut self`: it changes the state by one event")?;
         if let ReturnType::Type(_, ty) = &sig.output {
             cx.error_on(
                 ty,

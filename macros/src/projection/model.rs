@@ -7,7 +7,9 @@ use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, ReturnT
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
-use crate::sig::{borrows, by_value_or_ref, check_plain, last_segment_args, typed_param};
+use crate::sig::{
+    apply_argument, borrows, by_value_or_ref, check_plain, check_receiver, last_segment_args, typed_param,
+};
 use crate::symbol::{APPLY, EVENTS, NAME, PERSIST, QUERY};
 
 pub struct ProjectionImpl<'a> {
@@ -155,39 +157,30 @@ impl<'a> ProjectionApply<'a> {
     fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
         let sig = &method.sig;
         let mut from = None;
-        let unit = match &marker.meta {
-            Meta::Path(_) => None,
-            Meta::List(_) => match marker.parse_args::<Path>() {
-                Ok(path) if naming::is_variant_path(&path) => Some(path),
-                // #[apply(OrderEvent)]: the enum to take the struct from
-                Ok(path) if path.segments.len() == 1 => {
-                    from = Some(path);
-                    None
-                }
-                Ok(path) => {
-                    cx.error_on(
-                        path,
-                        "`#[apply(...)]` names a unit variant of an event enum, e.g. `#[apply(OrderEvent::Cancelled)]`, \
-                         or the enum to take an event struct from, e.g. `#[apply(OrderEvent)]`",
-                    );
-                    return None;
-                }
-                Err(error) => {
-                    cx.push(error);
-                    return None;
-                }
-            },
-            Meta::NameValue(_) => {
-                cx.error_on(marker, "write `#[apply]`, or `#[apply(YourEvent::UnitVariant)]` for a unit variant");
+        let unit = match apply_argument(cx, marker).ok()? {
+            None => None,
+            Some(path) if naming::is_variant_path(&path) => Some(path),
+            // #[apply(OrderEvent)]: the enum to take the struct from
+            Some(path) if path.segments.len() == 1 => {
+                from = Some(path);
+                None
+            }
+            Some(path) => {
+                cx.error_on(
+                    path,
+                    "`#[apply(...)]` names a unit variant of an event enum, e.g. `#[apply(OrderEvent::Cancelled)]`, \
+                     or the enum to take an event struct from, e.g. `#[apply(OrderEvent)]`",
+                );
                 return None;
             }
         };
         check_plain(cx, method, "an `#[apply]` method")?;
-        if !sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_some()) {
-            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
-            cx.error_on(at, "an `#[apply]` method of a projection takes `&mut self`: it updates the read model");
-            return None;
-        }
+        check_receiver(
+            cx,
+            sig,
+            true,
+            "an `#[apply]` method of a projection takes `&mut self`: it updates the read model",
+        )?;
         let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
         let recorded = match params.as_slice() {
             [Type::Reference(reference)] if reference.mutability.is_none() => recorded_payload(&reference.elem),
@@ -240,11 +233,12 @@ impl<'a> QueryHandler<'a> {
             cx.error_on(marker, "`#[query]` on a method takes no arguments; the query type is the method's parameter");
         }
         check_plain(cx, method, "a `#[query]` method")?;
-        if !sig.receiver().is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none()) {
-            let at = sig.receiver().map_or_else(|| quote::quote!(#sig), |receiver| quote::quote!(#receiver));
-            cx.error_on(at, "a `#[query]` method takes `&self`: it reads the read model without changing it");
-            return None;
-        }
+        check_receiver(
+            cx,
+            sig,
+            false,
+            "a `#[query]` method takes `&self`: it reads the read model without changing it",
+        )?;
         let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
         let [query] = params.as_slice() else {
             cx.error_on(

@@ -244,18 +244,9 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// A pooled connection with `search_path` set to the store's schema (bound, not spliced).
+    /// A pooled connection with `search_path` set to the store's schema.
     async fn client(&self, operation: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
-        let client = self.shared.pool.get().await.map_err(|error| pool_error(operation, error))?;
-        if self.shared.own_pool {
-            return Ok(client);
-        }
-        let statement = client
-            .prepare_cached("SELECT set_config('search_path', $1, false)")
-            .await
-            .map_err(|error| backend(operation, error))?;
-        client.query_one(&statement, &[&self.shared.schema]).await.map_err(|error| backend(operation, error))?;
-        Ok(client)
+        checkout(&self.shared.pool, self.shared.own_pool, &self.shared.schema, operation).await
     }
 
     async fn schema_version(client: &deadpool_postgres::Object) -> Result<Option<i64>, StoreError> {
@@ -397,6 +388,25 @@ impl PostgresStore {
         let statement = client.prepare_cached(sql).await.map_err(|error| backend(operation, error))?;
         client.query(&statement, params).await.map_err(|error| backend(operation, error))
     }
+}
+
+/// A pooled connection with `search_path` set to the store's schema: at connection start for
+/// a pool the store created, bound to `set_config` on each checkout for the application's.
+async fn checkout(
+    pool: &Pool,
+    own_pool: bool,
+    schema: &str,
+    operation: &'static str,
+) -> Result<deadpool_postgres::Object, StoreError> {
+    let client = pool.get().await.map_err(|error| pool_error(operation, error))?;
+    if !own_pool {
+        let statement = client
+            .prepare_cached("SELECT set_config('search_path', $1, false)")
+            .await
+            .map_err(|error| backend(operation, error))?;
+        client.query_one(&statement, &[&schema]).await.map_err(|error| backend(operation, error))?;
+    }
+    Ok(client)
 }
 
 /// Listens on `channel` and publishes each notified position to `head` until the
@@ -694,15 +704,7 @@ impl Writer {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        let client = self.pool.get().await.map_err(|error| pool_error("append", error))?;
-        if !self.own_pool {
-            let statement = client
-                .prepare_cached("SELECT set_config('search_path', $1, false)")
-                .await
-                .map_err(|error| backend("append", error))?;
-            client.query_one(&statement, &[&self.schema]).await.map_err(|error| backend("append", error))?;
-        }
-        Ok(client)
+        checkout(&self.pool, self.own_pool, &self.schema, "append").await
     }
 
     async fn append_one(
