@@ -42,6 +42,12 @@ const _: () = {
         fn apply(&mut self, event: &Self::Event) {
             <OrderEvent as ::eventsmith::__private::Fold<Order>>::fold_into(event, self)
         }
+        #[inline]
+        fn cached_copy(&self) -> ::core::option::Option<Self> {
+            #[allow(unused_imports)]
+            use ::eventsmith::__private::{CloneIfClone as _, NotClone as _};
+            (&&::eventsmith::__private::MaybeClone(self)).maybe_clone()
+        }
     }
     #[automatically_derived]
     impl ::eventsmith::__private::Apply<OrderCreated> for Order

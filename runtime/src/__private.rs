@@ -283,3 +283,30 @@ pub fn upcast_via<To, E: std::fmt::Display>(
 pub fn unit_schema() -> serde_json::Value {
     serde_json::json!({ "type": "object" })
 }
+
+/// `(&&MaybeClone(&state)).maybe_clone()` clones a state that is `Clone` and gives `None`
+/// for one that is not: method lookup tries the by-reference impl first, and it exists only
+/// for `Clone` types (autoref specialization, for the concrete types a macro sees).
+pub struct MaybeClone<'a, T>(pub &'a T);
+
+/// The impl picked for a `Clone` state.
+pub trait CloneIfClone<T> {
+    fn maybe_clone(&self) -> Option<T>;
+}
+
+impl<T: Clone> CloneIfClone<T> for &MaybeClone<'_, T> {
+    fn maybe_clone(&self) -> Option<T> {
+        Some(self.0.clone())
+    }
+}
+
+/// The impl picked otherwise.
+pub trait NotClone<T> {
+    fn maybe_clone(&self) -> Option<T>;
+}
+
+impl<T> NotClone<T> for MaybeClone<'_, T> {
+    fn maybe_clone(&self) -> Option<T> {
+        None
+    }
+}

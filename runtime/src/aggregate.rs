@@ -41,6 +41,13 @@ pub trait Aggregate: Default + Send + Sync + 'static {
         let _ = state;
         None
     }
+
+    /// A copy of the state for the app's cache of recently used aggregates, or `None` to
+    /// load it from the store for every command. `#[aggregate]` returns a clone when the
+    /// state is `Clone`.
+    fn cached_copy(&self) -> Option<Self> {
+        None
+    }
 }
 
 /// Applies one event type to a state. `#[aggregate]` implements it for each `#[apply]`

@@ -73,6 +73,55 @@ struct Inner {
     store: Arc<dyn DynEventStore>,
     max_retries: u32,
     projections: Vec<Arc<dyn Runner>>,
+    cache: AggregateCache,
+}
+
+/// Aggregates cached unless [`AppBuilder::aggregate_cache`] says otherwise.
+const DEFAULT_CACHED_AGGREGATES: usize = 4096;
+
+/// The states of recently used aggregates with their versions, so that a command on a warm
+/// aggregate costs only its append. A cached version is the append's expected version, so a
+/// stream moved on by anyone else fails the append with a conflict, and the retry loads it.
+struct AggregateCache {
+    capacity: usize,
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedState>>,
+}
+
+struct CachedState {
+    version: u64,
+    state: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl AggregateCache {
+    fn new(capacity: usize) -> Self {
+        AggregateCache { capacity, entries: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+
+    /// Takes the stream's cached state out, if there is one of type `A`.
+    fn take<A: Aggregate>(&self, stream_id: &str) -> Option<(A, u64)> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let entry = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(stream_id)?;
+        let state = entry.state.downcast::<A>().ok()?;
+        Some((*state, entry.version))
+    }
+
+    /// Caches `state` at `version`; when full, another entry makes room (any one: the cache
+    /// only saves loads, it never decides anything).
+    fn put<A: Aggregate>(&self, stream_id: &str, state: A, version: u64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= self.capacity && !entries.contains_key(stream_id) {
+            let evicted = entries.keys().next().cloned();
+            if let Some(evicted) = evicted {
+                entries.remove(&evicted);
+            }
+        }
+        entries.insert(stream_id.to_owned(), CachedState { version, state: Box::new(state) });
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -86,6 +135,7 @@ impl std::fmt::Debug for App {
 pub struct AppBuilder {
     store: Option<Arc<dyn DynEventStore>>,
     max_retries: u32,
+    cached_aggregates: usize,
     aggregates: Vec<(&'static str, &'static str)>,
     projections: Vec<(Arc<dyn Runner>, bool)>,
     save_every: u64,
@@ -97,6 +147,7 @@ impl App {
         AppBuilder {
             store: None,
             max_retries: DEFAULT_MAX_RETRIES,
+            cached_aggregates: DEFAULT_CACHED_AGGREGATES,
             aggregates: Vec::new(),
             projections: Vec::new(),
             save_every: DEFAULT_SAVE_EVERY,
@@ -163,21 +214,41 @@ impl App {
         A: Handle<C>,
     {
         let mut attempt = 0;
+        let mut use_cache = true;
         loop {
             attempt += 1;
-            let (mut state, version) = self.load_stream::<A>(&stream_id).await?;
+            let cached = if use_cache { self.inner.cache.take::<A>(&stream_id) } else { None };
+            let from_cache = cached.is_some();
+            let (mut state, version) = match cached {
+                Some(cached) => cached,
+                None => self.load_stream::<A>(&stream_id).await?,
+            };
             match C::EXPECT {
+                // Versions only grow: a cached version past 0 is proof enough.
                 ExpectStream::New if version > 0 => return Err(ExecuteError::AlreadyExists { stream_id, version }),
                 ExpectStream::Existing if version == 0 => return Err(ExecuteError::NotFound { stream_id }),
                 _ => {}
             }
             let events = match state.handle(command) {
-                Ok(events) => events,
-                Err(source) => return Err(ExecuteError::Rejected { stream_id, source }),
+                Ok(events) if !events.is_empty() => events,
+                // A rejection, or a decision to write nothing, is only returned once made on
+                // state read from the store: a cached state may be behind another writer's.
+                _ if from_cache => {
+                    tracing::debug!("deciding again on state read from the store");
+                    (attempt, use_cache) = (attempt - 1, false);
+                    continue;
+                }
+                Ok(_) => {
+                    if let Some(copy) = state.cached_copy() {
+                        self.inner.cache.put(&stream_id, copy, version);
+                    }
+                    return Ok(Committed { stream_id, version, state, events: Vec::new() });
+                }
+                Err(source) => {
+                    self.inner.cache.put(&stream_id, state, version);
+                    return Err(ExecuteError::Rejected { stream_id, source });
+                }
             };
-            if events.is_empty() {
-                return Ok(Committed { stream_id, version, state, events: Vec::new() });
-            }
             if let Some(event) = events.iter().find(|event| event.is_deprecated()) {
                 return Err(ExecuteError::Deprecated { stream_id, event_type: event.event_type() });
             }
@@ -216,6 +287,9 @@ impl App {
                             }
                         })
                         .collect();
+                    if let Some(copy) = state.cached_copy() {
+                        self.inner.cache.put(&stream_id, copy, outcome.last_version());
+                    }
                     self.maybe_snapshot(&stream_id, &state, version, outcome.last_version()).await;
                     self.update_projections().await;
                     return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
@@ -447,6 +521,18 @@ impl AppBuilder {
         self
     }
 
+    /// How many recently used aggregates the app keeps in memory with their versions
+    /// (default 4096; 0 turns the cache off). A command on a cached aggregate skips the load
+    /// and costs only its append, whose expected version is the cached one: if the stream
+    /// moved on (another process, or a direct append to the store), the append conflicts
+    /// and the command is retried on the stream as stored. A rejection, or a decision to
+    /// write nothing, is returned only after deciding on state read from the store. Only
+    /// aggregates whose state is `Clone` are cached.
+    pub fn aggregate_cache(mut self, aggregates: usize) -> Self {
+        self.cached_aggregates = aggregates;
+        self
+    }
+
     /// Registers an aggregate, so that `build` checks that no two registered aggregates
     /// share a stream name.
     pub fn aggregate<A: Aggregate>(mut self) -> Self {
@@ -505,7 +591,8 @@ impl AppBuilder {
             }
             projections.push(runner);
         }
-        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections }) })
+        let cache = AggregateCache::new(self.cached_aggregates);
+        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections, cache }) })
     }
 }
 

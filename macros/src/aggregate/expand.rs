@@ -88,6 +88,13 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
                 #fold
             }
 
+            #[inline]
+            fn cached_copy(&self) -> ::core::option::Option<Self> {
+                #[allow(unused_imports)]
+                use ::eventsmith::__private::{CloneIfClone as _, NotClone as _};
+                (&&::eventsmith::__private::MaybeClone(self)).maybe_clone()
+            }
+
             #snapshots
         }
     }

@@ -81,6 +81,23 @@ pub struct NewEvent {
     pub metadata: Metadata,
 }
 
+impl NewEvent {
+    /// Encodes a typed event for [`EventStore::append`], with a fresh id and no metadata:
+    /// what importing events written elsewhere starts from.
+    ///
+    /// # Errors
+    /// The event does not serialize to a JSON object.
+    pub fn encode<E: crate::event::Event>(event: &E) -> Result<Self, crate::error::EncodeError> {
+        Ok(NewEvent {
+            id: crate::__private::new_event_id(),
+            event_type: event.event_type().into(),
+            event_version: event.event_version(),
+            payload: event.encode()?,
+            metadata: Metadata::default(),
+        })
+    }
+}
+
 /// An event as a store returns it: raw payload and full envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {

@@ -1,0 +1,4 @@
+pub mod cqrs;
+pub mod disintegrate;
+pub mod eventsmith;
+pub mod raw;

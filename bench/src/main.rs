@@ -1,0 +1,238 @@
+//! eventsmith against cqrs-es, disintegrate and the raw drivers, in one process.
+//!
+//! ```text
+//! cargo run --release --manifest-path bench/Cargo.toml -- --all
+//! cargo run --release --manifest-path bench/Cargo.toml -- --stores postgres --cases a,b,d --runs 3
+//! ```
+//!
+//! Each store runs its contenders on the same cases; within a case every contender is set up
+//! first, then the runs interleave (run `r` starts with contender `r mod n`), so drift of the
+//! machine lands on all of them alike. Medians, min and max per case, the ratio to the raw
+//! driver and to each peer are printed, and written with a plot to `bench/results/`.
+
+mod compile;
+mod contenders;
+mod domain;
+mod harness;
+mod pg;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use contenders::eventsmith::{Backend, Eventsmith};
+use harness::{Case, Contender, Result, Sizes, Summary};
+
+const USAGE: &str = "\
+eventsmith-bench: eventsmith against cqrs-es, disintegrate and the raw drivers
+
+USAGE:
+    cargo run --release --manifest-path bench/Cargo.toml -- [OPTIONS]
+
+OPTIONS:
+    --all               every case on every store, the compile-time comparison, and the
+                        results written to bench/results/ and the README's table
+    --stores LIST       postgres,sqlite,memory (default: all three)
+    --cases LIST        letters or names: a sequential, b concurrent, c contended, d load,
+                        e snapshot, f import, g catch-up (default: all)
+    --runs N            timed runs per case and contender (default: 5)
+    --scale F           multiplies the sizes (default: 1; 0.1 for a quick look)
+    --url URL           the PostgreSQL server (default: $EVENTSMITH_BENCH_URL or
+                        postgres://postgres@127.0.0.1:5432/postgres); the benchmark creates
+                        its own database there and drops it at the end
+    --database NAME     the name of that database (default: eventsmith_bench)
+    --compile           measure the build time of a generated against a hand-written domain
+    --compile-runs N    builds of each (default: 5)
+    --write             write bench/results/ (and the README's table after a full run)
+";
+
+struct Options {
+    stores: Vec<String>,
+    cases: Vec<Case>,
+    runs: u64,
+    scale: f64,
+    url: String,
+    database: String,
+    compile: bool,
+    compile_runs: u64,
+    write: bool,
+    full: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        stores: vec!["postgres".into(), "sqlite".into(), "memory".into()],
+        cases: Case::ALL.to_vec(),
+        runs: 5,
+        scale: 1.0,
+        url: std::env::var("EVENTSMITH_BENCH_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+        database: "eventsmith_bench".to_owned(),
+        compile: false,
+        compile_runs: 5,
+        write: false,
+        full: false,
+    };
+    if args.is_empty() {
+        return Err(USAGE.into());
+    }
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().cloned().ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"));
+        match arg.as_str() {
+            "--all" => (options.compile, options.write, options.full) = (true, true, true),
+            "--stores" => {
+                options.stores = value()?.split(',').map(str::to_owned).collect();
+                if let Some(unknown) =
+                    options.stores.iter().find(|s| !["postgres", "sqlite", "memory"].contains(&s.as_str()))
+                {
+                    return Err(format!("unknown store `{unknown}`: postgres, sqlite or memory").into());
+                }
+                options.full = false;
+            }
+            "--cases" => {
+                options.cases = value()?
+                    .split(',')
+                    .map(|case| Case::parse(case).ok_or_else(|| format!("unknown case `{case}`\n\n{USAGE}")))
+                    .collect::<Result<_, _>>()?;
+                options.full = false;
+            }
+            "--runs" => options.runs = value()?.parse().map_err(|_| "--runs takes a number")?,
+            "--scale" => {
+                options.scale = value()?.parse().map_err(|_| "--scale takes a number")?;
+                options.full &= options.scale == 1.0;
+            }
+            "--url" => options.url = value()?,
+            "--database" => options.database = value()?,
+            "--compile" => options.compile = true,
+            "--compile-runs" => options.compile_runs = value()?.parse().map_err(|_| "--compile-runs takes a number")?,
+            "--write" => options.write = true,
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}").into()),
+        }
+    }
+    if options.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
+    Ok(options)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    if let Err(error) = runtime.block_on(run(options)) {
+        eprintln!("\nerror: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: Options) -> Result<()> {
+    let sizes = Sizes::scaled(options.scale);
+    let started = Instant::now();
+    let mut report = report::Report::new(&options.url, options.runs, options.scale);
+    for store in &options.stores {
+        let results = match store.as_str() {
+            "postgres" => {
+                let database = pg::Database::create(&options.url, &options.database).await?;
+                eprintln!(
+                    "PostgreSQL: database `{}` at {} (created for this run, dropped at its end)",
+                    options.database, options.url
+                );
+                let url = database.url.clone();
+                let contenders: Vec<Box<dyn Contender>> = vec![
+                    Box::new(Eventsmith::new(Backend::Postgres { url: url.clone() })),
+                    Box::new(contenders::cqrs::CqrsEs::new(url.clone())),
+                    Box::new(contenders::disintegrate::Disintegrate::new(url.clone())),
+                    Box::new(contenders::raw::RawPostgres::new(url)),
+                ];
+                let results = run_store("postgres", contenders, &options, &sizes).await;
+                database.drop().await?;
+                results?
+            }
+            "sqlite" => {
+                let directory = std::env::temp_dir().join(format!("eventsmith-bench-{}", std::process::id()));
+                std::fs::create_dir_all(&directory)?;
+                let contenders: Vec<Box<dyn Contender>> = vec![
+                    Box::new(Eventsmith::new(Backend::Sqlite { directory: directory.clone() })),
+                    Box::new(contenders::raw::RawSqlite::new(directory.clone())),
+                ];
+                let results = run_store("sqlite", contenders, &options, &sizes).await;
+                std::fs::remove_dir_all(&directory)?;
+                results?
+            }
+            _ => {
+                let contenders: Vec<Box<dyn Contender>> =
+                    vec![Box::new(Eventsmith::new(Backend::Memory)), Box::new(contenders::raw::HandWritten::new())];
+                run_store("memory", contenders, &options, &sizes).await?
+            }
+        };
+        report.stores.push(results);
+    }
+    if options.compile {
+        report.compile = Some(compile::measure(options.compile_runs)?);
+    }
+    report.elapsed = started.elapsed();
+    println!("\n{}", report.markdown(&sizes));
+    if options.write {
+        let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results");
+        report.write(&directory, &sizes, options.full)?;
+        eprintln!("wrote {}", directory.display());
+    }
+    Ok(())
+}
+
+/// Runs every chosen case on one store's contenders, interleaved.
+async fn run_store(
+    store: &str,
+    mut contenders: Vec<Box<dyn Contender>>,
+    options: &Options,
+    sizes: &Sizes,
+) -> Result<report::StoreResults> {
+    let mut results = report::StoreResults { store: store.to_owned(), cases: Vec::new() };
+    let count = contenders.len() as u64;
+    for &case in &options.cases {
+        for contender in &mut contenders {
+            progress(store, case, &format!("setting up {}", contender.name()));
+            contender
+                .prepare(case, sizes)
+                .await
+                .map_err(|error| format!("{store} {case} {}: {error}", contender.name()))?;
+        }
+        let mut samples: Vec<Vec<harness::Sample>> = vec![Vec::new(); contenders.len()];
+        for round in 0..options.runs {
+            for offset in 0..count {
+                let index = ((round + offset) % count) as usize;
+                let contender = &contenders[index];
+                progress(store, case, &format!("run {}/{}: {}", round + 1, options.runs, contender.name()));
+                let sample = contender
+                    .run(case, round, sizes)
+                    .await
+                    .map_err(|error| format!("{store} {case} {}: {error}", contender.name()))?;
+                samples[index].push(sample);
+            }
+        }
+        let summaries: Vec<Summary> = contenders
+            .iter()
+            .zip(&samples)
+            .map(|(contender, samples)| Summary::of(contender.name(), samples))
+            .collect();
+        eprint!("\r\x1b[K");
+        eprintln!("{store} {}", report::case_line(case, sizes, &summaries));
+        results.cases.push((case, summaries));
+    }
+    Ok(results)
+}
+
+fn progress(store: &str, case: Case, what: &str) {
+    eprint!("\r\x1b[K{store} {case}: {what} ...");
+}
