@@ -409,9 +409,24 @@ impl App {
     }
 
     async fn load_stream<A: Aggregate>(&self, stream_id: &str) -> Result<(A, u64), LoadError> {
-        let (state, version) = self.load_snapshot::<A>(stream_id).await.unwrap_or_default();
-        let fold: Box<dyn StreamFold> = Box::new(Replay { state, version, corrupt: None });
-        let fold = self.inner.store.fold_stream(stream_id, version + 1, fold).await?;
+        if let Some((state, version)) = self.load_snapshot::<A>(stream_id).await {
+            // The fold starts at the snapshot's own event, which must exist: a store restored
+            // from an older copy may hold a snapshot past the end of the stream.
+            let replay = self.replay(stream_id, Replay { state, version, corrupt: None, anchor: Some(version) }).await?;
+            if replay.anchor.is_none() {
+                return Ok((replay.state, replay.version));
+            }
+            tracing::warn!(stream = stream_id, version, "snapshot ignored: it is past the end of the stream");
+        }
+        let replay = self.replay(stream_id, Replay { state: A::default(), version: 0, corrupt: None, anchor: None }).await?;
+        Ok((replay.state, replay.version))
+    }
+
+    /// Folds the stream into `replay` from its version on (from its anchor, when it has one).
+    async fn replay<A: Aggregate>(&self, stream_id: &str, replay: Replay<A>) -> Result<Replay<A>, LoadError> {
+        let from = replay.anchor.unwrap_or(replay.version + 1);
+        let fold: Box<dyn StreamFold> = Box::new(replay);
+        let fold = self.inner.store.fold_stream(stream_id, from, fold).await?;
         let replay = fold.into_any().downcast::<Replay<A>>().map_err(|_| StoreError::Backend {
             operation: "fold a stream",
             retryable: false,
@@ -425,7 +440,7 @@ impl App {
                 }
                 Err(corrupt.into())
             }
-            None => Ok((replay.state, replay.version)),
+            None => Ok(*replay),
         }
     }
 
@@ -460,25 +475,7 @@ impl App {
                 return None;
             }
         };
-        // The event the snapshot ends on must exist: a store restored from an older copy
-        // may hold a snapshot past the end of the stream.
-        match self.inner.store.read_stream(stream_id, snapshot.version, 1).await {
-            Ok(events) if events.first().is_some_and(|event| event.stream_version == snapshot.version) => {
-                Some((state, snapshot.version))
-            }
-            Ok(_) => {
-                tracing::warn!(
-                    stream = stream_id,
-                    version = snapshot.version,
-                    "snapshot ignored: it is past the end of the stream"
-                );
-                None
-            }
-            Err(error) => {
-                tracing::warn!(stream = stream_id, %error, "snapshot not checked; replaying the stream");
-                None
-            }
-        }
+        Some((state, snapshot.version))
     }
 
     /// Stores a snapshot when a commit crossed a multiple of `SNAPSHOT_EVERY`. A failure is
@@ -631,10 +628,20 @@ struct Replay<A> {
     state: A,
     version: u64,
     corrupt: Option<Box<CorruptEvent>>,
+    /// The version of the snapshot the state was restored from, until the fold has seen
+    /// that event (which it skips: the state already holds it).
+    anchor: Option<u64>,
 }
 
 impl<A: Aggregate> StreamFold for Replay<A> {
     fn fold(&mut self, event: RawEvent<'_>) -> bool {
+        if let Some(anchor) = self.anchor {
+            if event.stream_version != anchor {
+                return false;
+            }
+            self.anchor = None;
+            return true;
+        }
         match A::Event::decode(event.event_type, event.event_version, event.payload) {
             Ok(decoded) => {
                 self.state.apply(&decoded);
