@@ -66,23 +66,23 @@ const _: () = {
                 );
             types
         }
-        fn apply_stored(
+        fn apply_event(
             &mut self,
-            stored: ::eventsmith::__private::StoredEvent,
+            event: ::eventsmith::__private::LogEvent<'_>,
         ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
             if ::eventsmith::__private::member_names::<
                 OrderCreated,
                 (OrderEvent, PaymentEvent),
                 _,
             >()
-                .contains(&stored.event_type.as_str())
+                .contains(&event.event_type)
             {
                 return ::eventsmith::__private::apply_member::<
                     OrderCreated,
                     (OrderEvent, PaymentEvent),
                     _,
                 >(
-                    stored,
+                    event,
                     |__recorded| {
                         OrdersView::created(self, __recorded);
                         ::core::result::Result::Ok(())
@@ -94,14 +94,14 @@ const _: () = {
                 (OrderEvent, PaymentEvent),
                 _,
             >()
-                .contains(&stored.event_type.as_str())
+                .contains(&event.event_type)
             {
                 return ::eventsmith::__private::apply_member::<
                     Paid,
                     (OrderEvent, PaymentEvent),
                     _,
                 >(
-                    stored,
+                    event,
                     |__recorded| {
                         let __outcome = OrdersView::paid(self, __recorded);
                         ::eventsmith::__private::ApplyOutcome::into_outcome(__outcome)
@@ -113,14 +113,14 @@ const _: () = {
                 (OrderEvent, PaymentEvent),
                 _,
             >()
-                .contains(&stored.event_type.as_str())
+                .contains(&event.event_type)
             {
                 return ::eventsmith::__private::apply_member::<
                     __eventsmith_units_OrderEvent::Cancelled,
                     (OrderEvent, PaymentEvent),
                     _,
                 >(
-                    stored,
+                    event,
                     |__recorded| {
                         OrdersView::cancelled(
                             self,

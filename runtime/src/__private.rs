@@ -18,7 +18,7 @@ pub use crate::projection::{
     ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_names,
 };
 pub use crate::recorded::Recorded;
-pub use crate::store::StoredEvent;
+pub use crate::store::{LogEvent, StoredEvent};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -412,13 +412,15 @@ impl App {
         if let Some((state, version)) = self.load_snapshot::<A>(stream_id).await {
             // The fold starts at the snapshot's own event, which must exist: a store restored
             // from an older copy may hold a snapshot past the end of the stream.
-            let replay = self.replay(stream_id, Replay { state, version, corrupt: None, anchor: Some(version) }).await?;
+            let replay =
+                self.replay(stream_id, Replay { state, version, corrupt: None, anchor: Some(version) }).await?;
             if replay.anchor.is_none() {
                 return Ok((replay.state, replay.version));
             }
             tracing::warn!(stream = stream_id, version, "snapshot ignored: it is past the end of the stream");
         }
-        let replay = self.replay(stream_id, Replay { state: A::default(), version: 0, corrupt: None, anchor: None }).await?;
+        let replay =
+            self.replay(stream_id, Replay { state: A::default(), version: 0, corrupt: None, anchor: None }).await?;
         Ok((replay.state, replay.version))
     }
 
@@ -714,6 +716,23 @@ pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, Box<CorruptEve
             position: stored.position,
             event_type: stored.event_type.clone(),
             event_version: stored.event_version,
+            source,
+        })
+    })
+}
+
+/// Decodes an event borrowed from the log into the typed event, naming where it is stored.
+///
+/// # Errors
+/// A [`CorruptEvent`] naming the stream, version, position and type.
+pub fn decode_logged<E: Event>(logged: &crate::store::LogEvent<'_>) -> Result<E, Box<CorruptEvent>> {
+    E::decode(logged.event_type, logged.event_version, logged.payload).map_err(|source| {
+        Box::new(CorruptEvent {
+            stream_id: logged.stream_id.to_owned(),
+            stream_version: logged.stream_version,
+            position: logged.position,
+            event_type: logged.event_type.to_owned(),
+            event_version: logged.event_version,
             source,
         })
     })

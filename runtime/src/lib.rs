@@ -37,6 +37,6 @@ pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, MemoryStore, NewEvent, Snapshot, StoreError,
-    StoredEvent,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogEvent, MemoryStore, NewEvent, Snapshot,
+    StoreError, StoredEvent,
 };

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::error::{CorruptEvent, DecodeError, Error};
 use crate::event::{Event, VariantOf};
 use crate::recorded::Recorded;
-use crate::store::StoredEvent;
+use crate::store::{LogEvent, StoredEvent};
 
 /// A read model built from events of one or more event enums.
 ///
@@ -31,11 +31,21 @@ pub trait Projection: Default + Send + Sync + 'static {
     /// the store can filter the global log.
     fn event_types() -> Vec<&'static str>;
 
-    /// Applies one stored event of the global log, if the projection consumes its type.
+    /// Applies one event of the global log, borrowed from the store, if the projection
+    /// consumes its type.
     ///
     /// # Errors
     /// An event that does not decode, or an `#[apply]` method that failed or panicked.
-    fn apply_stored(&mut self, stored: StoredEvent) -> Result<(), ApplyError>;
+    fn apply_event(&mut self, event: LogEvent<'_>) -> Result<(), ApplyError>;
+
+    /// [`apply_event`](Self::apply_event) for an event read with
+    /// [`EventStore::read_all`](crate::EventStore::read_all).
+    ///
+    /// # Errors
+    /// As `apply_event`.
+    fn apply_stored(&mut self, stored: StoredEvent) -> Result<(), ApplyError> {
+        self.apply_event(stored.as_log())
+    }
 
     /// The state to save with the checkpoint, for a persisted projection.
     ///
@@ -203,31 +213,31 @@ pub fn member_names<X: Member<Es, I>, Es, I>() -> &'static [&'static str] {
     X::NAMES
 }
 
-/// Decodes a stored event into the member `X` and applies it with `apply`, turning a failure
+/// Decodes a logged event into the member `X` and applies it with `apply`, turning a failure
 /// or a panic of `apply` into an [`ApplyError`] that names the event and its position.
 ///
 /// # Errors
 /// An event that does not decode, or an `apply` that failed or panicked.
 #[doc(hidden)]
 pub fn apply_member<X, Es, I>(
-    stored: StoredEvent,
+    logged: LogEvent<'_>,
     apply: impl FnOnce(&Recorded<X>) -> Result<(), String>,
 ) -> Result<(), ApplyError>
 where
     X: Member<Es, I>,
 {
-    let enum_event = crate::app::decode_stored::<X::Enum>(&stored).map_err(ApplyError::Corrupt)?;
+    let enum_event = crate::app::decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
     let Some(event) = X::extract(enum_event) else {
         // The type name matched, so the enum decoded this variant; nothing else can happen.
         return Ok(());
     };
     let recorded = Recorded {
-        id: stored.id,
-        stream_id: stored.stream_id,
-        stream_version: stored.stream_version,
-        position: stored.position,
-        recorded_at: stored.recorded_at,
-        metadata: stored.metadata,
+        id: logged.id,
+        stream_id: logged.stream_id.to_owned(),
+        stream_version: logged.stream_version,
+        position: logged.position,
+        recorded_at: logged.recorded_at,
+        metadata: logged.metadata.into_owned(),
         event,
     };
     match catch_unwind(AssertUnwindSafe(|| apply(&recorded))) {

@@ -8,10 +8,11 @@ use tracing::{Instrument, info_span};
 
 use crate::error::Error;
 use crate::projection::{ApplyError, Projection};
-use crate::store::{BoxFuture, Checkpoint, DynEventStore, EventStore};
+use crate::store::{BoxFuture, Checkpoint, DynEventStore, EventStore, LogEvent, LogFold, LogFolded};
 
-/// How many events of the global log a projection reads at a time.
-const CATCH_UP_BATCH: usize = 1024;
+/// How many events of the global log a projection folds per store call (and checks for a
+/// checkpoint to save in between).
+const CATCH_UP_BATCH: usize = 4096;
 
 /// A projection that stopped on an event it could not apply.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +38,8 @@ pub(crate) trait Runner: Send + Sync {
 }
 
 pub(crate) struct ProjectionRunner<P> {
-    state: RwLock<RunnerState<P>>,
+    /// Shared with the fold that applies the log as the store reads it.
+    state: Arc<RwLock<RunnerState<P>>>,
     /// Serializes catch-ups, so that events are applied once and in log order.
     applying: tokio::sync::Mutex<()>,
     types: Vec<&'static str>,
@@ -54,7 +56,7 @@ struct RunnerState<P> {
 impl<P: Projection> ProjectionRunner<P> {
     pub(crate) fn new(save_every: u64) -> Self {
         Self {
-            state: RwLock::new(RunnerState { model: P::default(), checkpoint: 0, unsaved: 0, stopped: None }),
+            state: Arc::new(RwLock::new(RunnerState::fresh())),
             applying: tokio::sync::Mutex::new(()),
             types: P::event_types(),
             save_every: save_every.max(1),
@@ -62,7 +64,7 @@ impl<P: Projection> ProjectionRunner<P> {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, RunnerState<P>> {
-        // `apply_stored` catches panics of user code, so a writer never panics mid-update.
+        // `apply_event` catches panics of user code, so a writer never panics mid-update.
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -90,11 +92,11 @@ impl<P: Projection> ProjectionRunner<P> {
                 }
                 state.checkpoint + 1
             };
-            let batch = store.read_all(from, CATCH_UP_BATCH, &self.types).await?;
-            let full = batch.len() == CATCH_UP_BATCH;
+            let folded = fold_log(store, &self.state, from, &self.types).await?;
+            let full = folded.folded == CATCH_UP_BATCH;
             let (count, saved) = {
                 let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-                let count = apply_batch(&mut state, batch);
+                let count = (folded.folded - usize::from(folded.stopped)) as u64;
                 let saved = (P::PERSIST && state.stopped.is_none() && state.unsaved >= self.save_every)
                     .then(|| snapshot(&mut state));
                 (count, saved)
@@ -113,22 +115,47 @@ impl<P: Projection> ProjectionRunner<P> {
     }
 }
 
-/// Applies a batch in order, stopping at the first event that fails; the checkpoint stays
-/// on the last event applied.
-fn apply_batch<P: Projection>(state: &mut RunnerState<P>, batch: Vec<crate::store::StoredEvent>) -> u64 {
-    let mut applied = 0;
-    for stored in batch {
-        let position = stored.position;
-        if let Err(source) = state.model.apply_stored(stored) {
+impl<P: Projection> RunnerState<P> {
+    fn fresh() -> Self {
+        RunnerState { model: P::default(), checkpoint: 0, unsaved: 0, stopped: None }
+    }
+}
+
+/// Applies the log's events from `from` on to the shared state as the store reads them, one
+/// batch's worth; the first event that fails stops the projection, with the checkpoint on
+/// the last event applied.
+async fn fold_log<P: Projection>(
+    store: &dyn DynEventStore,
+    state: &Arc<RwLock<RunnerState<P>>>,
+    from: u64,
+    types: &[&'static str],
+) -> Result<LogFolded, Error> {
+    let fold = Box::new(Applying { state: Arc::clone(state) });
+    let (_, folded) = store.fold_log(from, CATCH_UP_BATCH, types, fold).await?;
+    Ok(folded)
+}
+
+struct Applying<P> {
+    state: Arc<RwLock<RunnerState<P>>>,
+}
+
+impl<P: Projection> LogFold for Applying<P> {
+    fn fold(&mut self, event: LogEvent<'_>) -> bool {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let position = event.position;
+        if let Err(source) = state.model.apply_event(event) {
             tracing::error!(projection = P::NAME, error = %source, "projection stopped");
             state.stopped = Some(Arc::new(ProjectionStopped { projection: P::NAME, source }));
-            break;
+            return false;
         }
         state.checkpoint = position;
         state.unsaved += 1;
-        applied += 1;
+        true
     }
-    applied
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
 }
 
 /// The checkpoint and state to save, taken under the write lock so they match.
@@ -180,19 +207,21 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
             // The fresh model is built aside and swapped in whole, so queries never see it
             // half-built; live updates wait for the swap and then continue from its checkpoint.
             let _applying = self.applying.lock().await;
-            let mut fresh = RunnerState { model: P::default(), checkpoint: 0, unsaved: 0, stopped: None };
+            let building = Arc::new(RwLock::new(RunnerState::<P>::fresh()));
             let mut applied = 0;
             loop {
-                let batch = store.read_all(fresh.checkpoint + 1, CATCH_UP_BATCH, &self.types).await?;
-                let full = batch.len() == CATCH_UP_BATCH;
-                applied += apply_batch(&mut fresh, batch);
-                if let Some(stopped) = &fresh.stopped {
+                let from = building.read().unwrap_or_else(PoisonError::into_inner).checkpoint + 1;
+                let folded = fold_log(store, &building, from, &self.types).await?;
+                applied += (folded.folded - usize::from(folded.stopped)) as u64;
+                if let Some(stopped) = &building.read().unwrap_or_else(PoisonError::into_inner).stopped {
                     return Err(Error::ProjectionStopped(Arc::clone(stopped)));
                 }
-                if !full {
+                if folded.folded < CATCH_UP_BATCH {
                     break;
                 }
             }
+            let mut fresh =
+                std::mem::replace(&mut *building.write().unwrap_or_else(PoisonError::into_inner), RunnerState::fresh());
             let saved = P::PERSIST.then(|| snapshot(&mut fresh)).transpose()?;
             *self.state.write().unwrap_or_else(PoisonError::into_inner) = fresh;
             if let Some(checkpoint) = saved {

@@ -44,6 +44,7 @@ macro_rules! conformance_suite {
             a_partial_retry_is_refused,
             reads_from_the_middle,
             reads_filter_by_type,
+            folding_the_log_sees_what_reading_it_returns,
             a_large_batch_is_one_append,
             missing_streams_read_empty,
             checkpoints_round_trip,
@@ -368,6 +369,68 @@ pub async fn reads_filter_by_type<S: EventStore>(store: S) {
     let two = store.read_all(start + 1, 2, &["Alpha", "Gamma"]).await.expect("read");
     assert_eq!(two.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["Alpha", "Gamma"]);
     assert!(store.read_all(start + 1, 100, &["Delta"]).await.expect("read").is_empty());
+}
+
+/// Records what a log fold sees, and stops after `stop_after` events.
+struct Recording {
+    seen: Vec<StoredEvent>,
+    stop_after: usize,
+}
+
+impl crate::store::LogFold for Recording {
+    fn fold(&mut self, event: crate::store::LogEvent<'_>) -> bool {
+        self.seen.push(StoredEvent {
+            id: event.id,
+            stream_id: event.stream_id.to_owned(),
+            stream_version: event.stream_version,
+            position: event.position,
+            recorded_at: event.recorded_at,
+            event_type: event.event_type.to_owned(),
+            event_version: event.event_version,
+            payload: event.payload.to_vec(),
+            metadata: event.metadata.into_owned(),
+        });
+        self.seen.len() < self.stop_after
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
+async fn fold_log<S: EventStore>(
+    store: &S,
+    from: u64,
+    max: usize,
+    types: &[&str],
+    stop_after: usize,
+) -> (Vec<StoredEvent>, crate::store::LogFolded) {
+    let fold = Box::new(Recording { seen: Vec::new(), stop_after });
+    let (fold, folded) = store.fold_log(from, max, types, fold).await.expect("fold the log");
+    let recording = fold.into_any().downcast::<Recording>().expect("the fold it was given");
+    (recording.seen, folded)
+}
+
+/// A fold over the log sees exactly what `read_all` returns, envelope and bytes, with the
+/// same start, limit and type filter, and stops when the fold says so.
+pub async fn folding_the_log_sees_what_reading_it_returns<S: EventStore>(store: S) {
+    let start = head(&store).await;
+    let stream = unique_stream("fold");
+    let mut batch: Vec<NewEvent> =
+        ["Alpha", "Beta", "Gamma", "Beta", "Alpha", "Beta"].iter().map(|kind| event(kind, r#"{"k":1}"#)).collect();
+    batch[2].metadata.correlation_id = Some(Uuid::now_v7());
+    store.append(&stream, ExpectedVersion::Any, batch).await.expect("append");
+    for (from, max, types) in
+        [(start + 1, 100, &[][..]), (start + 2, 3, &[][..]), (start + 1, 2, &["Beta", "Gamma"][..])]
+    {
+        let read = store.read_all(from, max, types).await.expect("read");
+        let (seen, folded) = fold_log(&store, from, max, types, usize::MAX).await;
+        assert_eq!(seen, read, "fold_log({from}, {max}, {types:?})");
+        assert_eq!(folded, crate::store::LogFolded { folded: read.len(), stopped: false });
+    }
+    let (seen, folded) = fold_log(&store, start + 1, 100, &[], 2).await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(folded, crate::store::LogFolded { folded: 2, stopped: true });
 }
 
 /// 10,000 events in one append are one atomic batch at consecutive stream versions.

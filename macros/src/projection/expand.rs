@@ -27,9 +27,9 @@ pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>) -> TokenStream 
             fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
                 ::eventsmith::__private::Vec::new()
             }
-            fn apply_stored(
+            fn apply_event(
                 &mut self,
-                _: ::eventsmith::__private::StoredEvent,
+                _: ::eventsmith::__private::LogEvent<'_>,
             ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
                 ::core::result::Result::Ok(())
             }
@@ -78,9 +78,9 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
                 types
             }
 
-            fn apply_stored(
+            fn apply_event(
                 &mut self,
-                stored: ::eventsmith::__private::StoredEvent,
+                event: ::eventsmith::__private::LogEvent<'_>,
             ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
                 #(#arms)*
                 ::core::result::Result::Ok(())
@@ -113,8 +113,8 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
         })
     };
     quote! {
-        if #names.contains(&stored.event_type.as_str()) {
-            return ::eventsmith::__private::apply_member::<#member, #events, #index>(stored, |__recorded| #outcome);
+        if #names.contains(&event.event_type) {
+            return ::eventsmith::__private::apply_member::<#member, #events, #index>(event, |__recorded| #outcome);
         }
     }
 }

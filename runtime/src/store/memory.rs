@@ -9,8 +9,8 @@ use uuid::Uuid;
 use tokio::sync::watch;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent,
-    StreamFold,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogFold, LogFolded, NewEvent, Snapshot,
+    StoreError, StoredEvent, StreamFold,
 };
 
 /// An event store in memory. Appends are serialized by one lock, so the global log is in
@@ -150,6 +150,27 @@ impl EventStore for MemoryStore {
         let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
         let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());
         Ok(state.log.iter().skip(skip).filter(wanted).take(max_count).cloned().collect())
+    }
+
+    async fn fold_log(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+        mut fold: Box<dyn LogFold>,
+    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+        let state = self.lock();
+        let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
+        let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());
+        let mut folded = LogFolded { folded: 0, stopped: false };
+        for event in state.log.iter().skip(skip).filter(wanted).take(max_count) {
+            folded.folded += 1;
+            if !fold.fold(event.as_log()) {
+                folded.stopped = true;
+                break;
+            }
+        }
+        Ok((fold, folded))
     }
 
     async fn fold_stream(

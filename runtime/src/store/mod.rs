@@ -294,6 +294,68 @@ pub struct RawEvent<'a> {
     pub payload: &'a [u8],
 }
 
+/// An event of the global log borrowed from the store's own buffers, with its whole
+/// envelope: what [`EventStore::fold_log`] hands a projection, so that catching up decodes
+/// each payload in place instead of copying every event out first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent<'a> {
+    /// Unique id.
+    pub id: Uuid,
+    /// The stream it belongs to.
+    pub stream_id: &'a str,
+    /// Its position in the stream, from 1.
+    pub stream_version: u64,
+    /// Its position in the global log, from 1.
+    pub position: u64,
+    /// When it was committed.
+    pub recorded_at: SystemTime,
+    /// Its stored type name.
+    pub event_type: &'a str,
+    /// Its stored version.
+    pub event_version: u32,
+    /// Its payload bytes.
+    pub payload: &'a [u8],
+    /// Correlation, causation and user metadata.
+    pub metadata: Cow<'a, Metadata>,
+}
+
+impl StoredEvent {
+    /// The event borrowed as a [`LogEvent`].
+    #[must_use]
+    pub fn as_log(&self) -> LogEvent<'_> {
+        LogEvent {
+            id: self.id,
+            stream_id: &self.stream_id,
+            stream_version: self.stream_version,
+            position: self.position,
+            recorded_at: self.recorded_at,
+            event_type: &self.event_type,
+            event_version: self.event_version,
+            payload: &self.payload,
+            metadata: Cow::Borrowed(&self.metadata),
+        }
+    }
+}
+
+/// A fold over the global log, run by the store as it reads the log: see
+/// [`EventStore::fold_log`].
+pub trait LogFold: Send + 'static {
+    /// Takes one event, in log order. Returns `false` to stop reading.
+    fn fold(&mut self, event: LogEvent<'_>) -> bool;
+
+    /// The fold back as `Any`, to recover its concrete type.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+/// Where a [`EventStore::fold_log`] call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogFolded {
+    /// Events handed to the fold (those of the requested types).
+    pub folded: usize,
+    /// Whether the fold asked to stop.
+    pub stopped: bool,
+}
+
 /// A fold over a stream, run by the store as it reads the stream (on the store's own thread
 /// where it has one), so that loading an aggregate decodes each payload in place.
 pub trait StreamFold: Send + 'static {
@@ -410,6 +472,35 @@ pub trait EventStore: Send + Sync + 'static {
         }
     }
 
+    /// Feeds up to `max_count` events of the global log from `from_position` on to `fold`,
+    /// in commit order, keeping only the given event types when `types` is not empty, until
+    /// the log ends or `fold` stops; gives `fold` back with how many events it took. The
+    /// default reads [`read_all`](Self::read_all); a store may override it to fold without
+    /// copies.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn fold_log(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+        mut fold: Box<dyn LogFold>,
+    ) -> impl Future<Output = Result<(Box<dyn LogFold>, LogFolded), StoreError>> + Send {
+        async move {
+            let events = self.read_all(from_position, max_count, types).await?;
+            let mut folded = LogFolded { folded: 0, stopped: false };
+            for event in &events {
+                folded.folded += 1;
+                if !fold.fold(event.as_log()) {
+                    folded.stopped = true;
+                    break;
+                }
+            }
+            Ok((fold, folded))
+        }
+    }
+
     /// The optional capabilities this store has. None unless the store says otherwise.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
@@ -503,6 +594,15 @@ pub trait DynEventStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Box<dyn StreamFold>, StoreError>>;
 
     #[doc(hidden)]
+    fn fold_log_dyn<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+        fold: Box<dyn LogFold>,
+    ) -> BoxFuture<'a, Result<(Box<dyn LogFold>, LogFolded), StoreError>>;
+
+    #[doc(hidden)]
     fn capabilities_dyn(&self) -> Capabilities;
 
     #[doc(hidden)]
@@ -561,6 +661,16 @@ impl<S: EventStore> DynEventStore for S {
         fold: Box<dyn StreamFold>,
     ) -> BoxFuture<'a, Result<Box<dyn StreamFold>, StoreError>> {
         Box::pin(self.fold_stream(stream_id, from_version, fold))
+    }
+
+    fn fold_log_dyn<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+        fold: Box<dyn LogFold>,
+    ) -> BoxFuture<'a, Result<(Box<dyn LogFold>, LogFolded), StoreError>> {
+        Box::pin(self.fold_log(from_position, max_count, types, fold))
     }
 
     fn capabilities_dyn(&self) -> Capabilities {
@@ -631,6 +741,16 @@ impl EventStore for dyn DynEventStore {
         fold: Box<dyn StreamFold>,
     ) -> Result<Box<dyn StreamFold>, StoreError> {
         self.fold_stream_dyn(stream_id, from_version, fold).await
+    }
+
+    async fn fold_log(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+        fold: Box<dyn LogFold>,
+    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+        self.fold_log_dyn(from_position, max_count, types, fold).await
     }
 
     fn capabilities(&self) -> Capabilities {

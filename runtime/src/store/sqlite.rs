@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, NewEvent, RawEvent, Snapshot, StoreError,
-    StoredEvent, StreamFold,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogEvent, LogFold, LogFolded, NewEvent,
+    RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
 };
 use crate::recorded::Metadata;
 
@@ -383,6 +383,34 @@ fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent,
     }))
 }
 
+/// Calls `f` with the row (of [`COLUMNS`]) borrowed as a [`LogEvent`].
+fn with_logged<T>(row: &rusqlite::Row<'_>, f: impl FnOnce(LogEvent<'_>) -> T) -> Result<T, StoreError> {
+    let read = |error| sqlite("read the log", error);
+    let position = to_u64(row.get(0).map_err(read)?);
+    let corrupt = |reason: String| StoreError::CorruptRow { position, reason };
+    let id = row.get_ref(1).and_then(|value| Ok(value.as_blob()?)).map_err(read)?;
+    let Ok(id) = Uuid::from_slice(id) else {
+        return Err(corrupt(format!("the event id has {} bytes, not 16", id.len())));
+    };
+    let metadata = match row.get_ref(7).and_then(|value| Ok(value.as_blob_or_null()?)).map_err(read)? {
+        None => Metadata::default(),
+        Some(bytes) => serde_json::from_slice::<Metadata>(bytes)
+            .map_err(|error| corrupt(format!("the metadata does not decode: {error}")))?,
+    };
+    let text = |index| row.get_ref(index).and_then(|value| Ok(value.as_str()?)).map_err(read);
+    Ok(f(LogEvent {
+        id,
+        stream_id: text(2)?,
+        stream_version: to_u64(row.get(3).map_err(read)?),
+        position,
+        recorded_at: from_micros(row.get(8).map_err(read)?),
+        event_type: text(4)?,
+        event_version: u32::try_from(row.get::<_, i64>(5).map_err(read)?).unwrap_or(0),
+        payload: row.get_ref(6).and_then(|value| Ok(value.as_blob()?)).map_err(read)?,
+        metadata: std::borrow::Cow::Owned(metadata),
+    }))
+}
+
 fn collect(
     rows: impl Iterator<Item = rusqlite::Result<Result<StoredEvent, StoreError>>>,
 ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -569,6 +597,45 @@ impl EventStore for SqliteStore {
             let rows =
                 statement.query_map(values.as_slice(), stored_event).map_err(|error| sqlite("read the log", error))?;
             collect(rows)
+        })
+        .await
+    }
+
+    async fn fold_log(
+        &self,
+        from_position: u64,
+        max_count: usize,
+        types: &[&str],
+        mut fold: Box<dyn LogFold>,
+    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+        let types: Vec<String> = types.iter().map(|&name| name.to_owned()).collect();
+        self.read(move |connection| {
+            let filter = if types.is_empty() {
+                String::new()
+            } else {
+                let placeholders: Vec<String> = (0..types.len()).map(|index| format!("?{}", index + 3)).collect();
+                format!(" AND event_type IN ({})", placeholders.join(", "))
+            };
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE position >= ?1{filter} ORDER BY position LIMIT ?2"
+                ))
+                .map_err(|error| sqlite("read the log", error))?;
+            let (from, limit) = (to_i64(from_position), to_i64(max_count as u64));
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&from, &limit];
+            values.extend(types.iter().map(|name| name as &dyn rusqlite::ToSql));
+            let mut rows = statement.query(values.as_slice()).map_err(|error| sqlite("read the log", error))?;
+            let mut folded = LogFolded { folded: 0, stopped: false };
+            while let Some(row) = rows.next().map_err(|error| sqlite("read the log", error))? {
+                folded.folded += 1;
+                if !with_logged(row, |event| fold.fold(event))? {
+                    folded.stopped = true;
+                    break;
+                }
+            }
+            drop(rows);
+            drop(statement);
+            Ok((fold, folded))
         })
         .await
     }
