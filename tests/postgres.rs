@@ -113,6 +113,53 @@ async fn ordering(commit_first: bool) {
     assert_eq!(store.read_all(1, 100, &[]).await.unwrap().len(), log.len());
 }
 
+fn many(count: usize) -> Vec<NewEvent> {
+    (0..count).map(|index| raw("Numbered", &format!(r#"{{"n":{index}}}"#))).collect()
+}
+
+/// Appends large enough to be written with `COPY` keep every check of the append function:
+/// versions, exact retries, partial retries, and the store-wide order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_appends_are_copied_with_the_same_checks() {
+    let schema = unique_schema();
+    let store = store_in(&schema).await;
+    let mut events = many(500);
+    events[7].metadata.correlation_id = Some(uuid::Uuid::now_v7());
+    let outcome = store.append("big", ExpectedVersion::NoStream, events.clone()).await.expect("append");
+    assert_eq!((outcome.first_version, outcome.positions.len(), outcome.already_stored), (1, 500, false));
+    assert!(outcome.positions.windows(2).all(|pair| pair[0] < pair[1]));
+    let stored = store.read_stream("big", 1, 1_000).await.unwrap();
+    assert_eq!(stored.len(), 500);
+    for ((stored, event), position) in stored.iter().zip(&events).zip(&outcome.positions) {
+        assert_eq!((stored.id, &stored.payload, &stored.metadata), (event.id, &event.payload, &event.metadata));
+        assert_eq!((stored.position, stored.recorded_at), (*position, outcome.recorded_at));
+    }
+
+    let retry = store.append("big", ExpectedVersion::NoStream, events.clone()).await.expect("an exact retry");
+    assert_eq!((retry.positions, retry.already_stored), (outcome.positions.clone(), true));
+    let conflict = store.append("big", ExpectedVersion::NoStream, many(200)).await.unwrap_err();
+    assert!(matches!(conflict, StoreError::Conflict { actual: 500, .. }), "{conflict:?}");
+    let mut partial = events[..150].to_vec();
+    partial.extend(many(150));
+    let duplicate = store.append("big", ExpectedVersion::Exact(500), partial).await.unwrap_err();
+    assert!(matches!(duplicate, StoreError::DuplicateEvent { .. }), "{duplicate:?}");
+    assert_eq!(store.read_all(1, 10_000, &[]).await.unwrap().len(), 500, "refused appends write nothing");
+
+    // A large append waits for the store-wide lock like any other.
+    let mut holder = admin().await;
+    let transaction = holder.transaction().await.unwrap();
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&store_lock(&schema)]).await.unwrap();
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move { store.append("big", ExpectedVersion::Exact(500), many(200)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the large append must wait for the lock");
+    transaction.commit().await.unwrap();
+    let appended = waiting.await.unwrap().expect("it commits once the lock is free");
+    assert_eq!(appended.first_version, 501);
+}
+
 fn store_lock(schema: &str) -> i64 {
     // The same store-wide lock key `PostgresStore` derives from its schema.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -164,6 +211,9 @@ async fn a_role_with_only_the_privileges_it_needs_can_use_the_store() {
     let store = PostgresStore::connect_with(&app_url, options).await.expect("the application role opens the store");
     let outcome = store.append("s", ExpectedVersion::NoStream, vec![raw("Added", "{}")]).await.expect("append");
     assert_eq!(store.read_stream("s", 1, 10).await.unwrap()[0].position, outcome.positions[0]);
+    // Large appends, copied where the role may insert, go through the function here.
+    let large = store.append("s", ExpectedVersion::Exact(1), many(300)).await.expect("a large append");
+    assert_eq!((large.first_version, large.positions.len()), (2, 300));
     store.save_checkpoint("p", eventsmith::Checkpoint { position: 1, state: None }).await.expect("checkpoint");
 
     let (app, connection) = tokio_postgres::connect(&app_url, tokio_postgres::NoTls).await.unwrap();
