@@ -67,7 +67,7 @@ mod conformance {
 /// One append holds its transaction open after taking its position while a second append
 /// waits; a reader must not see anything until the first commits, then both, in order,
 /// exactly once. With the first rolled back instead, the reader sees the second only.
-async fn ordering(commit_first: bool) {
+async fn ordering(commit_first: bool, expected: ExpectedVersion) {
     let schema = unique_schema();
     let store = store_in(&schema).await;
     let mut holder = admin().await;
@@ -86,7 +86,7 @@ async fn ordering(commit_first: bool) {
     };
     let second = tokio::spawn({
         let store = store.clone();
-        async move { store.append("second", ExpectedVersion::Any, vec![raw("Second", "{}")]).await }
+        async move { store.append("second", expected, vec![raw("Second", "{}")]).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!second.is_finished(), "the second append must wait for the first transaction");
@@ -111,6 +111,67 @@ async fn ordering(commit_first: bool) {
     }
     // Read again from the start: the same events, once each.
     assert_eq!(store.read_all(1, 100, &[]).await.unwrap().len(), log.len());
+}
+
+/// Appends at expected versions, sent together so that the writer makes them one statement:
+/// each one is written at its versions with its own ids, or refused on its own, and streams
+/// stay gapless whatever the order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coalesced_appends_at_versions_keep_every_check() {
+    let store = fresh_store().await;
+    let stored = raw("Added", "{}");
+    store.append("dup", ExpectedVersion::NoStream, vec![stored.clone()]).await.unwrap();
+    store.append("chain", ExpectedVersion::NoStream, vec![raw("Added", "{}")]).await.unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(32));
+    let mut tasks = Vec::new();
+    for index in 0..32_u64 {
+        let (store, stored, barrier) = (store.clone(), stored.clone(), std::sync::Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            let (stream, expected, events) = match index % 4 {
+                0 => ("contested".to_owned(), ExpectedVersion::NoStream, vec![raw("Added", "{}")]),
+                1 => (
+                    format!("disjoint-{index}"),
+                    ExpectedVersion::NoStream,
+                    vec![raw("Added", "{}"), raw("Added", "{}")],
+                ),
+                // Chained expectations on one stream: whichever lands, no gap and no overlap.
+                2 => ("chain".to_owned(), ExpectedVersion::Exact(1 + index / 4 % 3), vec![raw("Added", "{}")]),
+                _ => ("dup".to_owned(), ExpectedVersion::Exact(1), vec![raw("Added", "{}"), stored]),
+            };
+            barrier.wait().await;
+            let result = store.append(&stream, expected, events.clone()).await;
+            (stream, expected, events, result)
+        }));
+    }
+    let mut contested_won = 0;
+    for task in tasks {
+        let (stream, expected, events, result) = task.await.unwrap();
+        match result {
+            Ok(outcome) => {
+                assert_ne!(stream, "dup", "a partial duplicate must be refused");
+                contested_won += usize::from(stream == "contested");
+                let read = store.read_stream(&stream, outcome.first_version, events.len()).await.unwrap();
+                let ids: Vec<_> = read.iter().map(|event| event.id).collect();
+                assert_eq!(ids, events.iter().map(|event| event.id).collect::<Vec<_>>(), "{stream} at {expected}");
+                assert_eq!(read.iter().map(|event| event.position).collect::<Vec<_>>(), outcome.positions);
+            }
+            Err(StoreError::Conflict { actual, .. }) => {
+                assert!(stream == "contested" || stream == "chain", "{stream}: unexpected conflict");
+                assert_ne!(ExpectedVersion::Exact(actual), expected, "a conflict names another version");
+            }
+            Err(StoreError::DuplicateEvent { event_id, .. }) => {
+                assert_eq!((stream.as_str(), event_id), ("dup", events[1].id))
+            }
+            Err(other) => panic!("{stream}: {other:?}"),
+        }
+    }
+    assert_eq!(contested_won, 1);
+    for stream in ["contested", "chain", "dup"] {
+        let versions: Vec<u64> =
+            store.read_stream(stream, 1, 100).await.unwrap().iter().map(|e| e.stream_version).collect();
+        assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>(), "{stream} is gapless");
+    }
+    assert_eq!(store.read_stream("dup", 1, 10).await.unwrap().len(), 1, "refused appends wrote nothing");
 }
 
 fn many(count: usize) -> Vec<NewEvent> {
@@ -171,12 +232,15 @@ fn store_lock(schema: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_never_passes_an_append_that_is_still_open() {
-    ordering(true).await;
+    // Through the append function, and through the plain statement of an append at a version.
+    ordering(true, ExpectedVersion::Any).await;
+    ordering(true, ExpectedVersion::NoStream).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_skips_nothing_when_the_open_append_rolls_back() {
-    ordering(false).await;
+    ordering(false, ExpectedVersion::Any).await;
+    ordering(false, ExpectedVersion::NoStream).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,6 +23,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::time::SystemTime;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -92,9 +93,9 @@ struct Shared {
     /// The pool was created by the store, with `search_path` set at connection start; a
     /// pool of the application's gets it set on each checkout.
     own_pool: bool,
-    /// Whether the store's role may insert into the events table itself, and so `COPY`
-    /// large appends (a least-privileged role appends through the function only).
-    can_copy: std::sync::atomic::AtomicBool,
+    /// Whether the store's role may insert into the events table itself, and so append with
+    /// plain statements and `COPY` (a least-privileged role appends through the functions).
+    can_insert: Arc<AtomicBool>,
 }
 
 impl Drop for Shared {
@@ -225,12 +226,14 @@ impl PostgresStore {
         let lock =
             i64::from_ne_bytes(crate::event::fnv1a(format!("eventsmith:{}", options.schema).as_bytes()).to_ne_bytes());
         let (appends, pending) = tokio::sync::mpsc::unbounded_channel();
+        let can_insert = Arc::new(AtomicBool::new(false));
         let writer = Writer {
             pool: pool.clone(),
             schema: options.schema.clone(),
             channel: format!("eventsmith_{}", options.schema),
             lock,
             own_pool,
+            can_insert: Arc::clone(&can_insert),
         };
         tokio::spawn(writer.run(pending));
         let shared = Shared {
@@ -243,7 +246,7 @@ impl PostgresStore {
             listener: std::sync::Mutex::new(None),
             url,
             own_pool,
-            can_copy: std::sync::atomic::AtomicBool::new(false),
+            can_insert,
         };
         let store = Self { shared: Arc::new(shared) };
         if options.migrate {
@@ -252,12 +255,12 @@ impl PostgresStore {
             store.check_version().await?;
         }
         let client = store.client("open").await?;
-        let can_copy: bool = client
+        let can_insert: bool = client
             .query_one("SELECT has_table_privilege('events', 'INSERT')", &[])
             .await
             .map_err(|error| backend("open", error))?
             .get(0);
-        store.shared.can_copy.store(can_copy, std::sync::atomic::Ordering::Relaxed);
+        store.shared.can_insert.store(can_insert, AtomicOrdering::Relaxed);
         Ok(store)
     }
 
@@ -628,7 +631,7 @@ impl EventStore for PostgresStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
         }
-        if events.len() >= COPY_FROM && self.shared.can_copy.load(std::sync::atomic::Ordering::Relaxed) {
+        if events.len() >= COPY_FROM && self.shared.can_insert.load(AtomicOrdering::Relaxed) {
             let outcome = self.append_copy(stream_id, expected, &events).await?;
             if let Some(&last) = outcome.positions.last() {
                 super::advance_head(&self.shared.head, last);
@@ -864,7 +867,44 @@ struct Writer {
     channel: String,
     lock: i64,
     own_pool: bool,
+    can_insert: Arc<AtomicBool>,
 }
+
+/// Several appends, each at an expected version, as one plain statement and one commit: the
+/// same lock and checks as [`APPEND_AT_VERSION`], row by row. An append whose expected
+/// version does not hold inserts nothing and is told apart on its own afterwards; a taken
+/// version or id fails the statement, and the appends are then made one by one.
+const APPEND_MANY_AT_VERSIONS: &str = "
+WITH locked AS (SELECT pg_advisory_xact_lock($9) AS locked, clock_timestamp() AS at),
+appended AS (
+    INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at)
+    SELECT i.id, i.s, i.a + i.o, i.t, i.v, i.p, i.m, locked.at
+      FROM locked, unnest($1::text[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bytea[],
+                          $8::bytea[]) WITH ORDINALITY AS i(s, a, o, id, t, v, p, m, n)
+     WHERE i.a = 0 OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = i.s AND e.stream_version = i.a)
+     ORDER BY i.n
+    RETURNING position, event_id, stream_version, recorded_at),
+notified AS (SELECT pg_notify($10, max(position)::text) FROM appended HAVING count(*) > 0)
+SELECT event_id, stream_version, position, recorded_at, (SELECT count(*) FROM notified) FROM appended";
+
+/// One append at an expected version as one plain statement: the store-wide lock taken in
+/// its first step, so that positions are drawn and commits made in lock order, exactly as in
+/// the append function; the expected version checked by the existence of event `$2` and by
+/// the unique (stream, version) key, which refuses a version already taken; the positions
+/// returned and the notification sent by the same statement.
+const APPEND_AT_VERSION: &str = "
+WITH locked AS (SELECT pg_advisory_xact_lock($8) AS locked, clock_timestamp() AS at),
+appended AS (
+    INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at)
+    SELECT i.id, $1, $2 + i.n, i.t, i.v, i.p, i.m, locked.at
+      FROM locked, unnest($3::uuid[], $4::text[], $5::integer[], $6::bytea[], $7::bytea[])
+           WITH ORDINALITY AS i(id, t, v, p, m, n)
+     WHERE $2 = 0 OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = $1 AND e.stream_version = $2)
+     ORDER BY i.n
+    RETURNING position, stream_version, recorded_at)
+SELECT array_agg(position ORDER BY stream_version), min(recorded_at),
+       CASE WHEN count(*) > 0 THEN pg_notify($9, max(position)::text) END
+  FROM appended";
 
 /// The arrays an append or a batch of appends is passed as.
 #[derive(Default)]
@@ -898,6 +938,15 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// The version an append at an expected version follows, if it is one.
+fn at_version(expected: ExpectedVersion) -> Option<u64> {
+    match expected {
+        ExpectedVersion::Exact(version) => Some(version),
+        ExpectedVersion::NoStream => Some(0),
+        ExpectedVersion::Any | ExpectedVersion::StreamExists => None,
+    }
+}
+
 fn expected_columns(expected: ExpectedVersion) -> (i16, i64) {
     match expected {
         ExpectedVersion::Any => (0, 0),
@@ -921,6 +970,10 @@ impl Writer {
                 let append = batch.remove(0);
                 let result = self.append_one(&append.stream_id, append.expected, &append.events).await;
                 let _ = append.reply.send(result);
+            } else if self.can_insert.load(AtomicOrdering::Relaxed)
+                && batch.iter().all(|append| at_version(append.expected).is_some())
+            {
+                self.append_many_at_versions(batch).await;
             } else {
                 self.append_many(batch).await;
             }
@@ -937,6 +990,9 @@ impl Writer {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendOutcome, StoreError> {
+        if let Some(version) = at_version(expected).filter(|_| self.can_insert.load(AtomicOrdering::Relaxed)) {
+            return self.append_at_version(stream_id, expected, version, events).await;
+        }
         let (kind, version) = expected_columns(expected);
         let mut columns = Columns::default();
         columns.push(events)?;
@@ -972,6 +1028,175 @@ impl Writer {
                     _ => backend("append", error),
                 })
             }
+        }
+    }
+
+    /// [`APPEND_AT_VERSION`]; a refusal is told apart afterwards (an exact retry of an
+    /// earlier append, a duplicate id, or a version conflict), as the function does.
+    async fn append_at_version(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        version: u64,
+        events: &[NewEvent],
+    ) -> Result<AppendOutcome, StoreError> {
+        let mut columns = Columns::default();
+        columns.push(events)?;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(APPEND_AT_VERSION).await.map_err(|error| backend("append", error))?;
+        let after = to_i64(version);
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &stream_id,
+            &after,
+            &columns.ids,
+            &columns.types,
+            &columns.versions,
+            &columns.payloads,
+            &columns.metadata,
+            &self.lock,
+            &self.channel,
+        ];
+        // A second try only when the stream reached the expected version while the statement
+        // waited for the lock (its snapshot predates the wait).
+        let mut tries = 0;
+        let refused_by = loop {
+            tries += 1;
+            let refused_by = match client.query_one(&statement, &params).await {
+                Ok(row) => match row.get::<_, Option<Vec<i64>>>(0) {
+                    Some(positions) => {
+                        return Ok(AppendOutcome {
+                            first_version: version + 1,
+                            positions: positions.into_iter().map(to_u64).collect(),
+                            recorded_at: row.get(1),
+                            already_stored: false,
+                        });
+                    }
+                    None => None,
+                },
+                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Some(error),
+                Err(error) => return Err(backend("append", error)),
+            };
+            if refused_by.is_some() || tries == 2 || version == 0 {
+                break refused_by;
+            }
+            let actual: i64 = client
+                .query_one("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", &[&stream_id])
+                .await
+                .map_err(|error| backend("append", error))?
+                .get(0);
+            if actual != after {
+                break None;
+            }
+        };
+        let earlier =
+            client.query_opt("SELECT * FROM eventsmith_earlier_append($1, $2)", &[&stream_id, &columns.ids]).await;
+        match earlier {
+            Ok(Some(row)) => Ok(outcome_of(&row, 0)),
+            Ok(None) => {
+                let actual: i64 = client
+                    .query_one(
+                        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                        &[&stream_id],
+                    )
+                    .await
+                    .map_err(|error| backend("append", error))?
+                    .get(0);
+                if actual == after
+                    && let Some(error) = refused_by
+                {
+                    // Not a version taken and no id stored: some other unique key.
+                    return Err(backend("append", error));
+                }
+                Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual: to_u64(actual) })
+            }
+            Err(error) => {
+                let detail = error.as_db_error().and_then(|db| db.detail().map(str::to_owned));
+                match error.code().map(SqlState::code) {
+                    Some("ES422") => Err(refused(2, detail, stream_id, expected, events)),
+                    _ => Err(backend("append", error)),
+                }
+            }
+        }
+    }
+
+    /// Appends that are all at expected versions, as one statement ([`APPEND_MANY_AT_VERSIONS`]).
+    async fn append_many_at_versions(&self, batch: Vec<PendingAppend>) {
+        let result = self.call_many_at_versions(&batch).await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(None) => {
+                // A version or id taken: each append on its own tells which, and commits the others.
+                for append in batch {
+                    let outcome = self.append_one(&append.stream_id, append.expected, &append.events).await;
+                    let _ = append.reply.send(outcome);
+                }
+                return;
+            }
+            Err(Some(error)) => {
+                let retryable = matches!(error, StoreError::Backend { retryable: true, .. });
+                let message = error.to_string();
+                for append in batch {
+                    let source = message.clone().into();
+                    let _ = append.reply.send(Err(StoreError::Backend { operation: "append", retryable, source }));
+                }
+                return;
+            }
+        };
+        // Each append's events are found by their ids: the rows of another append to the
+        // same stream can never pass for them.
+        let inserted: std::collections::HashMap<Uuid, (u64, u64, SystemTime)> =
+            rows.iter().map(|row| (row.get(0), (to_u64(row.get(1)), to_u64(row.get(2)), row.get(3)))).collect();
+        for append in batch {
+            let after = at_version(append.expected).unwrap_or(0);
+            let found: Vec<(u64, u64, SystemTime)> =
+                append.events.iter().filter_map(|event| inserted.get(&event.id).copied()).collect();
+            let outcome = if found.len() == append.events.len() && found[0].0 == after + 1 {
+                Ok(AppendOutcome {
+                    first_version: after + 1,
+                    recorded_at: found[0].2,
+                    positions: found.into_iter().map(|(_, position, _)| position).collect(),
+                    already_stored: false,
+                })
+            } else {
+                // Its expected version did not hold: on its own, as a conflict or a retry.
+                self.append_one(&append.stream_id, append.expected, &append.events).await
+            };
+            let _ = append.reply.send(outcome);
+        }
+    }
+
+    /// The statement's rows; `Err(None)` when a version or an id was taken.
+    async fn call_many_at_versions(&self, batch: &[PendingAppend]) -> Result<Vec<Row>, Option<StoreError>> {
+        let mut columns = Columns::default();
+        let (mut streams, mut afters, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
+        for append in batch {
+            let after = to_i64(at_version(append.expected).unwrap_or(0));
+            for offset in 1..=append.events.len() {
+                streams.push(append.stream_id.as_str());
+                afters.push(after);
+                offsets.push(offset as i64);
+            }
+            columns.push(&append.events).map_err(Some)?;
+        }
+        let client = self.client().await.map_err(Some)?;
+        let statement =
+            client.prepare_cached(APPEND_MANY_AT_VERSIONS).await.map_err(|error| Some(backend("append", error)))?;
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &streams,
+            &afters,
+            &offsets,
+            &columns.ids,
+            &columns.types,
+            &columns.versions,
+            &columns.payloads,
+            &columns.metadata,
+            &self.lock,
+            &self.channel,
+        ];
+        match client.query(&statement, &params).await {
+            Ok(rows) => Ok(rows),
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(None),
+            Err(error) => Err(Some(backend("append", error))),
         }
     }
 
