@@ -959,6 +959,9 @@ fn expected_columns(expected: ExpectedVersion) -> (i16, i64) {
 impl Writer {
     async fn run(self, mut pending: tokio::sync::mpsc::UnboundedReceiver<PendingAppend>) {
         while let Some(first) = pending.recv().await {
+            // One yield lets appends that are about to be sent (callers just woken by the
+            // previous batch's replies) join this batch instead of waiting for the next.
+            tokio::task::yield_now().await;
             let mut batch = vec![first];
             while batch.len() < MAX_COALESCED {
                 match pending.try_recv() {
@@ -1121,47 +1124,47 @@ impl Writer {
 
     /// Appends that are all at expected versions, as one statement ([`APPEND_MANY_AT_VERSIONS`]).
     async fn append_many_at_versions(&self, batch: Vec<PendingAppend>) {
-        let result = self.call_many_at_versions(&batch).await;
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(None) => {
-                // A version or id taken: each append on its own tells which, and commits the others.
-                for append in batch {
-                    let outcome = self.append_one(&append.stream_id, append.expected, &append.events).await;
-                    let _ = append.reply.send(outcome);
+        // The first append of each stream goes into the statement; the others (which mostly
+        // conflict with it) and any whose version did not hold go through the append function
+        // afterwards, which tells conflicts, retries and duplicates apart in one call.
+        let mut streams = std::collections::HashSet::new();
+        let (lead, mut rest): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|append| streams.insert(append.stream_id.clone()));
+        match self.call_many_at_versions(&lead).await {
+            Ok(rows) => {
+                // Each append's events are found by their ids: the rows of another append to
+                // the same stream can never pass for them.
+                let inserted: std::collections::HashMap<Uuid, (u64, u64, SystemTime)> =
+                    rows.iter().map(|row| (row.get(0), (to_u64(row.get(1)), to_u64(row.get(2)), row.get(3)))).collect();
+                for append in lead {
+                    let after = at_version(append.expected).unwrap_or(0);
+                    let found: Vec<(u64, u64, SystemTime)> =
+                        append.events.iter().filter_map(|event| inserted.get(&event.id).copied()).collect();
+                    if found.len() == append.events.len() && found[0].0 == after + 1 {
+                        let _ = append.reply.send(Ok(AppendOutcome {
+                            first_version: after + 1,
+                            recorded_at: found[0].2,
+                            positions: found.into_iter().map(|(_, position, _)| position).collect(),
+                            already_stored: false,
+                        }));
+                    } else {
+                        rest.push(append);
+                    }
                 }
-                return;
             }
+            // A version or an id taken: the function tells which, and commits the others.
+            Err(None) => rest.extend(lead),
             Err(Some(error)) => {
                 let retryable = matches!(error, StoreError::Backend { retryable: true, .. });
                 let message = error.to_string();
-                for append in batch {
+                for append in lead {
                     let source = message.clone().into();
                     let _ = append.reply.send(Err(StoreError::Backend { operation: "append", retryable, source }));
                 }
-                return;
             }
-        };
-        // Each append's events are found by their ids: the rows of another append to the
-        // same stream can never pass for them.
-        let inserted: std::collections::HashMap<Uuid, (u64, u64, SystemTime)> =
-            rows.iter().map(|row| (row.get(0), (to_u64(row.get(1)), to_u64(row.get(2)), row.get(3)))).collect();
-        for append in batch {
-            let after = at_version(append.expected).unwrap_or(0);
-            let found: Vec<(u64, u64, SystemTime)> =
-                append.events.iter().filter_map(|event| inserted.get(&event.id).copied()).collect();
-            let outcome = if found.len() == append.events.len() && found[0].0 == after + 1 {
-                Ok(AppendOutcome {
-                    first_version: after + 1,
-                    recorded_at: found[0].2,
-                    positions: found.into_iter().map(|(_, position, _)| position).collect(),
-                    already_stored: false,
-                })
-            } else {
-                // Its expected version did not hold: on its own, as a conflict or a retry.
-                self.append_one(&append.stream_id, append.expected, &append.events).await
-            };
-            let _ = append.reply.send(outcome);
+        }
+        if !rest.is_empty() {
+            self.append_many(rest).await;
         }
     }
 
