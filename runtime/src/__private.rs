@@ -23,10 +23,36 @@ pub use crate::store::{LogEvent, StoredEvent};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// A fresh event id: a UUIDv7, so ids sort by creation time.
+/// A new event id: a UUIDv7 (Unix milliseconds, then 74 random bits). The random bits come
+/// from a generator per thread (splitmix64) seeded once from the OS: `Uuid::now_v7` asks the
+/// OS for randomness on every call, 450 ns each here, a fifth of a command on the memory
+/// store. Ids stay unique across threads and processes as random v7 ids do; within one
+/// millisecond they are not ordered, which nothing relies on.
 #[must_use]
 pub fn new_event_id() -> uuid::Uuid {
-    uuid::Uuid::now_v7()
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+            let seed = uuid::Uuid::now_v7().as_u128();
+            (seed as u64) ^ ((seed >> 64) as u64).rotate_left(17)
+        });
+    }
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+    let (high, low) = STATE.with(|state| (splitmix64(state), splitmix64(state)));
+    let mut random = [0_u8; 10];
+    random[..8].copy_from_slice(&high.to_le_bytes());
+    random[8..].copy_from_slice(&low.to_le_bytes()[..2]);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+fn splitmix64(state: &std::cell::Cell<u64>) -> u64 {
+    let next = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+    state.set(next);
+    let mut z = next;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Encodes an event payload, checking that it is a JSON object.
