@@ -234,3 +234,48 @@ async fn a_matching_snapshot_is_used() {
 async fn the_fingerprint_names_the_revision() {
     assert!(<Counter as Aggregate>::snapshot_fingerprint().starts_with("r1-"));
 }
+
+/// Appends sent together are committed together (one transaction, one sync), and each is
+/// still checked and refused on its own: one winner on a contested stream, every disjoint
+/// stream written, a partial duplicate refused and leaving nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_committed_together_succeed_or_fail_one_by_one() {
+    let store = SqliteStore::open(temp_db("group")).await.unwrap();
+    let stored = raw("Added", "{}");
+    store.append("dup", ExpectedVersion::NoStream, vec![stored.clone()]).await.unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(24));
+    let tasks: Vec<_> = (0..24)
+        .map(|index| {
+            let (store, stored, barrier) = (store.clone(), stored.clone(), std::sync::Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let (stream, expected, events) = match index % 3 {
+                    0 => ("contested".to_owned(), ExpectedVersion::NoStream, vec![raw("Added", "{}")]),
+                    1 => (format!("disjoint-{index}"), ExpectedVersion::NoStream, vec![raw("Added", "{}")]),
+                    _ => ("dup".to_owned(), ExpectedVersion::Exact(1), vec![raw("Added", "{}"), stored]),
+                };
+                barrier.wait().await;
+                (stream.clone(), store.append(&stream, expected, events).await)
+            })
+        })
+        .collect();
+    let (mut won, mut conflicts, mut disjoint, mut duplicates) = (0, 0, 0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            (stream, Ok(_)) if stream == "contested" => won += 1,
+            (stream, Err(StoreError::Conflict { actual: 1, .. })) if stream == "contested" => conflicts += 1,
+            (stream, Ok(outcome)) if stream.starts_with("disjoint") => {
+                assert_eq!(outcome.first_version, 1);
+                disjoint += 1;
+            }
+            (stream, Err(StoreError::DuplicateEvent { event_id, .. })) if stream == "dup" && event_id == stored.id => {
+                duplicates += 1;
+            }
+            (stream, other) => panic!("{stream}: {other:?}"),
+        }
+    }
+    assert_eq!((won, conflicts, disjoint, duplicates), (1, 7, 8, 8));
+    assert_eq!(store.read_stream("dup", 1, 10).await.unwrap().len(), 1, "refused appends wrote nothing");
+    let log = store.read_all(1, 100, &[]).await.unwrap();
+    assert_eq!(log.len(), 1 + 1 + 8);
+    assert!(log.windows(2).all(|pair| pair[0].position < pair[1].position));
+}

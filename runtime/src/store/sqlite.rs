@@ -108,9 +108,19 @@ pub struct SqliteStore {
 struct Shared {
     location: Location,
     writer: Mutex<Connection>,
+    /// Appends waiting for the write connection. Whoever holds it next commits every one of
+    /// them in one transaction (group commit): one sync to disk for all.
+    pending: Mutex<Vec<PendingAppend>>,
     readers: Mutex<Vec<Connection>>,
     options: SqliteOptions,
     head: watch::Sender<u64>,
+}
+
+struct PendingAppend {
+    stream_id: String,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
 enum Location {
@@ -172,6 +182,7 @@ impl SqliteStore {
         let shared = Shared {
             location,
             writer: Mutex::new(writer),
+            pending: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
             options,
             head: watch::Sender::new(head),
@@ -420,7 +431,7 @@ fn collect(
 /// The earlier append an exact retry repeats, if every event id is already stored in this
 /// stream in this order; `None` if no id is stored; an error if only some are, or elsewhere.
 fn earlier_append(
-    transaction: &rusqlite::Transaction<'_>,
+    transaction: &Connection,
     stream_id: &str,
     events: &[NewEvent],
 ) -> Result<Option<AppendOutcome>, StoreError> {
@@ -467,15 +478,66 @@ fn is_duplicate_id(error: &rusqlite::Error) -> bool {
 /// One append, in one `BEGIN IMMEDIATE` transaction. The common case costs one read (the
 /// stream's version) and the inserts; the check for an earlier, identical append runs only
 /// when the version does not match or an event id is already stored.
+/// Commits `batch` in one `BEGIN IMMEDIATE` transaction, each append in a savepoint of its
+/// own (a refused append rolls back alone), and answers each caller once the commit is done.
+fn commit_appends(connection: &mut Connection, batch: Vec<PendingAppend>) {
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            let error = sqlite("append", error);
+            for append in batch {
+                let _ = append.reply.send(Err(for_each_caller(&error)));
+            }
+            return;
+        }
+    };
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for append in &batch {
+        let outcome = match transaction.savepoint() {
+            Ok(mut savepoint) => {
+                let outcome = append_in(&savepoint, &append.stream_id, append.expected, &append.events);
+                if outcome.as_ref().is_ok_and(|outcome| !outcome.already_stored) {
+                    savepoint.commit().map_err(|error| sqlite("append", error)).and(outcome)
+                } else {
+                    // Dropping the savepoint rolls it back: a refused append leaves nothing.
+                    savepoint.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+                    outcome
+                }
+            }
+            Err(error) => Err(sqlite("append", error)),
+        };
+        outcomes.push(outcome);
+    }
+    match transaction.commit() {
+        Ok(()) => {
+            for (append, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = append.reply.send(outcome);
+            }
+        }
+        Err(error) => {
+            // Nothing of the batch was committed.
+            let error = sqlite("append", error);
+            for append in batch {
+                let _ = append.reply.send(Err(for_each_caller(&error)));
+            }
+        }
+    }
+}
+
+/// The error of a whole batch, for each of its callers.
+fn for_each_caller(error: &StoreError) -> StoreError {
+    let retryable = matches!(error, StoreError::Backend { retryable: true, .. });
+    StoreError::Backend { operation: "append", retryable, source: error.to_string().into() }
+}
+
+/// One append inside the caller's transaction (savepoint): the version check, the inserts,
+/// or the outcome of the earlier append it repeats.
 fn append_in(
-    connection: &mut Connection,
+    transaction: &Connection,
     stream_id: &str,
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<AppendOutcome, StoreError> {
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|error| sqlite("append", error))?;
     let actual: i64 = transaction
         .prepare_cached("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1")
         .and_then(|mut statement| statement.query_row([stream_id], |row| row.get(0)))
@@ -515,18 +577,23 @@ fn append_in(
             match inserted {
                 Ok(position) => positions.push(to_u64(position)),
                 // An id already stored: an exact retry of an earlier append, or an error. The
-                // transaction is rolled back when it is dropped, so nothing of this batch stays.
+                // savepoint is rolled back, so nothing of this append stays.
                 Err(error) if is_duplicate_id(&error) => {
-                    return match earlier_append(&transaction, stream_id, events)? {
-                        Some(outcome) => Ok(outcome),
-                        None => Err(sqlite("append", error)),
+                    return match earlier_append(transaction, stream_id, events) {
+                        Ok(Some(outcome)) => Ok(outcome),
+                        Ok(None) => Err(sqlite("append", error)),
+                        // The id whose insert failed is the one stored before (the events of
+                        // this append inserted so far are found too, and are not duplicates).
+                        Err(StoreError::DuplicateEvent { stream_id, .. }) => {
+                            Err(StoreError::DuplicateEvent { stream_id, event_id: event.id })
+                        }
+                        Err(other) => Err(other),
                     };
                 }
                 Err(error) => return Err(sqlite("append", error)),
             }
         }
     }
-    transaction.commit().map_err(|error| sqlite("append", error))?;
     Ok(AppendOutcome { first_version: actual + 1, positions, recorded_at, already_stored: false })
 }
 
@@ -540,8 +607,21 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
         }
-        let stream = stream_id.to_owned();
-        let outcome = self.write(move |connection| append_in(connection, &stream, expected, &events)).await?;
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        lock(&self.shared.pending).push(PendingAppend { stream_id: stream_id.to_owned(), expected, events, reply });
+        let shared = Arc::clone(&self.shared);
+        // Takes the write connection and commits what is pending: this append and those that
+        // arrived while the connection was busy, unless a caller before did it already.
+        blocking(move || {
+            let mut connection = lock(&shared.writer);
+            let batch = std::mem::take(&mut *lock(&shared.pending));
+            if !batch.is_empty() {
+                commit_appends(&mut connection, batch);
+            }
+            Ok(())
+        })
+        .await?;
+        let outcome = outcome.await.map_err(|_| backend("append", true, "the append was dropped unanswered"))??;
         if let Some(&last) = outcome.positions.last() {
             super::advance_head(&self.shared.head, last);
         }
