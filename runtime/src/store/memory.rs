@@ -9,8 +9,8 @@ use uuid::Uuid;
 use tokio::sync::watch;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogFold, LogFolded, NewEvent, Snapshot,
-    StoreError, StoredEvent, StreamFold,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogFold, LogFolded, NewEvent,
+    Snapshot, StoreError, StoredEvent, StreamFold,
 };
 
 /// An event store in memory. Appends are serialized by one lock, so the global log is in
@@ -158,7 +158,7 @@ impl EventStore for MemoryStore {
         max_count: usize,
         types: &[&str],
         mut fold: Box<dyn LogFold>,
-    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+    ) -> Result<FoldedLog, StoreError> {
         let state = self.lock();
         let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
         let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());

@@ -347,6 +347,9 @@ pub trait LogFold: Send + 'static {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
+/// What [`EventStore::fold_log`] gives back: the fold, and where it ended.
+pub type FoldedLog = (Box<dyn LogFold>, LogFolded);
+
 /// Where a [`EventStore::fold_log`] call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogFolded {
@@ -486,7 +489,7 @@ pub trait EventStore: Send + Sync + 'static {
         max_count: usize,
         types: &[&str],
         mut fold: Box<dyn LogFold>,
-    ) -> impl Future<Output = Result<(Box<dyn LogFold>, LogFolded), StoreError>> + Send {
+    ) -> impl Future<Output = Result<FoldedLog, StoreError>> + Send {
         async move {
             let events = self.read_all(from_position, max_count, types).await?;
             let mut folded = LogFolded { folded: 0, stopped: false };
@@ -600,7 +603,7 @@ pub trait DynEventStore: Send + Sync + 'static {
         max_count: usize,
         types: &'a [&'a str],
         fold: Box<dyn LogFold>,
-    ) -> BoxFuture<'a, Result<(Box<dyn LogFold>, LogFolded), StoreError>>;
+    ) -> BoxFuture<'a, Result<FoldedLog, StoreError>>;
 
     #[doc(hidden)]
     fn capabilities_dyn(&self) -> Capabilities;
@@ -669,7 +672,7 @@ impl<S: EventStore> DynEventStore for S {
         max_count: usize,
         types: &'a [&'a str],
         fold: Box<dyn LogFold>,
-    ) -> BoxFuture<'a, Result<(Box<dyn LogFold>, LogFolded), StoreError>> {
+    ) -> BoxFuture<'a, Result<FoldedLog, StoreError>> {
         Box::pin(self.fold_log(from_position, max_count, types, fold))
     }
 
@@ -749,7 +752,7 @@ impl EventStore for dyn DynEventStore {
         max_count: usize,
         types: &[&str],
         fold: Box<dyn LogFold>,
-    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+    ) -> Result<FoldedLog, StoreError> {
         self.fold_log_dyn(from_position, max_count, types, fold).await
     }
 

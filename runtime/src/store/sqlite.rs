@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogEvent, LogFold, LogFolded, NewEvent,
-    RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogEvent, LogFold, LogFolded,
+    NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
 };
 use crate::recorded::Metadata;
 
@@ -544,7 +544,7 @@ fn append_in(
         .map_err(|error| sqlite("append", error))?;
     let actual = to_u64(actual);
     if !expected.admits(actual) {
-        return match earlier_append(&transaction, stream_id, events)? {
+        return match earlier_append(transaction, stream_id, events)? {
             Some(outcome) => Ok(outcome),
             None => Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual }),
         };
@@ -690,7 +690,7 @@ impl EventStore for SqliteStore {
         max_count: usize,
         types: &[&str],
         mut fold: Box<dyn LogFold>,
-    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+    ) -> Result<FoldedLog, StoreError> {
         let types: Vec<String> = types.iter().map(|&name| name.to_owned()).collect();
         self.read(move |connection| {
             // As in `read_all`: the primary key, and the type filter kept off the type index.

@@ -35,8 +35,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogEvent, LogFold, LogFolded, NewEvent,
-    RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogEvent, LogFold, LogFolded,
+    NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
 };
 use crate::recorded::Metadata;
 
@@ -744,7 +744,7 @@ impl EventStore for PostgresStore {
         max_count: usize,
         types: &[&str],
         mut fold: Box<dyn LogFold>,
-    ) -> Result<(Box<dyn LogFold>, LogFolded), StoreError> {
+    ) -> Result<FoldedLog, StoreError> {
         // Along the primary key, filtering types here (as `read_all`), with the rows of each
         // page streamed into the fold as they arrive.
         let client = self.client("read the log").await?;
