@@ -151,8 +151,9 @@ impl Sizes {
             aggregates: scale(base.aggregates, 4),
             commands_per_task: scale(base.commands_per_task, 4),
             contended_per_task: scale(base.contended_per_task, 2),
-            // A snapshot every 100 events: the history stays longer than that.
-            history: scale(base.history, 250),
+            // Snapshots are taken every 100 events, when a commit reaches a multiple of 100:
+            // the history stays a multiple of 100, and longer than one interval.
+            history: scale(base.history, 300) / 100 * 100,
             loads_per_run: scale(base.loads_per_run, 2),
             import_events: scale(base.import_events, 2_000),
             catch_up_events: scale(base.catch_up_events, 2_000),
