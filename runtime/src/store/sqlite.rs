@@ -491,6 +491,20 @@ fn commit_appends(connection: &mut Connection, batch: Vec<PendingAppend>) {
             return;
         }
     };
+    if let [append] = batch.as_slice() {
+        // Alone in its transaction: no savepoint needed, a refusal rolls the whole of it back.
+        let outcome = append_in(&transaction, &append.stream_id, append.expected, &append.events);
+        let outcome = match outcome {
+            Ok(outcome) if !outcome.already_stored => {
+                transaction.commit().map_err(|error| sqlite("append", error)).map(|()| outcome)
+            }
+            other => other,
+        };
+        if let Some(append) = batch.into_iter().next() {
+            let _ = append.reply.send(outcome);
+        }
+        return;
+    }
     let mut outcomes = Vec::with_capacity(batch.len());
     for append in &batch {
         let outcome = match transaction.savepoint() {
