@@ -394,6 +394,21 @@ fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent,
     }))
 }
 
+/// The log read from position `?1`, at most `?2` events, of the `types` types bound from `?3`
+/// on (all types when there are none). Only placeholders reach the SQL text. The unary `+`
+/// keeps the type index out of the plan: walking the primary key and filtering stops after
+/// the limit, where the index would make SQLite read every later event of those types and
+/// sort them, on every page.
+fn log_sql(types: usize) -> String {
+    let filter = if types == 0 {
+        String::new()
+    } else {
+        let placeholders: Vec<String> = (0..types).map(|index| format!("?{}", index + 3)).collect();
+        format!(" AND +event_type IN ({})", placeholders.join(", "))
+    };
+    format!("SELECT {COLUMNS} FROM events WHERE position >= ?1{filter} ORDER BY position LIMIT ?2")
+}
+
 /// Calls `f` with the row (of [`COLUMNS`]) borrowed as a [`LogEvent`].
 fn with_logged<T>(row: &rusqlite::Row<'_>, f: impl FnOnce(LogEvent<'_>) -> T) -> Result<T, StoreError> {
     let read = |error| sqlite("read the log", error);
@@ -671,21 +686,8 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let types: Vec<String> = types.iter().map(|&name| name.to_owned()).collect();
         self.read(move |connection| {
-            // Only placeholders reach the SQL text; the type names are bound as parameters.
-            // The unary `+` keeps the type index out of the plan: walking the primary key and
-            // filtering stops after `max_count` events, where the index would make SQLite read
-            // every later event of those types and sort them, on every page.
-            let filter = if types.is_empty() {
-                String::new()
-            } else {
-                let placeholders: Vec<String> = (0..types.len()).map(|index| format!("?{}", index + 3)).collect();
-                format!(" AND +event_type IN ({})", placeholders.join(", "))
-            };
-            let mut statement = connection
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE position >= ?1{filter} ORDER BY position LIMIT ?2"
-                ))
-                .map_err(|error| sqlite("read the log", error))?;
+            let mut statement =
+                connection.prepare_cached(&log_sql(types.len())).map_err(|error| sqlite("read the log", error))?;
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(types.len() + 2);
             let (from, limit) = (to_i64(from_position), to_i64(max_count as u64));
             values.push(&from);
@@ -707,18 +709,8 @@ impl EventStore for SqliteStore {
     ) -> Result<FoldedLog, StoreError> {
         let types: Vec<String> = types.iter().map(|&name| name.to_owned()).collect();
         self.read(move |connection| {
-            // As in `read_all`: the primary key, and the type filter kept off the type index.
-            let filter = if types.is_empty() {
-                String::new()
-            } else {
-                let placeholders: Vec<String> = (0..types.len()).map(|index| format!("?{}", index + 3)).collect();
-                format!(" AND +event_type IN ({})", placeholders.join(", "))
-            };
-            let mut statement = connection
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE position >= ?1{filter} ORDER BY position LIMIT ?2"
-                ))
-                .map_err(|error| sqlite("read the log", error))?;
+            let mut statement =
+                connection.prepare_cached(&log_sql(types.len())).map_err(|error| sqlite("read the log", error))?;
             let (from, limit) = (to_i64(from_position), to_i64(max_count as u64));
             let mut values: Vec<&dyn rusqlite::ToSql> = vec![&from, &limit];
             values.extend(types.iter().map(|name| name as &dyn rusqlite::ToSql));
