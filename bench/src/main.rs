@@ -37,6 +37,11 @@ OPTIONS:
                         e snapshot, f import, g catch-up (default: all)
     --runs N            timed runs per case and contender (default: 5)
     --scale F           multiplies the sizes (default: 1; 0.1 for a quick look)
+    --aggregates N      aggregates of case a (default: 500)
+    --tasks N           concurrent tasks of cases b and c (default: 8)
+    --history N         events of the aggregate loaded in cases d and e, a multiple of 100
+                        (default: 10000)
+    --events N          events imported in case f and caught up in case g (default: 100000)
     --url URL           the PostgreSQL server (default: $EVENTSMITH_BENCH_URL or
                         postgres://postgres@127.0.0.1:5432/postgres); the benchmark creates
                         its own database there and drops it at the end
@@ -47,6 +52,8 @@ OPTIONS:
 ";
 
 struct Options {
+    /// Sizes given one by one, applied after `--scale`.
+    sizes: Vec<(String, u64)>,
     stores: Vec<String>,
     cases: Vec<Case>,
     runs: u64,
@@ -61,6 +68,7 @@ struct Options {
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut options = Options {
+        sizes: Vec::new(),
         stores: vec!["postgres".into(), "sqlite".into(), "memory".into()],
         cases: Case::ALL.to_vec(),
         runs: 5,
@@ -102,6 +110,23 @@ fn parse(args: &[String]) -> Result<Options> {
                 options.scale = value()?.parse().map_err(|_| "--scale takes a number")?;
                 options.full &= options.scale == 1.0;
             }
+            "--aggregates" | "--tasks" | "--history" | "--events" => {
+                let size: u64 = value()?.parse().map_err(|_| format!("{arg} takes a number"))?;
+                let least = if arg == "--history" { 200 } else { 1 };
+                if size < least || (arg == "--history" && size % 100 != 0) {
+                    return Err(format!(
+                        "{arg} {size}: too small{}",
+                        if arg == "--history" {
+                            ", or not a multiple of 100 (snapshots are taken every 100 events)"
+                        } else {
+                            ""
+                        }
+                    )
+                    .into());
+                }
+                options.sizes.push((arg.trim_start_matches("--").to_owned(), size));
+                options.full = false;
+            }
             "--url" => options.url = value()?,
             "--database" => options.database = value()?,
             "--compile" => options.compile = true,
@@ -137,7 +162,20 @@ fn main() {
 }
 
 async fn run(options: Options) -> Result<()> {
-    let sizes = Sizes::scaled(options.scale);
+    let mut sizes = Sizes::scaled(options.scale);
+    for (name, size) in &options.sizes {
+        match name.as_str() {
+            "aggregates" => sizes.aggregates = *size,
+            "tasks" => sizes.tasks = *size,
+            "history" => sizes.history = *size,
+            _ => {
+                // The catch-up's history is the same number of events in every stream.
+                sizes.import_events = *size;
+                sizes.catch_up_streams = sizes.catch_up_streams.min(*size);
+                sizes.catch_up_events = *size / sizes.catch_up_streams * sizes.catch_up_streams;
+            }
+        }
+    }
     let started = Instant::now();
     let mut report = report::Report::new(&options.url, options.runs, options.scale);
     for store in &options.stores {
