@@ -113,7 +113,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--aggregates" | "--tasks" | "--history" | "--events" => {
                 let size: u64 = value()?.parse().map_err(|_| format!("{arg} takes a number"))?;
                 let least = if arg == "--history" { 200 } else { 1 };
-                if size < least || (arg == "--history" && size % 100 != 0) {
+                if size < least || (arg == "--history" && !size.is_multiple_of(100)) {
                     return Err(format!(
                         "{arg} {size}: too small{}",
                         if arg == "--history" {
