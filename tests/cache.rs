@@ -39,6 +39,15 @@ pub struct Withdraw {
     pub amount: u32,
 }
 
+/// A withdrawal from a wallet that must exist already.
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Wallet, expect = existing)]
+pub struct Spend {
+    #[command(id)]
+    pub id: u32,
+    pub amount: u32,
+}
+
 #[derive(Debug, PartialEq, thiserror::Error)]
 #[error("insufficient funds: {balance}")]
 pub struct Insufficient {
@@ -63,6 +72,11 @@ impl Wallet {
             return Err(Insufficient { balance: self.balance });
         }
         Ok(Withdrawn { amount: command.amount })
+    }
+
+    #[command]
+    fn spend(&self, command: &Spend) -> Result<Withdrawn, Insufficient> {
+        self.withdraw(&Withdraw { id: command.id, amount: command.amount })
     }
 
     #[apply]
@@ -151,4 +165,17 @@ async fn a_rejection_is_decided_again_on_the_stored_state() {
     let error = app.execute(Withdraw { id: 3, amount: 7 }).await.unwrap_err();
     assert!(matches!(&error, ExecuteError::Rejected { source, .. } if source.balance == 6), "{error:?}");
     assert_eq!(store.read_stream("Wallet-3", 1, 10).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_stream_created_by_another_writer_is_found() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let app = App::builder().shared_store(store.clone()).build().await.unwrap();
+    // Rejected on an empty stream: nothing about it is cached.
+    let error = app.execute(Withdraw { id: 9, amount: 1 }).await.unwrap_err();
+    assert!(matches!(error, ExecuteError::Rejected { .. }), "{error:?}");
+    store.append("Wallet-9", ExpectedVersion::NoStream, vec![deposited(5)]).await.unwrap();
+    // `expect = existing`: "not found" is never answered from what the app saw before.
+    let committed = app.execute(Spend { id: 9, amount: 5 }).await.unwrap();
+    assert_eq!((committed.version, committed.state.balance), (2, 0));
 }

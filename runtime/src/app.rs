@@ -110,7 +110,8 @@ impl AggregateCache {
     /// Caches `state` at `version`; when full, another entry makes room (any one: the cache
     /// only saves loads, it never decides anything).
     fn put<A: Aggregate>(&self, stream_id: &str, state: A, version: u64) {
-        if self.capacity == 0 {
+        // A stream with no events is not cached: "not found" is never decided from the cache.
+        if self.capacity == 0 || version == 0 {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
