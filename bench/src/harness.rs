@@ -237,6 +237,35 @@ pub async fn timed<T>(work: impl Future<Output = Result<T>>) -> Result<(Duration
     Ok((started.elapsed(), value))
 }
 
+/// Times `load` run `times` times (at least once) and gives its last result: the load cases.
+pub async fn timed_loads<T, Fut>(times: u64, mut load: impl FnMut() -> Fut) -> Result<(Duration, T)>
+where
+    Fut: Future<Output = Result<T>>,
+{
+    timed(async {
+        let mut last = load().await?;
+        for _ in 1..times {
+            last = load().await?;
+        }
+        Ok(last)
+    })
+    .await
+}
+
+/// Adds up the retries and failures of tasks run together, failing with the first error.
+pub fn add_counts<E: Into<BoxError>>(results: impl IntoIterator<Item = Result<(u64, u64), E>>) -> Result<(u64, u64)> {
+    results.into_iter().try_fold((0, 0), |(retries, failures), result| {
+        let (r, f) = result.map_err(Into::into)?;
+        Ok((retries + r, failures + f))
+    })
+}
+
+/// After a contended run: the balances grew by one deposit per command that did not fail.
+pub fn check_contended(before: i64, after: i64, operations: u64, failures: u64) -> Result<()> {
+    let committed = operations - failures;
+    check(after - before == committed as i64, || format!("{} deposits committed, {committed} expected", after - before))
+}
+
 /// Fails with `message` unless `condition` holds: the checks after each run.
 pub fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
     if condition { Ok(()) } else { Err(message().into()) }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::domain::{Account, BankError, history_event, history_state};
-use crate::harness::{BoxFuture, Case, Contender, Result, Sample, Sizes, check, timed};
+use crate::harness::{
+    BoxFuture, Case, Contender, Result, Sample, Sizes, add_counts, check, check_contended, timed, timed_loads,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BankEvent {
@@ -297,44 +299,25 @@ impl Contender for CqrsEs {
                             }
                             Ok((retries, failures))
                         });
-                        let (mut retries, mut failures) = (0, 0);
-                        for result in futures_util::future::join_all(tasks).await {
-                            let (r, f) = result?;
-                            retries += r;
-                            failures += f;
-                        }
-                        Ok((retries, failures))
+                        add_counts(futures_util::future::join_all(tasks).await)
                     })
                     .await?;
                     let operations = sizes.tasks * sizes.contended_per_task;
                     let after = self.contended_total(sizes).await?;
-                    check(after - before == (operations - failures) as i64, || {
-                        format!("{} deposits committed, {} expected", after - before, operations - failures)
-                    })?;
+                    check_contended(before, after, operations, failures)?;
                     Ok(Sample { elapsed, operations, retries, failures })
                 }
                 Case::Load => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = self.load("d").await?;
-                        }
-                        Ok(state)
-                    })
-                    .await?;
+                    let (elapsed, state) =
+                        timed_loads(sizes.loads_per_run, || async move { self.load("d").await }).await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
                     Ok(Sample { elapsed, operations: sizes.loads_per_run, ..Sample::default() })
                 }
                 Case::LoadSnapshot => {
-                    let store = PersistedEventStore::<_, BankAccount>::new_snapshot_store(self.repository(), 100);
-                    let (elapsed, context) = timed(async {
-                        let mut context = None;
-                        for _ in 0..sizes.loads_per_run {
-                            context = Some(store.load_aggregate("e").await?);
-                        }
-                        Ok(context.expect("loaded"))
-                    })
-                    .await?;
+                    let store = &PersistedEventStore::<_, BankAccount>::new_snapshot_store(self.repository(), 100);
+                    let (elapsed, context) =
+                        timed_loads(sizes.loads_per_run, || async move { Ok(store.load_aggregate("e").await?) })
+                            .await?;
                     // cqrs-es 0.5.0 applies a command's events twice to the snapshot it writes:
                     // `EventSink::write` applies them to the loaded aggregate, and the snapshot
                     // store's `update_snapshot_with_events` applies them again. The snapshot

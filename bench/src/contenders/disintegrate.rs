@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::domain::{Account, AccountEvent, BankError, history_event, history_state};
-use crate::harness::{BoxError, BoxFuture, Case, Contender, Result, Sample, Sizes, check, timed};
+use crate::harness::{
+    BoxError, BoxFuture, Case, Contender, Result, Sample, Sizes, add_counts, check, check_contended, timed, timed_loads,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, disintegrate::Event, Serialize, Deserialize)]
 pub enum BankEvent {
@@ -226,13 +228,7 @@ impl Disintegrate {
             }
             Ok::<_, BoxError>((retries, failures))
         });
-        let (mut retries, mut failures) = (0, 0);
-        for result in futures_util::future::join_all(tasks).await {
-            let (r, f) = result?;
-            retries += r;
-            failures += f;
-        }
-        Ok((retries, failures))
+        add_counts(futures_util::future::join_all(tasks).await)
     }
 }
 
@@ -333,31 +329,19 @@ impl Contender for Disintegrate {
                     .await?;
                     let operations = sizes.tasks * sizes.contended_per_task;
                     let after = self.contended_total(sizes).await?;
-                    check(after - before == (operations - failures) as i64, || {
-                        format!("{} deposits committed, {} expected", after - before, operations - failures)
-                    })?;
+                    check_contended(before, after, operations, failures)?;
                     Ok(Sample { elapsed, operations, retries, failures })
                 }
                 Case::Load => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = self.load("d").await?;
-                        }
-                        Ok(state)
-                    })
-                    .await?;
+                    let (elapsed, state) =
+                        timed_loads(sizes.loads_per_run, || async move { self.load("d").await }).await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
                     Ok(Sample { elapsed, operations: sizes.loads_per_run, ..Sample::default() })
                 }
                 Case::LoadSnapshot => {
-                    let states = self.snapshotting();
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = states.load(AccountState::new("e")).await?.state().account.clone();
-                        }
-                        Ok(state)
+                    let states = &self.snapshotting();
+                    let (elapsed, state) = timed_loads(sizes.loads_per_run, || async move {
+                        Ok(states.load(AccountState::new("e")).await?.state().account.clone())
                     })
                     .await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;

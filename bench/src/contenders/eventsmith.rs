@@ -11,7 +11,9 @@ use crate::domain::{
     Account, Balances, BankError, Deposit, DepositSnapshotted, Open, SnapshottedAccount, TotalBalance, history_event,
     history_state,
 };
-use crate::harness::{BoxFuture, Case, Contender, Result, Sample, Sizes, check, timed};
+use crate::harness::{
+    BoxFuture, Case, Contender, Result, Sample, Sizes, add_counts, check, check_contended, timed, timed_loads,
+};
 
 /// Where the store lives.
 #[derive(Debug, Clone)]
@@ -194,41 +196,31 @@ impl Contender for Eventsmith {
                                 })
                             })
                             .collect();
-                        let (mut retries, mut failures) = (0, 0);
+                        let mut counts = Vec::new();
                         for task in tasks {
-                            let (r, f) = task.await??;
-                            retries += r;
-                            failures += f;
+                            counts.push(task.await?);
                         }
-                        Ok((retries, failures))
+                        add_counts(counts)
                     })
                     .await?;
                     let operations = sizes.tasks * sizes.contended_per_task;
                     let after = self.contended_total(sizes).await?;
-                    check(after - before == (operations - failures) as i64, || {
-                        format!("{} deposits committed, {} expected", after - before, operations - failures)
-                    })?;
+                    check_contended(before, after, operations, failures)?;
                     Ok(Sample { elapsed, operations, retries, failures })
                 }
                 Case::Load => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = self.app().load::<Account>("d").await?.state;
-                        }
-                        Ok(state)
-                    })
-                    .await?;
+                    let (elapsed, state) =
+                        timed_loads(
+                            sizes.loads_per_run,
+                            || async move { Ok(self.app().load::<Account>("d").await?.state) },
+                        )
+                        .await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
                     Ok(Sample { elapsed, operations: sizes.loads_per_run, ..Sample::default() })
                 }
                 Case::LoadSnapshot => {
-                    let (elapsed, loaded) = timed(async {
-                        let mut loaded = None;
-                        for _ in 0..sizes.loads_per_run {
-                            loaded = Some(self.app().load::<SnapshottedAccount>("e").await?);
-                        }
-                        Ok(loaded.expect("loaded"))
+                    let (elapsed, loaded) = timed_loads(sizes.loads_per_run, || async move {
+                        Ok(self.app().load::<SnapshottedAccount>("e").await?)
                     })
                     .await?;
                     let mut expected = history_state(sizes.history - 1);

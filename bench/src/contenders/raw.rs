@@ -17,7 +17,9 @@ use tokio_postgres::{Client, NoTls, Statement};
 use uuid::Uuid;
 
 use crate::domain::{Account, AccountEvent, Deposited, Opened, Withdrawn, history_event, history_state};
-use crate::harness::{BoxFuture, Case, Contender, Result, Sample, Sizes, check, timed};
+use crate::harness::{
+    BoxFuture, Case, Contender, Result, Sample, Sizes, add_counts, check, check_contended, timed, timed_loads,
+};
 
 /// The typed encode every baseline does: type name and JSON payload.
 pub fn encode(event: &AccountEvent) -> Result<(&'static str, Vec<u8>)> {
@@ -352,44 +354,31 @@ impl Contender for RawPostgres {
                                 })
                             })
                             .collect();
-                        let (mut retries, mut failures) = (0, 0);
+                        let mut counts = Vec::new();
                         for handle in handles {
-                            let (r, f) = handle.await??;
-                            retries += r;
-                            failures += f;
+                            counts.push(handle.await?);
                         }
-                        Ok((retries, failures))
+                        add_counts(counts)
                     })
                     .await?;
                     let operations = sizes.tasks * sizes.contended_per_task;
                     let after = self.contended_total(sizes).await?;
-                    check(after - before == (operations - failures) as i64, || {
-                        format!("{} deposits committed, {} expected", after - before, operations - failures)
-                    })?;
+                    check_contended(before, after, operations, failures)?;
                     Ok(Sample { elapsed, operations, retries, failures })
                 }
                 Case::Load => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = self.load("d", 0, Account::default()).await?;
-                        }
-                        Ok(state)
-                    })
-                    .await?;
+                    let (elapsed, state) =
+                        timed_loads(sizes.loads_per_run, || async move { self.load("d", 0, Account::default()).await })
+                            .await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
                     Ok(Sample { elapsed, operations: sizes.loads_per_run, ..Sample::default() })
                 }
                 Case::LoadSnapshot => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        let statement = &self.statements.get().expect("prepared").snapshot;
-                        for _ in 0..sizes.loads_per_run {
-                            let row = self.client().query_one(statement, &[&"e"]).await?;
-                            let snapshot: Account = serde_json::from_slice(row.get(1))?;
-                            state = self.load("e", row.get(0), snapshot).await?;
-                        }
-                        Ok(state)
+                    let statement = &self.statements.get().expect("prepared").snapshot;
+                    let (elapsed, state) = timed_loads(sizes.loads_per_run, || async move {
+                        let row = self.client().query_one(statement, &[&"e"]).await?;
+                        let snapshot: Account = serde_json::from_slice(row.get(1))?;
+                        self.load("e", row.get(0), snapshot).await
                     })
                     .await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
@@ -655,29 +644,21 @@ impl Contender for RawSqlite {
                     Ok(Sample { elapsed, operations, ..Sample::default() })
                 }
                 Case::Load => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = self.with(|connection| sqlite_load(connection, "d", 0, Account::default()))?;
-                        }
-                        Ok(state)
+                    let (elapsed, state) = timed_loads(sizes.loads_per_run, || async move {
+                        self.with(|connection| sqlite_load(connection, "d", 0, Account::default()))
                     })
                     .await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
                     Ok(Sample { elapsed, operations: sizes.loads_per_run, ..Sample::default() })
                 }
                 Case::LoadSnapshot => {
-                    let (elapsed, state) = timed(async {
-                        let mut state = Account::default();
-                        for _ in 0..sizes.loads_per_run {
-                            state = self.with(|connection| {
-                                let (version, snapshot) = connection
-                                    .prepare_cached("SELECT version, state FROM snapshots WHERE stream_id = ?1")?
-                                    .query_row(["e"], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
-                                sqlite_load(connection, "e", version, serde_json::from_slice(&snapshot)?)
-                            })?;
-                        }
-                        Ok(state)
+                    let (elapsed, state) = timed_loads(sizes.loads_per_run, || async move {
+                        self.with(|connection| {
+                            let (version, snapshot) = connection
+                                .prepare_cached("SELECT version, state FROM snapshots WHERE stream_id = ?1")?
+                                .query_row(["e"], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
+                            sqlite_load(connection, "e", version, serde_json::from_slice(&snapshot)?)
+                        })
                     })
                     .await?;
                     check(state == history_state(sizes.history), || format!("loaded {state:?}"))?;
