@@ -710,16 +710,7 @@ impl From<LoadError> for Error {
 /// # Errors
 /// A [`CorruptEvent`] naming the stream, version, position and type.
 pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, Box<CorruptEvent>> {
-    E::decode(&stored.event_type, stored.event_version, &stored.payload).map_err(|source| {
-        Box::new(CorruptEvent {
-            stream_id: stored.stream_id.clone(),
-            stream_version: stored.stream_version,
-            position: stored.position,
-            event_type: stored.event_type.clone(),
-            event_version: stored.event_version,
-            source,
-        })
-    })
+    decode_logged(&stored.as_log())
 }
 
 /// Decodes an event borrowed from the log into the typed event, naming where it is stored.

@@ -379,17 +379,7 @@ struct Recording {
 
 impl crate::store::LogFold for Recording {
     fn fold(&mut self, event: crate::store::LogEvent<'_>) -> bool {
-        self.seen.push(StoredEvent {
-            id: event.id,
-            stream_id: event.stream_id.to_owned(),
-            stream_version: event.stream_version,
-            position: event.position,
-            recorded_at: event.recorded_at,
-            event_type: event.event_type.to_owned(),
-            event_version: event.event_version,
-            payload: event.payload.to_vec(),
-            metadata: event.metadata.into_owned(),
-        });
+        self.seen.push(event.into_stored());
         self.seen.len() < self.stop_after
     }
 

@@ -337,6 +337,24 @@ impl StoredEvent {
     }
 }
 
+impl LogEvent<'_> {
+    /// The event copied out of the store's buffers.
+    #[must_use]
+    pub fn into_stored(self) -> StoredEvent {
+        StoredEvent {
+            id: self.id,
+            stream_id: self.stream_id.to_owned(),
+            stream_version: self.stream_version,
+            position: self.position,
+            recorded_at: self.recorded_at,
+            event_type: self.event_type.to_owned(),
+            event_version: self.event_version,
+            payload: self.payload.to_vec(),
+            metadata: self.metadata.into_owned(),
+        }
+    }
+}
+
 /// A fold over the global log, run by the store as it reads the log: see
 /// [`EventStore::fold_log`].
 pub trait LogFold: Send + 'static {

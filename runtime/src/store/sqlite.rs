@@ -369,29 +369,7 @@ const COLUMNS: &str =
     "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
 
 fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
-    let position: i64 = row.get(0)?;
-    let id: Vec<u8> = row.get(1)?;
-    let metadata: Option<Vec<u8>> = row.get(7)?;
-    let corrupt = |reason: String| StoreError::CorruptRow { position: to_u64(position), reason };
-    let Ok(id) = Uuid::from_slice(&id) else {
-        return Ok(Err(corrupt(format!("the event id has {} bytes, not 16", id.len()))));
-    };
-    let metadata = match metadata.as_deref().map(serde_json::from_slice::<Metadata>) {
-        None => Metadata::default(),
-        Some(Ok(metadata)) => metadata,
-        Some(Err(error)) => return Ok(Err(corrupt(format!("the metadata does not decode: {error}")))),
-    };
-    Ok(Ok(StoredEvent {
-        id,
-        stream_id: row.get(2)?,
-        stream_version: to_u64(row.get(3)?),
-        position: to_u64(position),
-        event_type: row.get(4)?,
-        event_version: u32::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
-        payload: row.get(6)?,
-        metadata,
-        recorded_at: from_micros(row.get(8)?),
-    }))
+    Ok(with_logged(row, |event| event.into_stored()))
 }
 
 /// The log read from position `?1`, at most `?2` events, of the `types` types bound from `?3`
@@ -411,7 +389,7 @@ fn log_sql(types: usize) -> String {
 
 /// Calls `f` with the row (of [`COLUMNS`]) borrowed as a [`LogEvent`].
 fn with_logged<T>(row: &rusqlite::Row<'_>, f: impl FnOnce(LogEvent<'_>) -> T) -> Result<T, StoreError> {
-    let read = |error| sqlite("read the log", error);
+    let read = |error| sqlite("read", error);
     let position = to_u64(row.get(0).map_err(read)?);
     let corrupt = |reason: String| StoreError::CorruptRow { position, reason };
     let id = row.get_ref(1).and_then(|value| Ok(value.as_blob()?)).map_err(read)?;

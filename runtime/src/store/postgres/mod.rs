@@ -604,16 +604,20 @@ async fn listen(
 }
 
 fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
-    let metadata: Option<Vec<u8>> = row.get(7);
+    with_logged(row, |event| event.into_stored())
+}
+
+/// Calls `f` with the row (of [`COLUMNS`]) borrowed as a [`LogEvent`].
+fn with_logged<T>(row: &Row, f: impl FnOnce(LogEvent<'_>) -> T) -> Result<T, StoreError> {
     let position = to_u64(row.get(0));
-    let metadata = match metadata.as_deref().map(serde_json::from_slice::<Metadata>) {
+    let metadata = match row.get::<_, Option<&[u8]>>(7).map(serde_json::from_slice::<Metadata>) {
         None => Metadata::default(),
         Some(Ok(metadata)) => metadata,
         Some(Err(error)) => {
             return Err(StoreError::CorruptRow { position, reason: format!("the metadata does not decode: {error}") });
         }
     };
-    Ok(StoredEvent {
+    Ok(f(LogEvent {
         id: row.get(1),
         stream_id: row.get(2),
         stream_version: to_u64(row.get(3)),
@@ -621,9 +625,9 @@ fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
         event_type: row.get(4),
         event_version: u32::try_from(row.get::<_, i32>(5)).unwrap_or(0),
         payload: row.get(6),
-        metadata,
+        metadata: std::borrow::Cow::Owned(metadata),
         recorded_at: row.get::<_, SystemTime>(8),
-    })
+    }))
 }
 
 impl EventStore for PostgresStore {
@@ -768,27 +772,8 @@ impl EventStore for PostgresStore {
                 if !types.is_empty() && !types.contains(&event_type) {
                     continue;
                 }
-                let metadata = match row.get::<_, Option<&[u8]>>(7).map(serde_json::from_slice::<Metadata>) {
-                    None => Metadata::default(),
-                    Some(Ok(metadata)) => metadata,
-                    Some(Err(error)) => {
-                        let reason = format!("the metadata does not decode: {error}");
-                        return Err(StoreError::CorruptRow { position, reason });
-                    }
-                };
                 folded.folded += 1;
-                let event = LogEvent {
-                    id: row.get(1),
-                    stream_id: row.get(2),
-                    stream_version: to_u64(row.get(3)),
-                    position,
-                    event_type,
-                    event_version: u32::try_from(row.get::<_, i32>(5)).unwrap_or(0),
-                    payload: row.get(6),
-                    metadata: std::borrow::Cow::Owned(metadata),
-                    recorded_at: row.get::<_, SystemTime>(8),
-                };
-                if !fold.fold(event) {
+                if !with_logged(&row, |event| fold.fold(event))? {
                     folded.stopped = true;
                     return Ok((fold, folded));
                 }
