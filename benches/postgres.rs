@@ -72,13 +72,7 @@ fn url() -> String {
 
 fn new_event(index: u64) -> NewEvent {
     let event = AccountEvent::from(Deposited { amount: (index % 7) as i64 + 1 });
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event.event_type().into(),
-        event_version: 1,
-        payload: event.encode().unwrap(),
-        metadata: Metadata::default(),
-    }
+    NewEvent::encode(&event).unwrap()
 }
 
 async fn raw_client(schema: &str) -> Client {

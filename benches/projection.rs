@@ -154,13 +154,7 @@ fn bench(c: &mut Criterion, runtime: &tokio::runtime::Runtime) -> Arc<dyn DynEve
     let store: Arc<dyn DynEventStore> = Arc::new(MemoryStore::new());
     runtime.block_on(async {
         for (stream, event) in history() {
-            let new = NewEvent {
-                id: eventsmith::__private::new_event_id(),
-                event_type: event.event_type().into(),
-                event_version: event.event_version(),
-                payload: event.encode().unwrap(),
-                metadata: Metadata::default(),
-            };
+            let new = NewEvent::encode(&event).unwrap();
             store.append(&stream, ExpectedVersion::Any, vec![new]).await.unwrap();
         }
     });

@@ -72,13 +72,7 @@ fn new_event(index: u64) -> NewEvent {
     } else {
         Deposited { amount: 10 + (index % 5) as i64 }.into()
     };
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event.event_type().into(),
-        event_version: event.event_version(),
-        payload: event.encode().unwrap(),
-        metadata: Metadata::default(),
-    }
+    NewEvent::encode(&event).unwrap()
 }
 
 fn directory(name: &str) -> PathBuf {

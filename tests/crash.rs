@@ -8,21 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use eventsmith::SqliteStore;
 use eventsmith::store::{Durability, EventStore, ExpectedVersion, NewEvent, SqliteOptions};
-use eventsmith::{Metadata, SqliteStore};
 
 const CHILD: &str = "EVENTSMITH_CRASH_CHILD_DB";
 const BATCH: usize = 200;
 const STREAMS: usize = 5;
 
 fn event(index: usize) -> NewEvent {
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: "Added".into(),
-        event_version: 1,
-        payload: format!(r#"{{"amount":{index}}}"#).into_bytes(),
-        metadata: Metadata::default(),
-    }
+    NewEvent::new("Added", 1, format!(r#"{{"amount":{index}}}"#).into_bytes())
 }
 
 async fn append_until_killed(path: &Path) {

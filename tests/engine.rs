@@ -84,15 +84,7 @@ impl Counter {
     }
 }
 
-fn raw(event_type: &str, payload: &str) -> NewEvent {
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event_type.to_owned().into(),
-        event_version: 1,
-        payload: payload.as_bytes().to_vec(),
-        metadata: Metadata::default(),
-    }
-}
+use eventsmith::testkit::event as raw;
 
 #[tokio::test]
 async fn expected_versions_are_enforced() {

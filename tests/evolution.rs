@@ -162,13 +162,7 @@ fn a_version_newer_than_the_code_is_a_typed_error() {
 async fn a_failing_upcaster_names_the_stream_the_version_and_the_step() {
     let (event_type, version, payload) = fixture("user_registered_v1_unsplittable");
     let store = MemoryStore::new();
-    let event = NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event_type.into(),
-        event_version: version,
-        payload,
-        metadata: Metadata::default(),
-    };
+    let event = NewEvent::new(event_type, version, payload);
     store.append("User-1", ExpectedVersion::NoStream, vec![event]).await.unwrap();
     let app = App::builder().store(store).build().await.unwrap();
     let Err(Error::Corrupt(corrupt)) = app.load::<User>(1).await else { panic!("an upcaster failure must not load") };
@@ -207,6 +201,7 @@ fn lock_failure(contents: &str) -> String {
 
 fn current_lock() -> serde_json::Value {
     let mut entries = serde_json::Map::new();
+    entries.insert("$namespace".to_owned(), "UserEvent".into());
     for schema in <UserEvent as eventsmith::EventSchemas>::event_schemas() {
         entries.insert(format!("{}@v{}", schema.name, schema.version), schema.schema);
     }
@@ -218,7 +213,10 @@ fn the_lock_lists_every_stored_version() {
     let lock = current_lock();
     let mut entries: Vec<&String> = lock["UserEvent"].as_object().unwrap().keys().collect();
     entries.sort();
-    assert_eq!(entries, ["UserRegistered@v1", "UserRegistered@v2", "UserRegistered@v3", "UserRenamed@v1"]);
+    assert_eq!(
+        entries,
+        ["$namespace", "UserRegistered@v1", "UserRegistered@v2", "UserRegistered@v3", "UserRenamed@v1"]
+    );
     let path = temporary_lock(&lock.to_string());
     eventsmith::testing::check_event_schemas::<UserEvent>("UserEvent", &path);
     let _ = std::fs::remove_file(&path);
@@ -242,6 +240,24 @@ fn a_new_version_is_refused_until_blessed() {
     let message = lock_failure(&lock.to_string());
     assert!(message.contains("`UserRegistered@v3` is new"), "{message}");
     assert!(message.contains("EVENTSMITH_BLESS=1"), "{message}");
+}
+
+/// A renamed enum whose namespace followed its name would lose its stored events.
+#[test]
+fn a_changed_namespace_fails_and_names_the_one_to_keep() {
+    let mut lock = current_lock();
+    lock["UserEvent"]["$namespace"] = "Users".into();
+    let message = lock_failure(&lock.to_string());
+    assert!(message.contains("stored in namespace \"Users\""), "{message}");
+    assert!(message.contains("`#[event(namespace = \"Users\")]`"), "{message}");
+}
+
+#[test]
+fn a_lock_without_a_namespace_is_refused_until_blessed() {
+    let mut lock = current_lock();
+    lock["UserEvent"].as_object_mut().unwrap().remove("$namespace");
+    let message = lock_failure(&lock.to_string());
+    assert!(message.contains("`$namespace` is new"), "{message}");
 }
 
 #[test]

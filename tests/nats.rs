@@ -5,71 +5,18 @@
 //! it if it is down. Each test uses a JetStream stream and buckets of its own.
 #![cfg(feature = "nats")]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use eventsmith::prelude::*;
 use eventsmith::store::{NatsOptions, NewEvent};
 use eventsmith::{NatsStore, StoreError};
 
-const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
+mod support;
 
-fn url() -> String {
-    std::env::var("EVENTSMITH_NATS_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
-}
-
-/// Deletes streams that tests of earlier runs left behind (more than ten minutes old), once
-/// per test process.
-async fn remove_stale_test_streams() {
-    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    CLEANED
-        .get_or_init(|| async {
-            let Ok(client) = async_nats::connect(url()).await else { return };
-            let context = async_nats::jetstream::new(client);
-            let mut names = context.stream_names();
-            let mut stale = Vec::new();
-            while let Some(Ok(name)) = futures_util::StreamExt::next(&mut names).await {
-                if !(name.starts_with("es_t_") || name.starts_with("KV_es_t_")) {
-                    continue;
-                }
-                if let Ok(mut stream) = context.get_stream(&name).await {
-                    if let Ok(info) = stream.info().await {
-                        let age = time::OffsetDateTime::now_utc() - info.created;
-                        if age > time::Duration::minutes(10) {
-                            stale.push(name);
-                        }
-                    }
-                }
-            }
-            for name in stale {
-                let _ = context.delete_stream(&name).await;
-            }
-        })
-        .await;
-}
-
-async fn fresh_store() -> NatsStore {
-    remove_stale_test_streams().await;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let suffix = eventsmith::__private::new_event_id().simple().to_string();
-    let name = format!("es_t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), &suffix[20..]);
-    let options = NatsOptions { stream: name.clone(), prefix: name, ..NatsOptions::default() };
-    match NatsStore::connect_with(&url(), options).await {
-        Ok(store) => store,
-        Err(error) => {
-            panic!("cannot open a NatsStore at {} (set EVENTSMITH_NATS_URL to use another server): {error}", url())
-        }
-    }
-}
+use support::nats::fresh_store;
 
 fn raw(event_type: &str, payload: &[u8]) -> NewEvent {
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event_type.to_owned().into(),
-        event_version: 1,
-        payload: payload.to_vec(),
-        metadata: Metadata::default(),
-    }
+    NewEvent::new(event_type.to_owned(), 1, payload.to_vec())
 }
 
 mod conformance {

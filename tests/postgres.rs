@@ -5,60 +5,16 @@
 //! `.ci/run` starts it if it is down. Each test works in a schema of its own.
 #![cfg(feature = "postgres")]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use eventsmith::prelude::*;
 use eventsmith::store::{NewEvent, PostgresOptions};
 use eventsmith::{PostgresStore, StoreError};
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+mod support;
 
-fn url() -> String {
-    std::env::var("EVENTSMITH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
-}
-
-fn unique_schema() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("es_t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), uuid_suffix())
-}
-
-fn uuid_suffix() -> String {
-    eventsmith::__private::new_event_id().simple().to_string()[20..].to_owned()
-}
-
-async fn store_in(schema: &str) -> PostgresStore {
-    let options = PostgresOptions { schema: schema.to_owned(), ..PostgresOptions::default() };
-    match PostgresStore::connect_with(&url(), options).await {
-        Ok(store) => store,
-        Err(error) => panic!(
-            "cannot open a PostgresStore at {} (set EVENTSMITH_POSTGRES_URL to use another server): {error}",
-            url()
-        ),
-    }
-}
-
-async fn fresh_store() -> PostgresStore {
-    store_in(&unique_schema()).await
-}
-
-async fn admin() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|error| panic!("cannot connect to {} (EVENTSMITH_POSTGRES_URL): {error}", url()));
-    tokio::spawn(connection);
-    client
-}
-
-fn raw(event_type: &str, payload: &str) -> NewEvent {
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event_type.to_owned().into(),
-        event_version: 1,
-        payload: payload.as_bytes().to_vec(),
-        metadata: Metadata::default(),
-    }
-}
+use eventsmith::testkit::event as raw;
+use support::postgres::{admin, fresh_store, store_in, unique_schema, url};
 
 mod conformance {
     eventsmith::conformance_suite!(super::fresh_store().await);
@@ -414,4 +370,68 @@ async fn coalesced_appends_succeed_or_fail_one_by_one() {
     assert_eq!((won, conflicts, disjoint, duplicates), (1, 7, 8, 8));
     assert_eq!(store.read_stream("dup", 1, 10).await.unwrap().len(), 1, "refused appends wrote nothing");
     assert_eq!(store.read_stream("contested", 1, 10).await.unwrap().len(), 1);
+}
+
+/// Every append path stores each event's namespace, and an event without one as NULL: the
+/// function (`Any`), the plain statement (`Exact`), the coalesced statement and function
+/// (appends sent together), and `COPY` (128 events or more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_append_path_stores_the_namespace() {
+    let store = fresh_store().await;
+    let pair = || vec![raw("Added", "{}").in_namespace("Ledger"), raw("Added", "{}")];
+    store.append("function", ExpectedVersion::Any, pair()).await.unwrap();
+    store.append("statement", ExpectedVersion::NoStream, pair()).await.unwrap();
+    let copied: Vec<NewEvent> = (0..200)
+        .map(|index| if index % 2 == 0 { raw("Added", "{}").in_namespace("Ledger") } else { raw("Added", "{}") })
+        .collect();
+    store.append("copy", ExpectedVersion::NoStream, copied).await.unwrap();
+    let mut together = Vec::new();
+    for index in 0..16 {
+        let store = store.clone();
+        let expected = if index % 2 == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Any };
+        together.push(tokio::spawn(async move { store.append(&format!("together-{index}"), expected, pair()).await }));
+    }
+    for task in together {
+        task.await.unwrap().unwrap();
+    }
+    let mut streams = vec!["function".to_owned(), "statement".to_owned(), "copy".to_owned()];
+    streams.extend((0..16).map(|index| format!("together-{index}")));
+    for stream in streams {
+        let events = store.read_stream(&stream, 1, 1000).await.unwrap();
+        assert!(events.len() >= 2, "{stream}");
+        for (index, event) in events.iter().enumerate() {
+            let expected = (index % 2 == 0).then_some("Ledger");
+            assert_eq!(event.namespace.as_deref(), expected, "{stream} event {index}");
+        }
+    }
+}
+
+/// A schema made by the release before namespaces (its migrations 1 and 2, with an event
+/// appended through its ten-argument append function) is migrated on connect: the old event
+/// reads without a namespace, new events carry theirs, and the old function keeps working
+/// for processes of the older release during an upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_schema_of_the_release_before_namespaces_is_migrated_and_keeps_reading() {
+    let schema = unique_schema();
+    let client = admin().await;
+    client.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path = {schema};")).await.unwrap();
+    client.batch_execute(include_str!("../runtime/src/store/postgres/migrations/0001_initial.sql")).await.unwrap();
+    client.batch_execute(include_str!("../runtime/src/store/postgres/migrations/0002_append_batch.sql")).await.unwrap();
+    client.batch_execute("INSERT INTO eventsmith_schema (version) VALUES (2)").await.unwrap();
+    let old_append = "SELECT positions FROM eventsmith_append($1, 0::smallint, 0::bigint, ARRAY[gen_random_uuid()], \
+                      ARRAY['Added'], ARRAY[1], ARRAY['{}'::bytea], ARRAY[NULL::bytea], 'old_channel', 7::bigint)";
+    client.query(old_append, &[&"Order-1"]).await.unwrap();
+
+    let store = store_in(&schema).await;
+    let version: i32 = client.query_one("SELECT max(version) FROM eventsmith_schema", &[]).await.unwrap().get(0);
+    assert_eq!(version, 3);
+    store
+        .append("Order-1", ExpectedVersion::Exact(1), vec![raw("Added", "{}").in_namespace("OrderEvent")])
+        .await
+        .unwrap();
+    client.query(old_append, &[&"Order-1"]).await.expect("the older release's function still appends");
+    let namespaces: Vec<Option<String>> =
+        store.read_stream("Order-1", 1, 10).await.unwrap().into_iter().map(|event| event.namespace).collect();
+    assert_eq!(namespaces, [None, Some("OrderEvent".to_owned()), None]);
+    assert_eq!(store.read_all(1, 10, &["Added"]).await.unwrap().len(), 3);
 }

@@ -165,15 +165,7 @@ async fn app(store: &Arc<dyn DynEventStore>) -> App {
     App::builder().shared_store(Arc::clone(store)).projection::<Ledger>().projection::<Picky>().build().await.unwrap()
 }
 
-fn raw(event_type: &str, payload: &str) -> NewEvent {
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event_type.to_owned().into(),
-        event_version: 1,
-        payload: payload.as_bytes().to_vec(),
-        metadata: Metadata::default(),
-    }
-}
+use eventsmith::testkit::event as raw;
 
 #[test]
 fn a_projection_lists_only_the_types_it_consumes() {

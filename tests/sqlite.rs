@@ -15,15 +15,7 @@ fn temp_db(name: &str) -> PathBuf {
     directory.join("events.db")
 }
 
-fn raw(event_type: &str, payload: &str) -> NewEvent {
-    NewEvent {
-        id: eventsmith::__private::new_event_id(),
-        event_type: event_type.to_owned().into(),
-        event_version: 1,
-        payload: payload.as_bytes().to_vec(),
-        metadata: Metadata::default(),
-    }
-}
+use eventsmith::testkit::event as raw;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Added {
@@ -117,7 +109,7 @@ async fn a_store_written_by_a_newer_release_is_refused() {
     drop(SqliteStore::open(&path).await.unwrap());
     rusqlite::Connection::open(&path).unwrap().execute("UPDATE eventsmith_schema SET version = 99", []).unwrap();
     let error = SqliteStore::open(&path).await.unwrap_err();
-    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 1, .. }), "{error:?}");
+    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 2, .. }), "{error:?}");
 }
 
 #[tokio::test]
@@ -278,4 +270,69 @@ async fn appends_committed_together_succeed_or_fail_one_by_one() {
     let log = store.read_all(1, 100, &[]).await.unwrap();
     assert_eq!(log.len(), 1 + 1 + 8);
     assert!(log.windows(2).all(|pair| pair[0].position < pair[1].position));
+}
+
+/// The order events of `tests/fixtures/stores/sqlite-v1.db`, as that release wrote them.
+mod legacy {
+    use eventsmith::prelude::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct OrderCreated {
+        pub id: u32,
+        pub total: u64,
+    }
+
+    #[derive(Event, Debug, Clone, PartialEq)]
+    pub enum OrderEvent {
+        Created(OrderCreated),
+    }
+
+    #[derive(Debug, Default)]
+    pub struct Totals {
+        pub totals: Vec<u64>,
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct AllTotals;
+
+    #[projection(name = "totals", events = OrderEvent)]
+    impl Totals {
+        #[apply]
+        fn created(&mut self, event: &Recorded<OrderCreated>) {
+            self.totals.push(event.total);
+        }
+
+        #[query]
+        fn all(&self, _: AllTotals) -> Vec<u64> {
+            self.totals.clone()
+        }
+    }
+}
+
+/// A store written by the release before namespaces (schema version 1) is migrated when it
+/// is opened: its events read as before, without a namespace, projections apply them, and
+/// new events carry their namespace. Opening it again finds nothing left to migrate.
+#[tokio::test]
+async fn a_store_of_schema_version_1_is_migrated_and_keeps_reading() {
+    let path = temp_db("v1");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stores/sqlite-v1.db"), &path).unwrap();
+    let store = SqliteStore::open(&path).await.expect("the old store opens");
+    let log = store.read_all(1, 100, &[]).await.unwrap();
+    let read: Vec<(u64, &str, Option<&str>)> =
+        log.iter().map(|event| (event.position, event.event_type.as_str(), event.namespace.as_deref())).collect();
+    assert_eq!(read, [(1, "Created", None), (2, "Created", None), (3, "Created", None)]);
+    assert_eq!(log[1].payload, br#"{"id":2,"total":200}"#);
+    let created = legacy::OrderEvent::Created(legacy::OrderCreated { id: 4, total: 400 });
+    store.append("Order-4", ExpectedVersion::NoStream, vec![NewEvent::encode(&created).unwrap()]).await.unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.expect("the migrated store opens again");
+    assert_eq!(store.read_stream("Order-4", 1, 1).await.unwrap()[0].namespace.as_deref(), Some("OrderEvent"));
+    let app = App::builder().store(store).projection::<legacy::Totals>().build().await.unwrap();
+    assert_eq!(app.query(legacy::AllTotals).await.unwrap(), [100, 200, 300, 400]);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT version FROM eventsmith_schema", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
 }

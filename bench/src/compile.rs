@@ -201,7 +201,7 @@ fn handwritten_source() -> String {
         let variants: String = (0..EVENTS).map(|e| format!("    Event{a}x{e}(Event{a}x{e}),\n")).collect();
         let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub enum Events{a} {{\n{variants}}}\n");
         let types: String =
-            (0..EVENTS).map(|e| format!("        EventType {{ name: \"Event{a}x{e}\", version: 1 }},\n")).collect();
+            (0..EVENTS).map(|e| format!("        EventType {{ name: \"Event{a}x{e}\", version: 1, aliases: &[] }},\n")).collect();
         let names: String =
             (0..EVENTS).map(|e| format!("            Self::Event{a}x{e}(_) => \"Event{a}x{e}\",\n")).collect();
         let indexes: String = (0..EVENTS).map(|e| format!("            Self::Event{a}x{e}(_) => {e},\n")).collect();
@@ -217,6 +217,7 @@ fn handwritten_source() -> String {
         let _ = writeln!(
             out,
             "impl Event for Events{a} {{
+    const NAMESPACE: &'static str = \"Events{a}\";
     const TYPES: &'static [EventType] = &[
 {types}    ];
 

@@ -18,22 +18,27 @@ const _: () = {
     }
     #[automatically_derived]
     impl ::eventsmith::__private::Event for OrderEvent {
+        const NAMESPACE: &'static str = "OrderEvent";
         const TYPES: &'static [::eventsmith::__private::EventType] = &[
             ::eventsmith::__private::EventType {
                 name: "OrderCreated",
                 version: 1u32,
+                aliases: &["order_created"],
             },
             ::eventsmith::__private::EventType {
                 name: "OrderShipped",
                 version: 3u32,
+                aliases: &[],
             },
             ::eventsmith::__private::EventType {
                 name: "Refunded",
                 version: 1u32,
+                aliases: &[],
             },
             ::eventsmith::__private::EventType {
                 name: "Cancelled",
                 version: 1u32,
+                aliases: &[],
             },
         ];
         #[inline]

@@ -38,44 +38,48 @@ const _: () = {
     #[automatically_derived]
     impl ::eventsmith::__private::Projection for OrdersView {
         const NAME: &'static str = "orders";
+        type Events = (OrderEvent, PaymentEvent);
         fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
             let mut types = ::eventsmith::__private::Vec::new();
             types
                 .extend_from_slice(
-                    ::eventsmith::__private::member_names::<
+                    ::eventsmith::__private::stored_as::<
                         OrderCreated,
                         (OrderEvent, PaymentEvent),
                         _,
-                    >(),
+                    >()
+                        .names,
                 );
             types
                 .extend_from_slice(
-                    ::eventsmith::__private::member_names::<
+                    ::eventsmith::__private::stored_as::<
                         Paid,
                         (OrderEvent, PaymentEvent),
                         _,
-                    >(),
+                    >()
+                        .names,
                 );
             types
                 .extend_from_slice(
-                    ::eventsmith::__private::member_names::<
+                    ::eventsmith::__private::stored_as::<
                         __eventsmith_units_OrderEvent::Cancelled,
                         (OrderEvent, PaymentEvent),
                         _,
-                    >(),
+                    >()
+                        .names,
                 );
             types
         }
         fn apply_event(
             &mut self,
             event: ::eventsmith::__private::LogEvent<'_>,
-        ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
-            if ::eventsmith::__private::member_names::<
+        ) -> ::core::result::Result<bool, ::eventsmith::__private::ApplyError> {
+            if ::eventsmith::__private::stored_as::<
                 OrderCreated,
                 (OrderEvent, PaymentEvent),
                 _,
             >()
-                .contains(&event.event_type)
+                .matches(&event)
             {
                 return ::eventsmith::__private::apply_member::<
                     OrderCreated,
@@ -89,12 +93,12 @@ const _: () = {
                     },
                 );
             }
-            if ::eventsmith::__private::member_names::<
+            if ::eventsmith::__private::stored_as::<
                 Paid,
                 (OrderEvent, PaymentEvent),
                 _,
             >()
-                .contains(&event.event_type)
+                .matches(&event)
             {
                 return ::eventsmith::__private::apply_member::<
                     Paid,
@@ -108,12 +112,12 @@ const _: () = {
                     },
                 );
             }
-            if ::eventsmith::__private::member_names::<
+            if ::eventsmith::__private::stored_as::<
                 __eventsmith_units_OrderEvent::Cancelled,
                 (OrderEvent, PaymentEvent),
                 _,
             >()
-                .contains(&event.event_type)
+                .matches(&event)
             {
                 return ::eventsmith::__private::apply_member::<
                     __eventsmith_units_OrderEvent::Cancelled,
@@ -130,7 +134,7 @@ const _: () = {
                     },
                 );
             }
-            ::core::result::Result::Ok(())
+            ::core::result::Result::Ok(false)
         }
         const PERSIST: bool = true;
         fn save_state(

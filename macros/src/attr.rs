@@ -56,7 +56,7 @@ impl<T> Once<T> {
 pub fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
     let lit: LitStr = meta.value()?.parse()?;
     if lit.value().trim().is_empty() {
-        return Err(syn::Error::new(lit.span(), "the name must not be empty"));
+        return Err(syn::Error::new(lit.span(), format_args!("`{}` must not be empty", key(meta))));
     }
     Ok(lit)
 }

@@ -6,6 +6,8 @@ pub const APPLY: &str = "apply";
 
 // #[event(name = "...")], #[command(name = "...")], #[aggregate(name = "...")]
 pub const NAME: &str = "name";
+// #[event(namespace = "orders")] on an event enum
+pub const NAMESPACE: &str = "namespace";
 // #[event(version = 2)]
 pub const VERSION: &str = "version";
 // #[command(aggregate = Order)]

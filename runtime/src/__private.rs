@@ -15,7 +15,7 @@ pub use crate::command::{Command, CommandEnvelope, CommandFor, Dispatched, Dispa
 pub use crate::error::{DecodeError, EncodeError, Error};
 pub use crate::event::{Event, EventSchema, EventSchemas, EventType, Produces, SchemaOf, VariantOf};
 pub use crate::projection::{
-    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, apply_member, member_names,
+    ApplyError, ApplyOutcome, Idx, Projection, Query, QueryEnvelope, StoredAs, apply_member, stored_as,
 };
 pub use crate::recorded::Recorded;
 pub use crate::store::{LogEvent, StoredEvent};
@@ -196,6 +196,7 @@ impl std::fmt::Display for Unknown {
 impl std::error::Error for Unknown {}
 
 impl Event for Unknown {
+    const NAMESPACE: &'static str = "";
     const TYPES: &'static [EventType] = &[];
 
     fn event_type(&self) -> &'static str {

@@ -9,7 +9,7 @@ use tracing::{Instrument, info_span};
 use crate::aggregate::{Aggregate, Handle};
 use crate::command::{Command, ExpectStream};
 use crate::error::{CorruptEvent, Error, ExecuteError};
-use crate::event::Event;
+use crate::event::{Event, EventEnumInfo, EventSet};
 use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
 use crate::runner::{ProjectionRunner, Runner};
@@ -139,6 +139,8 @@ pub struct AppBuilder {
     cached_aggregates: usize,
     aggregates: Vec<(&'static str, &'static str)>,
     projections: Vec<(Arc<dyn Runner>, bool)>,
+    /// The event enums of the registered aggregates and projections.
+    enums: Vec<EventEnumInfo>,
     save_every: u64,
 }
 
@@ -151,6 +153,7 @@ impl App {
             cached_aggregates: DEFAULT_CACHED_AGGREGATES,
             aggregates: Vec::new(),
             projections: Vec::new(),
+            enums: Vec::new(),
             save_every: DEFAULT_SAVE_EVERY,
         }
     }
@@ -255,15 +258,7 @@ impl App {
             }
             let new_events = events
                 .iter()
-                .map(|event| {
-                    Ok(NewEvent {
-                        id: crate::__private::new_event_id(),
-                        event_type: event.event_type().into(),
-                        event_version: event.event_version(),
-                        payload: event.encode()?,
-                        metadata: metadata.clone(),
-                    })
-                })
+                .map(|event| Ok(NewEvent::encode(event)?.with_metadata(metadata.clone())))
                 .collect::<Result<Vec<_>, crate::error::EncodeError>>()?;
             let ids: Vec<_> = new_events.iter().map(|event| event.id).collect();
             let expected = ExpectedVersion::Exact(version);
@@ -534,9 +529,11 @@ impl AppBuilder {
     }
 
     /// Registers an aggregate, so that `build` checks that no two registered aggregates
-    /// share a stream name.
+    /// share a stream name, and that its events are not stored under the names of another
+    /// registered enum's.
     pub fn aggregate<A: Aggregate>(mut self) -> Self {
         self.aggregates.push((A::NAME, type_name::<A>()));
+        self.enums.push(EventEnumInfo::of::<A::Event>());
         self
     }
 
@@ -545,6 +542,7 @@ impl AppBuilder {
     pub fn projection<P: Projection>(mut self) -> Self {
         let runner: Arc<dyn Runner> = Arc::new(ProjectionRunner::<P>::new(self.save_every));
         self.projections.push((runner, P::PERSIST));
+        self.enums.extend(<P::Events as EventSet>::enums());
         self
     }
 
@@ -559,7 +557,8 @@ impl AppBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] when no store was given, two aggregates or projections share a
-    /// name, or a persisted projection runs on a store without checkpoints;
+    /// name, two registered event enums store a type under the same name and namespace, or
+    /// a persisted projection runs on a store without checkpoints;
     /// [`Error::CheckpointAhead`]; a store failure.
     pub async fn build(self) -> Result<App, Error> {
         let store =
@@ -573,6 +572,7 @@ impl AppBuilder {
                 }
             }
         }
+        check_enums(&self.enums)?;
         let mut projections = Vec::with_capacity(self.projections.len());
         for (runner, persist) in self.projections {
             if projections.iter().any(|other: &Arc<dyn Runner>| other.name() == runner.name()) {
@@ -594,6 +594,25 @@ impl AppBuilder {
         let cache = AggregateCache::new(self.cached_aggregates);
         Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections, cache }) })
     }
+}
+
+/// Refuses two event enums that store a type under the same name in the same namespace:
+/// stored events of one could not be told from the other's.
+fn check_enums(enums: &[EventEnumInfo]) -> Result<(), Error> {
+    for (index, first) in enums.iter().enumerate() {
+        for second in &enums[index + 1..] {
+            if let Some(name) = first.clash(second) {
+                return Err(Error::Config(format!(
+                    "event enums `{}` and `{}` both store events named `{name}` in namespace `{}`, so stored \
+                     events of one would be read as the other's; give one enum a namespace of its own with \
+                     `#[event(namespace = \"...\")]` on the enum, or the variant another stored name with \
+                     `#[event(name = \"...\")]`",
+                    first.rust_type, second.rust_type, first.namespace
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An aggregate's state as loaded from its stream.

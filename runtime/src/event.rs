@@ -9,6 +9,15 @@ pub struct EventType {
     pub name: &'static str,
     /// The version that new events of this type are written at.
     pub version: u32,
+    /// Old names that stored events of this type may still carry.
+    pub aliases: &'static [&'static str],
+}
+
+impl EventType {
+    /// Every name the type is read under: its name, then its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + use<> {
+        std::iter::once(self.name).chain(self.aliases.iter().copied())
+    }
 }
 
 /// An enum of event types, with a stable name and version per variant.
@@ -30,6 +39,7 @@ pub struct EventType {
 /// }
 ///
 /// let event = AccountEvent::from(Deposited { amount: 5 });
+/// assert_eq!(AccountEvent::NAMESPACE, "AccountEvent");
 /// assert_eq!(event.event_type(), "FundsDeposited");
 /// assert_eq!(event.event_version(), 2);
 /// let bytes = event.encode().unwrap();
@@ -38,6 +48,11 @@ pub struct EventType {
 /// assert!(AccountEvent::decode("Withdrawn", 1, b"{}").is_err());
 /// ```
 pub trait Event: Sized + Send + Sync + 'static {
+    /// The namespace the enum's type names are stored in: the enum's name unless
+    /// `#[event(namespace = "...")]` on the enum says otherwise. Stored with every event, so
+    /// that an event named `Created` of this enum is never taken for a `Created` of another.
+    const NAMESPACE: &'static str;
+
     /// Every event type of the enum, in declaration order.
     const TYPES: &'static [EventType];
 
@@ -69,6 +84,81 @@ pub trait Event: Sized + Send + Sync + 'static {
         false
     }
 }
+
+/// An event enum as the engine sees it when it checks a domain: its Rust type, the namespace
+/// its events are stored in, and its types.
+#[derive(Debug, Clone, Copy)]
+pub struct EventEnumInfo {
+    /// The enum's Rust type, for messages.
+    pub rust_type: &'static str,
+    /// Tells two enums apart.
+    pub type_id: std::any::TypeId,
+    /// [`Event::NAMESPACE`].
+    pub namespace: &'static str,
+    /// [`Event::TYPES`].
+    pub types: &'static [EventType],
+}
+
+impl EventEnumInfo {
+    /// The information of enum `E`.
+    #[must_use]
+    pub fn of<E: Event>() -> Self {
+        Self {
+            rust_type: std::any::type_name::<E>(),
+            type_id: std::any::TypeId::of::<E>(),
+            namespace: E::NAMESPACE,
+            types: E::TYPES,
+        }
+    }
+
+    /// Every name the enum's events are stored or read under.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + use<> {
+        self.types.iter().flat_map(EventType::names)
+    }
+
+    /// The first stored name that `self` and `other` both read in the same namespace, if
+    /// they are two enums: events of one would be read as events of the other.
+    #[must_use]
+    pub fn clash(&self, other: &Self) -> Option<&'static str> {
+        if self.type_id == other.type_id || self.namespace != other.namespace {
+            return None;
+        }
+        self.names().find(|name| other.names().any(|theirs| theirs == *name))
+    }
+}
+
+/// The event enums a projection consumes: one enum, or a tuple of up to four.
+/// Implemented by the runtime; `#[projection]` names it as `Projection::Events`.
+pub trait EventSet: 'static {
+    /// The enums.
+    fn enums() -> Vec<EventEnumInfo>;
+
+    /// The namespaces of the enums.
+    fn namespaces() -> Vec<&'static str> {
+        Self::enums().iter().map(|info| info.namespace).collect()
+    }
+}
+
+macro_rules! event_set {
+    ($($enum:ident),+) => {
+        impl<$($enum: Event),+> EventSet for ($($enum,)+) {
+            fn enums() -> Vec<EventEnumInfo> {
+                vec![$(EventEnumInfo::of::<$enum>()),+]
+            }
+        }
+    };
+}
+
+impl EventSet for () {
+    fn enums() -> Vec<EventEnumInfo> {
+        Vec::new()
+    }
+}
+
+event_set!(E0);
+event_set!(E0, E1);
+event_set!(E0, E1, E2);
+event_set!(E0, E1, E2, E3);
 
 /// The JSON Schema of one stored event type at one version.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::app::App;
 use crate::error::{CorruptEvent, DecodeError, Error};
-use crate::event::{Event, VariantOf};
+use crate::event::{Event, EventSet, VariantOf};
 use crate::recorded::Recorded;
 use crate::store::{LogEvent, StoredEvent};
 
@@ -23,6 +23,9 @@ pub trait Projection: Default + Send + Sync + 'static {
     /// The projection's stable name: the key of its checkpoint.
     const NAME: &'static str;
 
+    /// The event enums it consumes: one enum, or a tuple of them.
+    type Events: EventSet;
+
     /// Whether the read model's state is saved with its checkpoint (`#[projection(persist)]`),
     /// so that a restart resumes from the checkpoint instead of replaying from zero.
     const PERSIST: bool = false;
@@ -32,18 +35,19 @@ pub trait Projection: Default + Send + Sync + 'static {
     fn event_types() -> Vec<&'static str>;
 
     /// Applies one event of the global log, borrowed from the store, if the projection
-    /// consumes its type.
+    /// consumes its type (its name and namespace: a `Created` of another enum is skipped).
+    /// Returns whether it was applied.
     ///
     /// # Errors
     /// An event that does not decode, or an `#[apply]` method that failed or panicked.
-    fn apply_event(&mut self, event: LogEvent<'_>) -> Result<(), ApplyError>;
+    fn apply_event(&mut self, event: LogEvent<'_>) -> Result<bool, ApplyError>;
 
     /// [`apply_event`](Self::apply_event) for an event read with
     /// [`EventStore::read_all`](crate::EventStore::read_all).
     ///
     /// # Errors
     /// As `apply_event`.
-    fn apply_stored(&mut self, stored: StoredEvent) -> Result<(), ApplyError> {
+    fn apply_stored(&mut self, stored: StoredEvent) -> Result<bool, ApplyError> {
         self.apply_event(stored.as_log())
     }
 
@@ -206,15 +210,38 @@ member_impl!((E0, E1, E2, E3), 1 => E1);
 member_impl!((E0, E1, E2, E3), 2 => E2);
 member_impl!((E0, E1, E2, E3), 3 => E3);
 
-/// Every stored name of the member `X`: its name, then its aliases.
+/// How an event type of a projection is stored: its names and its enum's namespace.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct StoredAs {
+    /// Its name, then its aliases.
+    pub names: &'static [&'static str],
+    /// Its enum's namespace.
+    pub namespace: &'static str,
+}
+
+impl StoredAs {
+    /// Whether a logged event is of this type: one of its names, in its enum's namespace (or
+    /// in none, for events stored without one).
+    #[inline]
+    #[must_use]
+    pub fn matches(&self, event: &LogEvent<'_>) -> bool {
+        self.names.contains(&event.event_type) && event.namespace.is_none_or(|namespace| namespace == self.namespace)
+    }
+}
+
+/// How the member `X` is stored. Generated code calls it once per `#[apply]` and span, so
+/// that an event outside the projection's enums is reported once.
 #[doc(hidden)]
 #[inline]
-pub fn member_names<X: Member<Es, I>, Es, I>() -> &'static [&'static str] {
-    X::NAMES
+#[must_use]
+pub fn stored_as<X: Member<Es, I>, Es, I>() -> StoredAs {
+    StoredAs { names: X::NAMES, namespace: <X::Enum as Event>::NAMESPACE }
 }
 
 /// Decodes a logged event into the member `X` and applies it with `apply`, turning a failure
 /// or a panic of `apply` into an [`ApplyError`] that names the event and its position.
+/// Returns whether it was applied.
 ///
 /// # Errors
 /// An event that does not decode, or an `apply` that failed or panicked.
@@ -222,14 +249,14 @@ pub fn member_names<X: Member<Es, I>, Es, I>() -> &'static [&'static str] {
 pub fn apply_member<X, Es, I>(
     logged: LogEvent<'_>,
     apply: impl FnOnce(&Recorded<X>) -> Result<(), String>,
-) -> Result<(), ApplyError>
+) -> Result<bool, ApplyError>
 where
     X: Member<Es, I>,
 {
     let enum_event = crate::app::decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
     let Some(event) = X::extract(enum_event) else {
         // The type name matched, so the enum decoded this variant; nothing else can happen.
-        return Ok(());
+        return Ok(false);
     };
     let recorded = Recorded {
         id: logged.id,
@@ -241,7 +268,7 @@ where
         event,
     };
     match catch_unwind(AssertUnwindSafe(|| apply(&recorded))) {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(())) => Ok(true),
         Ok(Err(message)) => Err(ApplyError::Failed {
             event_type: X::NAME,
             stream_id: recorded.stream_id,

@@ -92,14 +92,12 @@ impl<P: Projection> ProjectionRunner<P> {
                 }
                 state.checkpoint + 1
             };
-            let folded = fold_log(store, &self.state, from, &self.types).await?;
+            let (folded, count) = fold_log(store, &self.state, from, &self.types).await?;
             let full = folded.folded == CATCH_UP_BATCH;
-            let (count, saved) = {
+            let saved = {
                 let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-                let count = (folded.folded - usize::from(folded.stopped)) as u64;
-                let saved = (P::PERSIST && state.stopped.is_none() && state.unsaved >= self.save_every)
-                    .then(|| snapshot(&mut state));
-                (count, saved)
+                (P::PERSIST && state.stopped.is_none() && state.unsaved >= self.save_every)
+                    .then(|| snapshot(&mut state))
             };
             applied += count;
             if let Some(checkpoint) = saved {
@@ -124,29 +122,36 @@ impl<P: Projection> RunnerState<P> {
 /// Applies the log's events from `from` on to the shared state as the store reads them, one
 /// batch's worth; the first event that fails stops the projection, with the checkpoint on
 /// the last event applied.
+/// Returns where the read ended and how many of the events read were applied (the others
+/// were of the projection's type names but another enum's).
 async fn fold_log<P: Projection>(
     store: &dyn DynEventStore,
     state: &Arc<RwLock<RunnerState<P>>>,
     from: u64,
     types: &[&'static str],
-) -> Result<LogFolded, Error> {
-    let fold = Box::new(Applying { state: Arc::clone(state) });
-    let (_, folded) = store.fold_log(from, CATCH_UP_BATCH, types, fold).await?;
-    Ok(folded)
+) -> Result<(LogFolded, u64), Error> {
+    let fold = Box::new(Applying { state: Arc::clone(state), applied: 0 });
+    let (fold, folded) = store.fold_log(from, CATCH_UP_BATCH, types, fold).await?;
+    let applied = fold.into_any().downcast::<Applying<P>>().map_or(0, |fold| fold.applied);
+    Ok((folded, applied))
 }
 
 struct Applying<P> {
     state: Arc<RwLock<RunnerState<P>>>,
+    applied: u64,
 }
 
 impl<P: Projection> LogFold for Applying<P> {
     fn fold(&mut self, event: LogEvent<'_>) -> bool {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let position = event.position;
-        if let Err(source) = state.model.apply_event(event) {
-            tracing::error!(projection = P::NAME, error = %source, "projection stopped");
-            state.stopped = Some(Arc::new(ProjectionStopped { projection: P::NAME, source }));
-            return false;
+        match state.model.apply_event(event) {
+            Ok(applied) => self.applied += u64::from(applied),
+            Err(source) => {
+                tracing::error!(projection = P::NAME, error = %source, "projection stopped");
+                state.stopped = Some(Arc::new(ProjectionStopped { projection: P::NAME, source }));
+                return false;
+            }
         }
         state.checkpoint = position;
         state.unsaved += 1;
@@ -211,8 +216,8 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
             let mut applied = 0;
             loop {
                 let from = building.read().unwrap_or_else(PoisonError::into_inner).checkpoint + 1;
-                let folded = fold_log(store, &building, from, &self.types).await?;
-                applied += (folded.folded - usize::from(folded.stopped)) as u64;
+                let (folded, count) = fold_log(store, &building, from, &self.types).await?;
+                applied += count;
                 if let Some(stopped) = &building.read().unwrap_or_else(PoisonError::into_inner).stopped {
                     return Err(Error::ProjectionStopped(Arc::clone(stopped)));
                 }

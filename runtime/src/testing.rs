@@ -157,6 +157,7 @@ fn stored_of<E: Event + Debug>(recorded: Recorded<&E>) -> StoredEvent {
         stream_version: recorded.stream_version,
         position: recorded.position,
         recorded_at: recorded.recorded_at,
+        namespace: Some(E::NAMESPACE.to_owned()),
         event_type: recorded.event.event_type().to_owned(),
         event_version: recorded.event.event_version(),
         payload: recorded
@@ -236,12 +237,16 @@ fn round_trip<E: Event + Debug>(event: &E) -> E {
 /// Checks an event enum's schemas against a committed lock file; see
 /// [`assert_event_schemas!`](crate::assert_event_schemas).
 ///
+/// The lock also holds the namespace the enum's events are stored in (`"$namespace"`): a
+/// renamed enum whose namespace followed its name would no longer see its stored events.
+///
 /// # Panics
-/// When a locked (name, version) changed shape, when a locked type is gone, or when a type or
-/// version is new and `EVENTSMITH_BLESS` is not set (then it says how to accept it). With
-/// `EVENTSMITH_BLESS=1`, new entries are written to the lock; changed ones still fail.
+/// When a locked (name, version) changed shape, when a locked type is gone, when the
+/// namespace changed, or when a type or version (or the namespace) is new and
+/// `EVENTSMITH_BLESS` is not set (then it says how to accept it). With `EVENTSMITH_BLESS=1`,
+/// new entries are written to the lock; changed ones still fail.
 #[track_caller]
-pub fn check_event_schemas<E: crate::event::EventSchemas>(enum_name: &str, lock_path: &str) {
+pub fn check_event_schemas<E: Event + crate::event::EventSchemas>(enum_name: &str, lock_path: &str) {
     let bless = std::env::var_os("EVENTSMITH_BLESS").is_some_and(|value| value != "0");
     let current = E::event_schemas();
     let text = std::fs::read_to_string(lock_path).unwrap_or_default();
@@ -258,6 +263,16 @@ pub fn check_event_schemas<E: crate::event::EventSchemas>(enum_name: &str, lock_
     let key = |name: &str, version: u32| format!("{name}@v{version}");
     let mut failures = Vec::new();
     let mut added = Vec::new();
+    match locked.get(NAMESPACE_KEY) {
+        Some(serde_json::Value::String(stored)) if stored == E::NAMESPACE => {}
+        Some(stored) => failures.push(format!(
+            "the enum's events are stored in namespace {stored}, but the code now writes them in `{}`: projections \
+             would no longer see the events stored before. Keep the stored namespace with \
+             `#[event(namespace = {stored})]` on the enum.",
+            E::NAMESPACE
+        )),
+        None => added.push((NAMESPACE_KEY.to_owned(), serde_json::Value::String(E::NAMESPACE.to_owned()))),
+    }
     for schema in &current {
         let entry = key(schema.name, schema.version);
         match locked.get(&entry) {
@@ -274,7 +289,7 @@ pub fn check_event_schemas<E: crate::event::EventSchemas>(enum_name: &str, lock_
             None => added.push((entry, schema.schema.clone())),
         }
     }
-    for entry in locked.keys() {
+    for entry in locked.keys().filter(|entry| *entry != NAMESPACE_KEY) {
         if !current.iter().any(|schema| key(schema.name, schema.version) == *entry) {
             failures.push(format!(
                 "`{entry}` is in the lock but the code no longer reads it: stored events of it would not decode. Keep \
@@ -297,6 +312,9 @@ pub fn check_event_schemas<E: crate::event::EventSchemas>(enum_name: &str, lock_
     }
     assert!(failures.is_empty(), "schema lock {lock_path} for `{enum_name}`:\n\n{}", failures.join("\n\n"));
 }
+
+/// The lock's entry for the namespace, beside the `Name@vN` entries of the types.
+const NAMESPACE_KEY: &str = "$namespace";
 
 fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()

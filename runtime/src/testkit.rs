@@ -18,7 +18,6 @@ use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
-use crate::recorded::Metadata;
 use crate::store::{Checkpoint, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError, StoredEvent};
 
 #[doc(hidden)]
@@ -63,13 +62,7 @@ macro_rules! conformance_suite {
 /// A new event with a fresh id.
 #[must_use]
 pub fn event(event_type: &str, payload: &str) -> NewEvent {
-    NewEvent {
-        id: Uuid::now_v7(),
-        event_type: event_type.to_owned().into(),
-        event_version: 1,
-        payload: payload.as_bytes().to_vec(),
-        metadata: Metadata::default(),
-    }
+    NewEvent::new(event_type.to_owned(), 1, payload.as_bytes().to_vec())
 }
 
 fn numbered(count: usize) -> Vec<NewEvent> {
@@ -107,12 +100,13 @@ fn is_conflict(result: &Result<crate::store::AppendOutcome, StoreError>) -> bool
     matches!(result, Err(StoreError::Conflict { .. }))
 }
 
-/// Appended events read back byte for byte, with their ids, types, versions and metadata,
-/// at stream versions 1, 2, ... and increasing global positions.
+/// Appended events read back byte for byte, with their ids, namespaces (or none), types,
+/// versions and metadata, at stream versions 1, 2, ... and increasing global positions.
 pub async fn append_and_read_back_byte_identical<S: EventStore>(store: S) {
     let stream = unique_stream("read-back");
     let mut with_metadata =
-        event("Shipped", r#"{"carrier":"DHL","weight":1.5e3,"tags":["a","\u00e9"],"nested":{"k":null}}"#);
+        event("Shipped", r#"{"carrier":"DHL","weight":1.5e3,"tags":["a","\u00e9"],"nested":{"k":null}}"#)
+            .in_namespace("Shipping.v2 \u{e9}");
     with_metadata.event_version = 7;
     with_metadata.metadata.correlation_id = Some(Uuid::now_v7());
     with_metadata.metadata.causation_id = Some(Uuid::now_v7());
@@ -129,6 +123,7 @@ pub async fn append_and_read_back_byte_identical<S: EventStore>(store: S) {
     for ((stored, appended), position) in read.iter().zip(&batch).zip(&outcome.positions) {
         assert_eq!(stored.id, appended.id);
         assert_eq!(stored.stream_id, stream);
+        assert_eq!(stored.namespace.as_deref(), appended.namespace.as_deref());
         assert_eq!(stored.event_type, appended.event_type);
         assert_eq!(stored.event_version, appended.event_version);
         assert_eq!(stored.payload, appended.payload, "payload bytes must come back unchanged");

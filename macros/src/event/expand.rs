@@ -75,9 +75,13 @@ fn schemas_impl(model: &EventEnum<'_>) -> TokenStream {
 }
 
 fn event_impl(model: &EventEnum<'_>) -> TokenStream {
-    let ident = model.ident;
+    let (ident, namespace) = (model.ident, &model.namespace);
     let names: Vec<&str> = model.variants.iter().map(|variant| variant.name.as_str()).collect();
     let versions: Vec<u32> = model.variants.iter().map(|variant| variant.version).collect();
+    let aliases = model.variants.iter().map(|variant| {
+        let aliases = &variant.aliases;
+        quote!(&[#(#aliases),*])
+    });
     let patterns: Vec<TokenStream> = model.variants.iter().map(pattern).collect();
     let shapes: Vec<TokenStream> = model.variants.iter().map(shape).collect();
     let indices = 0..model.variants.len();
@@ -111,8 +115,10 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
 
         #[automatically_derived]
         impl ::eventsmith::__private::Event for #ident {
+            const NAMESPACE: &'static str = #namespace;
+
             const TYPES: &'static [::eventsmith::__private::EventType] = &[
-                #(::eventsmith::__private::EventType { name: #names, version: #versions },)*
+                #(::eventsmith::__private::EventType { name: #names, version: #versions, aliases: #aliases },)*
             ];
 
             #[inline]

@@ -4,10 +4,13 @@ use syn::{Data, DeriveInput, Fields, Ident, LitInt, LitStr, Path, Type, Visibili
 
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
-use crate::symbol::{ALIASES, DEPRECATED, EVENT, FROM, NAME, UPCAST, VERSION, VIA, WITH};
+use crate::symbol::{ALIASES, DEPRECATED, EVENT, FROM, NAME, NAMESPACE, UPCAST, VERSION, VIA, WITH};
 
 pub struct EventEnum<'a> {
     pub ident: &'a Ident,
+    /// The namespace the enum's type names are stored in: `#[event(namespace = "...")]` on
+    /// the enum, else the enum's name.
+    pub namespace: String,
     /// How many variants the enum declares, including any that failed to lower.
     pub declared: usize,
     pub vis: &'a Visibility,
@@ -64,16 +67,30 @@ impl<'a> EventEnum<'a> {
         if !input.generics.params.is_empty() {
             cx.error_on(&input.generics, "an event enum cannot be generic: stored events name concrete types");
         }
-        for attr in attr::named(&input.attrs, EVENT) {
-            cx.error_on(attr, "`#[event(...)]` goes on the variants, not on the enum");
-        }
-        let variants = data.variants.iter().filter_map(|variant| Variant::lower(cx, variant)).collect();
-        Some(Self { ident: &input.ident, declared: data.variants.len(), vis: &input.vis, variants })
+        let mut namespace = Once::new(EVENT, NAMESPACE);
+        attr::parse_each(cx, &input.attrs, EVENT, |meta| {
+            // #[event(namespace = "orders")]
+            if meta.path.is_ident(NAMESPACE) {
+                let lit = attr::string_value(&meta)?;
+                namespace.set(&meta, lit)
+            } else if [NAME, VERSION, ALIASES, UPCAST, DEPRECATED].iter().any(|key| meta.path.is_ident(key)) {
+                Err(meta.error(format_args!(
+                    "`{}` goes on a variant, in an `#[event(...)]` above the variant it is for; on the enum, \
+                     `#[event(...)]` takes only `namespace = \"...\"`",
+                    attr::key(&meta),
+                )))
+            } else {
+                Err(attr::unknown_key(&meta, EVENT, &[NAMESPACE]))
+            }
+        });
+        let namespace = namespace.get().map_or_else(|| input.ident.to_string(), |lit| lit.value());
+        let variants = data.variants.iter().filter_map(|variant| Variant::lower(cx, &input.ident, variant)).collect();
+        Some(Self { ident: &input.ident, namespace, declared: data.variants.len(), vis: &input.vis, variants })
     }
 }
 
 impl<'a> Variant<'a> {
-    fn lower(cx: &Ctxt, variant: &'a syn::Variant) -> Option<Self> {
+    fn lower(cx: &Ctxt, enum_ident: &Ident, variant: &'a syn::Variant) -> Option<Self> {
         let payload = match &variant.fields {
             Fields::Unit => None,
             Fields::Unnamed(fields) if fields.unnamed.len() == 1 => Some(&fields.unnamed[0].ty),
@@ -132,6 +149,11 @@ impl<'a> Variant<'a> {
             } else if meta.path.is_ident(UPCAST) {
                 upcasts.push(parse_upcast(&meta)?);
                 Ok(())
+            } else if meta.path.is_ident(NAMESPACE) {
+                Err(meta.error(format_args!(
+                    "`namespace` goes on the enum, in an `#[event(...)]` above `enum {enum_ident}`: all of an enum's \
+                     events are stored in one namespace"
+                )))
             } else {
                 Err(attr::unknown_key(&meta, EVENT, &[NAME, VERSION, ALIASES, UPCAST, DEPRECATED]))
             }

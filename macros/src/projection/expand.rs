@@ -24,14 +24,15 @@ pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>) -> TokenStream 
     quote! {
         impl ::eventsmith::__private::Projection for #self_ty {
             const NAME: &'static str = #name;
+            type Events = ();
             fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
                 ::eventsmith::__private::Vec::new()
             }
             fn apply_event(
                 &mut self,
                 _: ::eventsmith::__private::LogEvent<'_>,
-            ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
-                ::core::result::Result::Ok(())
+            ) -> ::core::result::Result<bool, ::eventsmith::__private::ApplyError> {
+                ::core::result::Result::Ok(false)
             }
         }
     }
@@ -46,7 +47,7 @@ fn events_tuple(model: &ProjectionImpl<'_>) -> TokenStream {
 fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let events = events_tuple(model);
-    let names = model.applies.iter().map(|apply| member_names(model, apply, &events));
+    let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let persist = model.persist.as_ref().map(|persist| {
         let save = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::to_vec(self));
@@ -71,19 +72,20 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
         #[automatically_derived]
         impl ::eventsmith::__private::Projection for #self_ty {
             const NAME: &'static str = #name;
+            type Events = #events;
 
             fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
                 let mut types = ::eventsmith::__private::Vec::new();
-                #(types.extend_from_slice(#names);)*
+                #(types.extend_from_slice(#stored.names);)*
                 types
             }
 
             fn apply_event(
                 &mut self,
                 event: ::eventsmith::__private::LogEvent<'_>,
-            ) -> ::core::result::Result<(), ::eventsmith::__private::ApplyError> {
+            ) -> ::core::result::Result<bool, ::eventsmith::__private::ApplyError> {
                 #(#arms)*
-                ::core::result::Result::Ok(())
+                ::core::result::Result::Ok(false)
             }
 
             #persist
@@ -95,7 +97,7 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
     let (self_ty, method) = (model.self_ty, apply.method);
     let member = apply.event.member_type();
     let index = index_of(model, apply);
-    let names = member_names(model, apply, events);
+    let stored = stored_as(model, apply, events);
     let call = match &apply.event {
         Applied::Struct(_) => quote!(#self_ty::#method(self, __recorded)),
         Applied::Unit(_) => quote!(#self_ty::#method(self, &::eventsmith::__private::unit_recorded(__recorded))),
@@ -113,7 +115,7 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
         })
     };
     quote! {
-        if #names.contains(&event.event_type) {
+        if #stored.matches(&event) {
             return ::eventsmith::__private::apply_member::<#member, #events, #index>(event, |__recorded| #outcome);
         }
     }
@@ -128,12 +130,13 @@ fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStr
     }
 }
 
-/// The stored names (name and aliases) of an `#[apply]`'s event. Spanned at the event's
-/// type: an event outside the declared enums is reported there.
-fn member_names(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
+/// How an `#[apply]`'s event is stored (names, aliases and namespace). Spanned at the
+/// event's type, and the same tokens wherever it is used: an event outside the declared
+/// enums is reported there, once.
+fn stored_as(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
     let member = apply.event.member_type();
     let index = index_of(model, apply);
-    quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::member_names::<#member, #events, #index>())
+    quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::stored_as::<#member, #events, #index>())
 }
 
 fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {

@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: the whole store behind one mutex, for tests and examples.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -114,6 +115,7 @@ impl EventStore for MemoryStore {
                 stream_version: actual + offset as u64 + 1,
                 position: index as u64 + 1,
                 recorded_at,
+                namespace: event.namespace.map(Cow::into_owned),
                 event_type: event.event_type.into_owned(),
                 event_version: event.event_version,
                 payload: event.payload,

@@ -71,6 +71,9 @@ impl fmt::Display for ExpectedVersion {
 pub struct NewEvent {
     /// Unique id; appending the same ids again is an idempotent retry.
     pub id: Uuid,
+    /// The namespace of the type name ([`Event::NAMESPACE`](crate::Event::NAMESPACE)), or
+    /// `None` for an event written without one, which readers match by type name alone.
+    pub namespace: Option<Cow<'static, str>>,
     /// Stable type name.
     pub event_type: Cow<'static, str>,
     /// Version of the type's schema.
@@ -82,19 +85,55 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// Encodes a typed event for [`EventStore::append`], with a fresh id and no metadata:
-    /// what importing events written elsewhere starts from.
+    /// An event of type `event_type` at `event_version` with a JSON-object payload, a fresh
+    /// id (a UUIDv7), no namespace and no metadata.
+    ///
+    /// ```
+    /// use eventsmith::store::NewEvent;
+    ///
+    /// let event = NewEvent::new("OrderCreated", 1, br#"{"order_id":"42"}"#.to_vec()).in_namespace("OrderEvent");
+    /// assert_eq!(event.namespace.as_deref(), Some("OrderEvent"));
+    /// ```
+    #[must_use]
+    pub fn new(event_type: impl Into<Cow<'static, str>>, event_version: u32, payload: Vec<u8>) -> Self {
+        NewEvent {
+            id: crate::__private::new_event_id(),
+            namespace: None,
+            event_type: event_type.into(),
+            event_version,
+            payload,
+            metadata: Metadata::default(),
+        }
+    }
+
+    /// Encodes a typed event for [`EventStore::append`], in its enum's namespace, with a
+    /// fresh id and no metadata: what importing events written elsewhere starts from.
     ///
     /// # Errors
     /// The event does not serialize to a JSON object.
     pub fn encode<E: crate::event::Event>(event: &E) -> Result<Self, crate::error::EncodeError> {
-        Ok(NewEvent {
-            id: crate::__private::new_event_id(),
-            event_type: event.event_type().into(),
-            event_version: event.event_version(),
-            payload: event.encode()?,
-            metadata: Metadata::default(),
-        })
+        Ok(NewEvent::new(event.event_type(), event.event_version(), event.encode()?).in_namespace(E::NAMESPACE))
+    }
+
+    /// The same event in `namespace`.
+    #[must_use]
+    pub fn in_namespace(mut self, namespace: impl Into<Cow<'static, str>>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// The same event with `id`.
+    #[must_use]
+    pub fn with_id(mut self, id: Uuid) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// The same event with `metadata`.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
     }
 }
 
@@ -111,6 +150,8 @@ pub struct StoredEvent {
     pub position: u64,
     /// When it was committed.
     pub recorded_at: SystemTime,
+    /// The namespace of the type name, `None` for an event written without one.
+    pub namespace: Option<String>,
     /// Stable type name.
     pub event_type: String,
     /// Version of the type's schema.
@@ -309,6 +350,8 @@ pub struct LogEvent<'a> {
     pub position: u64,
     /// When it was committed.
     pub recorded_at: SystemTime,
+    /// The namespace of its type name, `None` for an event written without one.
+    pub namespace: Option<&'a str>,
     /// Its stored type name.
     pub event_type: &'a str,
     /// Its stored version.
@@ -329,6 +372,7 @@ impl StoredEvent {
             stream_version: self.stream_version,
             position: self.position,
             recorded_at: self.recorded_at,
+            namespace: self.namespace.as_deref(),
             event_type: &self.event_type,
             event_version: self.event_version,
             payload: &self.payload,
@@ -347,6 +391,7 @@ impl LogEvent<'_> {
             stream_version: self.stream_version,
             position: self.position,
             recorded_at: self.recorded_at,
+            namespace: self.namespace.map(str::to_owned),
             event_type: self.event_type.to_owned(),
             event_version: self.event_version,
             payload: self.payload.to_vec(),
@@ -411,13 +456,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// # fn tokio_test() { let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # rt.block_on(async {
 /// let store = MemoryStore::new();
-/// let event = NewEvent {
-///     id: eventsmith::__private::new_event_id(),
-///     event_type: "OrderCreated".into(),
-///     event_version: 1,
-///     payload: br#"{"order_id":"42"}"#.to_vec(),
-///     metadata: Default::default(),
-/// };
+/// let event = NewEvent::new("OrderCreated", 1, br#"{"order_id":"42"}"#.to_vec());
 /// store.append("Order-42", ExpectedVersion::NoStream, vec![event]).await.unwrap();
 /// let events = store.read_stream("Order-42", 1, 100).await.unwrap();
 /// assert_eq!(events[0].stream_version, 1);
@@ -452,7 +491,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 
     /// Reads up to `max_count` events of the global log from `from_position` on, in commit
-    /// order, keeping only the given event types when `types` is not empty.
+    /// order, keeping only the given event types when `types` is not empty (by type name, in
+    /// any namespace: readers that want one enum's events check the namespace too).
     ///
     /// # Errors
     /// [`StoreError::Backend`].

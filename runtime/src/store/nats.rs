@@ -42,6 +42,11 @@ const MAX_BATCH: usize = 1 << INDEX_BITS;
 const HEADER_STREAM: &str = "Es-Stream";
 const HEADER_FIRST_VERSION: &str = "Es-First-Version";
 const HEADER_COUNT: &str = "Es-Count";
+/// The layout of a batch message's body: absent for the first, `2` with namespaces.
+const HEADER_FORMAT: &str = "Es-Format";
+const FORMAT_NAMESPACES: &str = "2";
+/// The length written for an event without a namespace.
+const NO_NAMESPACE: u32 = u32::MAX;
 
 /// Options for [`NatsStore::connect_with`] and [`NatsStore::from_client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,8 +136,9 @@ fn kv_key(name: &str) -> String {
     if key.is_empty() { "=".to_owned() } else { key }
 }
 
-/// One batch as the body of one message: per event its id, type, version, metadata and
-/// payload, each length-prefixed, so that payload bytes come back unchanged.
+/// One batch as the body of one message (format 2): per event its id, namespace, type,
+/// version, metadata and payload, each length-prefixed, so that payload bytes come back
+/// unchanged. Format 1, written by earlier releases, has no namespace.
 fn encode_batch(events: &[NewEvent]) -> Result<Bytes, StoreError> {
     let mut body = BytesMut::new();
     for event in events {
@@ -146,6 +152,13 @@ fn encode_batch(events: &[NewEvent]) -> Result<Bytes, StoreError> {
             })?
         };
         body.put_slice(event.id.as_bytes());
+        match &event.namespace {
+            Some(namespace) => {
+                body.put_u32(u32::try_from(namespace.len()).unwrap_or(NO_NAMESPACE - 1));
+                body.put_slice(namespace.as_bytes());
+            }
+            None => body.put_u32(NO_NAMESPACE),
+        }
         body.put_u32(u32::try_from(event.event_type.len()).unwrap_or(u32::MAX));
         body.put_slice(event.event_type.as_bytes());
         body.put_u32(event.event_version);
@@ -159,13 +172,14 @@ fn encode_batch(events: &[NewEvent]) -> Result<Bytes, StoreError> {
 
 struct Decoded {
     id: Uuid,
+    namespace: Option<String>,
     event_type: String,
     event_version: u32,
     metadata: Metadata,
     payload: Vec<u8>,
 }
 
-fn decode_batch(sequence: u64, mut body: Bytes) -> Result<Vec<Decoded>, StoreError> {
+fn decode_batch(sequence: u64, with_namespaces: bool, mut body: Bytes) -> Result<Vec<Decoded>, StoreError> {
     let corrupt = |reason: &str| StoreError::CorruptRow { position: position(sequence, 0), reason: reason.to_owned() };
     let take = |body: &mut Bytes, length: usize| -> Result<Bytes, StoreError> {
         if body.remaining() < length { Err(corrupt("the message is truncated")) } else { Ok(body.split_to(length)) }
@@ -173,6 +187,12 @@ fn decode_batch(sequence: u64, mut body: Bytes) -> Result<Vec<Decoded>, StoreErr
     let mut events = Vec::new();
     while body.has_remaining() {
         let id = Uuid::from_slice(&take(&mut body, 16)?).map_err(|_| corrupt("bad event id"))?;
+        let namespace = match with_namespaces.then(|| take(&mut body, 4).map(|mut length| length.get_u32())) {
+            None | Some(Ok(NO_NAMESPACE)) => None,
+            Some(length) => Some(
+                String::from_utf8(take(&mut body, length? as usize)?.to_vec()).map_err(|_| corrupt("bad namespace"))?,
+            ),
+        };
         let length = take(&mut body, 4)?.get_u32() as usize;
         let event_type = String::from_utf8(take(&mut body, length)?.to_vec()).map_err(|_| corrupt("bad event type"))?;
         let event_version = take(&mut body, 4)?.get_u32();
@@ -185,7 +205,7 @@ fn decode_batch(sequence: u64, mut body: Bytes) -> Result<Vec<Decoded>, StoreErr
         };
         let length = take(&mut body, 4)?.get_u32() as usize;
         let payload = take(&mut body, length)?.to_vec();
-        events.push(Decoded { id, event_type, event_version, metadata, payload });
+        events.push(Decoded { id, namespace, event_type, event_version, metadata, payload });
     }
     Ok(events)
 }
@@ -209,7 +229,9 @@ impl Batch {
         let first_version = header_u64(&message.headers, HEADER_FIRST_VERSION);
         let nanos = message.time.unix_timestamp_nanos();
         let time = SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
-        let events = decode_batch(message.sequence, message.payload)?;
+        let with_namespaces =
+            message.headers.get(HEADER_FORMAT).is_some_and(|format| format.as_str() == FORMAT_NAMESPACES);
+        let events = decode_batch(message.sequence, with_namespaces, message.payload)?;
         Ok(Self { sequence: message.sequence, stream_id, first_version, time, events })
     }
 
@@ -234,6 +256,7 @@ impl Batch {
             stream_version: first_version + index as u64,
             position: position(sequence, index),
             recorded_at: time,
+            namespace: event.namespace,
             event_type: event.event_type,
             event_version: event.event_version,
             payload: event.payload,
@@ -373,6 +396,7 @@ impl EventStore for NatsStore {
             headers.insert(HEADER_STREAM, stream_id);
             headers.insert(HEADER_FIRST_VERSION, (actual + 1).to_string().as_str());
             headers.insert(HEADER_COUNT, events.len().to_string().as_str());
+            headers.insert(HEADER_FORMAT, FORMAT_NAMESPACES);
             let publish = jetstream::message::PublishMessage::build()
                 .payload(body.clone())
                 .headers(headers)

@@ -24,9 +24,16 @@ use super::{
 };
 use crate::recorded::Metadata;
 
-/// The schema this release writes. A file with a higher version was written by a newer
-/// release and is refused; lower versions are migrated on open.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this release writes: the initial schema and the migrations after it. A file
+/// with a higher version was written by a newer release and is refused; lower versions are
+/// migrated on open.
+const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
+
+/// The changes after the initial schema, in order: `MIGRATIONS[0]` takes version 1 to 2.
+const MIGRATIONS: &[&str] = &[
+    // 2: the namespace of each event's type name (NULL for events stored before it).
+    "ALTER TABLE events ADD COLUMN namespace TEXT;",
+];
 
 /// How many read connections a file-backed store keeps open.
 const READERS: usize = 4;
@@ -297,17 +304,7 @@ fn prepare_schema(connection: &Connection, location: &str) -> Result<(), StoreEr
             .map_err(|error| sqlite("open", error))
     };
     if table_exists("eventsmith_schema")? {
-        let version: i64 = connection
-            .query_row("SELECT MAX(version) FROM eventsmith_schema", [], |row| row.get(0))
-            .map_err(|error| sqlite("open", error))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                location: location.to_owned(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        return Ok(());
+        return migrate(connection, location);
     }
     let other_tables: i64 = connection
         .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", [], |row| {
@@ -320,9 +317,45 @@ fn prepare_schema(connection: &Connection, location: &str) -> Result<(), StoreEr
             reason: format!("the database has {other_tables} other tables and no eventsmith schema"),
         });
     }
-    let schema =
-        format!("BEGIN IMMEDIATE; {SCHEMA} INSERT INTO eventsmith_schema (version) VALUES ({SCHEMA_VERSION}); COMMIT;");
+    let schema = format!(
+        "BEGIN IMMEDIATE; {SCHEMA} {} INSERT INTO eventsmith_schema (version) VALUES ({SCHEMA_VERSION}); COMMIT;",
+        MIGRATIONS.concat()
+    );
     connection.execute_batch(&schema).map_err(|error| sqlite("create the schema", error))
+}
+
+/// Applies the migrations an existing store lacks, in one `BEGIN IMMEDIATE` transaction
+/// (which also keeps another process from migrating at the same time), or refuses a store
+/// written by a newer release.
+fn migrate(connection: &Connection, location: &str) -> Result<(), StoreError> {
+    let version = |connection: &Connection| -> Result<i64, StoreError> {
+        connection
+            .query_row("SELECT MAX(version) FROM eventsmith_schema", [], |row| row.get(0))
+            .map_err(|error| sqlite("open", error))
+    };
+    let found = version(connection)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { location: location.to_owned(), found, supported: SCHEMA_VERSION });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(|error| sqlite("migrate", error))?;
+    let migrated = (|| {
+        // Another process may have migrated while this one waited for the lock.
+        let found = version(connection)?;
+        for migration in MIGRATIONS.iter().skip(usize::try_from(found - 1).unwrap_or(0)) {
+            connection.execute_batch(migration).map_err(|error| sqlite("migrate", error))?;
+        }
+        connection
+            .execute("UPDATE eventsmith_schema SET version = ?1", [SCHEMA_VERSION])
+            .map_err(|error| sqlite("migrate", error))?;
+        connection.execute_batch("COMMIT").map_err(|error| sqlite("migrate", error))
+    })();
+    if migrated.is_err() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    migrated
 }
 
 fn sqlite(operation: &'static str, error: rusqlite::Error) -> StoreError {
@@ -365,8 +398,7 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-const COLUMNS: &str =
-    "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
+const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at, namespace";
 
 fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
     Ok(with_logged(row, |event| event.into_stored()))
@@ -408,6 +440,7 @@ fn with_logged<T>(row: &rusqlite::Row<'_>, f: impl FnOnce(LogEvent<'_>) -> T) ->
         stream_version: to_u64(row.get(3).map_err(read)?),
         position,
         recorded_at: from_micros(row.get(8).map_err(read)?),
+        namespace: row.get_ref(9).and_then(|value| Ok(value.as_str_or_null()?)).map_err(read)?,
         event_type: text(4)?,
         event_version: u32::try_from(row.get::<_, i64>(5).map_err(read)?).unwrap_or(0),
         payload: row.get_ref(6).and_then(|value| Ok(value.as_blob()?)).map_err(read)?,
@@ -561,8 +594,8 @@ fn append_in(
     {
         let mut insert = transaction
             .prepare_cached(
-                "INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at, namespace)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(|error| sqlite("append", error))?;
         for (offset, event) in events.iter().enumerate() {
@@ -580,6 +613,7 @@ fn append_in(
                 event.payload,
                 metadata,
                 micros(recorded_at),
+                event.namespace.as_deref(),
             ]);
             match inserted {
                 Ok(position) => positions.push(to_u64(position)),

@@ -41,8 +41,11 @@ use super::{
 use crate::recorded::Metadata;
 
 /// The migrations, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_append_batch.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_append_batch.sql"),
+    include_str!("migrations/0003_namespaces.sql"),
+];
 
 /// At most this many appends waiting for the writer go into one call.
 const MAX_COALESCED: usize = 64;
@@ -53,8 +56,7 @@ const MAX_COALESCED: usize = 64;
 /// arrays.
 const COPY_FROM: usize = 128;
 
-const COLUMNS: &str =
-    "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at";
+const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at, namespace";
 
 /// Options for [`PostgresStore::connect_with`] and [`PostgresStore::from_pool`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,13 +351,22 @@ impl PostgresStore {
         }
         let sink = client
             .copy_in(
-                "COPY events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at) \
-                 FROM STDIN BINARY",
+                "COPY events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata, \
+                 recorded_at) FROM STDIN BINARY",
             )
             .await
             .map_err(failed)?;
-        let types =
-            [Type::UUID, Type::TEXT, Type::INT8, Type::TEXT, Type::INT4, Type::BYTEA, Type::BYTEA, Type::TIMESTAMPTZ];
+        let types = [
+            Type::UUID,
+            Type::TEXT,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::BYTEA,
+            Type::BYTEA,
+            Type::TIMESTAMPTZ,
+        ];
         let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
         futures_util::pin_mut!(writer);
         for (offset, event) in events.iter().enumerate() {
@@ -372,10 +383,11 @@ impl PostgresStore {
                     })
                 })?)
             };
-            let row: [&(dyn ToSql + Sync); 8] = [
+            let row: [&(dyn ToSql + Sync); 9] = [
                 &event.id,
                 &stream_id,
                 &version,
+                &event.namespace.as_deref(),
                 &event.event_type.as_ref(),
                 &event_version,
                 &event.payload,
@@ -627,6 +639,7 @@ fn with_logged<T>(row: &Row, f: impl FnOnce(LogEvent<'_>) -> T) -> Result<T, Sto
         payload: row.get(6),
         metadata: std::borrow::Cow::Owned(metadata),
         recorded_at: row.get::<_, SystemTime>(8),
+        namespace: row.get(9),
     }))
 }
 
@@ -867,10 +880,11 @@ struct Writer {
 const APPEND_MANY_AT_VERSIONS: &str = "
 WITH locked AS (SELECT pg_advisory_xact_lock($9) AS locked, clock_timestamp() AS at),
 appended AS (
-    INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at)
-    SELECT i.id, i.s, i.a + i.o, i.t, i.v, i.p, i.m, locked.at
+    INSERT INTO events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata,
+                        recorded_at)
+    SELECT i.id, i.s, i.a + i.o, i.ns, i.t, i.v, i.p, i.m, locked.at
       FROM locked, unnest($1::text[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bytea[],
-                          $8::bytea[]) WITH ORDINALITY AS i(s, a, o, id, t, v, p, m, n)
+                          $8::bytea[], $11::text[]) WITH ORDINALITY AS i(s, a, o, id, t, v, p, m, ns, n)
      WHERE i.a = 0 OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = i.s AND e.stream_version = i.a OFFSET 0)
      ORDER BY i.n
     RETURNING position, event_id, stream_version, recorded_at),
@@ -885,10 +899,11 @@ SELECT event_id, stream_version, position, recorded_at, (SELECT count(*) FROM no
 const APPEND_AT_VERSION: &str = "
 WITH locked AS (SELECT pg_advisory_xact_lock($8) AS locked, clock_timestamp() AS at),
 appended AS (
-    INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at)
-    SELECT i.id, $1, $2 + i.n, i.t, i.v, i.p, i.m, locked.at
-      FROM locked, unnest($3::uuid[], $4::text[], $5::integer[], $6::bytea[], $7::bytea[])
-           WITH ORDINALITY AS i(id, t, v, p, m, n)
+    INSERT INTO events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata,
+                        recorded_at)
+    SELECT i.id, $1, $2 + i.n, i.ns, i.t, i.v, i.p, i.m, locked.at
+      FROM locked, unnest($3::uuid[], $4::text[], $5::integer[], $6::bytea[], $7::bytea[], $10::text[])
+           WITH ORDINALITY AS i(id, t, v, p, m, ns, n)
      WHERE $2 = 0 OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = $1 AND e.stream_version = $2 OFFSET 0)
      ORDER BY i.n
     RETURNING position, stream_version, recorded_at)
@@ -900,6 +915,7 @@ SELECT array_agg(position ORDER BY stream_version), min(recorded_at),
 #[derive(Default)]
 struct Columns<'a> {
     ids: Vec<Uuid>,
+    namespaces: Vec<Option<&'a str>>,
     types: Vec<&'a str>,
     versions: Vec<i32>,
     payloads: Vec<&'a [u8]>,
@@ -910,6 +926,7 @@ impl<'a> Columns<'a> {
     fn push(&mut self, events: &'a [NewEvent]) -> Result<(), StoreError> {
         for event in events {
             self.ids.push(event.id);
+            self.namespaces.push(event.namespace.as_deref());
             self.types.push(event.event_type.as_ref());
             self.versions.push(i32::try_from(event.event_version).unwrap_or(i32::MAX));
             self.payloads.push(event.payload.as_slice());
@@ -991,7 +1008,7 @@ impl Writer {
         columns.push(events)?;
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("SELECT * FROM eventsmith_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .prepare_cached("SELECT * FROM eventsmith_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .await
             .map_err(|error| backend("append", error))?;
         let row = client
@@ -1002,6 +1019,7 @@ impl Writer {
                     &kind,
                     &version,
                     &columns.ids,
+                    &columns.namespaces,
                     &columns.types,
                     &columns.versions,
                     &columns.payloads,
@@ -1038,7 +1056,7 @@ impl Writer {
         let client = self.client().await?;
         let statement = client.prepare_cached(APPEND_AT_VERSION).await.map_err(|error| backend("append", error))?;
         let after = to_i64(version);
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let params: [&(dyn ToSql + Sync); 10] = [
             &stream_id,
             &after,
             &columns.ids,
@@ -1048,6 +1066,7 @@ impl Writer {
             &columns.metadata,
             &self.lock,
             &self.channel,
+            &columns.namespaces,
         ];
         // A second try only when the stream reached the expected version while the statement
         // waited for the lock (its snapshot predates the wait).
@@ -1174,7 +1193,7 @@ impl Writer {
         let client = self.client().await.map_err(Some)?;
         let statement =
             client.prepare_cached(APPEND_MANY_AT_VERSIONS).await.map_err(|error| Some(backend("append", error)))?;
-        let params: [&(dyn ToSql + Sync); 10] = [
+        let params: [&(dyn ToSql + Sync); 11] = [
             &streams,
             &afters,
             &offsets,
@@ -1185,6 +1204,7 @@ impl Writer {
             &columns.metadata,
             &self.lock,
             &self.channel,
+            &columns.namespaces,
         ];
         match client.query(&statement, &params).await {
             Ok(rows) => Ok(rows),
@@ -1241,7 +1261,7 @@ impl Writer {
         }
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("SELECT * FROM eventsmith_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .prepare_cached("SELECT * FROM eventsmith_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .await
             .map_err(|error| backend("append", error))?;
         client
@@ -1253,6 +1273,7 @@ impl Writer {
                     &versions,
                     &counts,
                     &columns.ids,
+                    &columns.namespaces,
                     &columns.types,
                     &columns.versions,
                     &columns.payloads,

@@ -1,0 +1,123 @@
+//! Fresh stores for integration tests: a SQLite file in a directory of its own, and (with
+//! their features) a PostgreSQL schema and a NATS JetStream stream of their own on the real
+//! servers named by `EVENTSMITH_POSTGRES_URL` and `EVENTSMITH_NATS_URL`.
+//!
+//! Each test file that uses it declares `mod support;` and uses only some of it.
+#![allow(dead_code, reason = "each test file uses only some of the helpers")]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name no other test of any run uses: the process id, a counter and random bits.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let random = uuid::Uuid::now_v7().simple().to_string();
+    format!("{prefix}_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), &random[20..])
+}
+
+/// The path of `events.db` in a new, empty directory.
+pub fn temp_db(name: &str) -> PathBuf {
+    let directory = std::env::temp_dir().join(unique_name(&format!("eventsmith-{name}")));
+    std::fs::create_dir_all(&directory).expect("create a temporary directory");
+    directory.join("events.db")
+}
+
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    use eventsmith::PostgresStore;
+    use eventsmith::store::PostgresOptions;
+
+    const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+    pub fn url() -> String {
+        std::env::var("EVENTSMITH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+    }
+
+    /// A schema name for one test; `.ci/run` drops those that earlier runs left behind.
+    pub fn unique_schema() -> String {
+        super::unique_name("es_t")
+    }
+
+    pub async fn store_in(schema: &str) -> PostgresStore {
+        let options = PostgresOptions { schema: schema.to_owned(), ..PostgresOptions::default() };
+        match PostgresStore::connect_with(&url(), options).await {
+            Ok(store) => store,
+            Err(error) => panic!(
+                "cannot open a PostgresStore at {} (set EVENTSMITH_POSTGRES_URL to use another server): {error}",
+                url()
+            ),
+        }
+    }
+
+    pub async fn fresh_store() -> PostgresStore {
+        store_in(&unique_schema()).await
+    }
+
+    pub async fn admin() -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to {} (EVENTSMITH_POSTGRES_URL): {error}", url()));
+        tokio::spawn(connection);
+        client
+    }
+}
+
+#[cfg(feature = "nats")]
+pub mod nats {
+    use eventsmith::NatsStore;
+    use eventsmith::store::NatsOptions;
+
+    const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
+
+    pub fn url() -> String {
+        std::env::var("EVENTSMITH_NATS_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+    }
+
+    /// Deletes streams that tests of earlier runs left behind (more than ten minutes old),
+    /// once per test process.
+    async fn remove_stale_test_streams() {
+        static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        CLEANED
+            .get_or_init(|| async {
+                let Ok(client) = async_nats::connect(url()).await else { return };
+                let context = async_nats::jetstream::new(client);
+                let mut names = context.stream_names();
+                let mut stale = Vec::new();
+                while let Some(Ok(name)) = futures_util::StreamExt::next(&mut names).await {
+                    if !(name.starts_with("es_t_") || name.starts_with("KV_es_t_")) {
+                        continue;
+                    }
+                    if let Ok(mut stream) = context.get_stream(&name).await
+                        && let Ok(info) = stream.info().await
+                        && time::OffsetDateTime::now_utc() - info.created > time::Duration::minutes(10)
+                    {
+                        stale.push(name);
+                    }
+                }
+                for name in stale {
+                    let _ = context.delete_stream(&name).await;
+                }
+            })
+            .await;
+    }
+
+    /// Options naming a stream and buckets of their own.
+    pub fn unique_options() -> NatsOptions {
+        let name = super::unique_name("es_t");
+        NatsOptions { stream: name.clone(), prefix: name, ..NatsOptions::default() }
+    }
+
+    pub async fn store_with(options: NatsOptions) -> NatsStore {
+        remove_stale_test_streams().await;
+        match NatsStore::connect_with(&url(), options).await {
+            Ok(store) => store,
+            Err(error) => {
+                panic!("cannot open a NatsStore at {} (set EVENTSMITH_NATS_URL to use another server): {error}", url())
+            }
+        }
+    }
+
+    pub async fn fresh_store() -> NatsStore {
+        store_with(unique_options()).await
+    }
+}
