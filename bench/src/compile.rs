@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::Result;
+use crate::contender::Result;
 
 const AGGREGATES: usize = 4;
 const EVENTS: usize = 10;
@@ -200,8 +200,9 @@ fn handwritten_source() -> String {
     for a in 0..AGGREGATES {
         let variants: String = (0..EVENTS).map(|e| format!("    Event{a}x{e}(Event{a}x{e}),\n")).collect();
         let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub enum Events{a} {{\n{variants}}}\n");
-        let types: String =
-            (0..EVENTS).map(|e| format!("        EventType {{ name: \"Event{a}x{e}\", version: 1, aliases: &[] }},\n")).collect();
+        let types: String = (0..EVENTS)
+            .map(|e| format!("        EventType {{ name: \"Event{a}x{e}\", version: 1, aliases: &[] }},\n"))
+            .collect();
         let names: String =
             (0..EVENTS).map(|e| format!("            Self::Event{a}x{e}(_) => \"Event{a}x{e}\",\n")).collect();
         let indexes: String = (0..EVENTS).map(|e| format!("            Self::Event{a}x{e}(_) => {e},\n")).collect();

@@ -200,3 +200,192 @@ pub fn history_state(count: u64) -> Account {
     }
     state
 }
+
+/// Case (h): six read models a service might keep beside its accounts, each updated by every
+/// deposit, each answering how many deposits it has seen.
+pub mod read_models {
+    use std::collections::{HashMap, VecDeque};
+
+    use eventsmith::prelude::*;
+
+    use super::{AccountEvent, Deposited};
+
+    /// How many of the latest deposits `RecentDeposits` keeps.
+    pub const RECENT: usize = 100;
+
+    #[derive(Debug, Default)]
+    pub struct BalancesByAccount {
+        balances: HashMap<String, i64>,
+    }
+
+    #[derive(Debug)]
+    pub struct BalancesCounted;
+
+    #[projection(name = "h_balances", events = AccountEvent)]
+    impl BalancesByAccount {
+        #[apply]
+        fn deposited(&mut self, event: &Recorded<Deposited>) {
+            *self.balances.entry(event.stream_id.clone()).or_default() += event.amount;
+        }
+
+        #[query]
+        fn counted(&self, _: BalancesCounted) -> u64 {
+            self.balances.values().sum::<i64>() as u64
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub struct DepositCount {
+        count: u64,
+    }
+
+    #[derive(Debug)]
+    pub struct CountCounted;
+
+    #[projection(name = "h_count", events = AccountEvent)]
+    impl DepositCount {
+        #[apply]
+        fn deposited(&mut self, _: &Recorded<Deposited>) {
+            self.count += 1;
+        }
+
+        #[query]
+        fn counted(&self, _: CountCounted) -> u64 {
+            self.count
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub struct TotalDeposited {
+        total: i64,
+    }
+
+    #[derive(Debug)]
+    pub struct TotalCounted;
+
+    #[projection(name = "h_total", events = AccountEvent)]
+    impl TotalDeposited {
+        #[apply]
+        fn deposited(&mut self, event: &Recorded<Deposited>) {
+            self.total += event.amount;
+        }
+
+        #[query]
+        fn counted(&self, _: TotalCounted) -> u64 {
+            self.total as u64
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub struct LastActivity {
+        last_position: HashMap<String, u64>,
+        seen: u64,
+    }
+
+    #[derive(Debug)]
+    pub struct ActivityCounted;
+
+    #[projection(name = "h_activity", events = AccountEvent)]
+    impl LastActivity {
+        #[apply]
+        fn deposited(&mut self, event: &Recorded<Deposited>) {
+            self.last_position.insert(event.stream_id.clone(), event.position);
+            self.seen += 1;
+        }
+
+        #[query]
+        fn counted(&self, _: ActivityCounted) -> u64 {
+            self.seen
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub struct DepositsPerAccount {
+        counts: HashMap<String, u64>,
+    }
+
+    #[derive(Debug)]
+    pub struct PerAccountCounted;
+
+    #[projection(name = "h_per_account", events = AccountEvent)]
+    impl DepositsPerAccount {
+        #[apply]
+        fn deposited(&mut self, event: &Recorded<Deposited>) {
+            *self.counts.entry(event.stream_id.clone()).or_default() += 1;
+        }
+
+        #[query]
+        fn counted(&self, _: PerAccountCounted) -> u64 {
+            self.counts.values().sum()
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub struct RecentDeposits {
+        recent: VecDeque<(String, i64)>,
+        seen: u64,
+    }
+
+    #[derive(Debug)]
+    pub struct RecentCounted;
+
+    #[projection(name = "h_recent", events = AccountEvent)]
+    impl RecentDeposits {
+        #[apply]
+        fn deposited(&mut self, event: &Recorded<Deposited>) {
+            if self.recent.len() == RECENT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((event.stream_id.clone(), event.amount));
+            self.seen += 1;
+        }
+
+        #[query]
+        fn counted(&self, _: RecentCounted) -> u64 {
+            self.seen
+        }
+    }
+
+    /// The same six read models by hand, for the contenders without projections of their own:
+    /// applied to each deposit as it commits.
+    #[derive(Debug, Default)]
+    pub struct ByHand {
+        balances: HashMap<String, i64>,
+        count: u64,
+        total: i64,
+        last_position: HashMap<String, u64>,
+        activity_seen: u64,
+        counts: HashMap<String, u64>,
+        recent: VecDeque<(String, i64)>,
+        recent_seen: u64,
+    }
+
+    impl ByHand {
+        pub fn apply(&mut self, account: &str, position: u64, event: &AccountEvent) {
+            let AccountEvent::Deposited(Deposited { amount }) = event else { return };
+            *self.balances.entry(account.to_owned()).or_default() += amount;
+            self.count += 1;
+            self.total += amount;
+            self.last_position.insert(account.to_owned(), position);
+            self.activity_seen += 1;
+            *self.counts.entry(account.to_owned()).or_default() += 1;
+            if self.recent.len() == RECENT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((account.to_owned(), *amount));
+            self.recent_seen += 1;
+        }
+
+        /// What each of the six counted, in the order of the projections above.
+        pub fn counted(&self) -> Vec<u64> {
+            vec![
+                self.balances.values().sum::<i64>() as u64,
+                self.count,
+                self.total as u64,
+                self.activity_seen,
+                self.counts.values().sum(),
+                self.recent_seen,
+            ]
+        }
+    }
+}

@@ -5,23 +5,32 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- --stores postgres --cases a,b,d --runs 3
 //! ```
 //!
-//! Each store runs its contenders on the same cases; within a case every contender is set up
-//! first, then the runs interleave (run `r` starts with contender `r mod n`), so drift of the
-//! machine lands on all of them alike. Medians, min and max per case, the ratio to the raw
-//! driver and to each peer are printed, and written with a plot to `bench/results/`.
+//! Each store runs its contenders on the same cases, through one harness (`workload.rs`):
+//! within a case every contender is set up first (then PostgreSQL's statistics refreshed for
+//! all), each runs once untimed, then the timed runs interleave (round `r` starts with
+//! contender `r mod n`), so drift of the machine lands on all of them alike. Every run's
+//! result is checked. Medians, paired ratios with 95% intervals and the goals are printed,
+//! and written with a plot to `bench/results/`.
 
+mod cases;
 mod compile;
+mod contender;
 mod contenders;
 mod domain;
-mod harness;
+mod goals;
 mod pg;
 mod report;
+mod stats;
+mod workload;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use contenders::eventsmith::{Backend, Eventsmith};
-use harness::{Case, Contender, Result, Sizes, Summary};
+use cases::{Case, Sizes};
+use contender::{Contender, Result, Session};
+use contenders::eventsmith::{Backend, Eventsmith, Variant};
+use report::{CaseResult, ContenderRuns, StoreResults};
 
 const USAGE: &str = "\
 eventsmith-bench: eventsmith against cqrs-es, disintegrate and the raw drivers
@@ -34,8 +43,9 @@ OPTIONS:
                         results written to bench/results/ and the README's table
     --stores LIST       postgres,sqlite,memory (default: all three)
     --cases LIST        letters or names: a sequential, b concurrent, c contended, d load,
-                        e snapshot, f import, g catch-up (default: all)
-    --runs N            timed runs per case and contender (default: 5)
+                        e snapshot, f import, g catch-up, h projections (default: all)
+    --runs N            timed runs per case and contender, after one untimed warm-up run
+                        (default: 15)
     --scale F           multiplies the sizes (default: 1; 0.1 for a quick look)
     --aggregates N      aggregates of case a (default: 500)
     --tasks N           concurrent tasks of cases b and c (default: 8)
@@ -71,7 +81,7 @@ fn parse(args: &[String]) -> Result<Options> {
         sizes: Vec::new(),
         stores: vec!["postgres".into(), "sqlite".into(), "memory".into()],
         cases: Case::ALL.to_vec(),
-        runs: 5,
+        runs: 15,
         scale: 1.0,
         url: std::env::var("EVENTSMITH_BENCH_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
@@ -187,31 +197,31 @@ async fn run(options: Options) -> Result<()> {
                     options.database, options.url
                 );
                 let url = database.url.clone();
-                let contenders: Vec<Box<dyn Contender>> = vec![
-                    Box::new(Eventsmith::new(Backend::Postgres { url: url.clone() })),
+                let backend = Backend::Postgres { url: url.clone() };
+                let mut contenders = eventsmith_variants(&backend);
+                contenders.extend::<[Box<dyn Contender>; 4]>([
                     Box::new(contenders::cqrs::CqrsEs::new(url.clone())),
                     Box::new(contenders::disintegrate::Disintegrate::new(url.clone())),
-                    Box::new(contenders::raw::RawPostgres::new(url)),
-                ];
-                let results = run_store("postgres", contenders, &options, &sizes).await;
+                    Box::new(contenders::raw_postgres::RawPostgres::new(url.clone())),
+                    Box::new(contenders::raw_postgres::RawPostgres::one_copy(url)),
+                ]);
+                let results = run_store("postgres", contenders, &options, &sizes, Some(&database)).await;
                 database.drop().await?;
                 results?
             }
             "sqlite" => {
                 let directory = std::env::temp_dir().join(format!("eventsmith-bench-{}", std::process::id()));
                 std::fs::create_dir_all(&directory)?;
-                let contenders: Vec<Box<dyn Contender>> = vec![
-                    Box::new(Eventsmith::new(Backend::Sqlite { directory: directory.clone() })),
-                    Box::new(contenders::raw::RawSqlite::new(directory.clone())),
-                ];
-                let results = run_store("sqlite", contenders, &options, &sizes).await;
+                let mut contenders = eventsmith_variants(&Backend::Sqlite { directory: directory.clone() });
+                contenders.push(Box::new(contenders::raw_sqlite::RawSqlite::new(directory.clone())));
+                let results = run_store("sqlite", contenders, &options, &sizes, None).await;
                 std::fs::remove_dir_all(&directory)?;
                 results?
             }
             _ => {
-                let contenders: Vec<Box<dyn Contender>> =
-                    vec![Box::new(Eventsmith::new(Backend::Memory)), Box::new(contenders::raw::HandWritten::new())];
-                run_store("memory", contenders, &options, &sizes).await?
+                let mut contenders = eventsmith_variants(&Backend::Memory);
+                contenders.push(Box::new(contenders::hand_written::HandWritten));
+                run_store("memory", contenders, &options, &sizes, None).await?
             }
         };
         report.stores.push(results);
@@ -229,44 +239,66 @@ async fn run(options: Options) -> Result<()> {
     Ok(())
 }
 
-/// Runs every chosen case on one store's contenders, interleaved.
+/// eventsmith as configured by default, with its aggregate cache off, and without projections.
+fn eventsmith_variants(backend: &Backend) -> Vec<Box<dyn Contender>> {
+    [Variant::Default, Variant::CacheOff, Variant::NoProjections]
+        .into_iter()
+        .map(|variant| Box::new(Eventsmith::new(backend.clone(), variant)) as Box<dyn Contender>)
+        .collect()
+}
+
+/// Runs every chosen case on one store's contenders: each set up, PostgreSQL's statistics
+/// refreshed, one untimed warm-up run each, then the timed rounds, interleaved.
 async fn run_store(
     store: &str,
     mut contenders: Vec<Box<dyn Contender>>,
     options: &Options,
     sizes: &Sizes,
-) -> Result<report::StoreResults> {
-    let mut results = report::StoreResults { store: store.to_owned(), cases: Vec::new() };
-    let count = contenders.len() as u64;
+    database: Option<&pg::Database>,
+) -> Result<StoreResults> {
+    let mut results = StoreResults { store: store.to_owned(), cases: Vec::new() };
     for &case in &options.cases {
+        let mut runs: Vec<ContenderRuns> = Vec::new();
+        let mut sessions: Vec<Arc<dyn Session>> = Vec::new();
+        let mut skipped = Vec::new();
         for contender in &mut contenders {
-            progress(store, case, &format!("setting up {}", contender.name()));
-            contender
-                .prepare(case, sizes)
-                .await
-                .map_err(|error| format!("{store} {case} {}: {error}", contender.name()))?;
+            let name = contender.name();
+            if let Some(reason) = contender.unsupported(case) {
+                skipped.push((name, reason));
+                continue;
+            }
+            progress(store, case, &format!("setting up {name}"));
+            let failed = |error| format!("{store} {case} {name}, setting up: {error}");
+            let session = contender.prepare(case, sizes).await.map_err(failed)?;
+            workload::set_up(case, &*session, sizes).await.map_err(failed)?;
+            sessions.push(session);
+            runs.push(ContenderRuns { name, role: contender.role(), samples: Vec::new() });
         }
-        let mut samples: Vec<Vec<harness::Sample>> = vec![Vec::new(); contenders.len()];
+        if let Some(database) = database {
+            database.analyze().await?;
+        }
+        for (session, contender) in sessions.iter().zip(&runs) {
+            progress(store, case, &format!("warming up {}", contender.name));
+            workload::run(case, session, sizes, 1)
+                .await
+                .map_err(|error| format!("{store} {case} {}, warm-up run: {error}", contender.name))?;
+        }
+        let count = sessions.len() as u64;
         for round in 0..options.runs {
             for offset in 0..count {
                 let index = ((round + offset) % count) as usize;
-                let contender = &contenders[index];
-                progress(store, case, &format!("run {}/{}: {}", round + 1, options.runs, contender.name()));
-                let sample = contender
-                    .run(case, round, sizes)
+                let name = runs[index].name.clone();
+                progress(store, case, &format!("run {}/{}: {name}", round + 1, options.runs));
+                let sample = workload::run(case, &sessions[index], sizes, round + 2)
                     .await
-                    .map_err(|error| format!("{store} {case} {}: {error}", contender.name()))?;
-                samples[index].push(sample);
+                    .map_err(|error| format!("{store} {case} {name}, run {}: {error}", round + 1))?;
+                runs[index].samples.push(sample);
             }
         }
-        let summaries: Vec<Summary> = contenders
-            .iter()
-            .zip(&samples)
-            .map(|(contender, samples)| Summary::of(contender.name(), samples))
-            .collect();
+        let result = CaseResult { case, contenders: runs, skipped };
         eprint!("\r\x1b[K");
-        eprintln!("{store} {}", report::case_line(case, sizes, &summaries));
-        results.cases.push((case, summaries));
+        eprintln!("{store} {}", report::case_line(&result, sizes));
+        results.cases.push(result);
     }
     Ok(results)
 }

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use tokio_postgres::NoTls;
 
-use crate::harness::Result;
+use crate::contender::Result;
 
 /// What the benchmark writes on the databases it creates.
 const MARK: &str = "eventsmith-bench scratch database: created by the benchmark, dropped when it ends";
@@ -59,6 +59,13 @@ impl Database {
         Ok(Database { admin_url: admin_url.to_owned(), name: name.to_owned(), url: with_database(admin_url, name)? })
     }
 
+    /// Refreshes the planner's statistics of every table in the database: after each case's
+    /// setup, for every contender at once.
+    pub async fn analyze(&self) -> Result<()> {
+        connect(&self.url).await?.batch_execute("ANALYZE").await?;
+        Ok(())
+    }
+
     pub async fn drop(self) -> Result<()> {
         let admin = connect(&self.admin_url).await?;
         admin.batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name)).await?;
@@ -80,7 +87,9 @@ fn check_identifier(name: &str) -> Result<()> {
     if valid { Ok(()) } else { Err(format!("`{name}` is not a lowercase SQL identifier").into()) }
 }
 
-/// An sqlx pool of at most `connections` on schema `schema` (created if missing), TLS off.
+/// An sqlx pool of at most `connections` on schema `schema` (created if missing), TLS off,
+/// handing out connections without testing each first (sqlx tests them by default, a round
+/// trip per checkout; eventsmith's pool recycles without one).
 pub async fn sqlx_pool(url: &str, schema: &str, connections: u32) -> Result<PgPool> {
     check_identifier(schema)?;
     let options = PgConnectOptions::from_str(url)?.ssl_mode(PgSslMode::Disable);
@@ -88,7 +97,7 @@ pub async fn sqlx_pool(url: &str, schema: &str, connections: u32) -> Result<PgPo
     sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&admin).await?;
     admin.close().await;
     let options = options.options([("search_path", schema)]);
-    Ok(PgPoolOptions::new().max_connections(connections).connect_with(options).await?)
+    Ok(PgPoolOptions::new().max_connections(connections).test_before_acquire(false).connect_with(options).await?)
 }
 
 #[cfg(test)]

@@ -1,16 +1,77 @@
-//! The results: one line per case while the run goes, then markdown tables, a JSON file and
-//! a plot (SVG, drawn here: bars need no plotting library).
+//! The results: one line per case while the run goes, then markdown tables with paired
+//! ratios and their 95% intervals, the goals, a JSON file with every sample, and a plot (SVG,
+//! drawn here: bars and whiskers need no plotting library).
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cases::{Case, Sizes};
 use crate::compile::CompileResult;
-use crate::harness::{Case, Result, Sizes, Summary};
+use crate::contender::{Result, Role};
+use crate::goals::GOALS;
+use crate::stats::{Estimate, median_duration, paired_speed};
+use crate::workload::Sample;
+
+/// One contender's runs of one case, in round order.
+pub struct ContenderRuns {
+    pub name: String,
+    pub role: Role,
+    pub samples: Vec<Sample>,
+}
+
+impl ContenderRuns {
+    pub fn times(&self) -> Vec<Duration> {
+        self.samples.iter().map(|sample| sample.elapsed).collect()
+    }
+
+    pub fn median(&self) -> Duration {
+        median_duration(&self.times())
+    }
+
+    fn min(&self) -> Duration {
+        self.times().into_iter().min().unwrap_or_default()
+    }
+
+    fn max(&self) -> Duration {
+        self.times().into_iter().max().unwrap_or_default()
+    }
+
+    fn retries(&self) -> u64 {
+        self.samples.iter().map(|sample| sample.retries).sum()
+    }
+
+    /// Operations per second at the median run.
+    fn throughput(&self, case: Case, sizes: &Sizes) -> f64 {
+        case.operations(sizes) as f64 / self.median().as_secs_f64()
+    }
+
+    /// This contender's speed relative to `other`, paired by round.
+    fn speed_against(&self, other: &ContenderRuns) -> Estimate {
+        Estimate::of(&paired_speed(&self.times(), &other.times()))
+    }
+}
+
+/// The contenders of one case (those that run it) and those that do not, with the reason.
+pub struct CaseResult {
+    pub case: Case,
+    pub contenders: Vec<ContenderRuns>,
+    pub skipped: Vec<(String, &'static str)>,
+}
+
+impl CaseResult {
+    fn with_role(&self, role: Role) -> impl Iterator<Item = &ContenderRuns> {
+        self.contenders.iter().filter(move |runs| runs.role == role)
+    }
+
+    fn baseline(&self) -> Option<&ContenderRuns> {
+        self.with_role(Role::Baseline).next()
+    }
+}
 
 pub struct StoreResults {
     pub store: String,
-    pub cases: Vec<(Case, Vec<Summary>)>,
+    pub cases: Vec<CaseResult>,
 }
 
 pub struct Report {
@@ -20,16 +81,6 @@ pub struct Report {
     pub stores: Vec<StoreResults>,
     pub compile: Option<CompileResult>,
     pub elapsed: Duration,
-}
-
-/// The raw baseline of a store's contenders (always the last one).
-fn baseline(summaries: &[Summary]) -> &Summary {
-    summaries.last().expect("contenders")
-}
-
-/// How many times faster `a` is than `b` (the same work, so the ratio of median times).
-fn speed(a: &Summary, b: &Summary) -> f64 {
-    b.median.as_secs_f64() / a.median.as_secs_f64()
 }
 
 fn rate(value: f64) -> String {
@@ -49,26 +100,30 @@ fn time(duration: Duration) -> String {
     if ms >= 100.0 { format!("{ms:.0} ms") } else { format!("{ms:.2} ms") }
 }
 
-/// The case in one line: each contender's median throughput and its ratio to the raw driver.
-pub fn case_line(case: Case, sizes: &Sizes, summaries: &[Summary]) -> String {
-    let raw = baseline(summaries);
-    let parts: Vec<String> = summaries
+/// A paired ratio as the tables show it: the median, and the interval in brackets.
+fn ratio(estimate: &Estimate) -> String {
+    format!("{:.2}x [{:.2}–{:.2}]", estimate.median, estimate.low, estimate.high)
+}
+
+/// The case in one line: each contender's median throughput and its speed relative to the
+/// baseline.
+pub fn case_line(result: &CaseResult, sizes: &Sizes) -> String {
+    let parts: Vec<String> = result
+        .contenders
         .iter()
-        .map(|summary| {
-            let mut part = format!(
-                "{} {} {}/s ({:.2}x raw)",
-                summary.contender,
-                rate(summary.throughput()),
-                case.unit(),
-                speed(summary, raw)
-            );
-            if summary.retries > 0 || summary.failures > 0 {
-                let _ = write!(part, " [{} retries, {} failed]", summary.retries, summary.failures);
+        .map(|runs| {
+            let mut part =
+                format!("{} {} {}/s", runs.name, rate(runs.throughput(result.case, sizes)), result.case.unit());
+            if let Some(baseline) = result.baseline() {
+                let _ = write!(part, " ({} raw)", ratio(&runs.speed_against(baseline)));
+            }
+            if runs.retries() > 0 {
+                let _ = write!(part, " [{} retries]", runs.retries());
             }
             part
         })
         .collect();
-    format!("{}: {}", case.title(sizes), parts.join(" | "))
+    format!("{}: {}", result.case.title(sizes), parts.join(" | "))
 }
 
 impl Report {
@@ -76,17 +131,39 @@ impl Report {
         Report { url: url.to_owned(), runs, scale, stores: Vec::new(), compile: None, elapsed: Duration::ZERO }
     }
 
+    /// The peers of a store, in the order they ran.
+    fn peers(store: &StoreResults) -> Vec<&str> {
+        let mut peers: Vec<&str> = Vec::new();
+        for case in &store.cases {
+            for runs in case.with_role(Role::Peer) {
+                if !peers.contains(&runs.name.as_str()) {
+                    peers.push(&runs.name);
+                }
+            }
+        }
+        peers
+    }
+
     pub fn markdown(&self, sizes: &Sizes) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}\n", self.environment());
+        let coverage = self
+            .stores
+            .iter()
+            .flat_map(|store| &store.cases)
+            .flat_map(|case| case.contenders.first())
+            .next()
+            .map(|runs| Estimate::of(&vec![1.0; runs.samples.len()]).coverage);
+        let _ = writeln!(
+            out,
+            "Ratios are speeds (the other side's time over this one's: above 1.00x is faster), one per round of \
+             runs, paired with the run of the same round; each cell is their median and, in brackets, the interval \
+             that holds the true median with {:.1}% probability (order statistics of the paired ratios; no \
+             assumption about their distribution).\n",
+            coverage.unwrap_or(0.0) * 100.0
+        );
         for store in &self.stores {
-            let peers: Vec<&str> = store
-                .cases
-                .first()
-                .map(|(_, summaries)| {
-                    summaries[1..summaries.len() - 1].iter().map(|summary| summary.contender.as_str()).collect()
-                })
-                .unwrap_or_default();
+            let peers = Self::peers(store);
             let _ = writeln!(out, "**{}** (median of {} runs; min–max in brackets)\n", store.store, self.runs);
             let mut header = "| case | contender | median time | throughput | vs raw |".to_owned();
             let mut rule = "|---|---|---|---|---|".to_owned();
@@ -95,43 +172,68 @@ impl Report {
                 rule.push_str("---|");
             }
             let _ = writeln!(out, "{header}\n{rule}");
-            for (case, summaries) in &store.cases {
-                let raw = baseline(summaries);
-                let ours = &summaries[0];
-                for summary in summaries {
+            let mut skipped = Vec::new();
+            for result in &store.cases {
+                let baseline = result.baseline();
+                for runs in &result.contenders {
+                    let against_raw = match baseline {
+                        Some(baseline) if std::ptr::eq(baseline, runs) => "1.00x".to_owned(),
+                        Some(baseline) => ratio(&runs.speed_against(baseline)),
+                        None => "–".to_owned(),
+                    };
                     let mut row = format!(
-                        "| {} | {} | {} ({}–{}) | {} {}/s | {:.2}x |",
-                        case.title(sizes),
-                        summary.contender,
-                        time(summary.median),
-                        time(summary.min),
-                        time(summary.max),
-                        rate(summary.throughput()),
-                        case.unit(),
-                        speed(summary, raw),
+                        "| {} | {} | {} ({}–{}) | {} {}/s{} | {} |",
+                        result.case.title(sizes),
+                        runs.name,
+                        time(runs.median()),
+                        time(runs.min()),
+                        time(runs.max()),
+                        rate(runs.throughput(result.case, sizes)),
+                        result.case.unit(),
+                        if runs.retries() > 0 { format!(", {} retries", runs.retries()) } else { String::new() },
+                        against_raw,
                     );
-                    if summary.retries > 0 || summary.failures > 0 {
-                        row.insert_str(
-                            row.len() - 1,
-                            &format!(" {} retries, {} failed ", summary.retries, summary.failures),
-                        );
-                    }
-                    for peer in &summaries[1..summaries.len() - 1] {
-                        if std::ptr::eq(summary, ours) {
-                            let _ = write!(row, " **{:.2}x** |", speed(ours, peer));
-                        } else {
-                            row.push_str(" |");
-                        }
+                    for peer in &peers {
+                        let cell = match (runs.role, result.contenders.iter().find(|other| other.name == *peer)) {
+                            (Role::Eventsmith, Some(peer)) => format!(" **{}** |", ratio(&runs.speed_against(peer))),
+                            _ => " |".to_owned(),
+                        };
+                        row.push_str(&cell);
                     }
                     let _ = writeln!(out, "{row}");
                 }
+                for (name, reason) in &result.skipped {
+                    if !name.starts_with("eventsmith") && !name.contains("one COPY") {
+                        skipped.push(format!("{name} does not run {}: {reason}", result.case));
+                    }
+                }
+            }
+            out.push('\n');
+            for line in skipped {
+                let _ = writeln!(out, "- {line}.");
             }
             out.push('\n');
         }
+        self.goals_markdown(&mut out);
         if let Some(compile) = &self.compile {
             let _ = writeln!(out, "{}", compile.markdown());
         }
         out
+    }
+
+    fn goals_markdown(&self, out: &mut String) {
+        let evaluated: Vec<_> =
+            GOALS.iter().filter_map(|goal| goal.evaluate(&self.stores).map(|result| (goal, result))).collect();
+        if evaluated.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "**Goals** (each a paired ratio of this run)\n");
+        let _ = writeln!(out, "| goal | from | measured | verdict |\n|---|---|---|---|");
+        for (goal, (estimate, verdict)) in evaluated {
+            let _ =
+                writeln!(out, "| {} | {} | {} | {} |", goal.describe(), goal.source, ratio(&estimate), verdict.text());
+        }
+        out.push('\n');
     }
 
     fn environment(&self) -> String {
@@ -158,7 +260,7 @@ impl Report {
             .map_or(0, |kib| kib / 1024 / 1024);
         format!(
             "Run on {date} (UTC), {cores} cores ({cpu}), {memory} GiB; PostgreSQL at {url}, plain TCP for every \
-             client; {runs} runs per case{scale}, {minutes:.1} minutes in all. Versions: eventsmith {es}, cqrs-es {cqrs}, \
+             client; one untimed warm-up run and {runs} timed runs per case and contender{scale}, {minutes:.1} minutes in all. Versions: eventsmith {es}, cqrs-es {cqrs}, \
              postgres-es {pges}, disintegrate {dis}, disintegrate-postgres {disp}, tokio-postgres {tp}, sqlx {sqlx}, \
              rusqlite {rusqlite} (SQLite bundled, WAL, synchronous FULL).",
             date = today(),
@@ -198,6 +300,7 @@ impl Report {
     }
 
     fn json(&self, sizes: &Sizes) -> serde_json::Value {
+        let estimate = |estimate: Estimate| serde_json::json!({ "median": estimate.median, "low": estimate.low, "high": estimate.high, "coverage": estimate.coverage });
         let stores: Vec<serde_json::Value> = self
             .stores
             .iter()
@@ -205,87 +308,114 @@ impl Report {
                 let cases: Vec<serde_json::Value> = store
                     .cases
                     .iter()
-                    .map(|(case, summaries)| {
-                        let raw = baseline(summaries);
-                        let contenders: Vec<serde_json::Value> = summaries
+                    .map(|result| {
+                        let contenders: Vec<serde_json::Value> = result
+                            .contenders
                             .iter()
-                            .map(|summary| {
+                            .map(|runs| {
+                                let peers: serde_json::Map<String, serde_json::Value> = match runs.role {
+                                    Role::Eventsmith => result
+                                        .with_role(Role::Peer)
+                                        .map(|peer| (peer.name.clone(), estimate(runs.speed_against(peer))))
+                                        .collect(),
+                                    _ => serde_json::Map::new(),
+                                };
                                 serde_json::json!({
-                                    "contender": summary.contender,
-                                    "median_seconds": summary.median.as_secs_f64(),
-                                    "min_seconds": summary.min.as_secs_f64(),
-                                    "max_seconds": summary.max.as_secs_f64(),
-                                    "operations": summary.operations,
-                                    "throughput_per_second": summary.throughput(),
-                                    "speed_vs_raw": speed(summary, raw),
-                                    "eventsmith_speedup": speed(&summaries[0], summary),
-                                    "retries": summary.retries,
-                                    "failures": summary.failures,
-                                    "runs": summary.runs,
+                                    "contender": runs.name,
+                                    "seconds": runs.times().iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                                    "median_seconds": runs.median().as_secs_f64(),
+                                    "operations": result.case.operations(sizes),
+                                    "throughput_per_second": runs.throughput(result.case, sizes),
+                                    "speed_vs_raw": result.baseline().map(|baseline| estimate(runs.speed_against(baseline))),
+                                    "eventsmith_speed_vs": peers,
+                                    "retries": runs.retries(),
                                 })
                             })
                             .collect();
-                        serde_json::json!({ "case": case.key(), "title": case.title(sizes), "unit": case.unit(), "contenders": contenders })
+                        let skipped: Vec<serde_json::Value> = result
+                            .skipped
+                            .iter()
+                            .map(|(name, reason)| serde_json::json!({ "contender": name, "reason": reason }))
+                            .collect();
+                        serde_json::json!({
+                            "case": result.case.key(),
+                            "title": result.case.title(sizes),
+                            "unit": result.case.unit(),
+                            "contenders": contenders,
+                            "not_run": skipped,
+                        })
                     })
                     .collect();
                 serde_json::json!({ "store": store.store, "cases": cases })
             })
             .collect();
+        let goals: Vec<serde_json::Value> = GOALS
+            .iter()
+            .filter_map(|goal| {
+                let (measured, verdict) = goal.evaluate(&self.stores)?;
+                Some(serde_json::json!({ "goal": goal.describe(), "from": goal.source, "measured": estimate(measured), "verdict": verdict.text() }))
+            })
+            .collect();
         serde_json::json!({
             "environment": self.environment(),
             "stores": stores,
+            "goals": goals,
             "compile": self.compile.as_ref().map(CompileResult::json),
         })
     }
 
-    /// Grouped bars: per store and case, each contender's throughput relative to the raw
-    /// driver (1.0 = raw), with its absolute throughput written beside the bar.
+    /// Grouped bars: per store and case, each contender's speed relative to the raw driver
+    /// (1.0 = raw), the paired median as the bar and its 95% interval as a whisker, with the
+    /// absolute throughput written beside it.
     fn svg(&self, sizes: &Sizes) -> String {
-        const COLORS: [&str; 4] = ["#d9480f", "#1971c2", "#2f9e44", "#868e96"];
+        const COLORS: [(Role, &str); 5] = [
+            (Role::Eventsmith, "#d9480f"),
+            (Role::EventsmithVariant, "#f08c00"),
+            (Role::Peer, "#1971c2"),
+            (Role::Baseline, "#868e96"),
+            (Role::RawVariant, "#adb5bd"),
+        ];
         const BAR: f64 = 14.0;
-        const LEFT: f64 = 300.0;
+        const LEFT: f64 = 330.0;
         const WIDTH: f64 = 520.0;
-        let max_speed = self
-            .stores
-            .iter()
-            .flat_map(|store| store.cases.iter())
-            .flat_map(|(_, summaries)| summaries.iter().map(move |summary| speed(summary, baseline(summaries))))
-            .fold(1.2_f64, f64::max)
-            .min(3.0);
-        let scale = WIDTH / max_speed;
+        const CAP: f64 = 3.0;
+        let scale = WIDTH / CAP;
         let mut body = String::new();
         let mut y = 40.0;
         for store in &self.stores {
             let _ = writeln!(
                 body,
-                r#"<text x="10" y="{y}" font-size="15" font-weight="bold">{}: throughput relative to the raw driver (1.0 = raw; higher is faster)</text>"#,
+                r#"<text x="10" y="{y}" font-size="15" font-weight="bold">{}: speed relative to the raw driver (1.0 = raw; higher is faster; whiskers: 95% interval)</text>"#,
                 store.store
             );
             y += 14.0;
-            for (case, summaries) in &store.cases {
+            for result in &store.cases {
+                let Some(baseline) = result.baseline() else { continue };
                 y += 10.0;
                 let group_top = y;
-                let raw = baseline(summaries);
-                for (index, summary) in summaries.iter().enumerate() {
-                    let ratio = speed(summary, raw);
-                    let width = (ratio.min(max_speed) * scale).max(1.0);
-                    let color = COLORS[index.min(COLORS.len() - 1)];
+                for runs in &result.contenders {
+                    let speed = runs.speed_against(baseline);
+                    let width = (speed.median.min(CAP) * scale).max(1.0);
+                    let color = COLORS.iter().find(|(role, _)| *role == runs.role).map_or("#000", |(_, color)| color);
+                    let (low, high) = (LEFT + speed.low.min(CAP) * scale, LEFT + speed.high.min(CAP) * scale);
+                    let middle = y + (BAR - 2.0) / 2.0;
                     let _ = writeln!(
                         body,
-                        r#"<rect x="{LEFT}" y="{y}" width="{width:.1}" height="{h}" fill="{color}"/><text x="{tx:.1}" y="{ty:.1}" font-size="11">{name} {ratio:.2}x ({rate} {unit}/s)</text>"#,
+                        r#"<rect x="{LEFT}" y="{y}" width="{width:.1}" height="{h}" fill="{color}"/><line x1="{low:.1}" y1="{middle:.1}" x2="{high:.1}" y2="{middle:.1}" stroke="black"/><text x="{tx:.1}" y="{ty:.1}" font-size="11">{name} {median:.2}x ({rate} {unit}/s)</text>"#,
                         h = BAR - 2.0,
-                        tx = LEFT + width + 4.0,
+                        tx = LEFT + width.max(high - LEFT) + 4.0,
                         ty = y + BAR - 4.0,
-                        name = summary.contender,
-                        rate = rate(summary.throughput()),
-                        unit = case.unit(),
+                        name = runs.name,
+                        median = speed.median,
+                        rate = rate(runs.throughput(result.case, sizes)),
+                        unit = result.case.unit(),
                     );
                     y += BAR;
                 }
                 let _ = writeln!(
                     body,
                     r#"<text x="{x}" y="{ty:.1}" font-size="12" text-anchor="end">{}</text>"#,
-                    case.title(sizes),
+                    result.case.title(sizes),
                     x = LEFT - 8.0,
                     ty = (group_top + y) / 2.0 + 4.0,
                 );
@@ -297,11 +427,11 @@ impl Report {
         format!(
             r##"<svg xmlns="http://www.w3.org/2000/svg" width="{total_width}" height="{height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="10" y="20" font-size="13" fill="#495057">eventsmith benchmark, {date}: median of {runs} runs per case</text>
+<text x="10" y="20" font-size="13" fill="#495057">eventsmith benchmark, {date}: paired medians of {runs} runs per case (bars capped at {CAP}x)</text>
 <line x1="{one:.1}" y1="30" x2="{one:.1}" y2="{bottom:.1}" stroke="#495057" stroke-dasharray="4 3"/>
 {body}</svg>
 "##,
-            total_width = LEFT + WIDTH + 330.0,
+            total_width = LEFT + WIDTH + 360.0,
             date = today(),
             runs = self.runs,
             bottom = height - 10.0,

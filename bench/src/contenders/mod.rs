@@ -1,4 +1,7 @@
+pub mod codec;
 pub mod cqrs;
 pub mod disintegrate;
 pub mod eventsmith;
-pub mod raw;
+pub mod hand_written;
+pub mod raw_postgres;
+pub mod raw_sqlite;
