@@ -253,3 +253,68 @@ async fn check_balances(case: Case, session: &dyn Session, sizes: &Sizes, run: u
 pub fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
     if condition { Ok(()) } else { Err(message().into()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contender::{BoxFuture, Contender};
+    use crate::contenders::hand_written::HandWritten;
+
+    /// The hand-written log, but losing every tenth deposit while saying it committed.
+    struct Lossy {
+        inner: Arc<dyn Session>,
+        deposits: std::sync::atomic::AtomicU64,
+    }
+
+    impl Session for Lossy {
+        fn open<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<()>> {
+            self.inner.open(account)
+        }
+
+        fn append<'a>(
+            &'a self,
+            account: &'a str,
+            version: u64,
+            events: &'a [AccountEvent],
+        ) -> BoxFuture<'a, Result<()>> {
+            self.inner.append(account, version, events)
+        }
+
+        fn deposit<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Outcome>> {
+            if self.deposits.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10 == 9 {
+                return Box::pin(async { Ok(Outcome::Committed) });
+            }
+            self.inner.deposit(account)
+        }
+
+        fn load<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Account>> {
+            self.inner.load(account)
+        }
+    }
+
+    fn small() -> Sizes {
+        Sizes::scaled(0.02)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_command_case_passes_on_a_correct_contender() {
+        for case in [Case::Sequential, Case::Concurrent, Case::Contended, Case::Projections] {
+            let session = HandWritten.prepare(case, &small()).await.unwrap();
+            set_up(case, &*session, &small()).await.unwrap();
+            for run_number in 1..=3 {
+                run(case, &session, &small(), run_number).await.unwrap_or_else(|error| panic!("{case}: {error}"));
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_contender_that_loses_deposits_fails_its_check() {
+        for case in [Case::Sequential, Case::Concurrent, Case::Contended] {
+            let inner = HandWritten.prepare(case, &small()).await.unwrap();
+            let session: Arc<dyn Session> = Arc::new(Lossy { inner, deposits: 0.into() });
+            set_up(case, &*session, &small()).await.unwrap();
+            let error = run(case, &session, &small(), 1).await.expect_err("a lost deposit must fail the check");
+            assert!(error.to_string().contains("expected"), "{case}: {error}");
+        }
+    }
+}
