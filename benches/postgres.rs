@@ -11,7 +11,7 @@ use std::time::Instant;
 use criterion::{Criterion, Throughput};
 use eventsmith::PostgresStore;
 use eventsmith::prelude::*;
-use eventsmith::store::{DynEventStore, NewEvent, PostgresOptions};
+use eventsmith::store::{EventStore, NewEvent, PostgresOptions};
 use tokio_postgres::{Client, NoTls};
 
 mod support;
@@ -385,7 +385,7 @@ fn load(bench: &Bench, c: &mut Criterion, results: &mut Vec<String>) {
 }
 
 fn catch_up(bench: &Bench, results: &mut Vec<String>) {
-    let store: Arc<dyn DynEventStore> = Arc::new(bench.store.clone());
+    let store: Arc<dyn EventStore> = Arc::new(bench.store.clone());
     let head = bench.runtime.block_on(async {
         for chunk in 0..90 {
             let events: Vec<NewEvent> = (0..1000).map(|index| new_event(chunk * 1000 + index)).collect();

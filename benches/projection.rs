@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use eventsmith::prelude::*;
-use eventsmith::store::{DynEventStore, NewEvent, StoredEvent};
+use eventsmith::store::{EventStore, NewEvent, StoredEvent};
 
 mod support;
 
@@ -77,7 +77,7 @@ impl Balances {
 }
 
 /// The same read model, fed by hand: read the log, decode each event, match, update.
-async fn hand_written(store: &dyn DynEventStore) -> Balances {
+async fn hand_written(store: &dyn EventStore) -> Balances {
     let types = ["Opened", "Deposited", "Withdrawn"];
     let mut view = Balances::default();
     let mut from = 1;
@@ -97,7 +97,7 @@ async fn hand_written(store: &dyn DynEventStore) -> Balances {
 /// The same updates as the `#[apply]` methods above, dispatched by a hand-written `match`.
 fn apply_by_hand(view: &mut Balances, stored: StoredEvent) {
     let event = AccountEvent::decode(&stored.event_type, stored.event_version, &stored.payload).unwrap();
-    let recorded = eventsmith::app::decode_envelope(stored, event);
+    let recorded = eventsmith::decode::into_recorded(stored, event);
     match &recorded.event {
         AccountEvent::Opened(event) => {
             view.owners += event.owner.len() as u64;
@@ -127,7 +127,7 @@ fn history() -> Vec<(String, AccountEvent)> {
         .collect()
 }
 
-fn build_and_catch_up(runtime: &tokio::runtime::Runtime, store: &Arc<dyn DynEventStore>) -> u64 {
+fn build_and_catch_up(runtime: &tokio::runtime::Runtime, store: &Arc<dyn EventStore>) -> u64 {
     runtime.block_on(async {
         let app = App::builder().shared_store(Arc::clone(store)).projection::<Balances>().build().await.unwrap();
         app.checkpoint::<Balances>().unwrap()
@@ -150,8 +150,8 @@ fn dispatch_by_hand(events: Vec<StoredEvent>) -> Balances {
     view
 }
 
-fn bench(c: &mut Criterion, runtime: &tokio::runtime::Runtime) -> Arc<dyn DynEventStore> {
-    let store: Arc<dyn DynEventStore> = Arc::new(MemoryStore::new());
+fn bench(c: &mut Criterion, runtime: &tokio::runtime::Runtime) -> Arc<dyn EventStore> {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     runtime.block_on(async {
         for (stream, event) in history() {
             let new = NewEvent::encode(&event).unwrap();

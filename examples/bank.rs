@@ -350,7 +350,7 @@ mod tests {
         let opened =
             |owner: &str| AccountEvent::from(AccountOpened { account: 0, owner: owner.into(), overdraft_limit: 0 });
         let at = |stream: &str, position: u64, event: AccountEvent| eventsmith::Recorded {
-            id: eventsmith::__private::new_event_id(),
+            id: eventsmith::id::new_event_id(),
             stream_id: stream.to_owned(),
             stream_version: position,
             position,

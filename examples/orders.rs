@@ -232,7 +232,7 @@ pub struct ListOrders {
 }
 
 /// The seed's dynamic query envelope: `{"type": "GetOrder", "data": {...}}`.
-#[derive(Query, Debug, Clone)]
+#[derive(QueryEnvelope, Debug, Clone)]
 pub enum OrderQuery {
     GetOrder(GetOrder),
     ListOrders(ListOrders),
@@ -301,7 +301,7 @@ fn store_location() -> String {
     }
 }
 
-async fn open_store(location: &str) -> eventsmith::Result<std::sync::Arc<dyn eventsmith::store::DynEventStore>> {
+async fn open_store(location: &str) -> eventsmith::Result<std::sync::Arc<dyn eventsmith::store::EventStore>> {
     Ok(match location {
         "memory" => std::sync::Arc::new(MemoryStore::new()),
         #[cfg(feature = "postgres")]

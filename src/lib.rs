@@ -88,14 +88,33 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub use eventsmith_macros::{Command, Event, Query, aggregate, projection};
+pub use eventsmith_macros::{Command, CommandEnvelope, Event, Query, QueryEnvelope, aggregate, projection};
 pub use eventsmith_runtime::*;
+
+#[cfg(feature = "nats")]
+pub use eventsmith_nats::NatsStore;
+#[cfg(feature = "postgres")]
+pub use eventsmith_postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use eventsmith_sqlite::SqliteStore;
+
+/// The store contract ([`EventStore`](store::EventStore) and what it takes and gives back) and
+/// every store of the enabled features, with their options.
+pub mod store {
+    #[cfg(feature = "nats")]
+    pub use eventsmith_nats::{NatsOptions, NatsStore};
+    #[cfg(feature = "postgres")]
+    pub use eventsmith_postgres::{PostgresOptions, PostgresStore};
+    pub use eventsmith_runtime::store::*;
+    #[cfg(feature = "sqlite")]
+    pub use eventsmith_sqlite::{Durability, SqliteOptions, SqliteStore};
+}
 
 /// What a domain module needs: the macros, the traits and the engine.
 pub mod prelude {
-    pub use eventsmith_macros::{Command, Event, Query, aggregate, projection};
+    pub use eventsmith_macros::{Command, CommandEnvelope, Event, Query, QueryEnvelope, aggregate, projection};
     pub use eventsmith_runtime::{
-        Aggregate, App, Command, CommandEnvelope, Event, EventStore, ExpectedVersion, MemoryStore, Metadata,
+        Aggregate, App, Command, CommandEnvelope, Envelope, Event, EventStore, ExpectedVersion, MemoryStore, Metadata,
         Projection, Query, QueryEnvelope, Recorded,
     };
     pub use serde::{Deserialize, Serialize};

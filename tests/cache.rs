@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use eventsmith::ExecuteError;
 use eventsmith::prelude::*;
-use eventsmith::store::{AppendOutcome, NewEvent, StoreError, StoredEvent};
+use eventsmith::store::{AppendOutcome, BoxFuture, NewEvent, StoreError, StoredEvent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deposited {
@@ -98,22 +98,34 @@ struct Counting {
 }
 
 impl EventStore for Counting {
-    async fn append(
-        &self,
-        stream_id: &str,
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, StoreError> {
-        self.inner.append(stream_id, expected, events).await
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(async move { self.inner.append(stream_id, expected, events).await })
     }
 
-    async fn read_stream(&self, stream_id: &str, from: u64, max: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.stream_reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.read_stream(stream_id, from, max).await
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from: u64,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move {
+            self.stream_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.read_stream(stream_id, from, max).await
+        })
     }
 
-    async fn read_all(&self, from: u64, max: usize, types: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_all(from, max, types).await
+    fn read_all<'a>(
+        &'a self,
+        from: u64,
+        max: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move { self.inner.read_all(from, max, types).await })
     }
 }
 

@@ -1,4 +1,9 @@
-//! Every store in the repository runs the whole conformance kit.
+//! Every store in the repository runs the whole conformance kit, here: the memory store,
+//! SQLite in memory and in a file, and (with their features, `cargo test --all-features`)
+//! PostgreSQL and NATS JetStream on the real servers named by `EVENTSMITH_POSTGRES_URL` and
+//! `EVENTSMITH_NATS_URL`. `tests/broken_stores.rs` checks that the kit rejects broken ones.
+
+mod support;
 
 mod memory {
     eventsmith::conformance_suite!(eventsmith::MemoryStore::new());
@@ -9,15 +14,17 @@ mod sqlite_in_memory {
 }
 
 mod sqlite_file {
-    eventsmith::conformance_suite!({
-        let directory = std::env::temp_dir().join(format!("eventsmith-conformance-{}", uuid_like()));
-        std::fs::create_dir_all(&directory).expect("create a temporary directory");
-        eventsmith::SqliteStore::open(directory.join("events.db")).await.expect("open SQLite")
-    });
+    eventsmith::conformance_suite!(
+        eventsmith::SqliteStore::open(super::support::temp_db("conformance")).await.expect("open SQLite")
+    );
+}
 
-    fn uuid_like() -> String {
-        use std::time::{SystemTime, UNIX_EPOCH};
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
-        format!("{}-{nanos}", std::process::id())
-    }
+#[cfg(feature = "postgres")]
+mod postgres {
+    eventsmith::conformance_suite!(super::support::postgres::fresh_store().await);
+}
+
+#[cfg(feature = "nats")]
+mod nats {
+    eventsmith::conformance_suite!(super::support::nats::fresh_store().await);
 }

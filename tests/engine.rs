@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use eventsmith::prelude::*;
-use eventsmith::store::{AppendOutcome, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use eventsmith::store::{AppendOutcome, BoxFuture, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
 use eventsmith::{DecodeError, EncodeError, Error, ExecuteError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,25 +218,37 @@ struct Contended {
 }
 
 impl EventStore for Contended {
-    async fn append(
-        &self,
-        stream_id: &str,
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, StoreError> {
-        if self.races.load(Ordering::SeqCst) > 0 {
-            self.races.fetch_sub(1, Ordering::SeqCst);
-            self.inner.append(stream_id, ExpectedVersion::Any, vec![raw("Added", r#"{"amount":100}"#)]).await?;
-        }
-        self.inner.append(stream_id, expected, events).await
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(async move {
+            if self.races.load(Ordering::SeqCst) > 0 {
+                self.races.fetch_sub(1, Ordering::SeqCst);
+                self.inner.append(stream_id, ExpectedVersion::Any, vec![raw("Added", r#"{"amount":100}"#)]).await?;
+            }
+            self.inner.append(stream_id, expected, events).await
+        })
     }
 
-    async fn read_stream(&self, stream_id: &str, from: u64, max: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_stream(stream_id, from, max).await
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from: u64,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move { self.inner.read_stream(stream_id, from, max).await })
     }
 
-    async fn read_all(&self, from: u64, max: usize, types: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_all(from, max, types).await
+    fn read_all<'a>(
+        &'a self,
+        from: u64,
+        max: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move { self.inner.read_all(from, max, types).await })
     }
 }
 

@@ -184,7 +184,7 @@ fn temporary_lock(contents: &str) -> String {
     let path = std::env::temp_dir().join(format!(
         "eventsmith-lock-{}-{}.json",
         std::process::id(),
-        eventsmith::__private::new_event_id()
+        eventsmith::id::new_event_id()
     ));
     std::fs::write(&path, contents).unwrap();
     path.display().to_string()

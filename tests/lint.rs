@@ -127,7 +127,7 @@ pub struct LastColour {
     pub skip: usize,
 }
 
-#[derive(Query, Debug)]
+#[derive(QueryEnvelope, Debug)]
 pub enum DoorQuery {
     CountOpened(CountOpened),
     #[query(name = "Colour")]

@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 
 use eventsmith::prelude::*;
-use eventsmith::store::{DynEventStore, NewEvent};
+use eventsmith::store::{EventStore, NewEvent};
 use eventsmith::{Error, SqliteStore};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,7 +166,7 @@ impl LedgerView {
     }
 }
 
-async fn app_on(store: &Arc<dyn DynEventStore>) -> App {
+async fn app_on(store: &Arc<dyn EventStore>) -> App {
     App::builder()
         .shared_store(Arc::clone(store))
         .aggregate::<Order>()
@@ -182,7 +182,7 @@ async fn app_on(store: &Arc<dyn DynEventStore>) -> App {
 /// Payments are `Created` events of the same shape as orders': they are neither counted as
 /// orders nor sent to the orders' `#[apply]` of a projection over both, in the app that
 /// wrote them or in one that catches up from the start of the log.
-async fn same_shape_events_of_another_enum_are_not_applied(store: Arc<dyn DynEventStore>) {
+async fn same_shape_events_of_another_enum_are_not_applied(store: Arc<dyn EventStore>) {
     let app = app_on(&store).await;
     app.execute(CreatePayment { id: 1 }).await.unwrap();
     app.execute(CreateOrder { id: 2 }).await.unwrap();
@@ -199,7 +199,7 @@ async fn same_shape_events_of_another_enum_are_not_applied(store: Arc<dyn DynEve
 
 /// Refunds are `Created` events that do not decode as orders: the projection neither stops
 /// on them nor counts them.
-async fn other_shaped_events_of_another_enum_do_not_stop_a_projection(store: Arc<dyn DynEventStore>) {
+async fn other_shaped_events_of_another_enum_do_not_stop_a_projection(store: Arc<dyn EventStore>) {
     let app = app_on(&store).await;
     app.execute(CreateRefund { id: 1 }).await.unwrap();
     app.execute(CreateOrder { id: 2 }).await.unwrap();
@@ -212,7 +212,7 @@ async fn other_shaped_events_of_another_enum_do_not_stop_a_projection(store: Arc
 
 /// Another process writes payments and refunds with an app that this one does not share
 /// and whose enums this app does not register: its projection still sees only orders.
-async fn events_of_an_unregistered_enum_written_elsewhere_are_not_applied(store: Arc<dyn DynEventStore>) {
+async fn events_of_an_unregistered_enum_written_elsewhere_are_not_applied(store: Arc<dyn EventStore>) {
     let ours = App::builder().shared_store(Arc::clone(&store)).projection::<OrdersView>().build().await.unwrap();
     let theirs = App::builder()
         .shared_store(Arc::clone(&store))
@@ -235,7 +235,7 @@ async fn events_of_an_unregistered_enum_written_elsewhere_are_not_applied(store:
 
 /// Events stored without a namespace (by a release before namespaces, or by code that
 /// appends raw events) are read by their type name, as before.
-async fn events_without_a_namespace_are_read_by_name(store: Arc<dyn DynEventStore>) {
+async fn events_without_a_namespace_are_read_by_name(store: Arc<dyn EventStore>) {
     let legacy = NewEvent::new("Created", 1, br#"{"id":7}"#.to_vec());
     store.append("Order-7", ExpectedVersion::NoStream, vec![legacy]).await.unwrap();
     let app = app_on(&store).await;

@@ -1,5 +1,5 @@
-//! `NatsStore` against a real NATS server with JetStream: the conformance kit, batch
-//! atomicity, and live notifications.
+//! `NatsStore` against a real NATS server with JetStream: batch atomicity and live
+//! notifications. Its conformance run is in `tests/conformance.rs`.
 //!
 //! The server is `EVENTSMITH_NATS_URL` (default `nats://127.0.0.1:4222`); `.ci/run` starts
 //! it if it is down. Each test uses a JetStream stream and buckets of its own.
@@ -17,10 +17,6 @@ use support::nats::fresh_store;
 
 fn raw(event_type: &str, payload: &[u8]) -> NewEvent {
     NewEvent::new(event_type.to_owned(), 1, payload.to_vec())
-}
-
-mod conformance {
-    eventsmith::conformance_suite!(super::fresh_store().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,5 +1,6 @@
-//! `PostgresStore` against the real server: the conformance kit, the ordering guarantee
-//! with a transaction held open, least privileges, immutability, and reconnection.
+//! `PostgresStore` against the real server: the ordering guarantee with a transaction held
+//! open, least privileges, immutability, reconnection, every append path and migrations. Its
+//! conformance run is in `tests/conformance.rs`.
 //!
 //! The server is `EVENTSMITH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! `.ci/run` starts it if it is down. Each test works in a schema of its own.
@@ -15,10 +16,6 @@ mod support;
 
 use eventsmith::testkit::event as raw;
 use support::postgres::{admin, fresh_store, store_in, unique_schema, url};
-
-mod conformance {
-    eventsmith::conformance_suite!(super::fresh_store().await);
-}
 
 /// One append holds its transaction open after taking its position while a second append
 /// waits; a reader must not see anything until the first commits, then both, in order,
@@ -234,7 +231,7 @@ async fn a_role_with_only_the_privileges_it_needs_can_use_the_store() {
     // Large appends, copied where the role may insert, go through the function here.
     let large = store.append("s", ExpectedVersion::Exact(1), many(300)).await.expect("a large append");
     assert_eq!((large.first_version, large.positions.len()), (2, 300));
-    store.save_checkpoint("p", eventsmith::Checkpoint { position: 1, state: None }).await.expect("checkpoint");
+    store.save_checkpoint("p", eventsmith::store::Checkpoint { position: 1, state: None }).await.expect("checkpoint");
 
     let (app, connection) = tokio_postgres::connect(&app_url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -415,8 +412,8 @@ async fn a_schema_of_the_release_before_namespaces_is_migrated_and_keeps_reading
     let schema = unique_schema();
     let client = admin().await;
     client.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path = {schema};")).await.unwrap();
-    client.batch_execute(include_str!("../runtime/src/store/postgres/migrations/0001_initial.sql")).await.unwrap();
-    client.batch_execute(include_str!("../runtime/src/store/postgres/migrations/0002_append_batch.sql")).await.unwrap();
+    client.batch_execute(include_str!("../stores/postgres/migrations/0001_initial.sql")).await.unwrap();
+    client.batch_execute(include_str!("../stores/postgres/migrations/0002_append_batch.sql")).await.unwrap();
     client.batch_execute("INSERT INTO eventsmith_schema (version) VALUES (2)").await.unwrap();
     let old_append = "SELECT positions FROM eventsmith_append($1, 0::smallint, 0::bigint, ARRAY[gen_random_uuid()], \
                       ARRAY['Added'], ARRAY[1], ARRAY['{}'::bytea], ARRAY[NULL::bytea], 'old_channel', 7::bigint)";

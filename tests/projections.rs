@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventsmith::prelude::*;
-use eventsmith::store::{Checkpoint, DynEventStore, NewEvent};
+use eventsmith::store::{AppendOutcome, BoxFuture, Checkpoint, NewEvent, StoreError, StoredEvent};
 use eventsmith::{ApplyError, DecodeError, Error};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,11 +157,11 @@ impl Picky {
     }
 }
 
-fn shared() -> Arc<dyn DynEventStore> {
+fn shared() -> Arc<dyn EventStore> {
     Arc::new(MemoryStore::new())
 }
 
-async fn app(store: &Arc<dyn DynEventStore>) -> App {
+async fn app(store: &Arc<dyn EventStore>) -> App {
     App::builder().shared_store(Arc::clone(store)).projection::<Ledger>().projection::<Picky>().build().await.unwrap()
 }
 
@@ -320,29 +320,31 @@ async fn a_query_of_an_unregistered_projection_says_how_to_register_it() {
 async fn a_persisted_projection_needs_a_store_with_checkpoints() {
     struct Plain(MemoryStore);
     impl EventStore for Plain {
-        async fn append(
-            &self,
-            stream_id: &str,
+        fn append<'a>(
+            &'a self,
+            stream_id: &'a str,
             expected: ExpectedVersion,
             events: Vec<NewEvent>,
-        ) -> Result<eventsmith::AppendOutcome, eventsmith::StoreError> {
-            self.0.append(stream_id, expected, events).await
+        ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+            self.0.append(stream_id, expected, events)
         }
-        async fn read_stream(
-            &self,
-            s: &str,
+
+        fn read_stream<'a>(
+            &'a self,
+            stream_id: &'a str,
             from: u64,
             max: usize,
-        ) -> Result<Vec<eventsmith::StoredEvent>, eventsmith::StoreError> {
-            self.0.read_stream(s, from, max).await
+        ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+            self.0.read_stream(stream_id, from, max)
         }
-        async fn read_all(
-            &self,
+
+        fn read_all<'a>(
+            &'a self,
             from: u64,
             max: usize,
-            types: &[&str],
-        ) -> Result<Vec<eventsmith::StoredEvent>, eventsmith::StoreError> {
-            self.0.read_all(from, max, types).await
+            types: &'a [&'a str],
+        ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+            self.0.read_all(from, max, types)
         }
     }
     let error = App::builder().store(Plain(MemoryStore::new())).projection::<Ledger>().build().await.unwrap_err();

@@ -1,12 +1,12 @@
 const _: () = {
     #[automatically_derived]
-    impl ::eventsmith::__private::CommandEnvelope for OrderCommand {
+    impl ::eventsmith::__private::Envelope for OrderCommand {
         const TYPES: &'static [&'static str] = &["CreateOrder", "ShipOrder"];
         fn decode(
-            command_type: &str,
+            message_type: &str,
             data: &[u8],
         ) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
-            match command_type {
+            match message_type {
                 "CreateOrder" => {
                     ::eventsmith::__private::decode_message::<
                         CreateOrder,
@@ -26,6 +26,9 @@ const _: () = {
                 }
             }
         }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::CommandEnvelope for OrderCommand {
         async fn dispatch(
             self,
             app: &::eventsmith::__private::App,
@@ -34,12 +37,12 @@ const _: () = {
             ::eventsmith::__private::Error,
         > {
             match self {
-                Self::CreateOrder(__command) => {
-                    ::eventsmith::__private::dispatch::<CreateOrder>(app, __command)
+                Self::CreateOrder(__message) => {
+                    ::eventsmith::__private::dispatch::<CreateOrder>(app, __message)
                         .await
                 }
-                Self::ShipOrder(__command) => {
-                    ::eventsmith::__private::dispatch::<ShipOrder>(app, __command).await
+                Self::ShipOrder(__message) => {
+                    ::eventsmith::__private::dispatch::<ShipOrder>(app, __message).await
                 }
             }
         }
@@ -47,15 +50,15 @@ const _: () = {
     #[automatically_derived]
     impl ::core::convert::From<CreateOrder> for OrderCommand {
         #[inline]
-        fn from(command: CreateOrder) -> Self {
-            Self::CreateOrder(command)
+        fn from(message: CreateOrder) -> Self {
+            Self::CreateOrder(message)
         }
     }
     #[automatically_derived]
     impl ::core::convert::From<ShipOrder> for OrderCommand {
         #[inline]
-        fn from(command: ShipOrder) -> Self {
-            Self::ShipOrder(command)
+        fn from(message: ShipOrder) -> Self {
+            Self::ShipOrder(message)
         }
     }
 };

@@ -1,12 +1,12 @@
 const _: () = {
     #[automatically_derived]
-    impl ::eventsmith::__private::QueryEnvelope for OrderQuery {
+    impl ::eventsmith::__private::Envelope for OrderQuery {
         const TYPES: &'static [&'static str] = &["GetOrder", "ListAllOrders"];
         fn decode(
-            query_type: &str,
+            message_type: &str,
             data: &[u8],
         ) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
-            match query_type {
+            match message_type {
                 "GetOrder" => {
                     ::eventsmith::__private::decode_message::<GetOrder>("GetOrder", data)
                         .map(Self::GetOrder)
@@ -24,6 +24,9 @@ const _: () = {
                 }
             }
         }
+    }
+    #[automatically_derived]
+    impl ::eventsmith::__private::QueryEnvelope for OrderQuery {
         async fn answer(
             self,
             app: &::eventsmith::__private::App,
@@ -32,11 +35,12 @@ const _: () = {
             ::eventsmith::__private::Error,
         > {
             match self {
-                Self::GetOrder(__query) => {
-                    ::eventsmith::__private::answer_json::<GetOrder>(app, __query).await
+                Self::GetOrder(__message) => {
+                    ::eventsmith::__private::answer_json::<GetOrder>(app, __message)
+                        .await
                 }
-                Self::ListOrders(__query) => {
-                    ::eventsmith::__private::answer_json::<ListOrders>(app, __query)
+                Self::ListOrders(__message) => {
+                    ::eventsmith::__private::answer_json::<ListOrders>(app, __message)
                         .await
                 }
             }
@@ -45,15 +49,15 @@ const _: () = {
     #[automatically_derived]
     impl ::core::convert::From<GetOrder> for OrderQuery {
         #[inline]
-        fn from(query: GetOrder) -> Self {
-            Self::GetOrder(query)
+        fn from(message: GetOrder) -> Self {
+            Self::GetOrder(message)
         }
     }
     #[automatically_derived]
     impl ::core::convert::From<ListOrders> for OrderQuery {
         #[inline]
-        fn from(query: ListOrders) -> Self {
-            Self::ListOrders(query)
+        fn from(message: ListOrders) -> Self {
+            Self::ListOrders(message)
         }
     }
 };

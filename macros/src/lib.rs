@@ -8,10 +8,10 @@ mod aggregate;
 mod attr;
 mod command;
 mod ctxt;
+mod envelope;
 mod event;
 mod naming;
 mod projection;
-mod query;
 mod sig;
 mod symbol;
 
@@ -53,10 +53,34 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
     projection::expand(args.into(), item).into()
 }
 
-/// Derives `QueryEnvelope` for an enum of query structs: decodes the seed's
+/// Derives `Envelope` and `CommandEnvelope` for an enum of command structs: decodes the seed's
+/// `{"type": "CreateOrder", "data": {...}}` envelope and routes the command to its aggregate.
+/// (`#[derive(Command)]` on such an enum does the same.)
+#[proc_macro_derive(CommandEnvelope, attributes(command))]
+pub fn derive_command_envelope(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    envelope::expand(&input, envelope::Kind::Commands).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Derives `Envelope` and `QueryEnvelope` for an enum of query structs: decodes the seed's
 /// `{"type": "GetOrder", "data": {...}}` envelope and answers the query as JSON.
+#[proc_macro_derive(QueryEnvelope, attributes(query))]
+pub fn derive_query_envelope(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    envelope::expand(&input, envelope::Kind::Queries).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The former name of `#[derive(QueryEnvelope)]`, which says what it makes; this one warns.
 #[proc_macro_derive(Query, attributes(query))]
 pub fn derive_query(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    query::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+    let derived = envelope::expand(&input, envelope::Kind::Queries).unwrap_or_else(syn::Error::into_compile_error);
+    let warning = quote::quote_spanned! {input.ident.span()=>
+        const _: () = {
+            #[deprecated(note = "`#[derive(Query)]` is now `#[derive(QueryEnvelope)]`, which says what it makes")]
+            struct DeriveQuery;
+            let _ = DeriveQuery;
+        };
+    };
+    quote::quote!(#derived #warning).into()
 }

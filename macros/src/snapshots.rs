@@ -127,5 +127,5 @@ fn query_enum_derive() {
             ListOrders(ListOrders),
         }
     };
-    assert_snapshot("query_enum", crate::query::expand(&input).unwrap());
+    assert_snapshot("query_enum", crate::envelope::expand(&input, crate::envelope::Kind::Queries).unwrap());
 }

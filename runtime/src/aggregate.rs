@@ -84,3 +84,42 @@ pub trait Handle<C>: Aggregate {
     /// The aggregate's own error when the command is rejected.
     fn handle(&self, command: &C) -> Result<Vec<Self::Event>, Self::Error>;
 }
+
+#[doc(hidden)]
+/// One produced event, as the list a handler's output becomes.
+#[inline]
+pub fn one<E>(event: E) -> Vec<E> {
+    vec![event]
+}
+
+#[doc(hidden)]
+/// `(&&MaybeClone(&state)).maybe_clone()` clones a state that is `Clone` and gives `None`
+/// for one that is not: method lookup tries the by-reference impl first, and it exists only
+/// for `Clone` types (autoref specialization, for the concrete types a macro sees).
+pub struct MaybeClone<'a, T>(pub &'a T);
+
+/// The impl picked for a `Clone` state.
+#[doc(hidden)]
+pub trait CloneIfClone<T> {
+    /// A clone of the state.
+    fn maybe_clone(&self) -> Option<T>;
+}
+
+impl<T: Clone> CloneIfClone<T> for &MaybeClone<'_, T> {
+    fn maybe_clone(&self) -> Option<T> {
+        Some(self.0.clone())
+    }
+}
+
+/// The impl picked otherwise.
+#[doc(hidden)]
+pub trait NotClone<T> {
+    /// `None`: the state cannot be cloned.
+    fn maybe_clone(&self) -> Option<T>;
+}
+
+impl<T> NotClone<T> for MaybeClone<'_, T> {
+    fn maybe_clone(&self) -> Option<T> {
+        None
+    }
+}

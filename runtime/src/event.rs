@@ -1,6 +1,6 @@
 //! The [`Event`] trait that `#[derive(Event)]` implements for an enum of event types.
 
-use crate::error::{DecodeError, EncodeError};
+use crate::codec::{DecodeError, EncodeError};
 
 /// The stored identity of one event type: its stable name and the version written today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,67 +160,6 @@ event_set!(E0, E1);
 event_set!(E0, E1, E2);
 event_set!(E0, E1, E2, E3);
 
-/// The JSON Schema of one stored event type at one version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventSchema {
-    /// The stored type name.
-    pub name: &'static str,
-    /// The version.
-    pub version: u32,
-    /// The schema of its payload.
-    pub schema: serde_json::Value,
-}
-
-/// The schema of every (name, version) an event enum reads. Implemented by
-/// `#[derive(Event)]`; usable when every payload (and every upcaster's old type) derives
-/// `schemars::JsonSchema`. `M` is always `()`.
-pub trait EventSchemas<M = ()> {
-    /// The schemas, current versions and old ones.
-    fn event_schemas() -> Vec<EventSchema>;
-}
-
-/// The JSON Schema of `T`, for the schema lock.
-#[diagnostic::on_unimplemented(
-    message = "`{T}` has no JSON Schema for the schema lock",
-    note = "derive `schemars::JsonSchema` on `{T}`: the schema lock compares each stored event type's shape with the committed lock file"
-)]
-pub trait SchemaOf<T> {
-    /// The schema, as JSON.
-    fn schema() -> serde_json::Value;
-}
-
-impl<T: schemars::JsonSchema> SchemaOf<T> for () {
-    fn schema() -> serde_json::Value {
-        shape_of::<T>()
-    }
-}
-
-/// The shape of `T` as JSON Schema, and only its shape: subschemas inlined (so renaming a
-/// Rust type changes nothing), titles, descriptions and examples removed (so editing doc
-/// comments changes nothing).
-#[must_use]
-pub fn shape_of<T: schemars::JsonSchema>() -> serde_json::Value {
-    let settings =
-        schemars::generate::SchemaSettings::draft2020_12().with(|settings| settings.inline_subschemas = true);
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut value = serde_json::to_value(schema).unwrap_or_default();
-    strip_annotations(&mut value);
-    value
-}
-
-fn strip_annotations(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for annotation in ["title", "description", "examples", "$schema", "default"] {
-                map.remove(annotation);
-            }
-            map.values_mut().for_each(strip_annotations);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_annotations),
-        _ => {}
-    }
-}
-
 /// Implemented by `#[derive(Event)]` for each type that a variant of the enum `E` wraps.
 ///
 /// It is what lets an `#[apply]` method name an event struct and have the compiler check
@@ -261,11 +200,4 @@ pub trait VariantOf<E: Event>: Sized {
 pub trait Produces<E> {
     /// Converts the returned value into the event enum.
     fn produce(self) -> E;
-}
-
-/// FNV-1a, 64 bits: a hash that is the same on every machine and every Rust release, for
-/// fingerprints that are stored.
-#[must_use]
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }

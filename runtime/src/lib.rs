@@ -1,42 +1,67 @@
 //! The runtime half of eventsmith: the traits the macros implement, the `Recorded` envelope,
-//! the [`App`] engine that executes commands, and the event stores.
+//! the [`App`] engine that executes commands and runs projections, the store contract with
+//! the memory store, and the test kits.
 //!
 //! Most users depend on the `eventsmith` facade crate, which re-exports this crate together
-//! with the derive and attribute macros.
+//! with the derive and attribute macros and the stores of its features.
+//!
+//! The modules are layered, each using only those above it:
+//!
+//! | layer | modules |
+//! |---|---|
+//! | events | [`id`], [`codec`], [`event`], [`schema`], [`recorded`] |
+//! | the store contract | [`store`], [`decode`] |
+//! | the domain's traits | [`aggregate`], [`command`], [`projection`] |
+//! | the engine | [`app`] (with its errors, re-exported as [`error`]) |
+//! | the dynamic envelopes | [`envelope`] |
+//! | tests | [`testing`] (given/when/then for domains), [`conformance`] (for stores) |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod aggregate;
 pub mod app;
+pub mod codec;
 pub mod command;
-pub mod error;
+#[cfg(feature = "testkit")]
+pub mod conformance;
+pub mod decode;
+pub mod envelope;
 pub mod event;
+pub mod id;
 pub mod projection;
 pub mod recorded;
-mod runner;
+pub mod schema;
 pub mod store;
 pub mod testing;
+
+/// Every error type, in one place.
+pub mod error {
+    pub use crate::app::error::{Error, ExecuteError, Rejection, Result};
+    pub use crate::app::runner::ProjectionStopped;
+    pub use crate::codec::{DecodeError, EncodeError};
+    pub use crate::decode::CorruptEvent;
+    pub use crate::projection::ApplyError;
+    pub use crate::store::StoreError;
+}
+
+/// The store conformance kit, under its former name.
 #[cfg(feature = "testkit")]
-pub mod testkit;
+#[doc(hidden)]
+pub use conformance as testkit;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use aggregate::{Aggregate, Apply, Fold, Handle};
 pub use app::{App, AppBuilder, Committed, Loaded};
-pub use command::{Command, CommandEnvelope, CommandFor, Dispatched, ExpectStream};
-pub use error::{CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, Rejection, Result};
-pub use event::{Event, EventSchema, EventSchemas, EventType, Produces, VariantOf};
-pub use projection::{ApplyError, Projection, Query, QueryEnvelope};
-pub use recorded::{Metadata, Recorded};
-pub use runner::ProjectionStopped;
-#[cfg(feature = "nats")]
-pub use store::NatsStore;
-#[cfg(feature = "postgres")]
-pub use store::PostgresStore;
-#[cfg(feature = "sqlite")]
-pub use store::SqliteStore;
-pub use store::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, LogEvent, MemoryStore, NewEvent, Snapshot,
-    StoreError, StoredEvent,
+pub use command::{Command, CommandFor, ExpectStream};
+pub use envelope::{CommandEnvelope, Dispatched, DispatchedEvent, Envelope, QueryEnvelope};
+pub use error::{
+    ApplyError, CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, ProjectionStopped, Rejection, Result,
+    StoreError,
 };
+pub use event::{Event, EventEnumInfo, EventSet, EventType, Produces, VariantOf};
+pub use projection::{Projection, Query};
+pub use recorded::{Metadata, Recorded};
+pub use schema::{EventSchema, EventSchemas};
+pub use store::{EventStore, ExpectedVersion, MemoryStore};

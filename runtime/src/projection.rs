@@ -1,11 +1,9 @@
 //! The read side: [`Projection`]s fold events from the global log into read models, and
 //! [`Query`]s are answered by them. `#[projection]` implements both.
 
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::app::App;
-use crate::error::{CorruptEvent, DecodeError, Error};
+use crate::decode::{CorruptEvent, decode_logged};
 use crate::event::{Event, EventSet, VariantOf};
 use crate::recorded::Recorded;
 use crate::store::{LogEvent, StoredEvent};
@@ -43,7 +41,7 @@ pub trait Projection: Default + Send + Sync + 'static {
     fn apply_event(&mut self, event: LogEvent<'_>) -> Result<bool, ApplyError>;
 
     /// [`apply_event`](Self::apply_event) for an event read with
-    /// [`EventStore::read_all`](crate::EventStore::read_all).
+    /// [`EventStore::read_all`](crate::store::EventStore::read_all).
     ///
     /// # Errors
     /// As `apply_event`.
@@ -127,32 +125,6 @@ pub trait Query: Send + 'static {
 
     /// Answers the query from the read model.
     fn answer(self, model: &Self::Projection) -> Self::Output;
-}
-
-/// An enum of queries decoded from the seed's `{"type": "GetOrder", "data": {...}}` envelope
-/// and answered as JSON. Implemented by `#[derive(Query)]` on an enum of query structs.
-pub trait QueryEnvelope: Sized + Send + 'static {
-    /// The query type names the enum decodes.
-    const TYPES: &'static [&'static str];
-
-    /// Decodes the `data` of a query of type `query_type`.
-    ///
-    /// # Errors
-    /// An unknown type name, or data that does not decode into that query.
-    fn decode(query_type: &str, data: &[u8]) -> Result<Self, DecodeError>;
-
-    /// Decodes a whole `{"type": ..., "data": ...}` envelope.
-    ///
-    /// # Errors
-    /// Bytes that are not such an envelope, or a type or data that [`decode`](Self::decode)
-    /// rejects.
-    fn from_json(json: &[u8]) -> Result<Self, DecodeError> {
-        let envelope = crate::__private::decode_envelope(json)?;
-        Self::decode(&envelope.kind, envelope.data.get().as_bytes())
-    }
-
-    /// Answers the query on `app`, as JSON text.
-    fn answer(self, app: &App) -> impl Future<Output = Result<String, Error>> + Send;
 }
 
 /// The position of an enum in a projection's tuple of event enums.
@@ -253,7 +225,7 @@ pub fn apply_member<X, Es, I>(
 where
     X: Member<Es, I>,
 {
-    let enum_event = crate::app::decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
+    let enum_event = decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
     let Some(event) = X::extract(enum_event) else {
         // The type name matched, so the enum decoded this variant; nothing else can happen.
         return Ok(false);
@@ -319,5 +291,19 @@ impl<E: std::fmt::Display> ApplyOutcome for Result<(), E> {
     #[inline]
     fn into_outcome(self) -> Result<(), String> {
         self.map_err(|error| error.to_string())
+    }
+}
+
+/// A unit event's envelope, as a projection's `#[apply(Enum::Variant)]` method takes it.
+#[must_use]
+pub fn unit_recorded<M>(recorded: &Recorded<M>) -> Recorded<()> {
+    Recorded {
+        id: recorded.id,
+        stream_id: recorded.stream_id.clone(),
+        stream_version: recorded.stream_version,
+        position: recorded.position,
+        recorded_at: recorded.recorded_at,
+        metadata: recorded.metadata.clone(),
+        event: (),
     }
 }

@@ -246,7 +246,7 @@ fn round_trip<E: Event + Debug>(event: &E) -> E {
 /// `EVENTSMITH_BLESS` is not set (then it says how to accept it). With `EVENTSMITH_BLESS=1`,
 /// new entries are written to the lock; changed ones still fail.
 #[track_caller]
-pub fn check_event_schemas<E: Event + crate::event::EventSchemas>(enum_name: &str, lock_path: &str) {
+pub fn check_event_schemas<E: Event + crate::schema::EventSchemas>(enum_name: &str, lock_path: &str) {
     let bless = std::env::var_os("EVENTSMITH_BLESS").is_some_and(|value| value != "0");
     let current = E::event_schemas();
     let text = std::fs::read_to_string(lock_path).unwrap_or_default();

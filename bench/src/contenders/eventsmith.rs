@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eventsmith::store::{DynEventStore, NewEvent, PostgresOptions, SqliteOptions};
+use eventsmith::store::{EventStore, NewEvent, PostgresOptions, SqliteOptions};
 use eventsmith::{App, EventStore, ExecuteError, ExpectedVersion, MemoryStore, PostgresStore, SqliteStore};
 
 use crate::cases::{Case, Sizes};
@@ -56,7 +56,7 @@ impl Eventsmith {
         }
     }
 
-    async fn open_store(&self, case: Case, sizes: &Sizes) -> Result<(Arc<dyn DynEventStore>, Option<PathBuf>)> {
+    async fn open_store(&self, case: Case, sizes: &Sizes) -> Result<(Arc<dyn EventStore>, Option<PathBuf>)> {
         let name = format!("eventsmith_{}{}", case.letter(), self.label());
         Ok(match &self.backend {
             Backend::Postgres { url } => {
@@ -121,7 +121,7 @@ impl Contender for Eventsmith {
 
 struct EventsmithSession {
     app: App,
-    store: Arc<dyn DynEventStore>,
+    store: Arc<dyn EventStore>,
     case: Case,
     /// The SQLite file, for `ANALYZE`.
     file: Option<PathBuf>,

@@ -1,5 +1,5 @@
-//! `#[derive(Command)]`: a command struct routed to its aggregate, or an enum of commands
-//! decoded from the seed's `{"type", "data"}` envelope.
+//! `#[derive(Command)]` on a command struct: routed to its aggregate. (On an enum of commands
+//! it derives the envelope, `crate::envelope`.)
 
 mod check;
 mod expand;
@@ -11,8 +11,11 @@ use syn::DeriveInput;
 use crate::ctxt::Ctxt;
 
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    if matches!(input.data, syn::Data::Enum(_)) {
+        return crate::envelope::expand(input, crate::envelope::Kind::Commands);
+    }
     let cx = Ctxt::new();
-    let model = model::CommandItem::lower(&cx, input);
+    let model = model::CommandStruct::lower(&cx, input);
     if let Some(model) = &model {
         check::check(&cx, model);
     }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use tokio::sync::watch;
 
 use super::{
-    AppendOutcome, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogFold, LogFolded, NewEvent,
-    Snapshot, StoreError, StoredEvent, StreamFold,
+    AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
+    LogFolded, NewEvent, Snapshot, StoreError, StoredEvent, StreamFold,
 };
 
 /// An event store in memory. Appends are serialized by one lock, so the global log is in
@@ -20,12 +20,12 @@ use super::{
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
-    head: watch::Sender<u64>,
+    head: Head,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        Self { state: Mutex::default(), head: watch::Sender::new(0) }
+        Self { state: Mutex::default(), head: Head::new(0) }
     }
 }
 
@@ -84,8 +84,8 @@ impl State {
     }
 }
 
-impl EventStore for MemoryStore {
-    async fn append(
+impl MemoryStore {
+    fn append_now(
         &self,
         stream_id: &str,
         expected: ExpectedVersion,
@@ -124,101 +124,136 @@ impl EventStore for MemoryStore {
         }
         let appended = first_index..state.log.len();
         state.streams.entry(stream_id.to_owned()).or_default().extend(appended);
-        self.head.send_replace(state.log.len() as u64);
+        self.head.advance(state.log.len() as u64);
         Ok(AppendOutcome { first_version: actual + 1, positions, recorded_at, already_stored: false })
     }
 
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        from_version: u64,
-        max_count: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let state = self.lock();
-        let Some(indices) = state.streams.get(stream_id) else {
-            return Ok(Vec::new());
-        };
-        let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
-        Ok(indices.iter().skip(skip).take(max_count).map(|&index| state.log[index].clone()).collect())
-    }
-
-    async fn read_all(
-        &self,
-        from_position: u64,
-        max_count: usize,
-        types: &[&str],
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    fn fold_log_now(&self, from_position: u64, max_count: usize, types: &[&str], fold: &mut dyn LogFold) -> LogFolded {
         let state = self.lock();
         let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
-        let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());
-        Ok(state.log.iter().skip(skip).filter(wanted).take(max_count).cloned().collect())
-    }
-
-    async fn fold_log(
-        &self,
-        from_position: u64,
-        max_count: usize,
-        types: &[&str],
-        mut fold: Box<dyn LogFold>,
-    ) -> Result<FoldedLog, StoreError> {
-        let state = self.lock();
-        let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
-        let wanted = |event: &&StoredEvent| types.is_empty() || types.contains(&event.event_type.as_str());
         let mut folded = LogFolded { folded: 0, stopped: false };
-        for event in state.log.iter().skip(skip).filter(wanted).take(max_count) {
+        for event in state.log.iter().skip(skip).filter(|event| wanted(types, event)).take(max_count) {
             folded.folded += 1;
             if !fold.fold(event.as_log()) {
                 folded.stopped = true;
                 break;
             }
         }
-        Ok((fold, folded))
+        folded
+    }
+}
+
+fn wanted(types: &[&str], event: &StoredEvent) -> bool {
+    types.is_empty() || types.contains(&event.event_type.as_str())
+}
+
+/// Every operation runs under the lock at once; the futures are ready when first polled.
+impl EventStore for MemoryStore {
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(async move { self.append_now(stream_id, expected, events) })
     }
 
-    async fn fold_stream(
-        &self,
-        stream_id: &str,
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        max_count: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move {
+            let state = self.lock();
+            let Some(indices) = state.streams.get(stream_id) else {
+                return Ok(Vec::new());
+            };
+            let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
+            Ok(indices.iter().skip(skip).take(max_count).map(|&index| state.log[index].clone()).collect())
+        })
+    }
+
+    fn read_all<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move {
+            let state = self.lock();
+            let skip = usize::try_from(from_position.saturating_sub(1)).unwrap_or(usize::MAX);
+            Ok(state.log.iter().skip(skip).filter(|event| wanted(types, event)).take(max_count).cloned().collect())
+        })
+    }
+
+    fn fold_log<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+        mut fold: Box<dyn LogFold>,
+    ) -> BoxFuture<'a, Result<FoldedLog, StoreError>> {
+        Box::pin(async move {
+            let folded = self.fold_log_now(from_position, max_count, types, &mut *fold);
+            Ok((fold, folded))
+        })
+    }
+
+    fn fold_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
         from_version: u64,
         mut fold: Box<dyn StreamFold>,
-    ) -> Result<Box<dyn StreamFold>, StoreError> {
-        let state = self.lock();
-        let Some(indices) = state.streams.get(stream_id) else { return Ok(fold) };
-        let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
-        for &index in indices.iter().skip(skip) {
-            if !fold.fold(state.log[index].as_raw()) {
-                break;
+    ) -> BoxFuture<'a, Result<Box<dyn StreamFold>, StoreError>> {
+        Box::pin(async move {
+            let state = self.lock();
+            let Some(indices) = state.streams.get(stream_id) else { return Ok(fold) };
+            let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
+            for &index in indices.iter().skip(skip) {
+                if !fold.fold(state.log[index].as_raw()) {
+                    break;
+                }
             }
-        }
-        Ok(fold)
+            Ok(fold)
+        })
+    }
+
+    fn head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move { Ok(self.lock().log.len() as u64) })
     }
 
     fn capabilities(&self) -> Capabilities {
         Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true }
     }
 
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        Ok(self.lock().checkpoints.get(name).cloned())
+    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
+        Box::pin(async move { Ok(self.lock().checkpoints.get(name).cloned()) })
     }
 
-    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
-        self.lock().checkpoints.insert(name.to_owned(), checkpoint);
-        Ok(())
+    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.lock().checkpoints.insert(name.to_owned(), checkpoint);
+            Ok(())
+        })
     }
 
     fn subscribe(&self) -> Option<watch::Receiver<u64>> {
         Some(self.head.subscribe())
     }
 
-    async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        Ok(self.lock().snapshots.get(stream_id).cloned())
+    fn load_snapshot<'a>(&'a self, stream_id: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, StoreError>> {
+        Box::pin(async move { Ok(self.lock().snapshots.get(stream_id).cloned()) })
     }
 
-    async fn save_snapshot(&self, stream_id: &str, snapshot: Snapshot) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let newer = state.snapshots.get(stream_id).is_none_or(|saved| saved.version <= snapshot.version);
-        if newer {
-            state.snapshots.insert(stream_id.to_owned(), snapshot);
-        }
-        Ok(())
+    fn save_snapshot<'a>(&'a self, stream_id: &'a str, snapshot: Snapshot) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.lock();
+            let newer = state.snapshots.get(stream_id).is_none_or(|saved| saved.version <= snapshot.version);
+            if newer {
+                state.snapshots.insert(stream_id.to_owned(), snapshot);
+            }
+            Ok(())
+        })
     }
 }

@@ -80,6 +80,6 @@ fn main() {
     assert_eq!(<Door as eventsmith::Aggregate>::NAME, "door");
     assert!(!Door::default().is_open());
     assert_eq!(DoorEvent::from(Opened { id: 1 }).event_type(), "DoorOpened");
-    assert_eq!(<DoorCommand as CommandEnvelope>::TYPES, &["Open", "PaintDoor", "Slam"]);
+    assert_eq!(<DoorCommand as Envelope>::TYPES, &["Open", "PaintDoor", "Slam"]);
     let _ = Door::default().colour.len() + Door::default().slams as usize;
 }

@@ -47,7 +47,7 @@ impl DoorsView {
     fn colours(&self, query: &Colours) -> Vec<String> { self.colours.iter().take(query.limit).cloned().collect() }
 }
 
-#[derive(Query, Debug)]
+#[derive(QueryEnvelope, Debug)]
 pub enum DoorQuery {
     OpenCount(OpenCount),
     #[query(name = "ListColours")]

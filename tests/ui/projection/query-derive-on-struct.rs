@@ -1,6 +1,6 @@
 use eventsmith::prelude::*;
 
-#[derive(Query, Debug)]
+#[derive(QueryEnvelope, Debug)]
 pub struct OpenCount;
 
 fn main() {}

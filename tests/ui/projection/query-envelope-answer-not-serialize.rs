@@ -25,7 +25,7 @@ impl DoorsView {
     fn count(&self, _: OpenCount) -> Count { Count(self.open) }
 }
 
-#[derive(Query, Debug)]
+#[derive(QueryEnvelope, Debug)]
 pub enum DoorQuery {
     OpenCount(OpenCount),
 }

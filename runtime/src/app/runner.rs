@@ -6,9 +6,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use tracing::{Instrument, info_span};
 
-use crate::error::Error;
+use super::error::Error;
 use crate::projection::{ApplyError, Projection};
-use crate::store::{BoxFuture, Checkpoint, DynEventStore, EventStore, LogEvent, LogFold, LogFolded};
+use crate::store::{BoxFuture, Checkpoint, EventStore, EventStoreExt, LogEvent, LogFold, LogFolded};
 
 /// How many events of the global log a projection folds per store call (and checks for a
 /// checkpoint to save in between).
@@ -29,11 +29,11 @@ pub struct ProjectionStopped {
 pub(crate) trait Runner: Send + Sync {
     fn name(&self) -> &'static str;
     /// Applies every event after the checkpoint. Returns how many were applied.
-    fn catch_up<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
     /// Restores the saved state and checkpoint, refusing a checkpoint past the log's end.
-    fn restore<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<(), Error>>;
+    fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>>;
     /// Replaces the read model with a fresh one and replays the whole log into it.
-    fn rebuild<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -81,7 +81,7 @@ impl<P: Projection> ProjectionRunner<P> {
         self.read().checkpoint
     }
 
-    async fn catch_up_inner(&self, store: &dyn DynEventStore) -> Result<u64, Error> {
+    async fn catch_up_inner(&self, store: &dyn EventStore) -> Result<u64, Error> {
         let _applying = self.applying.lock().await;
         let mut applied = 0;
         loop {
@@ -125,15 +125,14 @@ impl<P: Projection> RunnerState<P> {
 /// Returns where the read ended and how many of the events read were applied (the others
 /// were of the projection's type names but another enum's).
 async fn fold_log<P: Projection>(
-    store: &dyn DynEventStore,
+    store: &dyn EventStore,
     state: &Arc<RwLock<RunnerState<P>>>,
     from: u64,
     types: &[&'static str],
 ) -> Result<(LogFolded, u64), Error> {
-    let fold = Box::new(Applying { state: Arc::clone(state), applied: 0 });
-    let (fold, folded) = store.fold_log(from, CATCH_UP_BATCH, types, fold).await?;
-    let applied = fold.into_any().downcast::<Applying<P>>().map_or(0, |fold| fold.applied);
-    Ok((folded, applied))
+    let fold = Applying { state: Arc::clone(state), applied: 0 };
+    let (fold, folded) = store.fold_log_into(from, CATCH_UP_BATCH, types, fold).await?;
+    Ok((folded, fold.applied))
 }
 
 struct Applying<P> {
@@ -176,11 +175,11 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
         P::NAME
     }
 
-    fn catch_up<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>> {
+    fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(self.catch_up_inner(store).instrument(info_span!("catch_up", projection = P::NAME)))
     }
 
-    fn restore<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<(), Error>> {
+    fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             if !P::PERSIST {
                 return Ok(());
@@ -207,7 +206,7 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
         })
     }
 
-    fn rebuild<'a>(&'a self, store: &'a dyn DynEventStore) -> BoxFuture<'a, Result<u64, Error>> {
+    fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
             // The fresh model is built aside and swapped in whole, so queries never see it
             // half-built; live updates wait for the swap and then continue from its checkpoint.

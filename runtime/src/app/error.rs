@@ -1,102 +1,8 @@
-//! Typed errors. Each names what failed and where: stream, version, event type, position.
+//! The engine's errors: [`Error`], and [`ExecuteError`] for commands.
 
+use crate::codec::{DecodeError, EncodeError};
+use crate::decode::CorruptEvent;
 use crate::store::{ExpectedVersion, StoreError};
-
-/// A stored payload that could not be turned back into a typed event.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// No variant is stored under this type name.
-    #[error("unknown type `{event_type}`; known types: {known}")]
-    UnknownType {
-        /// The stored type name.
-        event_type: String,
-        /// The type names the code knows, comma separated.
-        known: String,
-    },
-    /// The type is known, but not at this version.
-    #[error("`{event_type}` has no version {version}; the newest known version is {newest}")]
-    UnknownVersion {
-        /// The stored type name.
-        event_type: String,
-        /// The stored version.
-        version: u32,
-        /// The version the code writes.
-        newest: u32,
-    },
-    /// The payload is not valid JSON for the type.
-    #[error("payload of `{event_type}` v{version} does not decode: {source}")]
-    Payload {
-        /// The stored type name.
-        event_type: String,
-        /// The stored version.
-        version: u32,
-        /// What serde said.
-        source: serde_json::Error,
-    },
-    /// An upcaster of an old version failed.
-    #[error("upcasting `{event_type}` from version {from} to {to} failed: {message}")]
-    Upcast {
-        /// The stored type name.
-        event_type: String,
-        /// The version the step starts from.
-        from: u32,
-        /// The version the step converts into.
-        to: u32,
-        /// The upcaster's error.
-        message: String,
-    },
-    /// A `{"type": ..., "data": ...}` envelope that is malformed.
-    #[error("malformed envelope, expected {{\"type\": ..., \"data\": {{...}}}}: {source}")]
-    Envelope {
-        /// What serde said.
-        source: serde_json::Error,
-    },
-}
-
-/// An event payload that could not be encoded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EncodeError {
-    /// The payload's `Serialize` impl failed.
-    #[error("cannot encode `{event_type}`: {source}")]
-    Serialize {
-        /// The event's type name.
-        event_type: &'static str,
-        /// What serde said.
-        source: serde_json::Error,
-    },
-    /// The payload serialized to something other than a JSON object.
-    #[error("`{event_type}` must serialize to a JSON object, but produced `{found}`")]
-    NotAnObject {
-        /// The event's type name.
-        event_type: &'static str,
-        /// The start of what was produced.
-        found: String,
-    },
-}
-
-/// A stored event that does not decode, with where it is stored.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot decode event `{event_type}` v{event_version} at stream `{stream_id}` version \
-     {stream_version} (global position {position}): {source}"
-)]
-pub struct CorruptEvent {
-    /// The stream holding the event.
-    pub stream_id: String,
-    /// Its version in the stream.
-    pub stream_version: u64,
-    /// Its position in the global log.
-    pub position: u64,
-    /// Its stored type name.
-    pub event_type: String,
-    /// Its stored version.
-    pub event_version: u32,
-    /// Why it does not decode.
-    #[source]
-    pub source: DecodeError,
-}
 
 /// Why [`App::execute`](crate::App::execute) did not commit a command.
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +89,7 @@ pub enum Error {
     /// A projection stopped on an event it could not apply; it answers no queries until it
     /// is rebuilt or the app restarts after a fix.
     #[error(transparent)]
-    ProjectionStopped(std::sync::Arc<crate::runner::ProjectionStopped>),
+    ProjectionStopped(std::sync::Arc<super::runner::ProjectionStopped>),
     /// A query's projection was not registered with `App::builder().projection::<P>()`.
     #[error("projection `{projection}` is not registered; add `.projection::<{rust_type}>()` to the app builder")]
     ProjectionNotRegistered {

@@ -6,16 +6,23 @@ use std::sync::Arc;
 
 use tracing::{Instrument, info_span};
 
+pub(crate) mod error;
+pub(crate) mod runner;
+
+mod cache;
+mod replay;
+
 use crate::aggregate::{Aggregate, Handle};
 use crate::command::{Command, ExpectStream};
-use crate::error::{CorruptEvent, Error, ExecuteError};
+use crate::decode::decode_recorded;
 use crate::event::{Event, EventEnumInfo, EventSet};
+use crate::id::new_event_id;
 use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
-use crate::runner::{ProjectionRunner, Runner};
-use crate::store::{
-    DynEventStore, EventStore, ExpectedVersion, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
-};
+use crate::store::{EventStore, ExpectedVersion, NewEvent, StoreError};
+use cache::{AggregateCache, DEFAULT_CACHED_AGGREGATES};
+use error::{Error, ExecuteError};
+use runner::{ProjectionRunner, Runner};
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
@@ -70,59 +77,10 @@ pub struct App {
 }
 
 struct Inner {
-    store: Arc<dyn DynEventStore>,
+    store: Arc<dyn EventStore>,
     max_retries: u32,
     projections: Vec<Arc<dyn Runner>>,
     cache: AggregateCache,
-}
-
-/// Aggregates cached unless [`AppBuilder::aggregate_cache`] says otherwise.
-const DEFAULT_CACHED_AGGREGATES: usize = 4096;
-
-/// The states of recently used aggregates with their versions, so that a command on a warm
-/// aggregate costs only its append. A cached version is the append's expected version, so a
-/// stream moved on by anyone else fails the append with a conflict, and the retry loads it.
-struct AggregateCache {
-    capacity: usize,
-    entries: std::sync::Mutex<std::collections::HashMap<String, CachedState>>,
-}
-
-struct CachedState {
-    version: u64,
-    state: Box<dyn std::any::Any + Send + Sync>,
-}
-
-impl AggregateCache {
-    fn new(capacity: usize) -> Self {
-        AggregateCache { capacity, entries: std::sync::Mutex::new(std::collections::HashMap::new()) }
-    }
-
-    /// Takes the stream's cached state out, if there is one of type `A`.
-    fn take<A: Aggregate>(&self, stream_id: &str) -> Option<(A, u64)> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let entry = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(stream_id)?;
-        let state = entry.state.downcast::<A>().ok()?;
-        Some((*state, entry.version))
-    }
-
-    /// Caches `state` at `version`; when full, another entry makes room (any one: the cache
-    /// only saves loads, it never decides anything).
-    fn put<A: Aggregate>(&self, stream_id: &str, state: A, version: u64) {
-        // A stream with no events is not cached: "not found" is never decided from the cache.
-        if self.capacity == 0 || version == 0 {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(stream_id) {
-            let evicted = entries.keys().next().cloned();
-            if let Some(evicted) = evicted {
-                entries.remove(&evicted);
-            }
-        }
-        entries.insert(stream_id.to_owned(), CachedState { version, state: Box::new(state) });
-    }
 }
 
 impl std::fmt::Debug for App {
@@ -134,7 +92,7 @@ impl std::fmt::Debug for App {
 /// Configures and builds an [`App`].
 #[must_use]
 pub struct AppBuilder {
-    store: Option<Arc<dyn DynEventStore>>,
+    store: Option<Arc<dyn EventStore>>,
     max_retries: u32,
     cached_aggregates: usize,
     aggregates: Vec<(&'static str, &'static str)>,
@@ -160,7 +118,7 @@ impl App {
 
     /// The store the app runs on.
     #[must_use]
-    pub fn store(&self) -> &dyn DynEventStore {
+    pub fn store(&self) -> &dyn EventStore {
         &*self.inner.store
     }
 
@@ -200,7 +158,7 @@ impl App {
         C::Aggregate: Handle<C>,
     {
         let stream_id = stream_id::<C::Aggregate>(&command.aggregate_id());
-        let command_id = crate::__private::new_event_id();
+        let command_id = new_event_id();
         metadata.correlation_id.get_or_insert(command_id);
         metadata.causation_id.get_or_insert(command_id);
         let span = info_span!("execute", command = type_name::<C>(), stream = %stream_id);
@@ -259,7 +217,7 @@ impl App {
             let new_events = events
                 .iter()
                 .map(|event| Ok(NewEvent::encode(event)?.with_metadata(metadata.clone())))
-                .collect::<Result<Vec<_>, crate::error::EncodeError>>()?;
+                .collect::<Result<Vec<_>, crate::codec::EncodeError>>()?;
             let ids: Vec<_> = new_events.iter().map(|event| event.id).collect();
             let expected = ExpectedVersion::Exact(version);
             let append = self.inner.store.append(&stream_id, expected, new_events);
@@ -403,98 +361,6 @@ impl App {
             .find_map(|runner| runner.as_any().downcast_ref::<ProjectionRunner<P>>())
             .ok_or(Error::ProjectionNotRegistered { projection: P::NAME, rust_type: type_name::<P>() })
     }
-
-    async fn load_stream<A: Aggregate>(&self, stream_id: &str) -> Result<(A, u64), LoadError> {
-        if let Some((state, version)) = self.load_snapshot::<A>(stream_id).await {
-            // The fold starts at the snapshot's own event, which must exist: a store restored
-            // from an older copy may hold a snapshot past the end of the stream.
-            let replay =
-                self.replay(stream_id, Replay { state, version, corrupt: None, anchor: Some(version) }).await?;
-            if replay.anchor.is_none() {
-                return Ok((replay.state, replay.version));
-            }
-            tracing::warn!(stream = stream_id, version, "snapshot ignored: it is past the end of the stream");
-        }
-        let replay =
-            self.replay(stream_id, Replay { state: A::default(), version: 0, corrupt: None, anchor: None }).await?;
-        Ok((replay.state, replay.version))
-    }
-
-    /// Folds the stream into `replay` from its version on (from its anchor, when it has one).
-    async fn replay<A: Aggregate>(&self, stream_id: &str, replay: Replay<A>) -> Result<Replay<A>, LoadError> {
-        let from = replay.anchor.unwrap_or(replay.version + 1);
-        let fold: Box<dyn StreamFold> = Box::new(replay);
-        let fold = self.inner.store.fold_stream(stream_id, from, fold).await?;
-        let replay = fold.into_any().downcast::<Replay<A>>().map_err(|_| StoreError::Backend {
-            operation: "fold a stream",
-            retryable: false,
-            source: "the store returned another fold than it was given".into(),
-        })?;
-        match replay.corrupt {
-            Some(mut corrupt) => {
-                if corrupt.position == 0 {
-                    let at = self.inner.store.read_stream(stream_id, corrupt.stream_version, 1).await?;
-                    corrupt.position = at.first().map_or(0, |event| event.position);
-                }
-                Err(corrupt.into())
-            }
-            None => Ok(*replay),
-        }
-    }
-
-    /// The latest usable snapshot of the stream: one written for the state's current shape,
-    /// that decodes, and whose version the stream has. Any other is ignored (and the reason
-    /// logged), and the state is rebuilt from the events.
-    async fn load_snapshot<A: Aggregate>(&self, stream_id: &str) -> Option<(A, u64)> {
-        if A::SNAPSHOT_EVERY == 0 || !self.inner.store.capabilities().snapshots {
-            return None;
-        }
-        let snapshot = match self.inner.store.load_snapshot(stream_id).await {
-            Ok(snapshot) => snapshot?,
-            Err(error) => {
-                tracing::warn!(stream = stream_id, %error, "snapshot not loaded; replaying the stream");
-                return None;
-            }
-        };
-        let fingerprint = A::snapshot_fingerprint();
-        if snapshot.fingerprint != fingerprint {
-            tracing::info!(
-                stream = stream_id,
-                stored = %snapshot.fingerprint,
-                current = %fingerprint,
-                "snapshot ignored: the state's shape or snapshot revision changed; replaying the stream"
-            );
-            return None;
-        }
-        let state = match A::decode_snapshot(&snapshot.state)? {
-            Ok(state) => state,
-            Err(error) => {
-                tracing::warn!(stream = stream_id, %error, "snapshot ignored: it does not decode; replaying the stream");
-                return None;
-            }
-        };
-        Some((state, snapshot.version))
-    }
-
-    /// Stores a snapshot when a commit crossed a multiple of `SNAPSHOT_EVERY`. A failure is
-    /// logged, not returned: the command is committed either way.
-    async fn maybe_snapshot<A: Aggregate>(&self, stream_id: &str, state: &A, before: u64, after: u64) {
-        let every = A::SNAPSHOT_EVERY;
-        if every == 0 || before / every == after / every || !self.inner.store.capabilities().snapshots {
-            return;
-        }
-        let Some(encoded) = state.encode_snapshot() else { return };
-        let snapshot = match encoded {
-            Ok(bytes) => Snapshot { version: after, fingerprint: A::snapshot_fingerprint(), state: bytes },
-            Err(error) => {
-                tracing::warn!(stream = stream_id, %error, "snapshot not taken: the state does not serialize");
-                return;
-            }
-        };
-        if let Err(error) = self.inner.store.save_snapshot(stream_id, snapshot).await {
-            tracing::warn!(stream = stream_id, %error, "snapshot not saved");
-        }
-    }
 }
 
 impl AppBuilder {
@@ -505,7 +371,7 @@ impl AppBuilder {
     }
 
     /// A store shared with other apps or with code that reads it directly.
-    pub fn shared_store(mut self, store: Arc<dyn DynEventStore>) -> Self {
+    pub fn shared_store(mut self, store: Arc<dyn EventStore>) -> Self {
         self.store = Some(store);
         self
     }
@@ -642,139 +508,4 @@ pub struct Committed<A: Aggregate> {
 /// The stream id of aggregate `A` with id `id`: `Name-id`.
 pub fn stream_id<A: Aggregate>(id: &dyn Display) -> String {
     format!("{}-{id}", A::NAME)
-}
-
-/// The replay fold, run by the store as it reads the stream: decodes each payload in place
-/// and applies it, stopping at the first event that does not decode.
-struct Replay<A> {
-    state: A,
-    version: u64,
-    corrupt: Option<Box<CorruptEvent>>,
-    /// The version of the snapshot the state was restored from, until the fold has seen
-    /// that event (which it skips: the state already holds it).
-    anchor: Option<u64>,
-}
-
-impl<A: Aggregate> StreamFold for Replay<A> {
-    fn fold(&mut self, event: RawEvent<'_>) -> bool {
-        if let Some(anchor) = self.anchor {
-            if event.stream_version != anchor {
-                return false;
-            }
-            self.anchor = None;
-            return true;
-        }
-        match A::Event::decode(event.event_type, event.event_version, event.payload) {
-            Ok(decoded) => {
-                self.state.apply(&decoded);
-                self.version = event.stream_version;
-                true
-            }
-            Err(source) => {
-                self.corrupt = Some(Box::new(CorruptEvent {
-                    stream_id: event.stream_id.to_owned(),
-                    stream_version: event.stream_version,
-                    position: event.position,
-                    event_type: event.event_type.to_owned(),
-                    event_version: event.event_version,
-                    source,
-                }));
-                false
-            }
-        }
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-        self
-    }
-}
-
-enum LoadError {
-    Corrupt(Box<CorruptEvent>),
-    Store(StoreError),
-}
-
-impl From<Box<CorruptEvent>> for LoadError {
-    fn from(error: Box<CorruptEvent>) -> Self {
-        Self::Corrupt(error)
-    }
-}
-
-impl From<StoreError> for LoadError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-impl<E> From<LoadError> for ExecuteError<E> {
-    fn from(error: LoadError) -> Self {
-        match error {
-            LoadError::Corrupt(e) => Self::Corrupt(e),
-            LoadError::Store(e) => Self::Store(e),
-        }
-    }
-}
-
-impl From<LoadError> for Error {
-    fn from(error: LoadError) -> Self {
-        match error {
-            LoadError::Corrupt(e) => Self::Corrupt(e),
-            LoadError::Store(e) => Self::Store(e),
-        }
-    }
-}
-
-/// Decodes a stored event's payload into the typed event, naming where it is stored.
-///
-/// # Errors
-/// A [`CorruptEvent`] naming the stream, version, position and type.
-pub fn decode_stored<E: Event>(stored: &StoredEvent) -> Result<E, Box<CorruptEvent>> {
-    decode_logged(&stored.as_log())
-}
-
-/// Decodes an event borrowed from the log into the typed event, naming where it is stored.
-///
-/// # Errors
-/// A [`CorruptEvent`] naming the stream, version, position and type.
-pub fn decode_logged<E: Event>(logged: &crate::store::LogEvent<'_>) -> Result<E, Box<CorruptEvent>> {
-    E::decode(logged.event_type, logged.event_version, logged.payload).map_err(|source| {
-        Box::new(CorruptEvent {
-            stream_id: logged.stream_id.to_owned(),
-            stream_version: logged.stream_version,
-            position: logged.position,
-            event_type: logged.event_type.to_owned(),
-            event_version: logged.event_version,
-            source,
-        })
-    })
-}
-
-/// Moves a stored event's envelope around an already decoded payload.
-pub fn decode_envelope<E>(stored: StoredEvent, event: E) -> Recorded<E> {
-    Recorded {
-        id: stored.id,
-        stream_id: stored.stream_id,
-        stream_version: stored.stream_version,
-        position: stored.position,
-        recorded_at: stored.recorded_at,
-        metadata: stored.metadata,
-        event,
-    }
-}
-
-/// Decodes a stored event into a typed [`Recorded`] envelope.
-///
-/// # Errors
-/// As [`decode_stored`].
-pub fn decode_recorded<E: Event>(stored: StoredEvent) -> Result<Recorded<E>, Box<CorruptEvent>> {
-    let event = decode_stored::<E>(&stored)?;
-    Ok(Recorded {
-        id: stored.id,
-        stream_id: stored.stream_id,
-        stream_version: stored.stream_version,
-        position: stored.position,
-        recorded_at: stored.recorded_at,
-        metadata: stored.metadata,
-        event,
-    })
 }

@@ -1,0 +1,240 @@
+//! Appending: round trips, every expectation, conflicts, races, retries and batches.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use uuid::Uuid;
+
+use super::{event, head, numbered, unique_stream};
+use crate::store::{AppendOutcome, EventStore, ExpectedVersion, StoreError};
+
+fn is_conflict(result: &Result<AppendOutcome, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict { .. }))
+}
+
+/// Appended events read back byte for byte, with their ids, namespaces (or none), types,
+/// versions and metadata, at stream versions 1, 2, ... and increasing global positions.
+pub async fn append_and_read_back_byte_identical<S: EventStore>(store: S) {
+    let stream = unique_stream("read-back");
+    let mut with_metadata =
+        event("Shipped", r#"{"carrier":"DHL","weight":1.5e3,"tags":["a","\u00e9"],"nested":{"k":null}}"#)
+            .in_namespace("Shipping.v2 \u{e9}");
+    with_metadata.event_version = 7;
+    with_metadata.metadata.correlation_id = Some(Uuid::now_v7());
+    with_metadata.metadata.causation_id = Some(Uuid::now_v7());
+    with_metadata.metadata.custom.insert("user".into(), "ada".into());
+    let batch = vec![event("Created", r#"{ "spaced" :  true }"#), with_metadata];
+    let before = SystemTime::now() - Duration::from_secs(5);
+    let outcome = store.append(&stream, ExpectedVersion::NoStream, batch.clone()).await.expect("append");
+    assert_eq!(outcome.first_version, 1);
+    assert_eq!(outcome.positions.len(), 2);
+    assert!(outcome.positions[0] < outcome.positions[1], "positions increase within a batch");
+    assert!(!outcome.already_stored);
+    let read = store.read_stream(&stream, 1, 100).await.expect("read");
+    assert_eq!(read.len(), 2);
+    for ((stored, appended), position) in read.iter().zip(&batch).zip(&outcome.positions) {
+        assert_eq!(stored.id, appended.id);
+        assert_eq!(stored.stream_id, stream);
+        assert_eq!(stored.namespace.as_deref(), appended.namespace.as_deref());
+        assert_eq!(stored.event_type, appended.event_type);
+        assert_eq!(stored.event_version, appended.event_version);
+        assert_eq!(stored.payload, appended.payload, "payload bytes must come back unchanged");
+        assert_eq!(stored.metadata, appended.metadata);
+        assert_eq!(stored.position, *position);
+        assert!(stored.recorded_at >= before && stored.recorded_at <= SystemTime::now() + Duration::from_secs(5));
+    }
+    assert_eq!((read[0].stream_version, read[1].stream_version), (1, 2));
+    let from_log = store.read_all(outcome.positions[0], 2, &[]).await.expect("read the log");
+    assert_eq!(from_log, read, "the global log returns the same envelopes");
+}
+
+/// `Any` appends to new and existing streams.
+pub async fn expected_version_any<S: EventStore>(store: S) {
+    let stream = unique_stream("any");
+    store.append(&stream, ExpectedVersion::Any, numbered(1)).await.expect("append to a new stream");
+    let outcome = store.append(&stream, ExpectedVersion::Any, numbered(2)).await.expect("append to an existing stream");
+    assert_eq!((outcome.first_version, outcome.last_version()), (2, 3));
+}
+
+/// `NoStream` appends only to a stream without events.
+pub async fn expected_version_no_stream<S: EventStore>(store: S) {
+    let stream = unique_stream("no-stream");
+    store.append(&stream, ExpectedVersion::NoStream, numbered(1)).await.expect("append to a new stream");
+    let result = store.append(&stream, ExpectedVersion::NoStream, numbered(1)).await;
+    assert!(matches!(result, Err(StoreError::Conflict { actual: 1, .. })), "{result:?}");
+}
+
+/// `StreamExists` appends only to a stream with events.
+pub async fn expected_version_stream_exists<S: EventStore>(store: S) {
+    let stream = unique_stream("exists");
+    let result = store.append(&stream, ExpectedVersion::StreamExists, numbered(1)).await;
+    assert!(matches!(result, Err(StoreError::Conflict { actual: 0, .. })), "{result:?}");
+    store.append(&stream, ExpectedVersion::Any, numbered(1)).await.expect("append");
+    store.append(&stream, ExpectedVersion::StreamExists, numbered(1)).await.expect("append to an existing stream");
+}
+
+/// `Exact(n)` appends only at version n; `Exact(0)` is a new stream.
+pub async fn expected_version_exact<S: EventStore>(store: S) {
+    let stream = unique_stream("exact");
+    assert!(is_conflict(&store.append(&stream, ExpectedVersion::Exact(1), numbered(1)).await));
+    store.append(&stream, ExpectedVersion::Exact(0), numbered(2)).await.expect("append at 0");
+    assert!(is_conflict(&store.append(&stream, ExpectedVersion::Exact(1), numbered(1)).await));
+    assert!(is_conflict(&store.append(&stream, ExpectedVersion::Exact(3), numbered(1)).await));
+    let outcome = store.append(&stream, ExpectedVersion::Exact(2), numbered(1)).await.expect("append at 2");
+    assert_eq!(outcome.first_version, 3);
+    let Err(StoreError::Conflict { expected, actual, .. }) =
+        store.append(&stream, ExpectedVersion::Exact(2), numbered(1)).await
+    else {
+        panic!("a stale expected version must conflict");
+    };
+    assert_eq!((expected, actual), (ExpectedVersion::Exact(2), 3));
+}
+
+/// A conflicting append writes none of its events, anywhere.
+pub async fn a_conflict_writes_nothing<S: EventStore>(store: S) {
+    let stream = unique_stream("conflict");
+    store.append(&stream, ExpectedVersion::Any, numbered(1)).await.expect("append");
+    let before = head(&store).await;
+    assert!(is_conflict(&store.append(&stream, ExpectedVersion::NoStream, numbered(5)).await));
+    assert_eq!(store.read_stream(&stream, 1, 100).await.expect("read").len(), 1);
+    assert_eq!(head(&store).await, before);
+}
+
+/// An append without events is an error, not a no-op that looks like success.
+pub async fn empty_appends_are_rejected<S: EventStore>(store: S) {
+    let stream = unique_stream("empty");
+    let result = store.append(&stream, ExpectedVersion::Any, Vec::new()).await;
+    assert!(matches!(result, Err(StoreError::EmptyAppend { .. })), "{result:?}");
+}
+
+/// Many tasks append to one stream, each reading the version and appending at it, retrying
+/// on conflict: every successful append lands right after the version it expected, every
+/// version has exactly one winner, with no gaps, duplicates or losses. (Fails a store whose
+/// check and insert are not one atomic step.)
+pub async fn concurrent_appends_to_one_stream<S: EventStore>(store: S) {
+    const TASKS: usize = 8;
+    const EACH: usize = 15;
+    let store = Arc::new(store);
+    let stream = unique_stream("contended");
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (store, stream) = (Arc::clone(&store), stream.clone());
+            tokio::spawn(async move {
+                let mut won = Vec::new();
+                for index in 0..EACH {
+                    let new = event("Numbered", &format!(r#"{{"task":{task},"n":{index}}}"#));
+                    loop {
+                        let version = store.read_stream(&stream, 1, 100_000).await.expect("read").len() as u64;
+                        match store.append(&stream, ExpectedVersion::Exact(version), vec![new.clone()]).await {
+                            Ok(outcome) => {
+                                assert_eq!(
+                                    outcome.first_version,
+                                    version + 1,
+                                    "an append expecting version {version} must land right after it"
+                                );
+                                won.push((outcome.first_version, new.id));
+                                break;
+                            }
+                            Err(StoreError::Conflict { .. }) => {}
+                            Err(other) => panic!("append failed: {other}"),
+                        }
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut winners = BTreeMap::new();
+    for task in tasks {
+        for (version, id) in task.await.expect("task") {
+            assert!(winners.insert(version, id).is_none(), "version {version} was won twice");
+        }
+    }
+    let stored = store.read_stream(&stream, 1, 100_000).await.expect("read");
+    assert_eq!(stored.len(), TASKS * EACH, "events were lost or duplicated");
+    for (index, event) in stored.iter().enumerate() {
+        assert_eq!(event.stream_version, index as u64 + 1, "stream versions have no gaps");
+        assert_eq!(winners.get(&event.stream_version), Some(&event.id), "the winner of each version is what is stored");
+    }
+}
+
+/// Appending a batch again with the same event ids, at the same place, is acknowledged with
+/// the first outcome and writes nothing.
+pub async fn an_exact_retry_is_idempotent<S: EventStore>(store: S) {
+    let stream = unique_stream("retry");
+    store.append(&stream, ExpectedVersion::Any, numbered(2)).await.expect("append");
+    let batch = numbered(3);
+    let first = store.append(&stream, ExpectedVersion::Exact(2), batch.clone()).await.expect("append");
+    let before = head(&store).await;
+    let again = store.append(&stream, ExpectedVersion::Exact(2), batch).await.expect("an exact retry is acknowledged");
+    assert!(again.already_stored);
+    assert_eq!((again.first_version, &again.positions), (first.first_version, &first.positions));
+    assert_eq!(store.read_stream(&stream, 1, 100).await.expect("read").len(), 5);
+    assert_eq!(head(&store).await, before, "a retry writes nothing");
+}
+
+/// A batch whose ids are stored elsewhere is an error and writes nothing; so is one whose
+/// ids are only partly stored, where the store declares `unique_event_ids`.
+pub async fn a_partial_retry_is_refused<S: EventStore>(store: S) {
+    let stream = unique_stream("partial");
+    let batch = numbered(2);
+    store.append(&stream, ExpectedVersion::NoStream, batch.clone()).await.expect("append");
+    let before = head(&store).await;
+    let elsewhere = store.append(&unique_stream("other"), ExpectedVersion::Any, batch.clone()).await;
+    assert!(matches!(elsewhere, Err(StoreError::DuplicateEvent { .. })), "{elsewhere:?}");
+    assert_eq!(head(&store).await, before, "a refused retry writes nothing");
+    if !store.capabilities().unique_event_ids {
+        return;
+    }
+    let partial = vec![batch[1].clone(), event("Numbered", "{}")];
+    let result = store.append(&stream, ExpectedVersion::Any, partial).await;
+    assert!(matches!(result, Err(StoreError::DuplicateEvent { .. })), "{result:?}");
+    let tail_first = vec![event("Numbered", "{}"), batch[0].clone()];
+    let result = store.append(&stream, ExpectedVersion::Any, tail_first).await;
+    assert!(matches!(result, Err(StoreError::DuplicateEvent { .. })), "{result:?}");
+    assert_eq!(head(&store).await, before, "a refused retry writes nothing");
+}
+
+/// 10,000 events in one append are one atomic batch at consecutive stream versions: a reader
+/// polling the stream while it is written sees none of it or all of it, never a part. (Fails
+/// a store that splits a batch into several commits.)
+pub async fn a_large_batch_is_one_append<S: EventStore>(store: S) {
+    const SIZE: usize = 10_000;
+    let store = Arc::new(store);
+    let stream = unique_stream("large");
+    let watcher = {
+        let (store, stream) = (Arc::clone(&store), stream.clone());
+        tokio::spawn(async move {
+            let mut seen = HashSet::new();
+            loop {
+                let count = store.read_stream(&stream, 1, SIZE + 1).await.expect("read").len();
+                seen.insert(count);
+                if count == SIZE {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let outcome = store.append(&stream, ExpectedVersion::NoStream, numbered(SIZE)).await.expect("append");
+    let seen = tokio::time::timeout(Duration::from_secs(60), watcher)
+        .await
+        .expect("the batch becomes visible")
+        .expect("watcher");
+    assert!(seen.iter().all(|&count| count == 0 || count == SIZE), "a reader saw part of the batch: {seen:?} events");
+    assert_eq!((outcome.first_version, outcome.last_version()), (1, SIZE as u64));
+    assert_eq!(outcome.positions.iter().collect::<HashSet<_>>().len(), SIZE);
+    let mut read = 0;
+    loop {
+        let page = store.read_stream(&stream, read + 1, 3_000).await.expect("read");
+        if page.is_empty() {
+            break;
+        }
+        for event in &page {
+            read += 1;
+            assert_eq!(event.stream_version, read);
+        }
+    }
+    assert_eq!(read, SIZE as u64);
+}

@@ -1,0 +1,208 @@
+//! The [`EventStore`] trait: what a store must do (three operations) and what it may do
+//! better than the defaults built on them.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::watch;
+
+use super::{
+    AppendOutcome, Capabilities, Checkpoint, ExpectedVersion, FoldedLog, LogFold, LogFolded, NewEvent, Snapshot,
+    StoreError, StoredEvent, StreamFold,
+};
+
+/// A future returned by an [`EventStore`]: boxed, so that the trait is object-safe and an
+/// [`App`](crate::App) can hold any store chosen at run time as `Arc<dyn EventStore>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An append-only store of event streams with a global log: the seed's `writeEvents` and
+/// `getEvents`.
+///
+/// A store keeps streams of events, each event at a stream version (1, 2, ...) and at a
+/// position in one global log that readers see in commit order.
+///
+/// Three operations are required ([`append`](Self::append), [`read_stream`](Self::read_stream)
+/// and [`read_all`](Self::read_all)); the others have defaults built on them, which a store
+/// overrides where it can do better, and optional capabilities that a store declares in
+/// [`capabilities`](Self::capabilities). The trait is object-safe: calls through
+/// `dyn EventStore` reach the store's own overrides, so there is no forwarding layer that
+/// could miss one. An implementation returns its futures boxed:
+///
+/// ```
+/// use eventsmith::store::{BoxFuture, EventStore, ExpectedVersion, MemoryStore, NewEvent};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let event = NewEvent::new("OrderCreated", 1, br#"{"order_id":"42"}"#.to_vec());
+/// store.append("Order-42", ExpectedVersion::NoStream, vec![event]).await.unwrap();
+/// let events = store.read_stream("Order-42", 1, 100).await.unwrap();
+/// assert_eq!(events[0].stream_version, 1);
+/// assert_eq!(events[0].payload, br#"{"order_id":"42"}"#);
+/// # });
+/// ```
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream_id` atomically, if the stream satisfies `expected`.
+    ///
+    /// An append whose event ids are all already stored in that stream, in that order, is
+    /// acknowledged with the original outcome and `already_stored` set, writing nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when `expected` does not hold; [`StoreError::EmptyAppend`];
+    /// [`StoreError::DuplicateEvent`] for a partial retry; [`StoreError::Backend`].
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>>;
+
+    /// Reads up to `max_count` events of `stream_id` from stream version `from_version` on.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        max_count: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+
+    /// Reads up to `max_count` events of the global log from `from_position` on, in commit
+    /// order, keeping only the given event types when `types` is not empty (by type name, in
+    /// any namespace: readers that want one enum's events check the namespace too).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn read_all<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+
+    /// Feeds the events of `stream_id` from `from_version` on to `fold`, in order, until the
+    /// stream ends or `fold` stops, and gives `fold` back. The default reads pages with
+    /// [`read_stream`](Self::read_stream); a store may override it to fold without copies.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn fold_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        mut fold: Box<dyn StreamFold>,
+    ) -> BoxFuture<'a, Result<Box<dyn StreamFold>, StoreError>> {
+        Box::pin(async move {
+            const PAGE: usize = 1024;
+            let mut next = from_version;
+            loop {
+                let page = self.read_stream(stream_id, next, PAGE).await?;
+                for stored in &page {
+                    next = stored.stream_version + 1;
+                    if !fold.fold(stored.as_raw()) {
+                        return Ok(fold);
+                    }
+                }
+                if page.len() < PAGE {
+                    return Ok(fold);
+                }
+            }
+        })
+    }
+
+    /// Feeds up to `max_count` events of the global log from `from_position` on to `fold`,
+    /// in commit order, keeping only the given event types when `types` is not empty, until
+    /// the log ends or `fold` stops; gives `fold` back with how many events it took. The
+    /// default reads [`read_all`](Self::read_all); a store may override it to fold without
+    /// copies.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn fold_log<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+        mut fold: Box<dyn LogFold>,
+    ) -> BoxFuture<'a, Result<FoldedLog, StoreError>> {
+        Box::pin(async move {
+            let events = self.read_all(from_position, max_count, types).await?;
+            let mut folded = LogFolded { folded: 0, stopped: false };
+            for event in &events {
+                folded.folded += 1;
+                if !fold.fold(event.as_log()) {
+                    folded.stopped = true;
+                    break;
+                }
+            }
+            Ok((fold, folded))
+        })
+    }
+
+    /// The position of the last event of the global log, 0 when it is empty. The default
+    /// reads the whole log; a store overrides it with a lookup.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            const PAGE: usize = 4096;
+            let mut head = 0;
+            loop {
+                let page = self.read_all(head + 1, PAGE, &[]).await?;
+                match page.last() {
+                    Some(last) => head = last.position,
+                    None => return Ok(head),
+                }
+            }
+        })
+    }
+
+    /// The optional capabilities this store has. None unless the store says otherwise.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// Loads the checkpoint saved under `name`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::checkpoints`].
+    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
+        let _ = name;
+        Box::pin(async { Err(StoreError::Unsupported { capability: "checkpoints" }) })
+    }
+
+    /// Saves `checkpoint` under `name`, position and state in one atomic write.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::checkpoints`].
+    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (name, checkpoint);
+        Box::pin(async { Err(StoreError::Unsupported { capability: "checkpoints" }) })
+    }
+
+    /// A receiver of the global log's head position, updated after every append (this
+    /// process's, and other processes' where the store is told of them), if the store
+    /// declares [`Capabilities::notifications`].
+    fn subscribe(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
+
+    /// Loads the latest snapshot of `stream_id`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::snapshots`].
+    fn load_snapshot<'a>(&'a self, stream_id: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, StoreError>> {
+        let _ = stream_id;
+        Box::pin(async { Err(StoreError::Unsupported { capability: "snapshots" }) })
+    }
+
+    /// Saves a snapshot of `stream_id`, replacing an older one (never a newer one).
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] unless the store declares [`Capabilities::snapshots`].
+    fn save_snapshot<'a>(&'a self, stream_id: &'a str, snapshot: Snapshot) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (stream_id, snapshot);
+        Box::pin(async { Err(StoreError::Unsupported { capability: "snapshots" }) })
+    }
+}

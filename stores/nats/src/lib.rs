@@ -1,0 +1,478 @@
+//! [`NatsStore`]: the distributed store on NATS JetStream, which replicates and clusters.
+//!
+//! - One JetStream stream holds the store; each event stream is one subject,
+//!   `<prefix>.e.<stream id>` (characters outside `[A-Za-z0-9_-]` are escaped as `~HH`).
+//! - **A batch append is one message** carrying all its events: JetStream 2.9 cannot publish
+//!   several messages atomically, and one message is atomic. So a batch is limited by the
+//!   server's `max_payload` (1 MB by default); a larger one is refused whole.
+//! - The expected version is enforced by JetStream's expected-last-subject-sequence: the
+//!   append reads the subject's last message (its version is in its headers) and publishes
+//!   on condition that it is still the last.
+//! - **Global order is the JetStream stream sequence**, assigned in commit order. An event's
+//!   position is `sequence << 20 | index in its batch`, so positions grow in log order but are
+//!   not consecutive.
+//! - Idempotency uses message ids: a retried batch (the same event ids) within the stream's
+//!   duplicate window is acknowledged with the first outcome, as is a retry of a stream's
+//!   last batch at any time. JetStream has no per-event uniqueness, so a batch that only
+//!   partly repeats an earlier one is not detected: the store declares
+//!   `unique_event_ids: false`.
+//! - Checkpoints and snapshots live in key-value buckets: JetStream streams named
+//!   `KV_<prefix>_checkpoints` and `KV_<prefix>_snapshots` with subjects `$KV.<bucket>.<key>`
+//!   and one message kept per subject, which is what a JetStream bucket is (the `nats kv`
+//!   tools read them). They are driven through the stream API, which works with every
+//!   server since 2.9. Live subscribers use an ordered consumer on new messages.
+
+mod batch;
+mod bucket;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer, stream};
+use bytes::{Buf, BufMut, BytesMut};
+use eventsmith_runtime::id::fnv1a;
+use eventsmith_runtime::store::{
+    AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, Head, NewEvent, Snapshot,
+    StoreError, StoredEvent,
+};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use batch::{
+    Batch, FORMAT_NAMESPACES, HEADER_COUNT, HEADER_FIRST_VERSION, HEADER_FORMAT, HEADER_STREAM, INDEX_BITS,
+    encode_batch, header_u64, position,
+};
+use bucket::{Bucket, decode_snapshot};
+
+/// The most events one batch (one message) holds: positions keep 20 bits for the index.
+const MAX_BATCH: usize = 1 << batch::INDEX_BITS;
+
+/// Options for [`NatsStore::connect_with`] and [`NatsStore::from_client`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsOptions {
+    /// The JetStream stream holding the events (letters, digits, `_` and `-`).
+    pub stream: String,
+    /// The subject prefix of the event subjects, and of the key-value bucket names.
+    pub prefix: String,
+    /// How long JetStream remembers message ids for duplicate detection.
+    pub duplicate_window: Duration,
+    /// Replicas of the stream and buckets (1 on a single server; 3 or 5 in a cluster).
+    pub replicas: usize,
+}
+
+impl Default for NatsOptions {
+    fn default() -> Self {
+        Self {
+            stream: "EVENTSMITH".into(),
+            prefix: "eventsmith".into(),
+            duplicate_window: Duration::from_secs(120),
+            replicas: 1,
+        }
+    }
+}
+
+/// The event store on NATS JetStream.
+#[derive(Clone)]
+pub struct NatsStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    context: jetstream::Context,
+    stream: stream::Stream,
+    prefix: String,
+    checkpoints: Bucket,
+    snapshots: Bucket,
+    head: Head,
+    follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(follower) = self.follower.lock().ok().and_then(|mut follower| follower.take()) {
+            follower.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for NatsStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsStore").field("prefix", &self.shared.prefix).finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn backend(operation: &'static str, error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend { operation, retryable: true, source: Box::new(error) }
+}
+
+/// The stream id as a subject token: `[A-Za-z0-9_-]` kept, every other byte as `~HH`.
+pub(crate) fn subject_token(stream_id: &str) -> String {
+    let mut token = String::with_capacity(stream_id.len());
+    for byte in stream_id.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
+            token.push(char::from(byte));
+        } else {
+            token.push_str(&format!("~{byte:02X}"));
+        }
+    }
+    if token.is_empty() { "~".to_owned() } else { token }
+}
+
+/// A key-value key for a name: `[A-Za-z0-9_-]` kept, every other byte as `=HH`.
+pub(crate) fn kv_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
+            key.push(char::from(byte));
+        } else {
+            key.push_str(&format!("={byte:02X}"));
+        }
+    }
+    if key.is_empty() { "=".to_owned() } else { key }
+}
+
+impl NatsStore {
+    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`) and creates the stream and buckets
+    /// if they do not exist.
+    ///
+    /// # Errors
+    /// A server that cannot be reached, or without JetStream.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, NatsOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect) with options.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(url: &str, options: NatsOptions) -> Result<Self, StoreError> {
+        let client = async_nats::connect(url).await.map_err(|error| backend("connect", error))?;
+        Self::from_client(client, options).await
+    }
+
+    /// A store on the application's own client.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn from_client(client: async_nats::Client, options: NatsOptions) -> Result<Self, StoreError> {
+        let valid =
+            |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid(&options.stream) || !valid(&options.prefix) {
+            return Err(StoreError::Backend {
+                operation: "open",
+                retryable: false,
+                source: "the stream name and prefix may hold letters, digits, `_` and `-` only".into(),
+            });
+        }
+        let context = jetstream::new(client);
+        let config = stream::Config {
+            name: options.stream.clone(),
+            subjects: vec![format!("{}.e.>", options.prefix)],
+            storage: stream::StorageType::File,
+            duplicate_window: options.duplicate_window,
+            allow_direct: true,
+            num_replicas: options.replicas,
+            deny_delete: true,
+            deny_purge: true,
+            ..stream::Config::default()
+        };
+        let stream = context.get_or_create_stream(config).await.map_err(|error| backend("create the stream", error))?;
+        let checkpoints = Bucket::open(&context, &format!("{}_checkpoints", options.prefix), options.replicas).await?;
+        let snapshots = Bucket::open(&context, &format!("{}_snapshots", options.prefix), options.replicas).await?;
+        let shared = Shared {
+            context: context.clone(),
+            stream,
+            prefix: options.prefix,
+            checkpoints,
+            snapshots,
+            head: Head::new(0),
+            follower: std::sync::Mutex::new(None),
+        };
+        Ok(Self { shared: Arc::new(shared) })
+    }
+
+    fn subject(&self, stream_id: &str) -> String {
+        format!("{}.e.{}", self.shared.prefix, subject_token(stream_id))
+    }
+
+    /// The next message at or after `sequence` on `subject` (which may be a wildcard).
+    async fn next(&self, subject: &str, sequence: u64) -> Result<Option<Batch>, StoreError> {
+        match self.shared.stream.direct_get_next_for_subject(subject, Some(sequence.max(1))).await {
+            Ok(message) => Batch::from_message(message).map(Some),
+            Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(backend("read", error)),
+        }
+    }
+
+    async fn last(&self, subject: &str) -> Result<Option<Batch>, StoreError> {
+        match self.shared.stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => Batch::from_message(message).map(Some),
+            Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(backend("read", error)),
+        }
+    }
+
+    fn advance_head(&self, to: u64) {
+        self.shared.head.advance(to);
+    }
+}
+
+fn message_id(events: &[NewEvent]) -> String {
+    let mut ids = Vec::with_capacity(events.len() * 16);
+    for event in events {
+        ids.extend_from_slice(event.id.as_bytes());
+    }
+    format!("{}-{}-{:016x}", events[0].id.simple(), events.len(), fnv1a(&ids))
+}
+
+impl EventStore for NatsStore {
+    fn append<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
+            }
+            if events.len() > MAX_BATCH {
+                return Err(StoreError::Backend {
+                    operation: "append",
+                    retryable: false,
+                    source: format!("a batch holds at most {MAX_BATCH} events on NATS").into(),
+                });
+            }
+            let subject = self.subject(stream_id);
+            let body = encode_batch(&events)?;
+            let id = message_id(&events);
+            loop {
+                let last = self.last(&subject).await?;
+                let (actual, last_sequence) =
+                    last.as_ref().map_or((0, 0), |batch| (batch.last_version(), batch.sequence));
+                if !expected.admits(actual) {
+                    if let Some(batch) = last.filter(|batch| batch.same_ids(&events)) {
+                        return Ok(batch.outcome(true));
+                    }
+                    return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });
+                }
+                let mut headers = HeaderMap::new();
+                headers.insert(HEADER_STREAM, stream_id);
+                headers.insert(HEADER_FIRST_VERSION, (actual + 1).to_string().as_str());
+                headers.insert(HEADER_COUNT, events.len().to_string().as_str());
+                headers.insert(HEADER_FORMAT, FORMAT_NAMESPACES);
+                let publish = jetstream::message::PublishMessage::build()
+                    .payload(body.clone())
+                    .headers(headers)
+                    .message_id(&id)
+                    .expected_last_subject_sequence(last_sequence);
+                let acknowledged = match self.shared.context.send_publish(subject.clone(), publish).await {
+                    Ok(future) => future.await,
+                    Err(error) => Err(error),
+                };
+                match acknowledged {
+                    Ok(ack) if ack.duplicate => {
+                        // An earlier append of the same batch: its outcome, if it went to this stream.
+                        let message = self
+                            .shared
+                            .stream
+                            .get_raw_message(ack.sequence)
+                            .await
+                            .map_err(|error| backend("append", error))?;
+                        let batch = Batch::from_message(message)?;
+                        if batch.stream_id != stream_id || !batch.same_ids(&events) {
+                            return Err(StoreError::DuplicateEvent {
+                                stream_id: stream_id.to_owned(),
+                                event_id: events[0].id,
+                            });
+                        }
+                        return Ok(batch.outcome(true));
+                    }
+                    Ok(ack) => {
+                        let outcome = AppendOutcome {
+                            first_version: actual + 1,
+                            positions: (0..events.len()).map(|index| position(ack.sequence, index)).collect(),
+                            recorded_at: SystemTime::now(),
+                            already_stored: false,
+                        };
+                        self.advance_head(position(ack.sequence, events.len() - 1));
+                        return Ok(outcome);
+                    }
+                    Err(error) if error.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                        // Another writer appended between the read and the publish.
+                        if expected != ExpectedVersion::Any {
+                            let actual = self.last(&subject).await?.map_or(0, |batch| batch.last_version());
+                            return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });
+                        }
+                    }
+                    Err(error) if error.kind() == jetstream::context::PublishErrorKind::MaxPayloadExceeded => {
+                        return Err(StoreError::Backend {
+                            operation: "append",
+                            retryable: false,
+                            source: Box::new(error),
+                        });
+                    }
+                    Err(error) => return Err(backend("append", error)),
+                }
+            }
+        })
+    }
+
+    fn read_stream<'a>(
+        &'a self,
+        stream_id: &'a str,
+        from_version: u64,
+        max_count: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move {
+            let subject = self.subject(stream_id);
+            let mut events = Vec::new();
+            let mut sequence = 1;
+            while events.len() < max_count {
+                let Some(batch) = self.next(&subject, sequence).await? else { break };
+                sequence = batch.sequence + 1;
+                if batch.last_version() < from_version {
+                    continue;
+                }
+                events.extend(
+                    batch
+                        .into_stored()
+                        .filter(|event| event.stream_version >= from_version)
+                        .take(max_count - events.len()),
+                );
+            }
+            Ok(events)
+        })
+    }
+
+    fn read_all<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(async move {
+            let subject = format!("{}.e.>", self.shared.prefix);
+            let mut events = Vec::new();
+            let mut sequence = (from_position >> INDEX_BITS).max(1);
+            while events.len() < max_count {
+                let Some(batch) = self.next(&subject, sequence).await? else { break };
+                sequence = batch.sequence + 1;
+                let wanted = batch
+                    .into_stored()
+                    .filter(|event| event.position >= from_position)
+                    .filter(|event| types.is_empty() || types.contains(&event.event_type.as_str()));
+                events.extend(wanted.take(max_count - events.len()));
+            }
+            Ok(events)
+        })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: false }
+    }
+
+    fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
+        Box::pin(async move {
+            let Some((mut value, _)) = self.shared.checkpoints.get(name).await? else {
+                return Ok(None);
+            };
+            if value.remaining() < 9 {
+                return Err(StoreError::CorruptRow {
+                    position: 0,
+                    reason: format!("checkpoint `{name}` is truncated"),
+                });
+            }
+            let position = value.get_u64();
+            let state = (value.get_u8() == 1).then(|| value.to_vec());
+            Ok(Some(Checkpoint { position, state }))
+        })
+    }
+
+    fn save_checkpoint<'a>(&'a self, name: &'a str, checkpoint: Checkpoint) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            // Position and state are one value, written by one put: both or neither.
+            let mut value = BytesMut::new();
+            value.put_u64(checkpoint.position);
+            value.put_u8(u8::from(checkpoint.state.is_some()));
+            value.put_slice(checkpoint.state.as_deref().unwrap_or_default());
+            self.shared.checkpoints.put(name, value.freeze(), None).await.map(drop)
+        })
+    }
+
+    fn load_snapshot<'a>(&'a self, stream_id: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, StoreError>> {
+        Box::pin(async move {
+            self.shared.snapshots.get(stream_id).await?.map(|(value, _)| decode_snapshot(value)).transpose()
+        })
+    }
+
+    fn save_snapshot<'a>(&'a self, stream_id: &'a str, snapshot: Snapshot) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut value = BytesMut::new();
+            value.put_u64(snapshot.version);
+            value.put_u32(u32::try_from(snapshot.fingerprint.len()).unwrap_or(u32::MAX));
+            value.put_slice(snapshot.fingerprint.as_bytes());
+            value.put_slice(&snapshot.state);
+            let value = value.freeze();
+            for _ in 0..8 {
+                // Compare and set on the subject's last sequence: an older snapshot never
+                // replaces a newer one, whoever writes last.
+                let current = self.shared.snapshots.get(stream_id).await?;
+                let revision = match current {
+                    Some((stored, revision)) => {
+                        if decode_snapshot(stored)?.version > snapshot.version {
+                            return Ok(());
+                        }
+                        revision
+                    }
+                    None => 0,
+                };
+                if self.shared.snapshots.put(stream_id, value.clone(), Some(revision)).await? {
+                    return Ok(());
+                }
+            }
+            Err(StoreError::Backend {
+                operation: "save a snapshot",
+                retryable: true,
+                source: "kept racing other writers".into(),
+            })
+        })
+    }
+
+    fn subscribe(&self) -> Option<watch::Receiver<u64>> {
+        if let Ok(mut follower) = self.shared.follower.lock() {
+            if follower.is_none() {
+                let store = self.clone();
+                *follower = Some(tokio::spawn(async move { store.follow().await }));
+            }
+        }
+        Some(self.shared.head.subscribe())
+    }
+}
+
+impl NatsStore {
+    /// Moves the head receiver as new messages arrive, through an ordered consumer.
+    async fn follow(&self) {
+        loop {
+            let config = consumer::pull::OrderedConfig {
+                filter_subject: format!("{}.e.>", self.shared.prefix),
+                deliver_policy: consumer::DeliverPolicy::New,
+                headers_only: true,
+                ..consumer::pull::OrderedConfig::default()
+            };
+            if let Ok(consumer) = self.shared.stream.create_consumer(config).await {
+                if let Ok(mut messages) = consumer.messages().await {
+                    while let Some(Ok(message)) = messages.next().await {
+                        if let Ok(info) = message.info() {
+                            let count =
+                                message.headers.as_ref().map_or(1, |headers| header_u64(headers, HEADER_COUNT).max(1));
+                            self.advance_head(position(info.stream_sequence, usize::try_from(count - 1).unwrap_or(0)));
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Large appends as one binary `COPY`: under the store-wide lock, the version checked, the
+//! events written, their positions read back and the notification sent, in one transaction
+//! (the same checks and order as the append function), on a pooled connection of its own.
+
+use std::time::SystemTime;
+
+use deadpool_postgres::Object;
+use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError};
+use futures_util::pin_mut;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::earlier_append;
+use crate::db::{CURRENT_VERSION, Db, encode_metadata, to_i64, to_u64};
+use crate::error::{backend, duplicate};
+
+/// Why a `COPY` append did not commit: a version conflict (with the actual version), an event
+/// id already stored (an exact retry, or a duplicate), or a failure.
+enum CopyRefusal {
+    Conflict(u64),
+    Duplicate,
+    Store(StoreError),
+}
+
+impl Db {
+    pub(crate) async fn append_copy(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<AppendOutcome, StoreError> {
+        let client = self.client("append").await?;
+        let refusal = match self.copy_in_transaction(&client, stream_id, expected, events).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(refusal) => refusal,
+        };
+        // The transaction failed: end it before the connection goes back to the pool.
+        client.batch_execute("ROLLBACK").await.map_err(|error| backend("append", error))?;
+        let actual = match refusal {
+            CopyRefusal::Store(error) => return Err(error),
+            CopyRefusal::Conflict(actual) => Some(actual),
+            CopyRefusal::Duplicate => None,
+        };
+        // An exact retry of an earlier append is acknowledged, as by the function.
+        match (earlier_append(&client, stream_id, events).await?, actual) {
+            (Some(outcome), _) => Ok(outcome),
+            (None, Some(actual)) => Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual }),
+            (None, None) => Err(duplicate(stream_id, events, None)),
+        }
+    }
+
+    async fn copy_in_transaction(
+        &self,
+        client: &Object,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<AppendOutcome, CopyRefusal> {
+        let failed = |error: tokio_postgres::Error| CopyRefusal::Store(backend("append", error));
+        let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
+        let head = client.prepare_cached(CURRENT_VERSION).await.map_err(failed)?;
+        // Pipelined, one round trip; the version is read by a statement of its own, so after
+        // the lock is held.
+        let (lock_params, head_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+            ([&self.lock], [&stream_id]);
+        let (_, _, row) = tokio::try_join!(
+            client.batch_execute("BEGIN"),
+            client.execute(&lock, &lock_params),
+            client.query_one(&head, &head_params),
+        )
+        .map_err(failed)?;
+        let actual = to_u64(row.get(0));
+        let now: SystemTime = row.get(1);
+        if !expected.admits(actual) {
+            return Err(CopyRefusal::Conflict(actual));
+        }
+        let sink = client
+            .copy_in(
+                "COPY events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata, \
+                 recorded_at) FROM STDIN BINARY",
+            )
+            .await
+            .map_err(failed)?;
+        let types = [
+            Type::UUID,
+            Type::TEXT,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::BYTEA,
+            Type::BYTEA,
+            Type::TIMESTAMPTZ,
+        ];
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        pin_mut!(writer);
+        let copy_failed = |error: tokio_postgres::Error| {
+            if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                CopyRefusal::Duplicate
+            } else {
+                CopyRefusal::Store(backend("append", error))
+            }
+        };
+        for (offset, event) in events.iter().enumerate() {
+            let version = to_i64(actual + offset as u64 + 1);
+            let event_version = i32::try_from(event.event_version).unwrap_or(i32::MAX);
+            let metadata = encode_metadata(&event.metadata).map_err(CopyRefusal::Store)?;
+            let row: [&(dyn ToSql + Sync); 9] = [
+                &event.id,
+                &stream_id,
+                &version,
+                &event.namespace.as_deref(),
+                &event.event_type.as_ref(),
+                &event_version,
+                &event.payload,
+                &metadata,
+                &now,
+            ];
+            writer.as_mut().write(&row).await.map_err(copy_failed)?;
+        }
+        writer.finish().await.map_err(copy_failed)?;
+        let positions = client
+            .prepare_cached(
+                "SELECT array_agg(position ORDER BY stream_version), pg_notify($3, max(position)::text) \
+                 FROM events WHERE stream_id = $1 AND stream_version > $2",
+            )
+            .await
+            .map_err(failed)?;
+        let after = to_i64(actual);
+        let params: [&(dyn ToSql + Sync); 3] = [&stream_id, &after, &self.channel];
+        let (row, ()) =
+            tokio::try_join!(client.query_one(&positions, &params), client.batch_execute("COMMIT")).map_err(failed)?;
+        let positions: Vec<i64> = row.get(0);
+        Ok(AppendOutcome {
+            first_version: actual + 1,
+            positions: positions.into_iter().map(to_u64).collect(),
+            recorded_at: now,
+            already_stored: false,
+        })
+    }
+}

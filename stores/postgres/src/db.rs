@@ -1,0 +1,105 @@
+//! What the store and its writer share: the pool and the names and keys of one store.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::{Object, Pool};
+use eventsmith_runtime::recorded::Metadata;
+use eventsmith_runtime::store::StoreError;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::{backend, pool_error};
+
+/// One store's database side.
+pub(crate) struct Db {
+    pub(crate) pool: Pool,
+    /// The schema the store's tables live in.
+    pub(crate) schema: String,
+    /// The pool was created by the store, with `search_path` set at connection start; a pool
+    /// of the application's gets it set on each checkout.
+    pub(crate) own_pool: bool,
+    /// The channel appends notify.
+    pub(crate) channel: String,
+    /// The key of the store-wide advisory lock every append takes.
+    pub(crate) lock: i64,
+    /// Whether the store's role may insert into the events table itself, and so append with
+    /// plain statements and `COPY` (a least-privileged role appends through the functions).
+    can_insert: AtomicBool,
+}
+
+impl Db {
+    pub(crate) fn new(pool: Pool, schema: String, own_pool: bool) -> Self {
+        let lock =
+            i64::from_ne_bytes(eventsmith_runtime::id::fnv1a(format!("eventsmith:{schema}").as_bytes()).to_ne_bytes());
+        Db { pool, channel: format!("eventsmith_{schema}"), schema, own_pool, lock, can_insert: AtomicBool::new(false) }
+    }
+
+    /// A pooled connection with `search_path` set to the store's schema: at connection start
+    /// for a pool the store created, bound to `set_config` on each checkout for the
+    /// application's.
+    pub(crate) async fn client(&self, operation: &'static str) -> Result<Object, StoreError> {
+        let client = self.pool.get().await.map_err(|error| pool_error(operation, error))?;
+        if !self.own_pool {
+            let statement = client
+                .prepare_cached("SELECT set_config('search_path', $1, false)")
+                .await
+                .map_err(|error| backend(operation, error))?;
+            client.query_one(&statement, &[&self.schema]).await.map_err(|error| backend(operation, error))?;
+        }
+        Ok(client)
+    }
+
+    /// The rows of one prepared statement.
+    pub(crate) async fn rows(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client(operation).await?;
+        let statement = client.prepare_cached(sql).await.map_err(|error| backend(operation, error))?;
+        client.query(&statement, params).await.map_err(|error| backend(operation, error))
+    }
+
+    pub(crate) fn can_insert(&self) -> bool {
+        self.can_insert.load(Ordering::Relaxed)
+    }
+
+    /// Asks the server whether the store's role may insert into the events table.
+    pub(crate) async fn probe_privileges(&self) -> Result<(), StoreError> {
+        let client = self.client("open").await?;
+        let can_insert: bool = client
+            .query_one("SELECT has_table_privilege('events', 'INSERT')", &[])
+            .await
+            .map_err(|error| backend("open", error))?
+            .get(0);
+        self.can_insert.store(can_insert, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Where the store lives, for messages.
+    pub(crate) fn location(&self) -> String {
+        format!("postgres schema `{}`", self.schema)
+    }
+}
+
+/// The stream's version (0 for none) and the server's clock, read under the lock where the
+/// append holds it.
+pub(crate) const CURRENT_VERSION: &str =
+    "SELECT coalesce(max(stream_version), 0), clock_timestamp() FROM events WHERE stream_id = $1";
+
+/// The metadata column of an event: nothing when it is empty.
+pub(crate) fn encode_metadata(metadata: &Metadata) -> Result<Option<Vec<u8>>, StoreError> {
+    if metadata.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_vec(metadata).map(Some).map_err(|error| StoreError::backend("append", false, error))
+}
+
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}

@@ -1,0 +1,177 @@
+//! Appending: the group commit of the appends that wait for the write connection, and one
+//! append's checks (expected version, exact retries, duplicate ids) inside its savepoint.
+
+use std::time::SystemTime;
+
+use eventsmith_runtime::store::batch::{PendingAppend, fail_all};
+use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{backend, from_micros, micros, sqlite, to_i64, to_u64};
+
+/// The earlier append an exact retry repeats, if every event id is already stored in this
+/// stream in this order; `None` if no id is stored; an error if only some are, or elsewhere.
+fn earlier_append(
+    transaction: &Connection,
+    stream_id: &str,
+    events: &[NewEvent],
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let mut lookup = transaction
+        .prepare_cached("SELECT stream_id, stream_version, position, recorded_at FROM events WHERE event_id = ?1")
+        .map_err(|error| sqlite("append", error))?;
+    let found = events
+        .iter()
+        .map(|event| {
+            lookup
+                .query_row([event.id.as_bytes().as_slice()], |row| {
+                    Ok((row.get::<_, String>(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?), row.get::<_, i64>(3)?))
+                })
+                .optional()
+                .map_err(|error| sqlite("append", error))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(Some((_, first_version, _, recorded_at))) = found.first().cloned() else {
+        return match events.iter().zip(&found).find(|(_, row)| row.is_some()) {
+            Some((event, _)) => Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id: event.id }),
+            None => Ok(None),
+        };
+    };
+    let exact = found.iter().enumerate().all(|(offset, row)| {
+        row.as_ref()
+            .is_some_and(|(stream, version, _, _)| stream == stream_id && *version == first_version + offset as u64)
+    });
+    if !exact {
+        return Err(StoreError::DuplicateEvent { stream_id: stream_id.to_owned(), event_id: events[0].id });
+    }
+    Ok(Some(AppendOutcome {
+        first_version,
+        positions: found.iter().flatten().map(|(_, _, position, _)| *position).collect(),
+        recorded_at: from_micros(recorded_at),
+        already_stored: true,
+    }))
+}
+
+fn is_duplicate_id(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(failure, Some(message))
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && message.contains("event_id"))
+}
+
+/// One append, in one `BEGIN IMMEDIATE` transaction. The common case costs one read (the
+/// stream's version) and the inserts; the check for an earlier, identical append runs only
+/// when the version does not match or an event id is already stored.
+/// Commits `batch` in one `BEGIN IMMEDIATE` transaction, each append in a savepoint of its
+/// own (a refused append rolls back alone), and answers each caller once the commit is done.
+pub(crate) fn commit_appends(connection: &mut Connection, batch: Vec<PendingAppend>) {
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(transaction) => transaction,
+        Err(error) => return fail_all(batch, &sqlite("append", error)),
+    };
+    if let [append] = batch.as_slice() {
+        // Alone in its transaction: no savepoint needed, a refusal rolls the whole of it back.
+        let outcome = append_in(&transaction, &append.stream_id, append.expected, &append.events);
+        let outcome = match outcome {
+            Ok(outcome) if !outcome.already_stored => {
+                transaction.commit().map_err(|error| sqlite("append", error)).map(|()| outcome)
+            }
+            other => other,
+        };
+        if let Some(append) = batch.into_iter().next() {
+            append.answer(outcome);
+        }
+        return;
+    }
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for append in &batch {
+        let outcome = match transaction.savepoint() {
+            Ok(mut savepoint) => {
+                let outcome = append_in(&savepoint, &append.stream_id, append.expected, &append.events);
+                if outcome.as_ref().is_ok_and(|outcome| !outcome.already_stored) {
+                    savepoint.commit().map_err(|error| sqlite("append", error)).and(outcome)
+                } else {
+                    // Dropping the savepoint rolls it back: a refused append leaves nothing.
+                    savepoint.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+                    outcome
+                }
+            }
+            Err(error) => Err(sqlite("append", error)),
+        };
+        outcomes.push(outcome);
+    }
+    match transaction.commit() {
+        Ok(()) => {
+            for (append, outcome) in batch.into_iter().zip(outcomes) {
+                append.answer(outcome);
+            }
+        }
+        // Nothing of the batch was committed.
+        Err(error) => fail_all(batch, &sqlite("append", error)),
+    }
+}
+
+/// One append inside the caller's transaction (savepoint): the version check, the inserts,
+/// or the outcome of the earlier append it repeats.
+fn append_in(
+    transaction: &Connection,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+) -> Result<AppendOutcome, StoreError> {
+    let actual: i64 = transaction
+        .prepare_cached("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1")
+        .and_then(|mut statement| statement.query_row([stream_id], |row| row.get(0)))
+        .map_err(|error| sqlite("append", error))?;
+    let actual = to_u64(actual);
+    if !expected.admits(actual) {
+        return match earlier_append(transaction, stream_id, events)? {
+            Some(outcome) => Ok(outcome),
+            None => Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual }),
+        };
+    }
+    let recorded_at = SystemTime::now();
+    let mut positions = Vec::with_capacity(events.len());
+    {
+        let mut insert = transaction
+            .prepare_cached(
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, event_version, payload, metadata, recorded_at, namespace)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(|error| sqlite("append", error))?;
+        for (offset, event) in events.iter().enumerate() {
+            let metadata = if event.metadata.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_vec(&event.metadata).map_err(|error| backend("append", false, error))?)
+            };
+            let inserted = insert.insert(params![
+                event.id.as_bytes().as_slice(),
+                stream_id,
+                to_i64(actual + offset as u64 + 1),
+                event.event_type.as_ref(),
+                i64::from(event.event_version),
+                event.payload,
+                metadata,
+                micros(recorded_at),
+                event.namespace.as_deref(),
+            ]);
+            match inserted {
+                Ok(position) => positions.push(to_u64(position)),
+                // An id already stored: an exact retry of an earlier append, or an error. The
+                // savepoint is rolled back, so nothing of this append stays.
+                Err(error) if is_duplicate_id(&error) => {
+                    return match earlier_append(transaction, stream_id, events) {
+                        Ok(Some(outcome)) => Ok(outcome),
+                        Ok(None) => Err(sqlite("append", error)),
+                        // The id whose insert failed is the one stored before (the events of
+                        // this append inserted so far are found too, and are not duplicates).
+                        Err(StoreError::DuplicateEvent { stream_id, .. }) => {
+                            Err(StoreError::DuplicateEvent { stream_id, event_id: event.id })
+                        }
+                        Err(other) => Err(other),
+                    };
+                }
+                Err(error) => return Err(sqlite("append", error)),
+            }
+        }
+    }
+    Ok(AppendOutcome { first_version: actual + 1, positions, recorded_at, already_stored: false })
+}
