@@ -1,6 +1,14 @@
 //! Names that two macros must agree on.
 
+use proc_macro2::Span;
 use syn::{Ident, Path};
+
+/// A span at `location` (a user's token, where an error in the generated code is reported)
+/// that resolves names as the macro's call site does: generated code that uses a [`local`]
+/// is spanned with it, so that the local and the code around it share one hygiene context.
+pub fn located(location: Span) -> Span {
+    Span::call_site().located_at(location)
+}
 
 /// The hidden module `#[derive(Event)]` puts the marker types of unit variants in.
 pub fn units_module(event_enum: &Ident) -> Ident {

@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{AggregateImpl, ApplyHandler, CommandHandler, EventRef, Output};
+use crate::naming::located;
 
 pub fn expand(model: &AggregateImpl<'_>) -> TokenStream {
     let aggregate = aggregate_impl(model);
@@ -41,14 +42,14 @@ pub fn fallback(self_ty: &syn::Type, types: Option<(&syn::Path, &syn::Type)>) ->
 fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
     let (self_ty, event, error, name) = (model.self_ty, &model.event, &model.error, &model.name);
     // Spanned at the aggregate's type: a missing `#[apply]` is reported there, naming the event.
-    let fold = quote_spanned! {self_ty.span()=>
+    let fold = quote_spanned! {located(self_ty.span())=>
         <#event as ::eventsmith::__private::Fold<#self_ty>>::fold_into(event, self)
     };
     let snapshots = model.snapshots.as_ref().map(|snapshots| {
         let (every, revision) = (&snapshots.every, snapshots.revision);
         // Spanned at `snapshot_every`: a state without `Serialize`, `Deserialize` or
         // `JsonSchema` is reported there.
-        let span = every.span();
+        let span = located(every.span());
         let fingerprint = quote_spanned!(span=> ::eventsmith::__private::state_fingerprint::<Self>(#revision));
         let encode = quote_spanned!(span=> ::eventsmith::__private::serde_json::to_vec(self));
         let decode = quote_spanned!(span=> ::eventsmith::__private::serde_json::from_slice(state));
@@ -156,7 +157,7 @@ fn handle_impl(model: &AggregateImpl<'_>, handler: &CommandHandler<'_>) -> Token
     let argument = if handler.by_ref {
         quote!(command)
     } else {
-        quote_spanned!(command.span()=> ::core::clone::Clone::clone(command))
+        quote_spanned!(located(command.span())=> ::core::clone::Clone::clone(command))
     };
     let (produced, events) = match handler.output {
         Output::One(ty) => {
@@ -172,7 +173,8 @@ fn handle_impl(model: &AggregateImpl<'_>, handler: &CommandHandler<'_>) -> Token
     };
     let produces = quote_spanned!(produced.span()=> #produced: ::eventsmith::__private::Produces<#event>);
     let routed = quote_spanned!(command.span()=> #command: ::eventsmith::__private::CommandFor<#self_ty>);
-    let converted_error = quote_spanned!(handler.output_ty.span()=> ::core::convert::Into::<#error>::into(__error));
+    let converted_error =
+        quote_spanned!(located(handler.output_ty.span())=> ::core::convert::Into::<#error>::into(__error));
     quote! {
         #[automatically_derived]
         impl ::eventsmith::__private::Handle<#command> for #self_ty

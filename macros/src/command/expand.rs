@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{CommandStruct, Expect};
+use crate::naming::located;
 
 pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
     let (ident, aggregate) = (command.ident, &command.aggregate);
@@ -13,7 +14,7 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
     };
     let member = &id.member;
     // Spanned at the id field's type, so a type without `Display` is reported there.
-    let aggregate_id = quote_spanned! {id.ty.span()=>
+    let aggregate_id = quote_spanned! {located(id.ty.span())=>
         ::eventsmith::__private::aggregate_id(&self.#member)
     };
     let expect = match command.expect {

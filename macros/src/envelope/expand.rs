@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{EnvelopeEnum, Kind};
+use crate::naming::located;
 
 pub fn expand(model: &EnvelopeEnum<'_>) -> TokenStream {
     let ident = model.ident;
@@ -50,11 +51,12 @@ pub fn expand(model: &EnvelopeEnum<'_>) -> TokenStream {
 fn routing(model: &EnvelopeEnum<'_>) -> TokenStream {
     let ident = model.ident;
     let variants: Vec<_> = model.variants.iter().map(|variant| variant.ident).collect();
+
     match model.kind {
         Kind::Commands => {
             let dispatches = model.variants.iter().map(|variant| {
                 let ty = variant.message;
-                quote_spanned! {ty.span()=> ::eventsmith::__private::dispatch::<#ty>(app, __message).await }
+                quote_spanned! {located(ty.span())=> ::eventsmith::__private::dispatch::<#ty>(app, __message).await }
             });
             quote! {
                 #[automatically_derived]
@@ -73,7 +75,7 @@ fn routing(model: &EnvelopeEnum<'_>) -> TokenStream {
         Kind::Queries => {
             let answers = model.variants.iter().map(|variant| {
                 let ty = variant.message;
-                quote_spanned! {ty.span()=> ::eventsmith::__private::answer_json::<#ty>(app, __message).await }
+                quote_spanned! {located(ty.span())=> ::eventsmith::__private::answer_json::<#ty>(app, __message).await }
             });
             quote! {
                 #[automatically_derived]

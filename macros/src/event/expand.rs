@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 
 use super::model::{EventEnum, Variant};
 use crate::naming;
+use crate::naming::located;
 
 pub fn expand(model: &EventEnum<'_>) -> TokenStream {
     let event_impl = event_impl(model);
@@ -89,7 +90,9 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
         let name = &variant.name;
         match variant.payload {
             // Spanned at the payload type, so a missing `Serialize` is reported there.
-            Some(payload) => quote_spanned!(payload.span()=> ::eventsmith::__private::encode_payload(#name, __payload)),
+            Some(payload) => {
+                quote_spanned!(located(payload.span())=> ::eventsmith::__private::encode_payload(#name, __payload))
+            }
             None => quote!(::core::result::Result::Ok(::eventsmith::__private::unit_payload())),
         }
     });
@@ -185,10 +188,10 @@ fn decode_arm(variant: &Variant<'_>) -> TokenStream {
             let (step_from, to) = (step.from, upcasts.get(index + offset + 1).map_or(version, |next| next.from));
             let step_with = &step.with;
             match &step.via {
-                Some(via) => quote_spanned! {via.span()=>
+                Some(via) => quote_spanned! {located(via.span())=>
                     let __event: #next = ::eventsmith::__private::upcast_via(#name, #step_from, #to, #via(__event))?;
                 },
-                None => quote_spanned! {step_with.span()=>
+                None => quote_spanned! {located(step_with.span())=>
                     let __event: #next = ::eventsmith::__private::upcast_into::<#step_with, #next, #step_from, #to>(__event);
                 },
             }

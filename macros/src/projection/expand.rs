@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{Applied, ProjectionApply, ProjectionImpl, QueryHandler};
+use crate::naming::located;
 
 pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     let projection = projection_impl(model);
@@ -50,8 +51,9 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let persist = model.persist.as_ref().map(|persist| {
-        let save = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::to_vec(self));
-        let restore = quote_spanned!(persist.span()=> ::eventsmith::__private::serde_json::from_slice(state));
+        let span = located(persist.span());
+        let save = quote_spanned!(span=> ::eventsmith::__private::serde_json::to_vec(self));
+        let restore = quote_spanned!(span=> ::eventsmith::__private::serde_json::from_slice(state));
         quote! {
             const PERSIST: bool = true;
 
@@ -104,7 +106,7 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
     };
     let outcome = if let Some(output) = apply.output {
         // The outcome is named with the return type's span, so a wrong type is reported there.
-        quote_spanned!(output.span()=> {
+        quote_spanned!(located(output.span())=> {
             let __outcome = #call;
             ::eventsmith::__private::ApplyOutcome::into_outcome(__outcome)
         })
@@ -144,7 +146,7 @@ fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStre
     let (method, query_ty, output) = (query.method, query.query, query.output);
     let argument = if query.by_ref { quote!(&self) } else { quote!(self) };
     // Spanned at the query type: a query answered by two projections conflicts there.
-    quote_spanned! {query_ty.span()=>
+    quote_spanned! {located(query_ty.span())=>
         #[automatically_derived]
         impl ::eventsmith::__private::Query for #query_ty {
             type Projection = #self_ty;
