@@ -66,24 +66,32 @@
 //!         const NAME: &str = "Account";            // the stream prefix: Account-1
 //!         type Event = AccountEvent;
 //!         type Error = AccountError;
-//!         // The replay fold: a `match` in AccountEvent's derived `Fold` impl, which needs
-//!         // `Account: Apply<E>` for every event struct E. A forgotten #[apply] fails here.
-//!         fn apply(&mut self, event: &AccountEvent) { Fold::fold_into(event, self) }
+//!         fn initial() -> Self { <Self as Initial>::initial() }   // Default::default()
+//!         // The replay fold: a `match` in AccountEvent's derived `AppliedBy` impl, which
+//!         // needs `Account: Apply<E>` for every event E. A forgotten #[apply] fails here.
+//!         fn apply(&mut self, event: &AccountEvent) { AppliedBy::apply_to(event, self) }
 //!     }
-//!     // One per #[apply], checked to be an event of the enum.
-//!     impl Apply<Deposited> for Account where Deposited: VariantOf<AccountEvent> {
+//!     // One per #[apply], with a check that the struct is an event of the enum.
+//!     const _: usize = <Deposited as VariantOf<AccountEvent>>::INDEX;
+//!     impl Apply<Deposited> for Account {
 //!         fn apply(&mut self, event: &Deposited) { Account::deposited(self, event) }
 //!     }
-//!     // One per #[command], checked to be routed to this aggregate.
-//!     impl Handle<Deposit> for Account where Deposit: CommandFor<Account>, AccountEvent: Produces<AccountEvent> {
+//!     // One per #[command], with a check that the command is routed to this aggregate.
+//!     const _: () = <Deposit as CommandFor<Account>>::ROUTED;
+//!     impl Handle<Deposit> for Account {
 //!         fn handle(&self, command: &Deposit) -> Result<Vec<AccountEvent>, AccountError> {
-//!             match Account::deposit(self, Clone::clone(command)) {
+//!             match Account::deposit(self, ClonedCommand::cloned_command(command)) {
 //!                 Ok(events) => Ok(events.into_iter().map(Produces::produce).collect()),
-//!                 Err(error) => Err(Into::into(error)),
+//!                 Err(error) => Err(HandlerError::into_aggregate_error(error)),
 //!             }
 //!         }
 //!     }
 //! };
+//! ```
+//!
+//! Each check goes through a trait of its own (`Initial`, `ClonedCommand`, `HandlerError`,
+//! `Payload`, ...) with a `#[diagnostic::on_unimplemented]` message, written as a path at
+//! the user's token: a mistake is one error there, in the domain's words.
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

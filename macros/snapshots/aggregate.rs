@@ -34,13 +34,20 @@ impl Order {
 }
 const _: () = {
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Aggregate for Order {
         const NAME: &'static str = "Order";
         type Event = OrderEvent;
         type Error = OrderError;
         #[inline]
+        fn initial() -> Self {
+            <Self as ::eventsmith::__private::Initial>::initial()
+        }
+        #[inline]
         fn apply(&mut self, event: &Self::Event) {
-            <OrderEvent as ::eventsmith::__private::Fold<Order>>::fold_into(event, self)
+            <OrderEvent as ::eventsmith::__private::AppliedBy<
+                Order,
+            >>::apply_to(event, self)
         }
         #[inline]
         fn cached_copy(&self) -> ::core::option::Option<Self> {
@@ -49,39 +56,42 @@ const _: () = {
             (&&::eventsmith::__private::MaybeClone(self)).maybe_clone()
         }
     }
+    const _: usize = <OrderCreated as ::eventsmith::__private::VariantOf<
+        OrderEvent,
+    >>::INDEX;
     #[automatically_derived]
-    impl ::eventsmith::__private::Apply<OrderCreated> for Order
-    where
-        OrderCreated: ::eventsmith::__private::VariantOf<OrderEvent>,
-    {
+    #[diagnostic::do_not_recommend]
+    impl ::eventsmith::__private::Apply<OrderCreated> for Order {
         #[inline]
         fn apply(&mut self, event: &OrderCreated) {
             Order::created(self, event)
         }
     }
+    const _: usize = <OrderShipped as ::eventsmith::__private::VariantOf<
+        OrderEvent,
+    >>::INDEX;
     #[automatically_derived]
-    impl ::eventsmith::__private::Apply<OrderShipped> for Order
-    where
-        OrderShipped: ::eventsmith::__private::VariantOf<OrderEvent>,
-    {
+    #[diagnostic::do_not_recommend]
+    impl ::eventsmith::__private::Apply<OrderShipped> for Order {
         #[inline]
         fn apply(&mut self, event: &OrderShipped) {
             Order::shipped(self, event)
         }
     }
-    const _: OrderEvent = OrderEvent::Cancelled;
+    const _: usize = <unit_variants_of_OrderEvent::Cancelled as ::eventsmith::__private::VariantOf<
+        OrderEvent,
+    >>::INDEX;
     #[automatically_derived]
-    impl ::eventsmith::__private::Apply<__eventsmith_units_OrderEvent::Cancelled>
+    #[diagnostic::do_not_recommend]
+    impl ::eventsmith::__private::Apply<unit_variants_of_OrderEvent::Cancelled>
     for Order {
         #[inline]
-        fn apply(&mut self, _: &__eventsmith_units_OrderEvent::Cancelled) {}
+        fn apply(&mut self, _: &unit_variants_of_OrderEvent::Cancelled) {}
     }
+    const _: () = <CreateOrder as ::eventsmith::__private::CommandFor<Order>>::ROUTED;
     #[automatically_derived]
-    impl ::eventsmith::__private::Handle<CreateOrder> for Order
-    where
-        CreateOrder: ::eventsmith::__private::CommandFor<Order>,
-        OrderCreated: ::eventsmith::__private::Produces<OrderEvent>,
-    {
+    #[diagnostic::do_not_recommend]
+    impl ::eventsmith::__private::Handle<CreateOrder> for Order {
         #[inline]
         fn handle(
             &self,
@@ -90,30 +100,35 @@ const _: () = {
             ::eventsmith::__private::Vec<OrderEvent>,
             OrderError,
         > {
-            match Order::create(self, ::core::clone::Clone::clone(command)) {
+            match Order::create(
+                self,
+                <CreateOrder as ::eventsmith::__private::ClonedCommand>::cloned_command(
+                    command,
+                ),
+            ) {
                 ::core::result::Result::Ok(__output) => {
                     ::core::result::Result::Ok(
                         ::eventsmith::__private::one(
-                            ::eventsmith::__private::Produces::<
+                            <OrderCreated as ::eventsmith::__private::Produces<
                                 OrderEvent,
-                            >::produce(__output),
+                            >>::produce(__output),
                         ),
                     )
                 }
                 ::core::result::Result::Err(__error) => {
                     ::core::result::Result::Err(
-                        ::core::convert::Into::<OrderError>::into(__error),
+                        <_ as ::eventsmith::__private::HandlerError<
+                            OrderError,
+                        >>::into_aggregate_error(__error),
                     )
                 }
             }
         }
     }
+    const _: () = <ShipOrder as ::eventsmith::__private::CommandFor<Order>>::ROUTED;
     #[automatically_derived]
-    impl ::eventsmith::__private::Handle<ShipOrder> for Order
-    where
-        ShipOrder: ::eventsmith::__private::CommandFor<Order>,
-        OrderEvent: ::eventsmith::__private::Produces<OrderEvent>,
-    {
+    #[diagnostic::do_not_recommend]
+    impl ::eventsmith::__private::Handle<ShipOrder> for Order {
         #[inline]
         fn handle(
             &self,
@@ -128,14 +143,18 @@ const _: () = {
                         ::core::iter::Iterator::collect(
                             ::core::iter::Iterator::map(
                                 ::core::iter::IntoIterator::into_iter(__output),
-                                ::eventsmith::__private::Produces::<OrderEvent>::produce,
+                                <OrderEvent as ::eventsmith::__private::Produces<
+                                    OrderEvent,
+                                >>::produce,
                             ),
                         ),
                     )
                 }
                 ::core::result::Result::Err(__error) => {
                     ::core::result::Result::Err(
-                        ::core::convert::Into::<OrderError>::into(__error),
+                        <_ as ::eventsmith::__private::HandlerError<
+                            OrderError,
+                        >>::into_aggregate_error(__error),
                     )
                 }
             }

@@ -1,13 +1,15 @@
 const _: () = {
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Command for ShipOrder {
         type Aggregate = Order;
         const EXPECT: ::eventsmith::__private::ExpectStream = ::eventsmith::__private::ExpectStream::Existing;
         #[inline]
         fn aggregate_id(&self) -> ::eventsmith::__private::String {
-            ::eventsmith::__private::aggregate_id(&self.order_id)
+            <OrderId as ::eventsmith::__private::AggregateId>::to_id(&self.order_id)
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::CommandFor<Order> for ShipOrder {}
 };

@@ -1,5 +1,6 @@
 const _: () = {
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Envelope for OrderCommand {
         const TYPES: &'static [&'static str] = &["CreateOrder", "ShipOrder"];
         fn decode(
@@ -28,6 +29,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::CommandEnvelope for OrderCommand {
         async fn dispatch(
             self,
@@ -38,11 +40,18 @@ const _: () = {
         > {
             match self {
                 Self::CreateOrder(__message) => {
-                    ::eventsmith::__private::dispatch::<CreateOrder>(app, __message)
-                        .await
+                    ::core::result::Result::Ok(
+                        ::core::convert::From::from(
+                            app.execute::<CreateOrder, _>(__message).await?,
+                        ),
+                    )
                 }
                 Self::ShipOrder(__message) => {
-                    ::eventsmith::__private::dispatch::<ShipOrder>(app, __message).await
+                    ::core::result::Result::Ok(
+                        ::core::convert::From::from(
+                            app.execute::<ShipOrder, _>(__message).await?,
+                        ),
+                    )
                 }
             }
         }

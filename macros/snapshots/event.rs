@@ -3,13 +3,14 @@
     non_snake_case,
     reason = "named after the event enum, which is upper camel case"
 )]
-pub mod __eventsmith_units_OrderEvent {
+pub mod unit_variants_of_OrderEvent {
     ///Marks the unit event `OrderEvent::Cancelled` in `#[apply]`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct Cancelled;
 }
 const _: () = {
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Produces<OrderEvent> for OrderEvent {
         #[inline]
         fn produce(self) -> Self {
@@ -17,6 +18,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Event for OrderEvent {
         const NAMESPACE: &'static str = "OrderEvent";
         const TYPES: &'static [::eventsmith::__private::EventType] = &[
@@ -76,13 +78,22 @@ const _: () = {
         > {
             match self {
                 Self::OrderCreated(__payload) => {
-                    ::eventsmith::__private::encode_payload("OrderCreated", __payload)
+                    <OrderCreated as ::eventsmith::__private::Payload>::encode_payload(
+                        __payload,
+                        "OrderCreated",
+                    )
                 }
                 Self::Shipped(__payload) => {
-                    ::eventsmith::__private::encode_payload("OrderShipped", __payload)
+                    <OrderShipped as ::eventsmith::__private::Payload>::encode_payload(
+                        __payload,
+                        "OrderShipped",
+                    )
                 }
                 Self::Refunded(__payload) => {
-                    ::eventsmith::__private::encode_payload("Refunded", __payload)
+                    <Refunded as ::eventsmith::__private::Payload>::encode_payload(
+                        __payload,
+                        "Refunded",
+                    )
                 }
                 Self::Cancelled => {
                     ::core::result::Result::Ok(::eventsmith::__private::unit_payload())
@@ -98,9 +109,11 @@ const _: () = {
                 "OrderCreated" | "order_created" => {
                     match event_version {
                         1u32 => {
-                            ::eventsmith::__private::decode_payload::<
-                                OrderCreated,
-                            >("OrderCreated", 1u32, payload)
+                            <OrderCreated as ::eventsmith::__private::Payload>::decode_payload(
+                                    "OrderCreated",
+                                    1u32,
+                                    payload,
+                                )
                                 .map(Self::OrderCreated)
                         }
                         __other => {
@@ -117,39 +130,44 @@ const _: () = {
                 "OrderShipped" => {
                     match event_version {
                         3u32 => {
-                            ::eventsmith::__private::decode_payload::<
-                                OrderShipped,
-                            >("OrderShipped", 3u32, payload)
+                            <OrderShipped as ::eventsmith::__private::Payload>::decode_payload(
+                                    "OrderShipped",
+                                    3u32,
+                                    payload,
+                                )
                                 .map(Self::Shipped)
                         }
                         1u32 => {
-                            let __event = ::eventsmith::__private::decode_payload::<
-                                ShippedV1,
-                            >("OrderShipped", 1u32, payload)?;
-                            let __event: ShippedV2 = ::eventsmith::__private::upcast_into::<
-                                ShippedV1,
+                            let __event = <ShippedV1 as ::eventsmith::__private::OlderVersion>::decode_older(
+                                "OrderShipped",
+                                1u32,
+                                payload,
+                            )?;
+                            let __event: ShippedV2 = <ShippedV1 as ::eventsmith::__private::UpcastStep<
                                 ShippedV2,
                                 1u32,
                                 2u32,
-                            >(__event);
-                            let __event: OrderShipped = ::eventsmith::__private::upcast_via(
-                                "OrderShipped",
+                            >>::step(__event);
+                            let __event: OrderShipped = <_ as ::eventsmith::__private::UpcastVia<
+                                ShippedV2,
+                                OrderShipped,
                                 2u32,
                                 3u32,
-                                upgrade_v2(__event),
-                            )?;
+                            >>::upcast(upgrade_v2, "OrderShipped", __event)?;
                             ::core::result::Result::Ok(Self::Shipped(__event))
                         }
                         2u32 => {
-                            let __event = ::eventsmith::__private::decode_payload::<
-                                ShippedV2,
-                            >("OrderShipped", 2u32, payload)?;
-                            let __event: OrderShipped = ::eventsmith::__private::upcast_via(
+                            let __event = <ShippedV2 as ::eventsmith::__private::OlderVersion>::decode_older(
                                 "OrderShipped",
                                 2u32,
-                                3u32,
-                                upgrade_v2(__event),
+                                payload,
                             )?;
+                            let __event: OrderShipped = <_ as ::eventsmith::__private::UpcastVia<
+                                ShippedV2,
+                                OrderShipped,
+                                2u32,
+                                3u32,
+                            >>::upcast(upgrade_v2, "OrderShipped", __event)?;
                             ::core::result::Result::Ok(Self::Shipped(__event))
                         }
                         __other => {
@@ -166,9 +184,11 @@ const _: () = {
                 "Refunded" => {
                     match event_version {
                         1u32 => {
-                            ::eventsmith::__private::decode_payload::<
-                                Refunded,
-                            >("Refunded", 1u32, payload)
+                            <Refunded as ::eventsmith::__private::Payload>::decode_payload(
+                                    "Refunded",
+                                    1u32,
+                                    payload,
+                                )
                                 .map(Self::Refunded)
                         }
                         __other => {
@@ -226,6 +246,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Produces<OrderEvent> for OrderCreated {
         #[inline]
         fn produce(self) -> OrderEvent {
@@ -233,6 +254,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::VariantOf<OrderEvent> for OrderCreated {
         const INDEX: usize = 0usize;
         const NAME: &'static str = "OrderCreated";
@@ -260,6 +282,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Produces<OrderEvent> for OrderShipped {
         #[inline]
         fn produce(self) -> OrderEvent {
@@ -267,6 +290,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::VariantOf<OrderEvent> for OrderShipped {
         const INDEX: usize = 1usize;
         const NAME: &'static str = "OrderShipped";
@@ -292,6 +316,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::VariantOf<OrderEvent> for Refunded {
         const INDEX: usize = 2usize;
         const NAME: &'static str = "Refunded";
@@ -310,8 +335,9 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::VariantOf<OrderEvent>
-    for __eventsmith_units_OrderEvent::Cancelled {
+    for unit_variants_of_OrderEvent::Cancelled {
         const INDEX: usize = 3usize;
         const NAME: &'static str = "Cancelled";
         const NAMES: &'static [&'static str] = &["Cancelled"];
@@ -324,40 +350,46 @@ const _: () = {
         fn from_event(event: OrderEvent) -> ::core::result::Result<Self, OrderEvent> {
             match event {
                 OrderEvent::Cancelled => {
-                    ::core::result::Result::Ok(__eventsmith_units_OrderEvent::Cancelled)
+                    ::core::result::Result::Ok(unit_variants_of_OrderEvent::Cancelled)
                 }
                 __other => ::core::result::Result::Err(__other),
             }
         }
     }
     #[automatically_derived]
-    impl<__S> ::eventsmith::__private::Fold<__S> for OrderEvent
+    impl<__S> ::eventsmith::__private::AppliedBy<__S> for OrderEvent
     where
-        __S: ::eventsmith::__private::Apply<OrderCreated>,
-        __S: ::eventsmith::__private::Apply<OrderShipped>,
-        __S: ::eventsmith::__private::Apply<Refunded>,
-        __S: ::eventsmith::__private::Apply<__eventsmith_units_OrderEvent::Cancelled>,
+        __S: ::eventsmith::__private::Applies<OrderCreated>,
+        __S: ::eventsmith::__private::Applies<OrderShipped>,
+        __S: ::eventsmith::__private::Applies<Refunded>,
+        __S: ::eventsmith::__private::AppliesUnit<
+            OrderEvent,
+            unit_variants_of_OrderEvent::Cancelled,
+        >,
     {
         #[inline]
-        fn fold_into(&self, state: &mut __S) {
+        fn apply_to(&self, state: &mut __S) {
             match self {
                 Self::OrderCreated(__payload) => {
-                    ::eventsmith::__private::Apply::<
+                    ::eventsmith::__private::Applies::<
                         OrderCreated,
-                    >::apply(state, __payload)
+                    >::apply_event(state, __payload)
                 }
                 Self::Shipped(__payload) => {
-                    ::eventsmith::__private::Apply::<
+                    ::eventsmith::__private::Applies::<
                         OrderShipped,
-                    >::apply(state, __payload)
+                    >::apply_event(state, __payload)
                 }
                 Self::Refunded(__payload) => {
-                    ::eventsmith::__private::Apply::<Refunded>::apply(state, __payload)
+                    ::eventsmith::__private::Applies::<
+                        Refunded,
+                    >::apply_event(state, __payload)
                 }
                 Self::Cancelled => {
-                    ::eventsmith::__private::Apply::<
-                        __eventsmith_units_OrderEvent::Cancelled,
-                    >::apply(state, &__eventsmith_units_OrderEvent::Cancelled)
+                    ::eventsmith::__private::AppliesUnit::<
+                        OrderEvent,
+                        unit_variants_of_OrderEvent::Cancelled,
+                    >::apply_unit(state, &unit_variants_of_OrderEvent::Cancelled)
                 }
             }
         }
@@ -365,11 +397,11 @@ const _: () = {
     #[automatically_derived]
     impl<__M> ::eventsmith::__private::EventSchemas<__M> for OrderEvent
     where
-        __M: ::eventsmith::__private::SchemaOf<OrderCreated>,
-        __M: ::eventsmith::__private::SchemaOf<OrderShipped>,
-        __M: ::eventsmith::__private::SchemaOf<ShippedV1>,
-        __M: ::eventsmith::__private::SchemaOf<ShippedV2>,
-        __M: ::eventsmith::__private::SchemaOf<Refunded>,
+        OrderCreated: ::eventsmith::__private::HasSchema<__M>,
+        OrderShipped: ::eventsmith::__private::HasSchema<__M>,
+        ShippedV1: ::eventsmith::__private::HasSchema<__M>,
+        ShippedV2: ::eventsmith::__private::HasSchema<__M>,
+        Refunded: ::eventsmith::__private::HasSchema<__M>,
     {
         fn event_schemas() -> ::eventsmith::__private::Vec<
             ::eventsmith::__private::EventSchema,
@@ -378,36 +410,36 @@ const _: () = {
                 ::eventsmith::__private::EventSchema {
                     name: "OrderCreated",
                     version: 1u32,
-                    schema: <__M as ::eventsmith::__private::SchemaOf<
-                        OrderCreated,
+                    schema: <OrderCreated as ::eventsmith::__private::HasSchema<
+                        __M,
                     >>::schema(),
                 },
                 ::eventsmith::__private::EventSchema {
                     name: "OrderShipped",
                     version: 3u32,
-                    schema: <__M as ::eventsmith::__private::SchemaOf<
-                        OrderShipped,
+                    schema: <OrderShipped as ::eventsmith::__private::HasSchema<
+                        __M,
                     >>::schema(),
                 },
                 ::eventsmith::__private::EventSchema {
                     name: "OrderShipped",
                     version: 1u32,
-                    schema: <__M as ::eventsmith::__private::SchemaOf<
-                        ShippedV1,
+                    schema: <ShippedV1 as ::eventsmith::__private::HasSchema<
+                        __M,
                     >>::schema(),
                 },
                 ::eventsmith::__private::EventSchema {
                     name: "OrderShipped",
                     version: 2u32,
-                    schema: <__M as ::eventsmith::__private::SchemaOf<
-                        ShippedV2,
+                    schema: <ShippedV2 as ::eventsmith::__private::HasSchema<
+                        __M,
                     >>::schema(),
                 },
                 ::eventsmith::__private::EventSchema {
                     name: "Refunded",
                     version: 1u32,
-                    schema: <__M as ::eventsmith::__private::SchemaOf<
-                        Refunded,
+                    schema: <Refunded as ::eventsmith::__private::HasSchema<
+                        __M,
                     >>::schema(),
                 },
                 ::eventsmith::__private::EventSchema {

@@ -36,36 +36,72 @@ impl OrdersView {
 }
 const _: () = {
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Projection for OrdersView {
         const NAME: &'static str = "orders";
         type Events = (OrderEvent, PaymentEvent);
+        #[inline]
+        fn initial() -> Self {
+            <Self as ::eventsmith::__private::Initial>::initial()
+        }
         fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
+            #[allow(unused_imports)]
+            use ::eventsmith::__private::{NoOverlap as _, Overlap as _};
+            <_ as ::eventsmith::__private::OneEnum<
+                OrderCreated,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<
+                    OrderCreated,
+                    OrderEvent,
+                    PaymentEvent,
+                >::NEW)
+                    .overlap(),
+            );
+            <_ as ::eventsmith::__private::OneEnum<
+                Paid,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<Paid, OrderEvent, PaymentEvent>::NEW)
+                    .overlap(),
+            );
+            <_ as ::eventsmith::__private::OneEnum<
+                unit_variants_of_OrderEvent::Cancelled,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<
+                    unit_variants_of_OrderEvent::Cancelled,
+                    OrderEvent,
+                    PaymentEvent,
+                >::NEW)
+                    .overlap(),
+            );
             let mut types = ::eventsmith::__private::Vec::new();
             types
                 .extend_from_slice(
-                    ::eventsmith::__private::stored_as::<
-                        OrderCreated,
+                    <OrderCreated as ::eventsmith::__private::Member<
                         (OrderEvent, PaymentEvent),
                         _,
-                    >()
+                    >>::STORED_AS
                         .names,
                 );
             types
                 .extend_from_slice(
-                    ::eventsmith::__private::stored_as::<
-                        Paid,
+                    <Paid as ::eventsmith::__private::Member<
                         (OrderEvent, PaymentEvent),
                         _,
-                    >()
+                    >>::STORED_AS
                         .names,
                 );
             types
                 .extend_from_slice(
-                    ::eventsmith::__private::stored_as::<
-                        __eventsmith_units_OrderEvent::Cancelled,
+                    <unit_variants_of_OrderEvent::Cancelled as ::eventsmith::__private::Member<
                         (OrderEvent, PaymentEvent),
                         _,
-                    >()
+                    >>::STORED_AS
                         .names,
                 );
             types
@@ -74,11 +110,44 @@ const _: () = {
             &mut self,
             event: ::eventsmith::__private::LogEvent<'_>,
         ) -> ::core::result::Result<bool, ::eventsmith::__private::ApplyError> {
-            if ::eventsmith::__private::stored_as::<
+            #[allow(unused_imports)]
+            use ::eventsmith::__private::{NoOverlap as _, Overlap as _};
+            <_ as ::eventsmith::__private::OneEnum<
                 OrderCreated,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<
+                    OrderCreated,
+                    OrderEvent,
+                    PaymentEvent,
+                >::NEW)
+                    .overlap(),
+            );
+            <_ as ::eventsmith::__private::OneEnum<
+                Paid,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<Paid, OrderEvent, PaymentEvent>::NEW)
+                    .overlap(),
+            );
+            <_ as ::eventsmith::__private::OneEnum<
+                unit_variants_of_OrderEvent::Cancelled,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<
+                    unit_variants_of_OrderEvent::Cancelled,
+                    OrderEvent,
+                    PaymentEvent,
+                >::NEW)
+                    .overlap(),
+            );
+            if <OrderCreated as ::eventsmith::__private::Member<
                 (OrderEvent, PaymentEvent),
                 _,
-            >()
+            >>::STORED_AS
                 .matches(&event)
             {
                 return ::eventsmith::__private::apply_member::<
@@ -93,11 +162,10 @@ const _: () = {
                     },
                 );
             }
-            if ::eventsmith::__private::stored_as::<
-                Paid,
+            if <Paid as ::eventsmith::__private::Member<
                 (OrderEvent, PaymentEvent),
                 _,
-            >()
+            >>::STORED_AS
                 .matches(&event)
             {
                 return ::eventsmith::__private::apply_member::<
@@ -112,15 +180,14 @@ const _: () = {
                     },
                 );
             }
-            if ::eventsmith::__private::stored_as::<
-                __eventsmith_units_OrderEvent::Cancelled,
+            if <unit_variants_of_OrderEvent::Cancelled as ::eventsmith::__private::Member<
                 (OrderEvent, PaymentEvent),
                 _,
-            >()
+            >>::STORED_AS
                 .matches(&event)
             {
                 return ::eventsmith::__private::apply_member::<
-                    __eventsmith_units_OrderEvent::Cancelled,
+                    unit_variants_of_OrderEvent::Cancelled,
                     (OrderEvent, PaymentEvent),
                     _,
                 >(
@@ -146,16 +213,17 @@ const _: () = {
             >,
         > {
             ::core::option::Option::Some(
-                ::eventsmith::__private::serde_json::to_vec(self),
+                <Self as ::eventsmith::__private::PersistedModel>::save_model(self),
             )
         }
         fn restore_state(
             state: &[u8],
         ) -> ::core::result::Result<Self, ::eventsmith::__private::serde_json::Error> {
-            ::eventsmith::__private::serde_json::from_slice(state)
+            <Self as ::eventsmith::__private::PersistedModel>::restore_model(state)
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Query for GetOrder {
         type Projection = OrdersView;
         type Output = Option<OrderSummary>;

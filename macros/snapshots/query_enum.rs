@@ -1,5 +1,6 @@
 const _: () = {
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Envelope for OrderQuery {
         const TYPES: &'static [&'static str] = &["GetOrder", "ListAllOrders"];
         fn decode(
@@ -26,6 +27,7 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::QueryEnvelope for OrderQuery {
         async fn answer(
             self,
@@ -36,12 +38,16 @@ const _: () = {
         > {
             match self {
                 Self::GetOrder(__message) => {
-                    ::eventsmith::__private::answer_json::<GetOrder>(app, __message)
-                        .await
+                    <GetOrder as ::eventsmith::__private::JsonAnswer>::answer_json(
+                        __message,
+                        app,
+                    )
                 }
                 Self::ListOrders(__message) => {
-                    ::eventsmith::__private::answer_json::<ListOrders>(app, __message)
-                        .await
+                    <ListOrders as ::eventsmith::__private::JsonAnswer>::answer_json(
+                        __message,
+                        app,
+                    )
                 }
             }
         }

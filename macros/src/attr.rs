@@ -1,7 +1,8 @@
 //! Parsing shared by every macro's attributes.
 
+use proc_macro2::{Span, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitInt, LitStr};
+use syn::{Attribute, LitInt, LitStr, Token, token};
 
 use crate::ctxt::Ctxt;
 
@@ -27,11 +28,12 @@ pub fn unknown_key(meta: &ParseNestedMeta<'_>, attribute: &str, accepted: &[&str
     meta.error(format_args!("unknown key `{}` in `#[{attribute}(...)]`; expected one of {accepted}", key(meta)))
 }
 
-/// Stores a value the first time a key is seen and reports a repeated key.
+/// Stores a value the first time a key is seen. A repeated key is reported at both places
+/// and parsing goes on, so that the other mistakes of the attribute are reported too.
 pub struct Once<T> {
     attribute: &'static str,
     key: &'static str,
-    value: Option<T>,
+    value: Option<(Span, T)>,
 }
 
 impl<T> Once<T> {
@@ -39,17 +41,75 @@ impl<T> Once<T> {
         Self { attribute, key, value: None }
     }
 
-    pub fn set(&mut self, meta: &ParseNestedMeta<'_>, value: T) -> syn::Result<()> {
-        if self.value.is_some() {
-            return Err(meta.error(format_args!("`{}` is given twice in `#[{}(...)]`", self.key, self.attribute)));
+    pub fn set(&mut self, cx: &Ctxt, meta: &ParseNestedMeta<'_>, value: T) -> syn::Result<()> {
+        let (attribute, key) = (self.attribute, self.key);
+        match &self.value {
+            Some((first, _)) => {
+                cx.push(meta.error(format_args!("`{key}` is given twice in `#[{attribute}(...)]`; keep one")));
+                cx.push(syn::Error::new(*first, format_args!("`{key}` is first given here")));
+            }
+            None => self.value = Some((syn::spanned::Spanned::span(&meta.path), value)),
         }
-        self.value = Some(value);
         Ok(())
     }
 
     pub fn get(self) -> Option<T> {
-        self.value
+        self.value.map(|(_, value)| value)
     }
+}
+
+/// Parses one `key ...` item of an attribute with `parse`. An error is reported and the
+/// rest of the item skipped, so that parsing goes on with the next item: one mistake does
+/// not hide the others.
+pub fn recover(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    parse: impl FnOnce(&ParseNestedMeta<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    if let Err(error) = parse(meta) {
+        cx.push(error);
+        skip_rest_of_item(meta)?;
+    }
+    Ok(())
+}
+
+/// Skips the tokens of the current item, up to the comma before the next one.
+fn skip_rest_of_item(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((token, next)) = rest.token_tree() {
+            if matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ',') {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    })
+}
+
+/// Skips what is left of `input`, after an error in it: a parse buffer dropped with tokens
+/// left would report them as unexpected, a second error for one mistake.
+pub fn skip_all(input: syn::parse::ParseStream<'_>) {
+    let _ = input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((_, next)) = rest.token_tree() {
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+/// Reads a flag key (`#[command(id)]`, `#[projection(persist)]`). A value given to it is
+/// reported and skipped, and the flag counts as given, so that nothing else is reported.
+pub fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, attribute: &str) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) || meta.input.peek(token::Paren) {
+        let key = key(meta);
+        cx.push(meta.error(format_args!(
+            "`{key}` is a flag and takes no value: write `#[{attribute}({key})]`, or leave it out"
+        )));
+        skip_rest_of_item(meta)?;
+    }
+    Ok(())
 }
 
 /// Parses `= "non-empty string"`.
@@ -70,15 +130,16 @@ pub fn version_value(meta: &ParseNestedMeta<'_>) -> syn::Result<(u32, LitInt)> {
     }
 }
 
-/// Parses every `#[name(...)]` among `attrs` with `parse`, reporting errors to `cx`.
+/// Parses every `#[name(...)]` among `attrs` with `parse`, one item at a time, reporting
+/// errors to `cx` and going on after each (see [`recover`]).
 pub fn parse_each(
     cx: &Ctxt,
     attrs: &[Attribute],
     name: &str,
-    mut parse: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
+    mut parse: impl FnMut(&ParseNestedMeta<'_>) -> syn::Result<()>,
 ) {
     for attr in named(attrs, name) {
-        if let Err(error) = attr.parse_nested_meta(&mut parse) {
+        if let Err(error) = attr.parse_nested_meta(|meta| recover(cx, &meta, &mut parse)) {
             cx.push(error);
         }
     }

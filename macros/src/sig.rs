@@ -54,14 +54,16 @@ pub fn type_name(ty: &Type) -> String {
     }
 }
 
-/// Whether `ty` borrows: a reference anywhere in it.
+/// Whether `ty` borrows: a reference or a lifetime anywhere in it, other than `'static`.
 pub fn borrows(ty: &Type) -> bool {
     match ty {
-        Type::Reference(_) => true,
+        Type::Reference(reference) => {
+            reference.lifetime.as_ref().is_none_or(|lifetime| lifetime.ident != "static") || borrows(&reference.elem)
+        }
         Type::Path(path) => path.path.segments.iter().any(|segment| match &segment.arguments {
             PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
                 GenericArgument::Type(ty) => borrows(ty),
-                GenericArgument::Lifetime(_) => true,
+                GenericArgument::Lifetime(lifetime) => lifetime.ident != "static",
                 _ => false,
             }),
             _ => false,

@@ -10,23 +10,25 @@ pub use std::string::String;
 pub use std::sync::OnceLock;
 pub use std::vec::Vec;
 
-pub use crate::aggregate::{Aggregate, Apply, CloneIfClone, Fold, Handle, MaybeClone, NotClone, one};
+pub use crate::aggregate::{
+    Aggregate, AppliedBy, Applies, AppliesUnit, Apply, CloneIfClone, Handle, HandlerError, Initial, MaybeClone,
+    NotClone, SnapshotState, one,
+};
 pub use crate::app::App;
 pub use crate::codec::{
-    DecodeError, EncodeError, UpcastStep, decode_payload, decode_unit, encode_payload, unit_payload, unknown_type,
-    unknown_version, upcast_into, upcast_via,
+    DecodeError, EncodeError, OlderVersion, Payload, UpcastStep, UpcastVia, decode_unit, unit_payload, unknown_type,
+    unknown_version,
 };
-pub use crate::command::{Command, CommandFor, ExpectStream, aggregate_id};
-pub use crate::envelope::{
-    CommandEnvelope, Dispatched, Envelope, QueryEnvelope, answer_json, decode_message, dispatch,
-};
+pub use crate::command::{AggregateId, ClonedCommand, Command, CommandFor, ExpectStream};
+pub use crate::envelope::{CommandEnvelope, Dispatched, Envelope, JsonAnswer, QueryEnvelope, decode_message};
 pub use crate::error::Error;
 pub use crate::event::{Event, EventType, Produces, VariantOf};
 pub use crate::projection::{
-    ApplyError, ApplyOutcome, Idx, Projection, Query, StoredAs, apply_member, stored_as, unit_recorded,
+    ApplyError, ApplyOutcome, Idx, Member, NoOverlap, OneEnum, Overlap, Pair, PersistedModel, Projection, Query,
+    StoredAs, apply_member, unit_recorded,
 };
 pub use crate::recorded::Recorded;
-pub use crate::schema::{EventSchema, EventSchemas, SchemaOf, state_fingerprint, unit_schema};
+pub use crate::schema::{EventSchema, EventSchemas, HasSchema, unit_schema};
 pub use crate::store::{LogEvent, StoredEvent};
 
 /// Stands in for the event and error types of an aggregate whose `#[aggregate(...)]` has

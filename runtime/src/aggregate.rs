@@ -10,13 +10,16 @@ use crate::event::Event;
     message = "`{Self}` is not an aggregate",
     note = "put `#[aggregate(event = YourEvent, error = YourError)]` on an `impl {Self}` block"
 )]
-pub trait Aggregate: Default + Send + Sync + 'static {
+pub trait Aggregate: Sized + Send + Sync + 'static {
     /// The aggregate's stable name: the prefix of its stream ids (`Order-42`).
     const NAME: &'static str;
+
+    /// The state before the first event: `Default::default()` for `#[aggregate]`.
+    fn initial() -> Self;
     /// The enum of events the aggregate's stream holds.
     type Event: Event;
     /// The error its command handlers reject a command with.
-    type Error: std::error::Error + Send + Sync + 'static;
+    type Error: AggregateError;
 
     /// Folds one event into the state (the seed's `replayEvents`, one step).
     fn apply(&mut self, event: &Self::Event);
@@ -50,6 +53,47 @@ pub trait Aggregate: Default + Send + Sync + 'static {
     }
 }
 
+/// What an aggregate's error (`#[aggregate(error = E)]`) needs: implemented for every
+/// `std::error::Error + Send + Sync + 'static` type.
+#[diagnostic::on_unimplemented(
+    message = "the aggregate's error `{Self}` does not implement `std::error::Error`",
+    label = "named in `#[aggregate(error = ...)]`",
+    note = "derive `thiserror::Error` on `{Self}` with an `#[error(\"...\")]` message, or implement `Display` and `std::error::Error` by hand; it must also be `Send + Sync + 'static`"
+)]
+pub trait AggregateError: Send + Sync + 'static {
+    /// The error as a `std::error::Error`, for code generic over aggregates.
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static);
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: std::error::Error + Send + Sync + 'static> AggregateError for T {
+    #[inline]
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+}
+
+/// The state an aggregate or a read model starts from: implemented for every `Default` type.
+/// `#[aggregate]` and `#[projection]` create their starting state through it, so that a
+/// state without `Default` is one error at its type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no starting state: it must implement `Default`",
+    label = "an aggregate's state and a projection's read model start from `Default::default()`",
+    note = "add `#[derive(Default)]` to `{Self}`, or implement `Default` by hand"
+)]
+pub trait Initial {
+    /// The starting state.
+    fn initial() -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Default> Initial for T {
+    #[inline]
+    fn initial() -> Self {
+        T::default()
+    }
+}
+
 /// Applies one event type to a state. `#[aggregate]` implements it for each `#[apply]`
 /// method and for each event listed in `ignore(...)`.
 #[diagnostic::on_unimplemented(
@@ -62,13 +106,115 @@ pub trait Apply<E> {
     fn apply(&mut self, event: &E);
 }
 
-/// The replay fold of an event enum into a state that applies every one of its event types.
+/// The bound `#[derive(Event)]` puts on a state for each struct variant of its enum:
+/// implemented for every state with an `Apply` impl for the struct. It exists for its
+/// message: a forgotten `#[apply]` is reported as this bound, naming the event.
+#[diagnostic::on_unimplemented(
+    message = "aggregate `{Self}` does not apply event `{E}`",
+    label = "`{E}` has no `#[apply]` method in `{Self}`",
+    note = "add `#[apply] fn on_event(&mut self, event: &{E}) {{ ... }}` to the `#[aggregate]` impl of `{Self}`, or ignore it explicitly with `#[aggregate(..., ignore({E}))]`"
+)]
+pub trait Applies<E> {
+    /// Applies `event` to the state.
+    fn apply_event(&mut self, event: &E);
+}
+
+#[diagnostic::do_not_recommend]
+impl<S: Apply<E>, E> Applies<E> for S {
+    #[inline]
+    fn apply_event(&mut self, event: &E) {
+        self.apply(event);
+    }
+}
+
+/// [`Applies`] for a unit variant `Enum::U` (whose marker type is `U`).
+#[diagnostic::on_unimplemented(
+    message = "aggregate `{Self}` does not apply the unit event `{Enum}::{U}`",
+    label = "`{Enum}::{U}` has no `#[apply({Enum}::{U})]` method in `{Self}`",
+    note = "add `#[apply({Enum}::{U})] fn on_event(&mut self) {{ ... }}` to the `#[aggregate]` impl of `{Self}`, or ignore it explicitly with `#[aggregate(..., ignore({Enum}::{U}))]`"
+)]
+pub trait AppliesUnit<Enum, U> {
+    /// Applies the unit event to the state.
+    fn apply_unit(&mut self, unit: &U);
+}
+
+#[diagnostic::do_not_recommend]
+impl<S: Apply<U>, Enum, U> AppliesUnit<Enum, U> for S {
+    #[inline]
+    fn apply_unit(&mut self, unit: &U) {
+        self.apply(unit);
+    }
+}
+
+/// An event enum whose every event type the state `S` applies: the replay fold of the enum
+/// into `S` (the seed's `replayEvents`, one step).
 ///
-/// `#[derive(Event)]` implements it with one `Apply` bound per variant, which is how a
-/// forgotten `#[apply]` becomes a compile error naming the missing event.
-pub trait Fold<S> {
+/// `#[derive(Event)]` implements it with one [`Applies`] (or [`AppliesUnit`]) bound per
+/// variant, which is how a forgotten `#[apply]` becomes a compile error naming the event.
+pub trait AppliedBy<S> {
     /// Applies `self` to `state` through the state's `Apply` impl for this variant.
-    fn fold_into(&self, state: &mut S);
+    fn apply_to(&self, state: &mut S);
+}
+
+/// What an aggregate with `#[aggregate(snapshot_every = N)]` needs of its state: a snapshot
+/// stores it as JSON, and the fingerprint of its JSON Schema tells a snapshot of an older
+/// shape (which is then ignored). Implemented for every `Serialize + Deserialize +
+/// JsonSchema` type.
+#[diagnostic::on_unimplemented(
+    message = "aggregate `{Self}` takes snapshots, so it must implement `Serialize`, `Deserialize` and `JsonSchema`",
+    label = "snapshots are taken here",
+    note = "add `#[derive(Serialize, Deserialize, schemars::JsonSchema)]` to `{Self}`: a snapshot stores the state as JSON, and the fingerprint of its schema tells a snapshot of an older shape, which is then ignored"
+)]
+pub trait SnapshotState: Sized {
+    /// The fingerprint of the state's shape at the aggregate's snapshot `revision`.
+    fn state_fingerprint(revision: u32) -> String;
+
+    /// The state as a snapshot.
+    ///
+    /// # Errors
+    /// A failing `Serialize` impl.
+    fn encode_state(&self) -> Result<Vec<u8>, serde_json::Error>;
+
+    /// The state from a snapshot.
+    ///
+    /// # Errors
+    /// A snapshot that does not decode.
+    fn decode_state(state: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<S: serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema> SnapshotState for S {
+    fn state_fingerprint(revision: u32) -> String {
+        crate::schema::state_fingerprint::<S>(revision)
+    }
+
+    fn encode_state(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn decode_state(state: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(state)
+    }
+}
+
+/// The error a `#[command]` method returns, which converts into its aggregate's error `E`.
+/// Implemented for every `Into<E>` type.
+#[diagnostic::on_unimplemented(
+    message = "a `#[command]` method returns the error `{Self}`, which does not convert into the aggregate's error `{E}`",
+    label = "`{Self}` is not `{E}` and has no `From` conversion into it",
+    note = "return `{E}`, or implement `From<{Self}> for {E}` (thiserror's `#[from]` writes it)"
+)]
+pub trait HandlerError<E> {
+    /// The aggregate's error.
+    fn into_aggregate_error(self) -> E;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Into<E>, E> HandlerError<E> for T {
+    #[inline]
+    fn into_aggregate_error(self) -> E {
+        self.into()
+    }
 }
 
 /// Decides on one command type. `#[aggregate]` implements it for each `#[command]` method.

@@ -3,6 +3,7 @@
 //! `#[derive(Event)]` generates calls to.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// A stored payload that could not be turned back into a typed event.
 #[derive(Debug, thiserror::Error)]
@@ -78,37 +79,72 @@ pub enum EncodeError {
     },
 }
 
-#[doc(hidden)]
-/// Encodes an event payload, checking that it is a JSON object.
-///
-/// # Errors
-/// A failing `Serialize` impl, or a payload that is not a JSON object.
-pub fn encode_payload<T: serde::Serialize + ?Sized>(
-    event_type: &'static str,
-    payload: &T,
-) -> Result<Vec<u8>, EncodeError> {
-    let bytes = serde_json::to_vec(payload).map_err(|source| EncodeError::Serialize { event_type, source })?;
-    if bytes.first() == Some(&b'{') {
-        Ok(bytes)
-    } else {
-        let found = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
-        Err(EncodeError::NotAnObject { event_type, found })
+/// What a type needs to be an event payload: it is stored as a JSON object, so it must
+/// implement `Serialize` and `Deserialize`. Implemented for every such type; generated code
+/// encodes and decodes payloads through it, so a payload without them is one error at the
+/// variant that names it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event payload: it does not implement `Serialize` and `Deserialize`",
+    label = "stored as JSON, so it must implement `Serialize` and `Deserialize`",
+    note = "add `#[derive(Serialize, Deserialize)]` to `{Self}` (both are in `eventsmith::prelude`)"
+)]
+pub trait Payload: Sized {
+    /// Encodes the payload, checking that it is a JSON object.
+    ///
+    /// # Errors
+    /// A failing `Serialize` impl, or a payload that is not a JSON object.
+    fn encode_payload(&self, event_type: &'static str) -> Result<Vec<u8>, EncodeError>;
+
+    /// Decodes a stored payload of type `event_type` at `version`.
+    ///
+    /// # Errors
+    /// [`DecodeError::Payload`] naming the type and version.
+    fn decode_payload(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + DeserializeOwned> Payload for T {
+    fn encode_payload(&self, event_type: &'static str) -> Result<Vec<u8>, EncodeError> {
+        let bytes = serde_json::to_vec(self).map_err(|source| EncodeError::Serialize { event_type, source })?;
+        if bytes.first() == Some(&b'{') {
+            Ok(bytes)
+        } else {
+            let found = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
+            Err(EncodeError::NotAnObject { event_type, found })
+        }
+    }
+
+    #[inline]
+    fn decode_payload(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+        decode_json(event_type, version, payload)
     }
 }
 
-#[doc(hidden)]
-/// The payload of a unit variant.
-#[must_use]
-pub fn unit_payload() -> Vec<u8> {
-    b"{}".to_vec()
+/// What the type named in `upcast(from = N, with = T)` needs: stored events of version `N`
+/// are decoded into it, so it must implement `Deserialize`. Implemented for every such type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot read an older version of a stored event: it does not implement `Deserialize`",
+    label = "stored events of the older version are decoded into it",
+    note = "add `#[derive(Deserialize)]` to `{Self}`"
+)]
+pub trait OlderVersion: Sized {
+    /// Decodes a stored payload of type `event_type` at the older `version`.
+    ///
+    /// # Errors
+    /// [`DecodeError::Payload`] naming the type and version.
+    fn decode_older(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError>;
 }
 
-#[doc(hidden)]
-/// Decodes an event payload straight into its typed variant.
-///
-/// # Errors
-/// [`DecodeError::Payload`] naming the type and version.
-pub fn decode_payload<'de, T: Deserialize<'de>>(
+#[diagnostic::do_not_recommend]
+impl<T: DeserializeOwned> OlderVersion for T {
+    #[inline]
+    fn decode_older(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+        decode_json(event_type, version, payload)
+    }
+}
+
+/// Decodes JSON of type `event_type` at `version` (an event payload or a message's data).
+pub(crate) fn decode_json<'de, T: Deserialize<'de>>(
     event_type: &str,
     version: u32,
     payload: &'de [u8],
@@ -118,6 +154,13 @@ pub fn decode_payload<'de, T: Deserialize<'de>>(
         version,
         source,
     })
+}
+
+#[doc(hidden)]
+/// The payload of a unit variant.
+#[must_use]
+pub fn unit_payload() -> Vec<u8> {
+    b"{}".to_vec()
 }
 
 #[doc(hidden)]
@@ -151,13 +194,6 @@ pub fn unknown_version(event_type: &str, version: u32, newest: u32) -> DecodeErr
     DecodeError::UnknownVersion { event_type: event_type.to_owned(), version, newest }
 }
 
-#[doc(hidden)]
-/// One upcasting step through `Into`, from version `FROM` to version `TO`.
-#[inline]
-pub fn upcast_into<From: UpcastStep<To, FROM, TO>, To, const FROM: u32, const TO: u32>(event: From) -> To {
-    event.step()
-}
-
 /// Converts an event from version `FROM` into version `TO`.
 #[diagnostic::on_unimplemented(
     message = "the upcaster from version {FROM} does not produce version {TO}: `{Self}` does not convert into `{To}`",
@@ -169,6 +205,7 @@ pub trait UpcastStep<To, const FROM: u32, const TO: u32> {
     fn step(self) -> To;
 }
 
+#[diagnostic::do_not_recommend]
 impl<From: Into<To>, To, const FROM: u32, const TO: u32> UpcastStep<To, FROM, TO> for From {
     #[inline]
     fn step(self) -> To {
@@ -176,21 +213,35 @@ impl<From: Into<To>, To, const FROM: u32, const TO: u32> UpcastStep<To, FROM, TO
     }
 }
 
-#[doc(hidden)]
-/// One upcasting step through a named function that may fail.
-///
-/// # Errors
-/// [`DecodeError::Upcast`] naming the type and the step.
-pub fn upcast_via<To, E: std::fmt::Display>(
-    event_type: &str,
-    from: u32,
-    to: u32,
-    result: Result<To, E>,
-) -> Result<To, DecodeError> {
-    result.map_err(|error| DecodeError::Upcast {
-        event_type: event_type.to_owned(),
-        from,
-        to,
-        message: error.to_string(),
-    })
+/// A function named in `upcast(from = FROM, with = From, via = f)`: a
+/// `fn(From) -> Result<To, E>` whose error `E: Display` is shown when a stored event cannot
+/// be upcast. Implemented for every such function.
+#[diagnostic::on_unimplemented(
+    message = "the upcaster from version {FROM} cannot be `{Self}`",
+    label = "must be a `fn({From}) -> Result<{To}, E>` where `E: Display`",
+    note = "`via` names a function from the type in `with` to version {TO}'s type, which may fail with an error that is shown when a stored event cannot be upcast"
+)]
+pub trait UpcastVia<From, To, const FROM: u32, const TO: u32> {
+    /// Upcasts `event`, naming `event_type` and the step in the error.
+    ///
+    /// # Errors
+    /// [`DecodeError::Upcast`] with the function's error.
+    fn upcast(self, event_type: &str, event: From) -> Result<To, DecodeError>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<F, From, To, E, const FROM: u32, const TO: u32> UpcastVia<From, To, FROM, TO> for F
+where
+    F: FnOnce(From) -> Result<To, E>,
+    E: std::fmt::Display,
+{
+    #[inline]
+    fn upcast(self, event_type: &str, event: From) -> Result<To, DecodeError> {
+        self(event).map_err(|error| DecodeError::Upcast {
+            event_type: event_type.to_owned(),
+            from: FROM,
+            to: TO,
+            message: error.to_string(),
+        })
+    }
 }

@@ -34,15 +34,53 @@ pub trait Command: Send + Sync + 'static {
 /// `#[command]` method's command so that a command cannot be handled by an aggregate it is
 /// not routed to.
 #[diagnostic::on_unimplemented(
-    message = "command `{Self}` is not routed to aggregate `{A}`",
-    label = "`{Self}` names another aggregate in `#[command(aggregate = ...)]`",
-    note = "a command is handled by exactly one aggregate: change `#[command(aggregate = ...)]` on `{Self}` to `{A}`, or move this handler"
+    message = "`{Self}` is not a command routed to aggregate `{A}`",
+    label = "not a command of `{A}`",
+    note = "a command is handled by the one aggregate it names: derive `Command` on `{Self}` with `#[command(aggregate = {A})]`, or move this handler to the aggregate it names"
 )]
-pub trait CommandFor<A> {}
+pub trait CommandFor<A> {
+    /// Names the routing in generated code, which checks it at the handler's command type.
+    #[doc(hidden)]
+    const ROUTED: () = ();
+}
 
-#[doc(hidden)]
-/// The text of an `#[command(id)]` field, as it appears in the stream id.
-#[inline]
-pub fn aggregate_id<T: std::fmt::Display + ?Sized>(id: &T) -> String {
-    id.to_string()
+/// The type of an `#[command(id)]` field: its text names the aggregate's stream
+/// (`Order-42`), so it must implement `Display`. Implemented for every such type.
+#[diagnostic::on_unimplemented(
+    message = "the `#[command(id)]` field's type `{Self}` does not implement `Display`",
+    label = "its text names the aggregate's stream, as in `Order-42`",
+    note = "implement `std::fmt::Display` for `{Self}`, or mark a field whose type does as `#[command(id)]`"
+)]
+pub trait AggregateId {
+    /// The text of the id, as it appears in the stream id.
+    fn to_id(&self) -> String;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: std::fmt::Display + ?Sized> AggregateId for T {
+    #[inline]
+    fn to_id(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// What a `#[command]` method that takes its command by value needs: the command is kept to
+/// decide again after a version conflict, so the method gets a clone. Implemented for every
+/// `Clone` type.
+#[diagnostic::on_unimplemented(
+    message = "a `#[command]` method takes `{Self}` by value, so `{Self}` must implement `Clone`",
+    label = "taken by value",
+    note = "the command is kept to decide again after a version conflict, so a method that takes it by value gets a clone: derive `Clone` on `{Self}`, or take `&{Self}`"
+)]
+pub trait ClonedCommand: Sized {
+    /// The clone the method gets.
+    fn cloned_command(&self) -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<C: Clone> ClonedCommand for C {
+    #[inline]
+    fn cloned_command(&self) -> Self {
+        self.clone()
+    }
 }

@@ -8,10 +8,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::aggregate::{Aggregate, Handle};
+use crate::aggregate::Aggregate;
 use crate::app::{App, Committed};
 use crate::codec::DecodeError;
-use crate::command::Command;
 use crate::error::Error;
 use crate::event::Event;
 use crate::projection::Query;
@@ -119,32 +118,31 @@ pub fn split_envelope(json: &[u8]) -> Result<RawEnvelope<'_>, DecodeError> {
 /// [`DecodeError::Payload`] naming the type.
 #[doc(hidden)]
 pub fn decode_message<'de, T: Deserialize<'de>>(name: &str, data: &'de [u8]) -> Result<T, DecodeError> {
-    crate::codec::decode_payload(name, 1, data)
+    crate::codec::decode_json(name, 1, data)
 }
 
-/// Executes a command routed from a dynamic envelope.
-///
-/// # Errors
-/// As [`App::execute`].
-#[doc(hidden)]
-pub async fn dispatch<C>(app: &App, command: C) -> Result<Dispatched, Error>
-where
-    C: Command,
-    C::Aggregate: Handle<C>,
-{
-    Ok(app.execute(command).await?.into())
+/// A query answered through a [`QueryEnvelope`]: its answer is sent as JSON, so it must
+/// implement `Serialize`. Implemented for every such query.
+#[diagnostic::on_unimplemented(
+    message = "query `{Self}` is answered through a `QueryEnvelope`, so its answer must implement `Serialize`",
+    label = "answered as JSON",
+    note = "add `#[derive(Serialize)]` to the type that the `#[query]` method for `{Self}` returns"
+)]
+pub trait JsonAnswer: Query {
+    /// Answers the query, as JSON text.
+    ///
+    /// # Errors
+    /// As [`App::query`], or an answer that does not serialize.
+    fn answer_json(self, app: &App) -> Result<String, Error>;
 }
 
-/// Answers a query routed from a dynamic envelope, as JSON text.
-///
-/// # Errors
-/// As [`App::query`], or an answer that does not serialize.
-#[doc(hidden)]
-pub async fn answer_json<Q>(app: &App, query: Q) -> Result<String, Error>
+#[diagnostic::do_not_recommend]
+impl<Q: Query> JsonAnswer for Q
 where
-    Q: Query,
     Q::Output: serde::Serialize,
 {
-    let answer = app.query(query).await?;
-    serde_json::to_string(&answer).map_err(|source| Error::Answer { query: std::any::type_name::<Q>(), source })
+    fn answer_json(self, app: &App) -> Result<String, Error> {
+        let answer = app.answer(self)?;
+        serde_json::to_string(&answer).map_err(|source| Error::Answer { query: std::any::type_name::<Q>(), source })
+    }
 }

@@ -193,7 +193,7 @@ pub trait VariantOf<E: Event>: Sized {
 /// struct of the enum, and the enum itself. Implemented by `#[derive(Event)]`.
 #[diagnostic::on_unimplemented(
     message = "a command handler of an aggregate over `{E}` cannot return `{Self}`",
-    label = "`{Self}` is not an event of `{E}`",
+    label = "not an event of `{E}` that a handler may produce",
     note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them",
     note = "an event marked `#[event(deprecated)]` is still read and folded, but can no longer be produced"
 )]

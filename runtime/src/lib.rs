@@ -52,8 +52,8 @@ pub use conformance as testkit;
 #[doc(hidden)]
 pub mod __private;
 
-pub use aggregate::{Aggregate, Apply, Fold, Handle};
-pub use app::{App, AppBuilder, Committed, Loaded};
+pub use aggregate::{Aggregate, AppliedBy, Apply, Handle};
+pub use app::{Answer, App, AppBuilder, Committed, Execution, Loaded};
 pub use command::{Command, CommandFor, ExpectStream};
 pub use envelope::{CommandEnvelope, Dispatched, DispatchedEvent, Envelope, QueryEnvelope};
 pub use error::{

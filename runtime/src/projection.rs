@@ -17,9 +17,12 @@ use crate::store::{LogEvent, StoredEvent};
     message = "`{Self}` is not a projection",
     note = "put `#[projection(name = \"...\", events = YourEvent)]` on an `impl {Self}` block with `#[apply]` methods"
 )]
-pub trait Projection: Default + Send + Sync + 'static {
+pub trait Projection: Sized + Send + Sync + 'static {
     /// The projection's stable name: the key of its checkpoint.
     const NAME: &'static str;
+
+    /// The read model before the first event: `Default::default()` for `#[projection]`.
+    fn initial() -> Self;
 
     /// The event enums it consumes: one enum, or a tuple of them.
     type Events: EventSet;
@@ -62,7 +65,7 @@ pub trait Projection: Default + Send + Sync + 'static {
     /// # Errors
     /// The saved bytes do not decode (then the projection replays from zero).
     fn restore_state(_state: &[u8]) -> Result<Self, serde_json::Error> {
-        Ok(Self::default())
+        Ok(Self::initial())
     }
 }
 
@@ -127,6 +130,38 @@ pub trait Query: Send + 'static {
     fn answer(self, model: &Self::Projection) -> Self::Output;
 }
 
+/// What a `#[projection(persist)]` read model needs: it is saved with its checkpoint as
+/// JSON, so it must implement `Serialize` and `Deserialize`. Implemented for every such type.
+#[diagnostic::on_unimplemented(
+    message = "projection `{Self}` is persisted, so it must implement `Serialize` and `Deserialize`",
+    label = "its read model is saved with its checkpoint as JSON",
+    note = "add `#[derive(Serialize, Deserialize)]` to `{Self}`, or drop `persist` to rebuild the read model from the log at startup"
+)]
+pub trait PersistedModel: Sized {
+    /// The read model as saved.
+    ///
+    /// # Errors
+    /// A failing `Serialize` impl.
+    fn save_model(&self) -> Result<Vec<u8>, serde_json::Error>;
+
+    /// The read model from what was saved.
+    ///
+    /// # Errors
+    /// A saved state that does not decode.
+    fn restore_model(state: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<P: serde::Serialize + serde::de::DeserializeOwned> PersistedModel for P {
+    fn save_model(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn restore_model(state: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(state)
+    }
+}
+
 /// The position of an enum in a projection's tuple of event enums.
 #[doc(hidden)]
 pub struct Idx<const N: usize>;
@@ -146,6 +181,8 @@ pub trait Member<Events, Index> {
     const NAME: &'static str;
     /// Every name it is read under: its name, then its aliases.
     const NAMES: &'static [&'static str];
+    /// How it is stored: its names and its enum's namespace.
+    const STORED_AS: StoredAs = StoredAs { names: Self::NAMES, namespace: <Self::Enum as Event>::NAMESPACE };
 
     /// Takes `Self` out of the enum, if `event` is its variant.
     fn extract(event: Self::Enum) -> Option<Self>
@@ -155,6 +192,7 @@ pub trait Member<Events, Index> {
 
 macro_rules! member_impl {
     (($($all:ident),+), $index:literal => $enum:ident) => {
+        #[diagnostic::do_not_recommend]
         impl<X, $($all: Event),+> Member<($($all,)+), Idx<$index>> for X
         where
             X: VariantOf<$enum>,
@@ -182,6 +220,72 @@ member_impl!((E0, E1, E2, E3), 1 => E1);
 member_impl!((E0, E1, E2, E3), 2 => E2);
 member_impl!((E0, E1, E2, E3), 3 => E3);
 
+/// An `#[apply]` event struct `X` and two of a projection's enums, `A` and `B`: generated
+/// code calls `(&&Pair::<X, A, B>::NEW).overlap()`, which method lookup resolves to
+/// [`InBoth`] when both enums wrap `X` (the impl on `&Pair` is tried first and exists only
+/// then) and to [`InOne`] otherwise. [`OneEnum`] then accepts only `InOne`, so a struct
+/// that two enums wrap is reported with the fix, instead of as an ambiguous inference.
+#[doc(hidden)]
+pub struct Pair<X, A, B>(std::marker::PhantomData<PairOf<X, A, B>>);
+
+/// What a [`Pair`] is about, without owning any of it.
+type PairOf<X, A, B> = fn() -> (X, A, B);
+
+impl<X, A, B> Pair<X, A, B> {
+    /// The probe.
+    pub const NEW: Self = Pair(std::marker::PhantomData);
+}
+
+/// Both enums of a [`Pair`] wrap the struct.
+#[doc(hidden)]
+pub struct InBoth;
+
+/// At most one enum of a [`Pair`] wraps the struct.
+#[doc(hidden)]
+pub struct InOne;
+
+/// The lookup that finds [`InBoth`].
+#[doc(hidden)]
+pub trait Overlap {
+    /// `InBoth`.
+    fn overlap(&self) -> InBoth;
+}
+
+impl<X: VariantOf<A> + VariantOf<B>, A: Event, B: Event> Overlap for &Pair<X, A, B> {
+    fn overlap(&self) -> InBoth {
+        InBoth
+    }
+}
+
+/// The lookup that finds [`InOne`].
+#[doc(hidden)]
+pub trait NoOverlap {
+    /// `InOne`.
+    fn overlap(&self) -> InOne;
+}
+
+impl<X, A, B> NoOverlap for Pair<X, A, B> {
+    fn overlap(&self) -> InOne {
+        InOne
+    }
+}
+
+/// Implemented only by [`InOne`]: the struct `X` is not wrapped by both `A` and `B`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{X}` is an event of both `{A}` and `{B}`, so this `#[apply]` method does not say which it applies",
+    label = "wrapped by `{A}` and by `{B}`",
+    note = "name the enum with `#[apply({A})]` or `#[apply({B})]`; to apply both, write one method for each"
+)]
+pub trait OneEnum<X, A, B>: Sized {
+    /// Accepts the outcome.
+    #[inline]
+    fn accept(self) {}
+}
+
+#[diagnostic::do_not_recommend]
+impl<X, A, B> OneEnum<X, A, B> for InOne {}
+
 /// How an event type of a projection is stored: its names and its enum's namespace.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
@@ -200,15 +304,6 @@ impl StoredAs {
     pub fn matches(&self, event: &LogEvent<'_>) -> bool {
         self.names.contains(&event.event_type) && event.namespace.is_none_or(|namespace| namespace == self.namespace)
     }
-}
-
-/// How the member `X` is stored. Generated code calls it once per `#[apply]` and span, so
-/// that an event outside the projection's enums is reported once.
-#[doc(hidden)]
-#[inline]
-#[must_use]
-pub fn stored_as<X: Member<Es, I>, Es, I>() -> StoredAs {
-    StoredAs { names: X::NAMES, namespace: <X::Enum as Event>::NAMESPACE }
 }
 
 /// Decodes a logged event into the member `X` and applies it with `apply`, turning a failure
@@ -280,6 +375,7 @@ pub trait ApplyOutcome {
     fn into_outcome(self) -> Result<(), String>;
 }
 
+#[diagnostic::do_not_recommend]
 impl ApplyOutcome for () {
     #[inline]
     fn into_outcome(self) -> Result<(), String> {
@@ -287,6 +383,7 @@ impl ApplyOutcome for () {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<E: std::fmt::Display> ApplyOutcome for Result<(), E> {
     #[inline]
     fn into_outcome(self) -> Result<(), String> {

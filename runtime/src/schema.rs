@@ -20,17 +20,20 @@ pub trait EventSchemas<M = ()> {
     fn event_schemas() -> Vec<EventSchema>;
 }
 
-/// The JSON Schema of `T`, for the schema lock.
+/// The JSON Schema of a payload, for the schema lock: implemented for every
+/// `schemars::JsonSchema` type. `M` is the marker of [`EventSchemas`], always `()`.
 #[diagnostic::on_unimplemented(
-    message = "`{T}` has no JSON Schema for the schema lock",
-    note = "derive `schemars::JsonSchema` on `{T}`: the schema lock compares each stored event type's shape with the committed lock file"
+    message = "`{Self}` has no JSON Schema for the schema lock",
+    label = "`{Self}` does not implement `schemars::JsonSchema`",
+    note = "derive `schemars::JsonSchema` on `{Self}`: the schema lock compares each stored event type's shape with the committed lock file"
 )]
-pub trait SchemaOf<T> {
+pub trait HasSchema<M = ()> {
     /// The schema, as JSON.
     fn schema() -> serde_json::Value;
 }
 
-impl<T: schemars::JsonSchema> SchemaOf<T> for () {
+#[diagnostic::do_not_recommend]
+impl<T: schemars::JsonSchema, M> HasSchema<M> for T {
     fn schema() -> serde_json::Value {
         shape_of::<T>()
     }

@@ -74,7 +74,7 @@ impl<T> Given<T> {
         T: Into<<C::Aggregate as Aggregate>::Event>,
         <C::Aggregate as Aggregate>::Event: Debug,
     {
-        let mut state = C::Aggregate::default();
+        let mut state = <C::Aggregate as Aggregate>::initial();
         for event in self.events {
             state.apply(&round_trip(&event.into()));
         }
@@ -106,7 +106,7 @@ impl<T: GivenEvent> Given<T> {
         Q: Query + Debug,
         Q::Output: PartialEq + Debug,
     {
-        let mut model = Q::Projection::default();
+        let mut model = <Q::Projection as Projection>::initial();
         for (index, event) in self.events.iter().enumerate() {
             let stored = event.to_stored(index as u64 + 1);
             if let Err(error) = model.apply_stored(stored) {
@@ -247,8 +247,18 @@ fn round_trip<E: Event + Debug>(event: &E) -> E {
 /// new entries are written to the lock; changed ones still fail.
 #[track_caller]
 pub fn check_event_schemas<E: Event + crate::schema::EventSchemas>(enum_name: &str, lock_path: &str) {
+    check_schema_lock(enum_name, E::NAMESPACE, E::event_schemas(), lock_path);
+}
+
+/// [`check_event_schemas`] for the schemas `current` of an enum stored in `namespace`: what
+/// [`assert_event_schemas!`](crate::assert_event_schemas) calls, so that an event type
+/// without a schema is reported at the enum the macro names.
+///
+/// # Panics
+/// As [`check_event_schemas`].
+#[track_caller]
+pub fn check_schema_lock(enum_name: &str, namespace: &str, current: Vec<crate::schema::EventSchema>, lock_path: &str) {
     let bless = std::env::var_os("EVENTSMITH_BLESS").is_some_and(|value| value != "0");
-    let current = E::event_schemas();
     let text = std::fs::read_to_string(lock_path).unwrap_or_default();
     let mut lock: serde_json::Map<String, serde_json::Value> = if text.trim().is_empty() {
         serde_json::Map::new()
@@ -264,14 +274,14 @@ pub fn check_event_schemas<E: Event + crate::schema::EventSchemas>(enum_name: &s
     let mut failures = Vec::new();
     let mut added = Vec::new();
     match locked.get(NAMESPACE_KEY) {
-        Some(serde_json::Value::String(stored)) if stored == E::NAMESPACE => {}
+        Some(serde_json::Value::String(stored)) if stored == namespace => {}
         Some(stored) => failures.push(format!(
             "the enum's events are stored in namespace {stored}, but the code now writes them in `{}`: projections \
              would no longer see the events stored before. Keep the stored namespace with \
              `#[event(namespace = {stored})]` on the enum.",
-            E::NAMESPACE
+            namespace
         )),
-        None => added.push((NAMESPACE_KEY.to_owned(), serde_json::Value::String(E::NAMESPACE.to_owned()))),
+        None => added.push((NAMESPACE_KEY.to_owned(), serde_json::Value::String(namespace.to_owned()))),
     }
     for schema in &current {
         let entry = key(schema.name, schema.version);
@@ -361,8 +371,10 @@ fn line_diff(locked: &str, current: &str) -> String {
 #[macro_export]
 macro_rules! assert_event_schemas {
     ($event:ty, $lock:expr) => {
-        $crate::testing::check_event_schemas::<$event>(
+        $crate::testing::check_schema_lock(
             ::core::stringify!($event),
+            <$event as $crate::event::Event>::NAMESPACE,
+            <$event as $crate::schema::EventSchemas>::event_schemas(),
             &::std::format!("{}/{}", ::core::env!("CARGO_MANIFEST_DIR"), $lock),
         )
     };

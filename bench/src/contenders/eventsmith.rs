@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eventsmith::store::{EventStore, NewEvent, PostgresOptions, SqliteOptions};
-use eventsmith::{App, EventStore, ExecuteError, ExpectedVersion, MemoryStore, PostgresStore, SqliteStore};
+use eventsmith::{App, ExecuteError, ExpectedVersion, MemoryStore, PostgresStore, SqliteStore};
 
 use crate::cases::{Case, Sizes};
 use crate::contender::{BoxFuture, Contender, Outcome, Result, Role, Session};

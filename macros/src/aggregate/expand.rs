@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{AggregateImpl, ApplyHandler, CommandHandler, EventRef, Output};
-use crate::naming::located;
+use crate::naming::{self, located};
 
 pub fn expand(model: &AggregateImpl<'_>) -> TokenStream {
     let aggregate = aggregate_impl(model);
@@ -34,6 +34,9 @@ pub fn fallback(self_ty: &syn::Type, types: Option<(&syn::Path, &syn::Type)>) ->
             const NAME: &'static str = "";
             type Event = #event;
             type Error = #error;
+            fn initial() -> Self {
+                ::core::unreachable!("an aggregate with errors is never compiled")
+            }
             fn apply(&mut self, _: &Self::Event) {}
         }
     }
@@ -41,18 +44,22 @@ pub fn fallback(self_ty: &syn::Type, types: Option<(&syn::Path, &syn::Type)>) ->
 
 fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
     let (self_ty, event, error, name) = (model.self_ty, &model.event, &model.error, &model.name);
-    // Spanned at the aggregate's type: a missing `#[apply]` is reported there, naming the event.
-    let fold = quote_spanned! {located(self_ty.span())=>
-        <#event as ::eventsmith::__private::Fold<#self_ty>>::fold_into(event, self)
+    // Spanned at the event enum in `#[aggregate(event = ...)]`: a missing `#[apply]` is
+    // reported there, naming the event.
+    let fold = quote_spanned! {located(event.span())=>
+        <#event as ::eventsmith::__private::AppliedBy<#self_ty>>::apply_to(event, self)
     };
+    // Spanned at the aggregate's type: a state without `Default` is one error there.
+    let initial = quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::Initial>::initial());
     let snapshots = model.snapshots.as_ref().map(|snapshots| {
         let (every, revision) = (&snapshots.every, snapshots.revision);
         // Spanned at `snapshot_every`: a state without `Serialize`, `Deserialize` or
-        // `JsonSchema` is reported there.
+        // `JsonSchema` is one error there.
         let span = located(every.span());
-        let fingerprint = quote_spanned!(span=> ::eventsmith::__private::state_fingerprint::<Self>(#revision));
-        let encode = quote_spanned!(span=> ::eventsmith::__private::serde_json::to_vec(self));
-        let decode = quote_spanned!(span=> ::eventsmith::__private::serde_json::from_slice(state));
+        let state = quote_spanned!(span=> <Self as ::eventsmith::__private::SnapshotState>);
+        let fingerprint = quote!(#state::state_fingerprint(#revision));
+        let encode = quote!(#state::encode_state(self));
+        let decode = quote!(#state::decode_state(state));
         quote! {
             const SNAPSHOT_EVERY: u64 = #every;
 
@@ -77,12 +84,18 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
             }
         }
     });
+    let attributes = naming::impl_attributes();
     quote! {
-        #[automatically_derived]
+        #attributes
         impl ::eventsmith::__private::Aggregate for #self_ty {
             const NAME: &'static str = #name;
             type Event = #event;
             type Error = #error;
+
+            #[inline]
+            fn initial() -> Self {
+                #initial
+            }
 
             #[inline]
             fn apply(&mut self, event: &Self::Event) {
@@ -101,34 +114,30 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
     }
 }
 
-/// The bound that makes an `Apply` impl for a type outside the event enum an error at the
-/// user's token; for a unit variant, a constant that names the variant of the enum.
-fn membership_check(model: &AggregateImpl<'_>, event_ref: &EventRef) -> (TokenStream, TokenStream) {
-    let event = &model.event;
-    match event_ref {
-        EventRef::Struct(ty) => {
-            let bound = quote_spanned!(ty.span()=> #ty: ::eventsmith::__private::VariantOf<#event>);
-            (quote!(where #bound), TokenStream::new())
-        }
-        EventRef::Unit(path) => {
-            let check = quote_spanned!(path.span()=> const _: #event = #path;);
-            (TokenStream::new(), check)
-        }
-    }
+/// The check that the applied type is a variant of the aggregate's event enum, reported once
+/// at the user's token: for a struct, the struct; for a unit variant, `Enum::Variant`.
+fn membership_check(model: &AggregateImpl<'_>, event_ref: &EventRef) -> TokenStream {
+    let (event, applied) = (&model.event, event_ref.applied_type());
+    let span = match event_ref {
+        EventRef::Struct(ty) => ty.span(),
+        EventRef::Unit(path) => path.span(),
+    };
+    quote_spanned!(span=> const _: usize = <#applied as ::eventsmith::__private::VariantOf<#event>>::INDEX;)
 }
 
 fn apply_impl(model: &AggregateImpl<'_>, apply: &ApplyHandler<'_>) -> TokenStream {
     let (self_ty, method) = (model.self_ty, apply.method);
     let applied = apply.event.applied_type();
-    let (where_clause, unit_check) = membership_check(model, &apply.event);
+    let check = membership_check(model, &apply.event);
     let (param, call) = match &apply.event {
         EventRef::Struct(_) => (quote!(event), quote!(#self_ty::#method(self, event))),
         EventRef::Unit(_) => (quote!(_), quote!(#self_ty::#method(self))),
     };
+    let attributes = naming::impl_attributes();
     quote! {
-        #unit_check
-        #[automatically_derived]
-        impl ::eventsmith::__private::Apply<#applied> for #self_ty #where_clause {
+        #check
+        #attributes
+        impl ::eventsmith::__private::Apply<#applied> for #self_ty {
             #[inline]
             fn apply(&mut self, #param: &#applied) {
                 #call
@@ -140,11 +149,12 @@ fn apply_impl(model: &AggregateImpl<'_>, apply: &ApplyHandler<'_>) -> TokenStrea
 fn ignore_impl(model: &AggregateImpl<'_>, ignored: &EventRef) -> TokenStream {
     let self_ty = model.self_ty;
     let applied = ignored.applied_type();
-    let (where_clause, unit_check) = membership_check(model, ignored);
+    let check = membership_check(model, ignored);
+    let attributes = naming::impl_attributes();
     quote! {
-        #unit_check
-        #[automatically_derived]
-        impl ::eventsmith::__private::Apply<#applied> for #self_ty #where_clause {
+        #check
+        #attributes
+        impl ::eventsmith::__private::Apply<#applied> for #self_ty {
             #[inline]
             fn apply(&mut self, _: &#applied) {}
         }
@@ -157,31 +167,28 @@ fn handle_impl(model: &AggregateImpl<'_>, handler: &CommandHandler<'_>) -> Token
     let argument = if handler.by_ref {
         quote!(command)
     } else {
-        quote_spanned!(located(command.span())=> ::core::clone::Clone::clone(command))
+        quote_spanned!(located(command.span())=> <#command as ::eventsmith::__private::ClonedCommand>::cloned_command(command))
     };
-    let (produced, events) = match handler.output {
-        Output::One(ty) => {
-            (ty, quote!(::eventsmith::__private::one(::eventsmith::__private::Produces::<#event>::produce(__output))))
-        }
-        Output::Option(ty) | Output::Many(ty) => (
-            ty,
-            quote!(::core::iter::Iterator::collect(::core::iter::Iterator::map(
-                ::core::iter::IntoIterator::into_iter(__output),
-                ::eventsmith::__private::Produces::<#event>::produce,
-            ))),
-        ),
+    // Each check is spanned at the user's token it is about, and written as a path to an
+    // item of the trait, so that a failure is one error there with the trait's own message.
+    let (Output::One(produced) | Output::Option(produced) | Output::Many(produced)) = handler.output;
+    let produce = quote_spanned!(produced.span()=> <#produced as ::eventsmith::__private::Produces<#event>>::produce);
+    let events = match handler.output {
+        Output::One(_) => quote!(::eventsmith::__private::one(#produce(__output))),
+        Output::Option(_) | Output::Many(_) => quote!(::core::iter::Iterator::collect(::core::iter::Iterator::map(
+            ::core::iter::IntoIterator::into_iter(__output),
+            #produce,
+        ))),
     };
-    let produces = quote_spanned!(produced.span()=> #produced: ::eventsmith::__private::Produces<#event>);
-    let routed = quote_spanned!(command.span()=> #command: ::eventsmith::__private::CommandFor<#self_ty>);
-    let converted_error =
-        quote_spanned!(located(handler.output_ty.span())=> ::core::convert::Into::<#error>::into(__error));
+    let routed = quote_spanned!(command.span()=> const _: () = <#command as ::eventsmith::__private::CommandFor<#self_ty>>::ROUTED;);
+    let converted_error = quote_spanned! {located(handler.output_ty.span())=>
+        <_ as ::eventsmith::__private::HandlerError<#error>>::into_aggregate_error(__error)
+    };
+    let attributes = naming::impl_attributes();
     quote! {
-        #[automatically_derived]
-        impl ::eventsmith::__private::Handle<#command> for #self_ty
-        where
-            #routed,
-            #produces,
-        {
+        #routed
+        #attributes
+        impl ::eventsmith::__private::Handle<#command> for #self_ty {
             #[inline]
             fn handle(
                 &self,

@@ -99,7 +99,9 @@ impl<'a> AggregateImpl<'a> {
             cx.error_on(&item.generics, "an aggregate cannot be generic: its stream name and events are concrete");
             return None;
         }
-        let args = Args::parse(cx, args, &item.self_ty)?;
+        // The methods are read even when the arguments have errors, so that theirs are
+        // reported too.
+        let args = Args::parse(cx, args, &item.self_ty);
         let mut commands = Vec::new();
         let mut applies = Vec::new();
         for impl_item in &item.items {
@@ -116,6 +118,7 @@ impl<'a> AggregateImpl<'a> {
                 (None, None) => {}
             }
         }
+        let args = args?;
         let name = args.name.as_ref().map_or_else(|| type_name(&item.self_ty), LitStr::value);
         Some(Self {
             self_ty: &item.self_ty,
@@ -147,44 +150,50 @@ impl Args {
         let mut every = Once::new("aggregate", SNAPSHOT_EVERY);
         let mut revision = Once::new("aggregate", SNAPSHOT_REVISION);
         let parser = syn::meta::parser(|meta| {
-            // #[aggregate(event = OrderEvent)]
-            if meta.path.is_ident(EVENT_KEY) {
-                let path: Path = meta.value()?.parse()?;
-                event.set(&meta, path)
-            // #[aggregate(error = OrderError)]
-            } else if meta.path.is_ident(ERROR) {
-                let ty: Type = meta.value()?.parse()?;
-                error.set(&meta, ty)
-            // #[aggregate(name = "Order")]
-            } else if meta.path.is_ident(NAME) {
-                let lit = attr::string_value(&meta)?;
-                name.set(&meta, lit)
-            // #[aggregate(ignore(OrderShipped, OrderEvent::Cancelled))]
-            } else if meta.path.is_ident(IGNORE) {
-                meta.parse_nested_meta(|ignored| {
-                    ignores.push(event_ref(ignored.path.clone()));
-                    Ok(())
-                })
-            // #[aggregate(snapshot_every = 500)]
-            } else if meta.path.is_ident(SNAPSHOT_EVERY) {
-                let (_, lit) = attr::version_value(&meta).map_err(|error| {
-                    syn::Error::new(error.span(), "`snapshot_every` is a number of events, at least 1")
-                })?;
-                every.set(&meta, lit)
-            // #[aggregate(snapshot_revision = 2)]
-            } else if meta.path.is_ident(SNAPSHOT_REVISION) {
-                let (number, _) = attr::version_value(&meta)?;
-                revision.set(&meta, number)
-            } else {
-                Err(attr::unknown_key(
-                    &meta,
-                    "aggregate",
-                    &[EVENT_KEY, ERROR, NAME, IGNORE, SNAPSHOT_EVERY, SNAPSHOT_REVISION],
-                ))
-            }
+            attr::recover(cx, &meta, |meta| {
+                // #[aggregate(event = OrderEvent)]
+                if meta.path.is_ident(EVENT_KEY) {
+                    let path: Path = meta.value()?.parse()?;
+                    event.set(cx, meta, path)
+                // #[aggregate(error = OrderError)]
+                } else if meta.path.is_ident(ERROR) {
+                    let ty: Type = meta.value()?.parse()?;
+                    error.set(cx, meta, ty)
+                // #[aggregate(name = "Order")]
+                } else if meta.path.is_ident(NAME) {
+                    let lit = attr::string_value(meta)?;
+                    name.set(cx, meta, lit)
+                // #[aggregate(ignore(OrderShipped, OrderEvent::Cancelled))]
+                } else if meta.path.is_ident(IGNORE) {
+                    meta.parse_nested_meta(|ignored| {
+                        ignores.push(event_ref(ignored.path.clone()));
+                        Ok(())
+                    })
+                // #[aggregate(snapshot_every = 500)]
+                } else if meta.path.is_ident(SNAPSHOT_EVERY) {
+                    let (_, lit) = attr::version_value(meta).map_err(|error| {
+                        syn::Error::new(error.span(), "`snapshot_every` is a number of events, at least 1")
+                    })?;
+                    every.set(cx, meta, lit)
+                // #[aggregate(snapshot_revision = 2)]
+                } else if meta.path.is_ident(SNAPSHOT_REVISION) {
+                    let (number, _) = attr::version_value(meta)?;
+                    revision.set(cx, meta, number)
+                } else {
+                    Err(attr::unknown_key(
+                        meta,
+                        "aggregate",
+                        &[EVENT_KEY, ERROR, NAME, IGNORE, SNAPSHOT_EVERY, SNAPSHOT_REVISION],
+                    ))
+                }
+            })
         });
+        let errors_before = cx.error_count();
         if let Err(error) = syn::parse::Parser::parse2(parser, args) {
             cx.push(error);
+        }
+        if cx.error_count() > errors_before {
+            // A key with a bad value was reported; saying it is missing too would repeat it.
             return None;
         }
         let (event, error) = match (event.get(), error.get()) {
@@ -301,6 +310,17 @@ impl<'a> ApplyHandler<'a> {
                 return None;
             }
             (None, [Type::Reference(reference)]) if reference.mutability.is_none() => {
+                if let Some([event]) = last_segment_args(&reference.elem, "Recorded").as_deref() {
+                    cx.error_on(
+                        reference,
+                        format_args!(
+                            "an aggregate's `#[apply]` method takes the event itself: `event: &{}`; the \
+                             envelope `&Recorded<...>` is for a projection's `#[apply]` methods",
+                            quote::quote!(#event)
+                        ),
+                    );
+                    return None;
+                }
                 EventRef::Struct((*reference.elem).clone())
             }
             (None, [other]) => {

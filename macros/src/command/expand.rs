@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{CommandStruct, Expect};
-use crate::naming::located;
+use crate::naming::{self, located};
 
 pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
     let (ident, aggregate) = (command.ident, &command.aggregate);
@@ -14,8 +14,9 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
     };
     let member = &id.member;
     // Spanned at the id field's type, so a type without `Display` is reported there.
+    let id_ty = id.ty;
     let aggregate_id = quote_spanned! {located(id.ty.span())=>
-        ::eventsmith::__private::aggregate_id(&self.#member)
+        <#id_ty as ::eventsmith::__private::AggregateId>::to_id(&self.#member)
     };
     let expect = match command.expect {
         Expect::Any => quote!(Any),
@@ -23,9 +24,10 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
         Expect::Existing => quote!(Existing),
     };
     let aggregate_ty = quote_spanned!(aggregate.span()=> #aggregate);
+    let attributes = naming::impl_attributes();
     quote! {
         const _: () = {
-            #[automatically_derived]
+            #attributes
             impl ::eventsmith::__private::Command for #ident {
                 type Aggregate = #aggregate_ty;
                 const EXPECT: ::eventsmith::__private::ExpectStream = ::eventsmith::__private::ExpectStream::#expect;
@@ -36,8 +38,27 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
                 }
             }
 
-            #[automatically_derived]
+            #attributes
             impl ::eventsmith::__private::CommandFor<#aggregate_ty> for #ident {}
         };
+    }
+}
+
+/// What is emitted for a command with errors: impls with no behaviour, so that the errors
+/// reported are the user's mistakes and not their consequences in the handlers that take it.
+pub fn fallback(ident: &syn::Ident, aggregate: Option<&syn::Path>) -> TokenStream {
+    let Some(aggregate) = aggregate else {
+        return quote! {
+            impl<__A> ::eventsmith::__private::CommandFor<__A> for #ident {}
+        };
+    };
+    quote! {
+        impl ::eventsmith::__private::Command for #ident {
+            type Aggregate = #aggregate;
+            fn aggregate_id(&self) -> ::eventsmith::__private::String {
+                ::core::unreachable!("a command with errors is never compiled")
+            }
+        }
+        impl ::eventsmith::__private::CommandFor<#aggregate> for #ident {}
     }
 }

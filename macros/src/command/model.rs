@@ -51,7 +51,7 @@ impl<'a> CommandStruct<'a> {
             // #[command(aggregate = Order)]
             if meta.path.is_ident(AGGREGATE) {
                 let path: Path = meta.value()?.parse()?;
-                aggregate.set(&meta, path)
+                aggregate.set(cx, meta, path)
             // #[command(expect = new)] or #[command(expect = existing)]
             } else if meta.path.is_ident(EXPECT) {
                 let value: Ident = meta.value()?.parse()?;
@@ -66,9 +66,9 @@ impl<'a> CommandStruct<'a> {
                         ));
                     }
                 };
-                expect.set(&meta, parsed)
+                expect.set(cx, meta, parsed)
             } else {
-                Err(attr::unknown_key(&meta, COMMAND, &[AGGREGATE, EXPECT]))
+                Err(attr::unknown_key(meta, COMMAND, &[AGGREGATE, EXPECT]))
             }
         });
         let mut ids = Vec::new();
@@ -76,11 +76,12 @@ impl<'a> CommandStruct<'a> {
             attr::parse_each(cx, &field.attrs, COMMAND, |meta| {
                 // #[command(id)]
                 if meta.path.is_ident(ID) {
+                    attr::flag(cx, meta, COMMAND)?;
                     let member = field.ident.clone().map_or_else(|| Member::from(index), Member::Named);
                     ids.push(IdField { member, ty: &field.ty, field });
                     Ok(())
                 } else {
-                    Err(attr::unknown_key(&meta, COMMAND, &[ID]))
+                    Err(attr::unknown_key(meta, COMMAND, &[ID]))
                 }
             });
         }

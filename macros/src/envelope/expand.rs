@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{EnvelopeEnum, Kind};
-use crate::naming::located;
+use crate::naming::{self, located};
 
 pub fn expand(model: &EnvelopeEnum<'_>) -> TokenStream {
     let ident = model.ident;
@@ -13,9 +13,10 @@ pub fn expand(model: &EnvelopeEnum<'_>) -> TokenStream {
     let variants: Vec<_> = model.variants.iter().map(|variant| variant.ident).collect();
     let messages: Vec<_> = model.variants.iter().map(|variant| variant.message).collect();
     let routing = routing(model);
+    let attributes = naming::impl_attributes();
     quote! {
         const _: () = {
-            #[automatically_derived]
+            #attributes
             impl ::eventsmith::__private::Envelope for #ident {
                 const TYPES: &'static [&'static str] = &[#(#names),*];
 
@@ -47,19 +48,22 @@ pub fn expand(model: &EnvelopeEnum<'_>) -> TokenStream {
 
 /// Where a decoded message goes: a command to the aggregate that handles it, a query to the
 /// projection that answers it. Each call is spanned at the variant's struct: a struct that is
-/// not a command (or no projection answers) is reported there.
+/// not a command (or no projection answers) is reported there, once.
 fn routing(model: &EnvelopeEnum<'_>) -> TokenStream {
     let ident = model.ident;
+    let attributes = naming::impl_attributes();
     let variants: Vec<_> = model.variants.iter().map(|variant| variant.ident).collect();
 
     match model.kind {
         Kind::Commands => {
             let dispatches = model.variants.iter().map(|variant| {
                 let ty = variant.message;
-                quote_spanned! {located(ty.span())=> ::eventsmith::__private::dispatch::<#ty>(app, __message).await }
+                quote_spanned! {located(ty.span())=>
+                    ::core::result::Result::Ok(::core::convert::From::from(app.execute::<#ty, _>(__message).await?))
+                }
             });
             quote! {
-                #[automatically_derived]
+                #attributes
                 impl ::eventsmith::__private::CommandEnvelope for #ident {
                     async fn dispatch(
                         self,
@@ -75,10 +79,10 @@ fn routing(model: &EnvelopeEnum<'_>) -> TokenStream {
         Kind::Queries => {
             let answers = model.variants.iter().map(|variant| {
                 let ty = variant.message;
-                quote_spanned! {located(ty.span())=> ::eventsmith::__private::answer_json::<#ty>(app, __message).await }
+                quote_spanned! {located(ty.span())=> <#ty as ::eventsmith::__private::JsonAnswer>::answer_json(__message, app) }
             });
             quote! {
-                #[automatically_derived]
+                #attributes
                 impl ::eventsmith::__private::QueryEnvelope for #ident {
                     async fn answer(
                         self,
@@ -91,5 +95,46 @@ fn routing(model: &EnvelopeEnum<'_>) -> TokenStream {
                 }
             }
         }
+    }
+}
+
+/// What is emitted for an enum of messages with errors: impls with no behaviour, so that the
+/// errors reported are the user's mistakes and not their consequences where it is used.
+pub fn fallback(ident: &syn::Ident, kind: Kind) -> TokenStream {
+    let routing = match kind {
+        Kind::Commands => quote! {
+            impl ::eventsmith::__private::CommandEnvelope for #ident {
+                async fn dispatch(
+                    self,
+                    _: &::eventsmith::__private::App,
+                ) -> ::core::result::Result<::eventsmith::__private::Dispatched, ::eventsmith::__private::Error> {
+                    ::core::unreachable!("an enum of messages with errors is never compiled")
+                }
+            }
+        },
+        Kind::Queries => quote! {
+            impl ::eventsmith::__private::QueryEnvelope for #ident {
+                async fn answer(
+                    self,
+                    _: &::eventsmith::__private::App,
+                ) -> ::core::result::Result<::eventsmith::__private::String, ::eventsmith::__private::Error> {
+                    ::core::unreachable!("an enum of messages with errors is never compiled")
+                }
+            }
+        },
+    };
+    quote! {
+        impl ::eventsmith::__private::Envelope for #ident {
+            const TYPES: &'static [&'static str] = &[];
+
+            fn decode(
+                message_type: &str,
+                _: &[u8],
+            ) -> ::core::result::Result<Self, ::eventsmith::__private::DecodeError> {
+                ::core::result::Result::Err(::eventsmith::__private::unknown_type(message_type, &[]))
+            }
+        }
+
+        #routing
     }
 }

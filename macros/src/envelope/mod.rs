@@ -19,6 +19,12 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     if let Some(model) = &model {
         check::check(&cx, model);
     }
-    cx.check()?;
-    Ok(model.map(|model| expand::expand(&model)).unwrap_or_default())
+    match cx.check() {
+        Ok(()) => Ok(model.map(|model| expand::expand(&model)).unwrap_or_default()),
+        Err(errors) => {
+            let errors = errors.into_compile_error();
+            let fallback = input.generics.params.is_empty().then(|| expand::fallback(&input.ident, kind));
+            Ok(quote::quote!(#errors #fallback))
+        }
+    }
 }

@@ -128,10 +128,10 @@ impl<'a> EnvelopeVariant<'a> {
         attr::parse_each(cx, &variant.attrs, attribute, |meta| {
             // #[command(name = "CreateOrder")] or #[query(name = "GetOrder")]
             if meta.path.is_ident(NAME) {
-                let lit = attr::string_value(&meta)?;
-                name.set(&meta, lit)
+                let lit = attr::string_value(meta)?;
+                name.set(cx, meta, lit)
             } else {
-                Err(attr::unknown_key(&meta, attribute, &[NAME]))
+                Err(attr::unknown_key(meta, attribute, &[NAME]))
             }
         });
         let name_lit = name.get();

@@ -9,12 +9,29 @@ use crate::naming;
 use crate::naming::located;
 
 pub fn expand(model: &EventEnum<'_>) -> TokenStream {
-    let event_impl = event_impl(model);
-    let payload_impls =
-        model.variants.iter().enumerate().filter_map(|(index, variant)| payload_impls(model, index, variant));
+    generate(model, false)
+}
+
+/// The expansion of an enum with errors: a payload wrapped twice gets its impls once, the
+/// decoding of a name given twice is allowed to be unreachable, and older versions are not
+/// decoded (their upcasters may be what is wrong).
+pub fn recovered(model: &EventEnum<'_>) -> TokenStream {
+    generate(model, true)
+}
+
+fn generate(model: &EventEnum<'_>, recovering: bool) -> TokenStream {
+    let event_impl = event_impl(model, recovering);
+    let mut payloads_seen = std::collections::HashSet::new();
+    let payload_impls = model.variants.iter().enumerate().filter_map(|(index, variant)| {
+        let payload = variant.payload.map(|payload| quote!(#payload).to_string());
+        if payload.is_some_and(|payload| !payloads_seen.insert(payload)) {
+            return None;
+        }
+        payload_impls(model, index, variant)
+    });
     let units = unit_markers(model);
     let fold = fold_impl(model);
-    let schemas = schemas_impl(model);
+    let schemas = schemas_impl(model, recovering);
     quote! {
         #units
         const _: () = {
@@ -29,7 +46,7 @@ pub fn expand(model: &EventEnum<'_>) -> TokenStream {
 /// The JSON Schema of every (name, version) the enum reads: each current payload and each
 /// upcaster's old type. Bounded on a type parameter, so that only an enum whose schemas are
 /// asked for (by the schema lock) needs `JsonSchema` on its payloads.
-fn schemas_impl(model: &EventEnum<'_>) -> TokenStream {
+fn schemas_impl(model: &EventEnum<'_>, recovering: bool) -> TokenStream {
     let ident = model.ident;
     let marker = format_ident!("__M");
     let mut entries = Vec::new();
@@ -46,25 +63,28 @@ fn schemas_impl(model: &EventEnum<'_>) -> TokenStream {
             ::eventsmith::__private::EventSchema {
                 name: #name,
                 version: #version,
-                schema: <#marker as ::eventsmith::__private::SchemaOf<#payload>>::schema(),
+                schema: <#payload as ::eventsmith::__private::HasSchema<#marker>>::schema(),
             }
         });
-        bounds.push(quote_spanned!(payload.span()=> #marker: ::eventsmith::__private::SchemaOf<#payload>));
-        for upcast in variant.upcasts.iter().filter(|upcast| upcast.from < version) {
+        bounds.push(quote_spanned!(payload.span()=> #payload: ::eventsmith::__private::HasSchema<#marker>));
+        for upcast in variant.upcasts.iter().filter(|upcast| !recovering && upcast.from < version) {
             let (from, with) = (upcast.from, &upcast.with);
             entries.push(quote! {
                 ::eventsmith::__private::EventSchema {
                     name: #name,
                     version: #from,
-                    schema: <#marker as ::eventsmith::__private::SchemaOf<#with>>::schema(),
+                    schema: <#with as ::eventsmith::__private::HasSchema<#marker>>::schema(),
                 }
             });
-            bounds.push(quote_spanned!(with.span()=> #marker: ::eventsmith::__private::SchemaOf<#with>));
+            bounds.push(quote_spanned!(with.span()=> #with: ::eventsmith::__private::HasSchema<#marker>));
         }
     }
+    // The header carries the enum's span, and each bound its payload's: a payload without a
+    // schema is reported as a bound of the user's enum at that payload, not of a derive.
+    let schemas = quote_spanned!(ident.span()=> ::eventsmith::__private::EventSchemas<#marker>);
     quote! {
         #[automatically_derived]
-        impl<#marker> ::eventsmith::__private::EventSchemas<#marker> for #ident
+        impl<#marker> #schemas for #ident
         where
             #(#bounds,)*
         {
@@ -75,7 +95,7 @@ fn schemas_impl(model: &EventEnum<'_>) -> TokenStream {
     }
 }
 
-fn event_impl(model: &EventEnum<'_>) -> TokenStream {
+fn event_impl(model: &EventEnum<'_>, recovering: bool) -> TokenStream {
     let (ident, namespace) = (model.ident, &model.namespace);
     let names: Vec<&str> = model.variants.iter().map(|variant| variant.name.as_str()).collect();
     let versions: Vec<u32> = model.variants.iter().map(|variant| variant.version).collect();
@@ -89,14 +109,15 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
     let encodes = model.variants.iter().map(|variant| {
         let name = &variant.name;
         match variant.payload {
-            // Spanned at the payload type, so a missing `Serialize` is reported there.
+            // Spanned at the payload type, like its decoding: a payload without `Serialize`
+            // or `Deserialize` is one error there.
             Some(payload) => {
-                quote_spanned!(located(payload.span())=> ::eventsmith::__private::encode_payload(#name, __payload))
+                quote_spanned!(located(payload.span())=> <#payload as ::eventsmith::__private::Payload>::encode_payload(__payload, #name))
             }
             None => quote!(::core::result::Result::Ok(::eventsmith::__private::unit_payload())),
         }
     });
-    let decodes = model.variants.iter().map(decode_arm);
+    let decodes = model.variants.iter().map(|variant| decode_arm(variant, recovering));
     let deprecated: Vec<TokenStream> =
         model.variants.iter().filter(|variant| variant.deprecated.is_some()).map(shape).collect();
     let is_deprecated = (!deprecated.is_empty()).then(|| {
@@ -107,8 +128,10 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
             }
         }
     });
+    let attributes = naming::impl_attributes();
+    let allow_repeats = recovering.then(|| quote!(#[allow(unreachable_patterns)]));
     quote! {
-        #[automatically_derived]
+        #attributes
         impl ::eventsmith::__private::Produces<#ident> for #ident {
             #[inline]
             fn produce(self) -> Self {
@@ -116,7 +139,7 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
             }
         }
 
-        #[automatically_derived]
+        #attributes
         impl ::eventsmith::__private::Event for #ident {
             const NAMESPACE: &'static str = #namespace;
 
@@ -143,6 +166,7 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
                 match self { #(#patterns => #encodes,)* }
             }
 
+            #allow_repeats
             fn decode(
                 event_type: &str,
                 event_version: u32,
@@ -161,7 +185,7 @@ fn event_impl(model: &EventEnum<'_>) -> TokenStream {
 
 /// The decoding of one variant: its name and aliases, its current version, and each older
 /// version through its chain of upcasters.
-fn decode_arm(variant: &Variant<'_>) -> TokenStream {
+fn decode_arm(variant: &Variant<'_>, recovering: bool) -> TokenStream {
     let (name, version, variant_ident) = (&variant.name, variant.version, variant.ident);
     let aliases = variant.aliases.iter().map(syn::LitStr::value);
     let Some(payload) = variant.payload else {
@@ -172,7 +196,7 @@ fn decode_arm(variant: &Variant<'_>) -> TokenStream {
             },
         };
     };
-    let mut upcasts: Vec<_> = variant.upcasts.iter().filter(|upcast| upcast.from < version).collect();
+    let mut upcasts: Vec<_> = variant.upcasts.iter().filter(|upcast| !recovering && upcast.from < version).collect();
     upcasts.sort_by_key(|upcast| upcast.from);
     let old_versions = upcasts.iter().enumerate().map(|(index, upcast)| {
         let (from, with) = (upcast.from, &upcast.with);
@@ -189,24 +213,30 @@ fn decode_arm(variant: &Variant<'_>) -> TokenStream {
             let step_with = &step.with;
             match &step.via {
                 Some(via) => quote_spanned! {located(via.span())=>
-                    let __event: #next = ::eventsmith::__private::upcast_via(#name, #step_from, #to, #via(__event))?;
+                    let __event: #next = <_ as ::eventsmith::__private::UpcastVia<#step_with, #next, #step_from, #to>>::upcast(#via, #name, __event)?;
                 },
                 None => quote_spanned! {located(step_with.span())=>
-                    let __event: #next = ::eventsmith::__private::upcast_into::<#step_with, #next, #step_from, #to>(__event);
+                    let __event: #next = <#step_with as ::eventsmith::__private::UpcastStep<#next, #step_from, #to>>::step(__event);
                 },
             }
         });
+        let decode = quote_spanned! {located(with.span())=>
+            <#with as ::eventsmith::__private::OlderVersion>::decode_older(#name, #from, payload)?
+        };
         quote! {
             #from => {
-                let __event = ::eventsmith::__private::decode_payload::<#with>(#name, #from, payload)?;
+                let __event = #decode;
                 #(#steps)*
                 ::core::result::Result::Ok(Self::#variant_ident(__event))
             }
         }
     });
+    let decode = quote_spanned! {located(payload.span())=>
+        <#payload as ::eventsmith::__private::Payload>::decode_payload(#name, #version, payload)
+    };
     quote! {
         #name #(| #aliases)* => match event_version {
-            #version => ::eventsmith::__private::decode_payload::<#payload>(#name, #version, payload).map(Self::#variant_ident),
+            #version => #decode.map(Self::#variant_ident),
             #(#old_versions)*
             __other => ::core::result::Result::Err(::eventsmith::__private::unknown_version(#name, __other, #version)),
         },
@@ -243,11 +273,12 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
     let (ident, variant_ident, name, version) = (model.ident, variant.ident, &variant.name, variant.version);
     let names = names_of(variant);
     let other_variants = (model.variants.len() > 1).then(|| quote!(__other => ::core::result::Result::Err(__other),));
+    let attributes = naming::impl_attributes();
     let Some(payload) = variant.payload else {
         // A unit variant's marker type routes it in projections, like a payload would.
         let module = naming::units_module(ident);
         return Some(quote! {
-            #[automatically_derived]
+            #attributes
             impl ::eventsmith::__private::VariantOf<#ident> for #module::#variant_ident {
                 const INDEX: usize = #index;
                 const NAME: &'static str = #name;
@@ -272,7 +303,7 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
     // A deprecated event is still decoded and folded, but no handler may produce it.
     let produces = variant.deprecated.is_none().then(|| {
         quote! {
-            #[automatically_derived]
+            #attributes
             impl ::eventsmith::__private::Produces<#ident> for #payload {
                 #[inline]
                 fn produce(self) -> #ident {
@@ -292,7 +323,7 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
 
         #produces
 
-        #[automatically_derived]
+        #attributes
         impl ::eventsmith::__private::VariantOf<#ident> for #payload {
             const INDEX: usize = #index;
             const NAME: &'static str = #name;
@@ -338,6 +369,8 @@ fn unit_markers(model: &EventEnum<'_>) -> TokenStream {
 }
 
 /// The replay fold: one `Apply` bound per variant, so a state missing one does not compile.
+/// The header carries the enum's span and each bound its variant's: a missing `#[apply]`
+/// is reported as a bound of the user's enum at that variant, not of a derive.
 fn fold_impl(model: &EventEnum<'_>) -> TokenStream {
     let ident = model.ident;
     let module = naming::units_module(ident);
@@ -353,25 +386,30 @@ fn fold_impl(model: &EventEnum<'_>) -> TokenStream {
             }
         })
         .collect();
+    let bounds = model.variants.iter().zip(&applied).map(|(variant, applied)| match variant.payload {
+        Some(payload) => quote_spanned!(payload.span()=> #state: ::eventsmith::__private::Applies<#applied>),
+        None => quote_spanned!(variant.ident.span()=> #state: ::eventsmith::__private::AppliesUnit<#ident, #applied>),
+    });
     let arms = model.variants.iter().zip(&applied).map(|(variant, applied)| {
         let variant_ident = variant.ident;
         match variant.payload {
             Some(_) => quote! {
-                Self::#variant_ident(__payload) => ::eventsmith::__private::Apply::<#applied>::apply(state, __payload),
+                Self::#variant_ident(__payload) => ::eventsmith::__private::Applies::<#applied>::apply_event(state, __payload),
             },
             None => quote! {
-                Self::#variant_ident => ::eventsmith::__private::Apply::<#applied>::apply(state, &#applied),
+                Self::#variant_ident => ::eventsmith::__private::AppliesUnit::<#ident, #applied>::apply_unit(state, &#applied),
             },
         }
     });
+    let applied_by = quote_spanned!(ident.span()=> ::eventsmith::__private::AppliedBy<#state>);
     quote! {
         #[automatically_derived]
-        impl<#state> ::eventsmith::__private::Fold<#state> for #ident
+        impl<#state> #applied_by for #ident
         where
-            #(#state: ::eventsmith::__private::Apply<#applied>,)*
+            #(#bounds,)*
         {
             #[inline]
-            fn fold_into(&self, state: &mut #state) {
+            fn apply_to(&self, state: &mut #state) {
                 match self { #(#arms)* }
             }
         }

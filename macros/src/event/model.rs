@@ -71,16 +71,16 @@ impl<'a> EventEnum<'a> {
         attr::parse_each(cx, &input.attrs, EVENT, |meta| {
             // #[event(namespace = "orders")]
             if meta.path.is_ident(NAMESPACE) {
-                let lit = attr::string_value(&meta)?;
-                namespace.set(&meta, lit)
+                let lit = attr::string_value(meta)?;
+                namespace.set(cx, meta, lit)
             } else if [NAME, VERSION, ALIASES, UPCAST, DEPRECATED].iter().any(|key| meta.path.is_ident(key)) {
                 Err(meta.error(format_args!(
                     "`{}` goes on a variant, in an `#[event(...)]` above the variant it is for; on the enum, \
                      `#[event(...)]` takes only `namespace = \"...\"`",
-                    attr::key(&meta),
+                    attr::key(meta),
                 )))
             } else {
-                Err(attr::unknown_key(&meta, EVENT, &[NAMESPACE]))
+                Err(attr::unknown_key(meta, EVENT, &[NAMESPACE]))
             }
         });
         let namespace = namespace.get().map_or_else(|| input.ident.to_string(), |lit| lit.value());
@@ -125,29 +125,32 @@ impl<'a> Variant<'a> {
         attr::parse_each(cx, &variant.attrs, EVENT, |meta| {
             // #[event(name = "OrderCreated")]
             if meta.path.is_ident(NAME) {
-                let lit = attr::string_value(&meta)?;
-                name.set(&meta, lit)
+                let lit = attr::string_value(meta)?;
+                name.set(cx, meta, lit)
             // #[event(version = 2)]
             } else if meta.path.is_ident(VERSION) {
-                let parsed = attr::version_value(&meta)?;
-                version.set(&meta, parsed)
+                let parsed = attr::version_value(meta)?;
+                version.set(cx, meta, parsed)
             // #[event(aliases("order_created", "OrderOpened"))]
             } else if meta.path.is_ident(ALIASES) {
                 let content;
                 syn::parenthesized!(content in meta.input);
-                let list = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
+                let list = content
+                    .parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])
+                    .inspect_err(|_| attr::skip_all(&content))?;
                 for alias in &list {
                     if alias.value().trim().is_empty() {
                         return Err(syn::Error::new(alias.span(), "an alias must not be empty"));
                     }
                 }
-                aliases.set(&meta, list.into_iter().collect::<Vec<_>>())
+                aliases.set(cx, meta, list.into_iter().collect::<Vec<_>>())
             // #[event(deprecated)]
             } else if meta.path.is_ident(DEPRECATED) {
-                deprecated.set(&meta, meta.path.clone())
+                attr::flag(cx, meta, EVENT)?;
+                deprecated.set(cx, meta, meta.path.clone())
             // #[event(upcast(from = 1, with = ShippedV1, via = upgrade))]
             } else if meta.path.is_ident(UPCAST) {
-                upcasts.push(parse_upcast(&meta)?);
+                upcasts.extend(parse_upcast(cx, meta)?);
                 Ok(())
             } else if meta.path.is_ident(NAMESPACE) {
                 Err(meta.error(format_args!(
@@ -155,7 +158,7 @@ impl<'a> Variant<'a> {
                      events are stored in one namespace"
                 )))
             } else {
-                Err(attr::unknown_key(&meta, EVENT, &[NAME, VERSION, ALIASES, UPCAST, DEPRECATED]))
+                Err(attr::unknown_key(meta, EVENT, &[NAME, VERSION, ALIASES, UPCAST, DEPRECATED]))
             }
         });
         let name_lit = name.get();
@@ -177,29 +180,35 @@ impl<'a> Variant<'a> {
     }
 }
 
-fn parse_upcast(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Upcast> {
+fn parse_upcast(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Option<Upcast>> {
     let mut from = Once::new(UPCAST, FROM);
     let mut with = Once::new(UPCAST, WITH);
     let mut via = Once::new(UPCAST, VIA);
+    let errors_before = cx.error_count();
     meta.parse_nested_meta(|inner| {
-        // upcast(from = 1, ...)
-        if inner.path.is_ident(FROM) {
-            let parsed = attr::version_value(&inner)?;
-            from.set(&inner, parsed)
-        // upcast(..., with = ShippedV1, ...)
-        } else if inner.path.is_ident(WITH) {
-            let ty: Type = inner.value()?.parse()?;
-            with.set(&inner, ty)
-        // upcast(..., via = upgrade_shipped)
-        } else if inner.path.is_ident(VIA) {
-            let path: Path = inner.value()?.parse()?;
-            via.set(&inner, path)
-        } else {
-            Err(attr::unknown_key(&inner, UPCAST, &[FROM, WITH, VIA]))
-        }
+        attr::recover(cx, &inner, |inner| {
+            // upcast(from = 1, ...)
+            if inner.path.is_ident(FROM) {
+                let parsed = attr::version_value(inner)?;
+                from.set(cx, inner, parsed)
+            // upcast(..., with = ShippedV1, ...)
+            } else if inner.path.is_ident(WITH) {
+                let ty: Type = inner.value()?.parse()?;
+                with.set(cx, inner, ty)
+            // upcast(..., via = upgrade_shipped)
+            } else if inner.path.is_ident(VIA) {
+                let path: Path = inner.value()?.parse()?;
+                via.set(cx, inner, path)
+            } else {
+                Err(attr::unknown_key(inner, UPCAST, &[FROM, WITH, VIA]))
+            }
+        })
     })?;
+    if cx.error_count() > errors_before {
+        return Ok(None);
+    }
     match (from.get(), with.get()) {
-        (Some((from, from_lit)), Some(with)) => Ok(Upcast { from, from_lit, with, via: via.get() }),
+        (Some((from, from_lit)), Some(with)) => Ok(Some(Upcast { from, from_lit, with, via: via.get() })),
         _ => Err(meta.error(
             "an upcaster names the old version and the type it decodes into: `upcast(from = 1, with = OrderShippedV1)`",
         )),

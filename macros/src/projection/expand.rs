@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{Applied, ProjectionApply, ProjectionImpl, QueryHandler};
-use crate::naming::located;
+use crate::naming::{self, located};
 
 pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     let projection = projection_impl(model);
@@ -26,6 +26,9 @@ pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>) -> TokenStream 
         impl ::eventsmith::__private::Projection for #self_ty {
             const NAME: &'static str = #name;
             type Events = ();
+            fn initial() -> Self {
+                ::core::unreachable!("a projection with errors is never compiled")
+            }
             fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
                 ::eventsmith::__private::Vec::new()
             }
@@ -50,10 +53,15 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let events = events_tuple(model);
     let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
+    let overlaps = overlap_checks(model);
+    // Spanned at the read model's type: a model without `Default` is one error there.
+    let initial = quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::Initial>::initial());
     let persist = model.persist.as_ref().map(|persist| {
-        let span = located(persist.span());
-        let save = quote_spanned!(span=> ::eventsmith::__private::serde_json::to_vec(self));
-        let restore = quote_spanned!(span=> ::eventsmith::__private::serde_json::from_slice(state));
+        // Spanned at `persist`: a read model without `Serialize` or `Deserialize` is one
+        // error there.
+        let model = quote_spanned!(located(persist.span())=> <Self as ::eventsmith::__private::PersistedModel>);
+        let save = quote!(#model::save_model(self));
+        let restore = quote!(#model::restore_model(state));
         quote! {
             const PERSIST: bool = true;
 
@@ -70,13 +78,20 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
             }
         }
     });
+    let attributes = naming::impl_attributes();
     quote! {
-        #[automatically_derived]
+        #attributes
         impl ::eventsmith::__private::Projection for #self_ty {
             const NAME: &'static str = #name;
             type Events = #events;
 
+            #[inline]
+            fn initial() -> Self {
+                #initial
+            }
+
             fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
+                #overlaps
                 let mut types = ::eventsmith::__private::Vec::new();
                 #(types.extend_from_slice(#stored.names);)*
                 types
@@ -86,12 +101,40 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
                 &mut self,
                 event: ::eventsmith::__private::LogEvent<'_>,
             ) -> ::core::result::Result<bool, ::eventsmith::__private::ApplyError> {
+                #overlaps
                 #(#arms)*
                 ::core::result::Result::Ok(false)
             }
 
             #persist
         }
+    }
+}
+
+/// For an `#[apply]` that leaves its enum to inference, a check per pair of the projection's
+/// enums that the pair does not both wrap its struct: reported with the fix, where inference
+/// would only say it is ambiguous.
+fn overlap_checks(model: &ProjectionImpl<'_>) -> TokenStream {
+    let mut checks = TokenStream::new();
+    for apply in model.applies.iter().filter(|apply| apply.from.is_none()) {
+        let member = apply.event.member_type();
+        for (index, first) in model.events.iter().enumerate() {
+            for second in &model.events[index + 1..] {
+                checks.extend(quote_spanned! {apply.event.tokens().span()=>
+                    <_ as ::eventsmith::__private::OneEnum<#member, #first, #second>>::accept(
+                        (&&::eventsmith::__private::Pair::<#member, #first, #second>::NEW).overlap(),
+                    );
+                });
+            }
+        }
+    }
+    if checks.is_empty() {
+        return checks;
+    }
+    quote! {
+        #[allow(unused_imports)]
+        use ::eventsmith::__private::{NoOverlap as _, Overlap as _};
+        #checks
     }
 }
 
@@ -138,7 +181,7 @@ fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStr
 fn stored_as(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
     let member = apply.event.member_type();
     let index = index_of(model, apply);
-    quote_spanned!(apply.event.tokens().span()=> ::eventsmith::__private::stored_as::<#member, #events, #index>())
+    quote_spanned!(apply.event.tokens().span()=> <#member as ::eventsmith::__private::Member<#events, #index>>::STORED_AS)
 }
 
 fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {
@@ -146,8 +189,9 @@ fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStre
     let (method, query_ty, output) = (query.method, query.query, query.output);
     let argument = if query.by_ref { quote!(&self) } else { quote!(self) };
     // Spanned at the query type: a query answered by two projections conflicts there.
+    let attributes = naming::impl_attributes();
     quote_spanned! {located(query_ty.span())=>
-        #[automatically_derived]
+        #attributes
         impl ::eventsmith::__private::Query for #query_ty {
             type Projection = #self_ty;
             type Output = #output;

@@ -96,40 +96,39 @@ impl<'a> ProjectionImpl<'a> {
         let mut events = Once::new("projection", EVENTS);
         let mut persist = Once::new("projection", PERSIST);
         let parser = syn::meta::parser(|meta| {
-            // #[projection(name = "orders")]
-            if meta.path.is_ident(NAME) {
-                let lit = attr::string_value(&meta)?;
-                name.set(&meta, lit)
-            // #[projection(events = OrderEvent)] or #[projection(events(OrderEvent, PaymentEvent))]
-            } else if meta.path.is_ident(EVENTS) {
-                let mut paths = Vec::new();
-                if meta.input.peek(syn::Token![=]) {
-                    paths.push(meta.value()?.parse::<Path>()?);
+            attr::recover(cx, &meta, |meta| {
+                // #[projection(name = "orders")]
+                if meta.path.is_ident(NAME) {
+                    let lit = attr::string_value(meta)?;
+                    name.set(cx, meta, lit)
+                // #[projection(events = OrderEvent)] or #[projection(events(OrderEvent, PaymentEvent))]
+                } else if meta.path.is_ident(EVENTS) {
+                    let mut paths = Vec::new();
+                    if meta.input.peek(syn::Token![=]) {
+                        paths.push(meta.value()?.parse::<Path>()?);
+                    } else {
+                        meta.parse_nested_meta(|inner| {
+                            paths.push(inner.path.clone());
+                            Ok(())
+                        })?;
+                    }
+                    events.set(cx, meta, paths)
+                // #[projection(persist)]
+                } else if meta.path.is_ident(PERSIST) {
+                    attr::flag(cx, meta, "projection")?;
+                    persist.set(cx, meta, meta.path.clone())
                 } else {
-                    meta.parse_nested_meta(|inner| {
-                        paths.push(inner.path.clone());
-                        Ok(())
-                    })?;
+                    Err(attr::unknown_key(meta, "projection", &[NAME, EVENTS, PERSIST]))
                 }
-                events.set(&meta, paths)
-            // #[projection(persist)]
-            } else if meta.path.is_ident(PERSIST) {
-                persist.set(&meta, meta.path.clone())
-            } else {
-                Err(attr::unknown_key(&meta, "projection", &[NAME, EVENTS, PERSIST]))
-            }
+            })
         });
+        let errors_before = cx.error_count();
         if let Err(error) = syn::parse::Parser::parse2(parser, args) {
             cx.push(error);
-            return None;
         }
-        let (Some(name), Some(events)) = (name.get(), events.get()) else {
-            cx.error_on(
-                &item.self_ty,
-                "`#[projection(...)]` needs a name and its events: `#[projection(name = \"orders\", events = OrderEvent)]`",
-            );
-            return None;
-        };
+        let args_failed = cx.error_count() > errors_before;
+        // The methods are read even when the arguments have errors, so that theirs are
+        // reported too.
         let mut applies = Vec::new();
         let mut apply_marked = 0;
         let mut queries = Vec::new();
@@ -149,6 +148,17 @@ impl<'a> ProjectionImpl<'a> {
                 (None, None) => {}
             }
         }
+        if args_failed {
+            // A key with a bad value was reported; saying it is missing too would repeat it.
+            return None;
+        }
+        let (Some(name), Some(events)) = (name.get(), events.get()) else {
+            cx.error_on(
+                &item.self_ty,
+                "`#[projection(...)]` needs a name and its events: `#[projection(name = \"orders\", events = OrderEvent)]`",
+            );
+            return None;
+        };
         Some(Self { self_ty: &item.self_ty, name, events, persist: persist.get(), applies, apply_marked, queries })
     }
 }

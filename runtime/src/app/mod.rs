@@ -10,6 +10,7 @@ pub(crate) mod error;
 pub(crate) mod runner;
 
 mod cache;
+mod future;
 mod replay;
 
 use crate::aggregate::{Aggregate, Handle};
@@ -22,6 +23,7 @@ use crate::recorded::{Metadata, Recorded};
 use crate::store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use cache::{AggregateCache, DEFAULT_CACHED_AGGREGATES};
 use error::{Error, ExecuteError};
+pub use future::{Answer, Execution};
 use runner::{ProjectionRunner, Runner};
 
 /// How many events a load reads from the store at a time.
@@ -132,13 +134,10 @@ impl App {
     /// The aggregate's rejection, a missing or existing aggregate the command does not
     /// allow, conflicts past the retries, an event that does not decode or encode, or a
     /// store failure.
-    pub fn execute<C>(
-        &self,
-        command: C,
-    ) -> impl Future<Output = Result<Committed<C::Aggregate>, ExecuteError<<C::Aggregate as Aggregate>::Error>>> + Send + '_
+    pub fn execute<C, A>(&self, command: C) -> Execution<'_, A>
     where
-        C: Command,
-        C::Aggregate: Handle<C>,
+        C: Command<Aggregate = A>,
+        A: Handle<C>,
     {
         self.execute_with(command, Metadata::default())
     }
@@ -148,21 +147,19 @@ impl App {
     ///
     /// # Errors
     /// As [`execute`](Self::execute).
-    pub async fn execute_with<C>(
-        &self,
-        command: C,
-        mut metadata: Metadata,
-    ) -> Result<Committed<C::Aggregate>, ExecuteError<<C::Aggregate as Aggregate>::Error>>
+    pub fn execute_with<C, A>(&self, command: C, mut metadata: Metadata) -> Execution<'_, A>
     where
-        C: Command,
-        C::Aggregate: Handle<C>,
+        C: Command<Aggregate = A>,
+        A: Handle<C>,
     {
-        let stream_id = stream_id::<C::Aggregate>(&command.aggregate_id());
-        let command_id = new_event_id();
-        metadata.correlation_id.get_or_insert(command_id);
-        metadata.causation_id.get_or_insert(command_id);
-        let span = info_span!("execute", command = type_name::<C>(), stream = %stream_id);
-        self.execute_on_stream(stream_id, &command, metadata).instrument(span).await
+        Box::pin(async move {
+            let stream_id = stream_id::<A>(&command.aggregate_id());
+            let command_id = new_event_id();
+            metadata.correlation_id.get_or_insert(command_id);
+            metadata.causation_id.get_or_insert(command_id);
+            let span = info_span!("execute", command = type_name::<C>(), stream = %stream_id);
+            self.execute_on_stream(stream_id, &command, metadata).instrument(span).await
+        })
     }
 
     async fn execute_on_stream<C, A>(
@@ -296,7 +293,15 @@ impl App {
     ///
     /// # Errors
     /// The projection is not registered, or it stopped on an event it could not apply.
-    pub async fn query<Q: Query>(&self, query: Q) -> Result<Q::Output, Error> {
+    pub fn query<Q, O>(&self, query: Q) -> Answer<O>
+    where
+        Q: Query<Output = O>,
+    {
+        Answer::ready(self.answer(query))
+    }
+
+    /// The answer to `query`, now.
+    pub(crate) fn answer<Q: Query>(&self, query: Q) -> Result<Q::Output, Error> {
         self.runner::<Q::Projection>()?.with_model(|model| query.answer(model))
     }
 

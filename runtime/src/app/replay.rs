@@ -22,7 +22,7 @@ impl App {
             tracing::warn!(stream = stream_id, version, "snapshot ignored: it is past the end of the stream");
         }
         let replay =
-            self.replay(stream_id, Replay { state: A::default(), version: 0, corrupt: None, anchor: None }).await?;
+            self.replay(stream_id, Replay { state: A::initial(), version: 0, corrupt: None, anchor: None }).await?;
         Ok((replay.state, replay.version))
     }
 

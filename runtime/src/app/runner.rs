@@ -115,7 +115,7 @@ impl<P: Projection> ProjectionRunner<P> {
 
 impl<P: Projection> RunnerState<P> {
     fn fresh() -> Self {
-        RunnerState { model: P::default(), checkpoint: 0, unsaved: 0, stopped: None }
+        RunnerState { model: P::initial(), checkpoint: 0, unsaved: 0, stopped: None }
     }
 }
 

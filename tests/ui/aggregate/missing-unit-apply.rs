@@ -1,0 +1,28 @@
+use eventsmith::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opened { pub id: u32 }
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum DoorEvent { Opened(Opened), Slammed }
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Door)]
+pub struct Open { #[command(id)] pub id: u32 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("door error")]
+pub struct DoorError;
+
+#[derive(Debug, Default)]
+pub struct Door { open: bool }
+
+#[aggregate(event = DoorEvent, error = DoorError)]
+impl Door {
+    #[command]
+    fn open(&self, c: Open) -> Result<Opened, DoorError> { Ok(Opened { id: c.id }) }
+    #[apply]
+    fn opened(&mut self, _: &Opened) { self.open = true; }
+}
+
+fn main() {}

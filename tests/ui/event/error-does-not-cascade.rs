@@ -1,0 +1,40 @@
+//! An event enum with mistakes (a version 0, a payload wrapped twice) still gets its impls,
+//! so the aggregate that uses it reports nothing: one mistake, one error.
+
+use eventsmith::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opened { pub id: u32 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Closed { pub id: u32 }
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum DoorEvent {
+    #[event(version = 0)]
+    Opened(Opened),
+    Closed(Closed),
+    Shut(Closed),
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Door)]
+pub struct Open { #[command(id)] pub id: u32 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("door error")]
+pub struct DoorError;
+
+#[derive(Debug, Default)]
+pub struct Door { open: bool }
+
+#[aggregate(event = DoorEvent, error = DoorError)]
+impl Door {
+    #[command]
+    fn open(&self, c: Open) -> Result<Opened, DoorError> { Ok(Opened { id: c.id }) }
+    #[apply]
+    fn opened(&mut self, _: &Opened) { self.open = true; }
+    #[apply]
+    fn closed(&mut self, _: &Closed) { self.open = false; }
+}
+
+fn main() {}
