@@ -67,7 +67,7 @@ fn fold_by_hand(state: &mut Account, event: &AccountEvent) {
 }
 
 fn new_event(index: u64) -> NewEvent {
-    let event: AccountEvent = if index % 3 == 0 {
+    let event: AccountEvent = if index.is_multiple_of(3) {
         Withdrawn { amount: 7 }.into()
     } else {
         Deposited { amount: 10 + (index % 5) as i64 }.into()

@@ -31,16 +31,16 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
         );
     }
     for apply in &model.applies {
-        if let Some(from) = &apply.from {
-            if model.enum_index(from).is_none() {
-                cx.error_on(
-                    from,
-                    format_args!(
-                        "`{}` is not one of this projection's enums; list it in `#[projection(events(...))]`",
-                        from.to_token_stream()
-                    ),
-                );
-            }
+        if let Some(from) = &apply.from
+            && model.enum_index(from).is_none()
+        {
+            cx.error_on(
+                from,
+                format_args!(
+                    "`{}` is not one of this projection's enums; list it in `#[projection(events(...))]`",
+                    from.to_token_stream()
+                ),
+            );
         }
     }
     for (index, apply) in model.applies.iter().enumerate() {

@@ -435,12 +435,12 @@ impl AppBuilder {
         let store =
             self.store.ok_or_else(|| Error::Config("no event store: call `.store(...)` on the builder".into()))?;
         for (index, (name, rust_type)) in self.aggregates.iter().enumerate() {
-            if let Some((_, other)) = self.aggregates[..index].iter().find(|(other, _)| other == name) {
-                if other != rust_type {
-                    return Err(Error::Config(format!(
-                        "aggregates `{other}` and `{rust_type}` share the stream name `{name}`; give one `#[aggregate(name = \"...\")]`"
-                    )));
-                }
+            if let Some((_, other)) = self.aggregates[..index].iter().find(|(other, _)| other == name)
+                && other != rust_type
+            {
+                return Err(Error::Config(format!(
+                    "aggregates `{other}` and `{rust_type}` share the stream name `{name}`; give one `#[aggregate(name = \"...\")]`"
+                )));
             }
         }
         check_enums(&self.enums)?;

@@ -441,11 +441,11 @@ impl EventStore for NatsStore {
     }
 
     fn subscribe(&self) -> Option<watch::Receiver<u64>> {
-        if let Ok(mut follower) = self.shared.follower.lock() {
-            if follower.is_none() {
-                let store = self.clone();
-                *follower = Some(tokio::spawn(async move { store.follow().await }));
-            }
+        if let Ok(mut follower) = self.shared.follower.lock()
+            && follower.is_none()
+        {
+            let store = self.clone();
+            *follower = Some(tokio::spawn(async move { store.follow().await }));
         }
         Some(self.shared.head.subscribe())
     }
@@ -461,14 +461,14 @@ impl NatsStore {
                 headers_only: true,
                 ..consumer::pull::OrderedConfig::default()
             };
-            if let Ok(consumer) = self.shared.stream.create_consumer(config).await {
-                if let Ok(mut messages) = consumer.messages().await {
-                    while let Some(Ok(message)) = messages.next().await {
-                        if let Ok(info) = message.info() {
-                            let count =
-                                message.headers.as_ref().map_or(1, |headers| header_u64(headers, HEADER_COUNT).max(1));
-                            self.advance_head(position(info.stream_sequence, usize::try_from(count - 1).unwrap_or(0)));
-                        }
+            if let Ok(consumer) = self.shared.stream.create_consumer(config).await
+                && let Ok(mut messages) = consumer.messages().await
+            {
+                while let Some(Ok(message)) = messages.next().await {
+                    if let Ok(info) = message.info() {
+                        let count =
+                            message.headers.as_ref().map_or(1, |headers| header_u64(headers, HEADER_COUNT).max(1));
+                        self.advance_head(position(info.stream_sequence, usize::try_from(count - 1).unwrap_or(0)));
                     }
                 }
             }
