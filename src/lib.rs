@@ -92,7 +92,6 @@
 //! Each check goes through a trait of its own (`Initial`, `ClonedCommand`, `HandlerError`,
 //! `Payload`, ...) with a `#[diagnostic::on_unimplemented]` message, written as a path at
 //! the user's token: a mistake is one error there, in the domain's words.
-//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -106,7 +105,7 @@ pub use eventsmith_postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use eventsmith_sqlite::SqliteStore;
 
-/// The store contract ([`EventStore`](store::EventStore) and what it takes and gives back) and
+/// The store contract ([`EventStore`] and what it takes and gives back) and
 /// every store of the enabled features, with their options.
 pub mod store {
     #[cfg(feature = "nats")]

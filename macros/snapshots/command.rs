@@ -10,6 +10,8 @@ const _: () = {
         }
     }
     #[automatically_derived]
-    #[diagnostic::do_not_recommend]
-    impl ::eventsmith::__private::CommandFor<Order> for ShipOrder {}
+    impl<__A> ::eventsmith::__private::CommandFor<__A> for ShipOrder
+    where
+        (): ::eventsmith::__private::RoutedTo<Order, __A, ShipOrder>,
+    {}
 };

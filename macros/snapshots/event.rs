@@ -316,6 +316,16 @@ const _: () = {
         }
     }
     #[automatically_derived]
+    impl<'__x> ::eventsmith::__private::Produces<OrderEvent> for Refunded
+    where
+        (): ::eventsmith::__private::NotDeprecated<'__x, Refunded, OrderEvent>,
+    {
+        #[inline]
+        fn produce(self) -> OrderEvent {
+            OrderEvent::Refunded(self)
+        }
+    }
+    #[automatically_derived]
     #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::VariantOf<OrderEvent> for Refunded {
         const INDEX: usize = 2usize;

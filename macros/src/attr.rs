@@ -24,8 +24,13 @@ pub fn key(meta: &ParseNestedMeta<'_>) -> String {
 
 /// Reports an unknown key on its own token, listing the keys that are accepted.
 pub fn unknown_key(meta: &ParseNestedMeta<'_>, attribute: &str, accepted: &[&str]) -> syn::Error {
+    unknown_key_in(meta, &format!("`#[{attribute}(...)]`"), accepted)
+}
+
+/// [`unknown_key`] in a place that is not an attribute of its own, such as `upcast(...)`.
+pub fn unknown_key_in(meta: &ParseNestedMeta<'_>, place: &str, accepted: &[&str]) -> syn::Error {
     let accepted = accepted.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ");
-    meta.error(format_args!("unknown key `{}` in `#[{attribute}(...)]`; expected one of {accepted}", key(meta)))
+    meta.error(format_args!("unknown key `{}` in {place}; expected one of {accepted}", key(meta)))
 }
 
 /// Stores a value the first time a key is seen. A repeated key is reported at both places
@@ -51,6 +56,11 @@ impl<T> Once<T> {
             None => self.value = Some((syn::spanned::Spanned::span(&meta.path), value)),
         }
         Ok(())
+    }
+
+    /// Where the key was given, if it was.
+    pub fn span(&self) -> Option<Span> {
+        self.value.as_ref().map(|(span, _)| *span)
     }
 
     pub fn get(self) -> Option<T> {

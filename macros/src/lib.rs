@@ -3,6 +3,7 @@
 //!
 //! Use them through the `eventsmith` crate, which documents them.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod aggregate;
 mod attr;

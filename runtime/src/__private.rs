@@ -19,10 +19,10 @@ pub use crate::codec::{
     DecodeError, EncodeError, OlderVersion, Payload, UpcastStep, UpcastVia, decode_unit, unit_payload, unknown_type,
     unknown_version,
 };
-pub use crate::command::{AggregateId, ClonedCommand, Command, CommandFor, ExpectStream};
+pub use crate::command::{AggregateId, ClonedCommand, Command, CommandFor, ExpectStream, RoutedTo};
 pub use crate::envelope::{CommandEnvelope, Dispatched, Envelope, JsonAnswer, QueryEnvelope, decode_message};
 pub use crate::error::Error;
-pub use crate::event::{Event, EventType, Produces, VariantOf};
+pub use crate::event::{Event, EventType, NotDeprecated, Produces, VariantOf};
 pub use crate::projection::{
     ApplyError, ApplyOutcome, Idx, Member, NoOverlap, OneEnum, Overlap, Pair, PersistedModel, Projection, Query,
     StoredAs, apply_member, unit_recorded,

@@ -163,7 +163,7 @@ pub trait AppliedBy<S> {
 #[diagnostic::on_unimplemented(
     message = "aggregate `{Self}` takes snapshots, so it must implement `Serialize`, `Deserialize` and `JsonSchema`",
     label = "snapshots are taken here",
-    note = "add `#[derive(Serialize, Deserialize, schemars::JsonSchema)]` to `{Self}`: a snapshot stores the state as JSON, and the fingerprint of its schema tells a snapshot of an older shape, which is then ignored"
+    note = "derive the ones `{Self}` lacks of `Serialize`, `Deserialize` and `schemars::JsonSchema`: a snapshot stores the state as JSON, and the fingerprint of its schema tells a snapshot of an older shape, which is then ignored"
 )]
 pub trait SnapshotState: Sized {
     /// The fingerprint of the state's shape at the aggregate's snapshot `revision`.
@@ -221,7 +221,7 @@ impl<T: Into<E>, E> HandlerError<E> for T {
 #[diagnostic::on_unimplemented(
     message = "aggregate `{Self}` has no `#[command]` handler for `{C}`",
     label = "`{C}` is routed to `{Self}`, which does not handle it",
-    note = "add `#[command] fn handle(&self, command: {C}) -> Result<_, _>` to the `#[aggregate]` impl of `{Self}`"
+    note = "add a `#[command]` method taking `{C}` to the `#[aggregate]` impl of `{Self}`: `fn handle(&self, command: {C}) -> Result<E, Error>`, with one of `{Self}`'s events for `E` and its error for `Error`"
 )]
 pub trait Handle<C>: Aggregate {
     /// Validates `command` against the current state and returns the events it produces.

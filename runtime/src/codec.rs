@@ -84,9 +84,9 @@ pub enum EncodeError {
 /// encodes and decodes payloads through it, so a payload without them is one error at the
 /// variant that names it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an event payload: it does not implement `Serialize` and `Deserialize`",
-    label = "stored as JSON, so it must implement `Serialize` and `Deserialize`",
-    note = "add `#[derive(Serialize, Deserialize)]` to `{Self}` (both are in `eventsmith::prelude`)"
+    message = "`{Self}` cannot be an event payload: it must implement both `Serialize` and `Deserialize`",
+    label = "stored as JSON",
+    note = "derive the one `{Self}` lacks, or both: `#[derive(Serialize, Deserialize)]` (both are in `eventsmith::prelude`)"
 )]
 pub trait Payload: Sized {
     /// Encodes the payload, checking that it is a JSON object.

@@ -19,6 +19,7 @@ pub enum ExpectStream {
 /// field.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a command",
+    label = "`{Self}` does not derive `Command`",
     note = "derive it: `#[derive(Command)]` with `#[command(aggregate = YourAggregate)]` and an `#[command(id)]` field"
 )]
 pub trait Command: Send + Sync + 'static {
@@ -32,17 +33,30 @@ pub trait Command: Send + Sync + 'static {
 
 /// Marks a command as routed to the aggregate `A`. `#[aggregate]` requires it of every
 /// `#[command]` method's command so that a command cannot be handled by an aggregate it is
-/// not routed to.
+/// not routed to. `#[derive(Command)]` implements it for every `A`, bounded by [`RoutedTo`],
+/// so that a command routed elsewhere is told where it is routed.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a command routed to aggregate `{A}`",
-    label = "not a command of `{A}`",
-    note = "a command is handled by the one aggregate it names: derive `Command` on `{Self}` with `#[command(aggregate = {A})]`, or move this handler to the aggregate it names"
+    message = "`{Self}` is not a command",
+    label = "`{Self}` does not derive `Command`",
+    note = "a `#[command]` method takes a command: derive it with `#[derive(Command)]`, `#[command(aggregate = {A})]` and an `#[command(id)]` field"
 )]
 pub trait CommandFor<A> {
     /// Names the routing in generated code, which checks it at the handler's command type.
     #[doc(hidden)]
     const ROUTED: () = ();
 }
+
+/// Holds when `Actual` and `Expected` are one aggregate: the bound of the `CommandFor`
+/// impls `#[derive(Command)]` writes, whose message names both when they differ.
+#[diagnostic::on_unimplemented(
+    message = "`{C}` is routed to aggregate `{Actual}`, not to `{Expected}`",
+    label = "handled here, by `{Expected}`",
+    note = "a command is handled by the one aggregate it names: move this handler to `{Actual}`, or change `#[command(aggregate = {Actual})]` on `{C}` to `{Expected}`"
+)]
+pub trait RoutedTo<Actual, Expected, C> {}
+
+#[diagnostic::do_not_recommend]
+impl<T, A, C> RoutedTo<A, A, C> for T {}
 
 /// The type of an `#[command(id)]` field: its text names the aggregate's stream
 /// (`Order-42`), so it must implement `Display`. Implemented for every such type.

@@ -193,11 +193,20 @@ pub trait VariantOf<E: Event>: Sized {
 /// struct of the enum, and the enum itself. Implemented by `#[derive(Event)]`.
 #[diagnostic::on_unimplemented(
     message = "a command handler of an aggregate over `{E}` cannot return `{Self}`",
-    label = "not an event of `{E}` that a handler may produce",
-    note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them",
-    note = "an event marked `#[event(deprecated)]` is still read and folded, but can no longer be produced"
+    label = "`{Self}` is not an event of `{E}`",
+    note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them"
 )]
 pub trait Produces<E> {
     /// Converts the returned value into the event enum.
     fn produce(self) -> E;
 }
+
+/// Implemented by nothing: `#[derive(Event)]` makes `Produces` of a variant marked
+/// `#[event(deprecated)]` require it, so that a handler returning the struct is told why it
+/// cannot. (The lifetime keeps the bound from being checked where the impl is written.)
+#[diagnostic::on_unimplemented(
+    message = "`{T}` is marked `#[event(deprecated)]` in `{E}`: a command handler can no longer produce it",
+    label = "deprecated in `{E}`",
+    note = "a deprecated event is still read and applied, so stored ones keep their meaning; produce the event that replaces it"
+)]
+pub trait NotDeprecated<'x, T, E> {}

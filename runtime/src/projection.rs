@@ -133,9 +133,9 @@ pub trait Query: Send + 'static {
 /// What a `#[projection(persist)]` read model needs: it is saved with its checkpoint as
 /// JSON, so it must implement `Serialize` and `Deserialize`. Implemented for every such type.
 #[diagnostic::on_unimplemented(
-    message = "projection `{Self}` is persisted, so it must implement `Serialize` and `Deserialize`",
+    message = "projection `{Self}` is persisted, so it must implement both `Serialize` and `Deserialize`",
     label = "its read model is saved with its checkpoint as JSON",
-    note = "add `#[derive(Serialize, Deserialize)]` to `{Self}`, or drop `persist` to rebuild the read model from the log at startup"
+    note = "derive the one `{Self}` lacks, or both: `#[derive(Serialize, Deserialize)]`; or drop `persist` to rebuild the read model from the log at startup"
 )]
 pub trait PersistedModel: Sized {
     /// The read model as saved.

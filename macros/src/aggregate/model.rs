@@ -101,7 +101,7 @@ impl<'a> AggregateImpl<'a> {
         }
         // The methods are read even when the arguments have errors, so that theirs are
         // reported too.
-        let args = Args::parse(cx, args, &item.self_ty);
+        let args = Args::parse(cx, args);
         let mut commands = Vec::new();
         let mut applies = Vec::new();
         for impl_item in &item.items {
@@ -142,7 +142,7 @@ struct Args {
 }
 
 impl Args {
-    fn parse(cx: &Ctxt, args: TokenStream, self_ty: &Type) -> Option<Self> {
+    fn parse(cx: &Ctxt, args: TokenStream) -> Option<Self> {
         let mut event = Once::new("aggregate", EVENT_KEY);
         let mut error = Once::new("aggregate", ERROR);
         let mut name = Once::new("aggregate", NAME);
@@ -204,15 +204,23 @@ impl Args {
                     (None, Some(_)) => "`event = YourEvent` (the enum deriving `Event`)",
                     _ => "`error = YourError` (the error its command handlers return)",
                 };
-                cx.error_on(self_ty, format_args!("`#[aggregate(...)]` is missing {missing}"));
+                // On the attribute itself: that is where the key goes.
+                cx.push(syn::Error::new(
+                    proc_macro2::Span::call_site(),
+                    format_args!("`#[aggregate(...)]` is missing {missing}"),
+                ));
                 return None;
             }
         };
+        let revision_key = revision.span();
         let revision = revision.get();
         let snapshots = match every.get() {
             Some(every) => Some(Snapshots { every, revision: revision.unwrap_or(1) }),
             None if revision.is_some() => {
-                cx.error_on(self_ty, "`snapshot_revision` needs `snapshot_every = N`, which turns snapshots on");
+                cx.push(syn::Error::new(
+                    revision_key.unwrap_or_else(proc_macro2::Span::call_site),
+                    "`snapshot_revision` needs `snapshot_every = N`, which turns snapshots on",
+                ));
                 return None;
             }
             None => None,
@@ -247,12 +255,21 @@ impl<'a> CommandHandler<'a> {
              state changes belong in `#[apply]` methods",
         )?;
         let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
-        let [command] = params.as_slice() else {
-            cx.error_on(
-                &sig.inputs,
-                "a `#[command]` handler takes `&self` and the command: `fn handle(&self, command: YourCommand)`",
-            );
-            return None;
+        let command = match params.as_slice() {
+            [command] => *command,
+            [_, extra @ ..] => {
+                for extra in extra {
+                    cx.error_on(extra, "a `#[command]` handler takes one command; remove this parameter");
+                }
+                return None;
+            }
+            [] => {
+                cx.error_on(
+                    &sig.inputs,
+                    "a `#[command]` handler takes `&self` and the command: `fn handle(&self, command: YourCommand)`",
+                );
+                return None;
+            }
         };
         let (command, by_ref) = by_value_or_ref(cx, command, "command")?;
         let ReturnType::Type(_, output_ty) = &sig.output else {
@@ -324,7 +341,13 @@ impl<'a> ApplyHandler<'a> {
                 EventRef::Struct((*reference.elem).clone())
             }
             (None, [other]) => {
-                cx.error_on(other, "an `#[apply]` method takes the event by shared reference: `event: &EventStruct`");
+                cx.error_on(
+                    other,
+                    format_args!(
+                        "an `#[apply]` method takes the event by shared reference: write `&{}`",
+                        quote::quote!(#other)
+                    ),
+                );
                 return None;
             }
             (None, _) => {

@@ -24,6 +24,10 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
         Expect::Existing => quote!(Existing),
     };
     let aggregate_ty = quote_spanned!(aggregate.span()=> #aggregate);
+    // Spanned at `aggregate = ...`: a handler on another aggregate is reported as a bound of
+    // the user's routing, not of a derive.
+    let command_for = quote_spanned!(aggregate.span()=> ::eventsmith::__private::CommandFor<__A>);
+    let routed = quote_spanned!(aggregate.span()=> (): ::eventsmith::__private::RoutedTo<#aggregate_ty, __A, #ident>);
     let attributes = naming::impl_attributes();
     quote! {
         const _: () = {
@@ -38,8 +42,12 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
                 }
             }
 
-            #attributes
-            impl ::eventsmith::__private::CommandFor<#aggregate_ty> for #ident {}
+            #[automatically_derived]
+            impl<__A> #command_for for #ident
+            where
+                #routed,
+            {
+            }
         };
     }
 }
@@ -59,6 +67,6 @@ pub fn fallback(ident: &syn::Ident, aggregate: Option<&syn::Path>) -> TokenStrea
                 ::core::unreachable!("a command with errors is never compiled")
             }
         }
-        impl ::eventsmith::__private::CommandFor<#aggregate> for #ident {}
+        impl<__A> ::eventsmith::__private::CommandFor<__A> for #ident {}
     }
 }

@@ -84,11 +84,16 @@ pub fn check_upcasts(cx: &Ctxt, model: &EventEnum<'_>) {
             if upcast.from >= version {
                 let at =
                     variant.version_lit.as_ref().map_or_else(|| "1 (the default)".to_owned(), |_| version.to_string());
+                let fix = if version > 1 {
+                    format!("use a `from` below {version}, or raise `version` on the variant")
+                } else {
+                    "raise `version` on the variant".to_owned()
+                };
                 cx.error_on(
                     &upcast.from_lit,
                     format_args!(
                         "`from = {}` is not below the current version {at}: an upcaster turns an older version into a newer one; \
-                         raise `version` on the variant",
+                         {fix}",
                         upcast.from
                     ),
                 );
@@ -115,8 +120,10 @@ pub fn check_upcasts(cx: &Ctxt, model: &EventEnum<'_>) {
             cx.error_on(
                 &variant.upcasts[0].from_lit,
                 format_args!(
-                    "the upcasters of `{}` leave a gap between version {oldest} and the current version {version}: add {list}",
-                    variant.name
+                    "the upcasters of `{}` leave a gap: no upcaster reads version {} (every version from {oldest} up to \
+                     the current {version} needs one); add {list}",
+                    variant.name,
+                    missing.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
                 ),
             );
         }

@@ -300,9 +300,10 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
             }
         });
     };
-    // A deprecated event is still decoded and folded, but no handler may produce it.
-    let produces = variant.deprecated.is_none().then(|| {
-        quote! {
+    // A deprecated event is still decoded and folded, but no handler may produce it: its
+    // impl requires a bound nothing satisfies, whose message says so.
+    let produces = match &variant.deprecated {
+        None => quote! {
             #attributes
             impl ::eventsmith::__private::Produces<#ident> for #payload {
                 #[inline]
@@ -310,8 +311,21 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
                     #ident::#variant_ident(self)
                 }
             }
-        }
-    });
+        },
+        // The header is spanned at `deprecated`, the user's token that explains the error.
+        Some(deprecated) => quote_spanned! {deprecated.span()=>
+            #[automatically_derived]
+            impl<'__x> ::eventsmith::__private::Produces<#ident> for #payload
+            where
+                (): ::eventsmith::__private::NotDeprecated<'__x, #payload, #ident>,
+            {
+                #[inline]
+                fn produce(self) -> #ident {
+                    #ident::#variant_ident(self)
+                }
+            }
+        },
+    };
     Some(quote! {
         #[automatically_derived]
         impl ::core::convert::From<#payload> for #ident {

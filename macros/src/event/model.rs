@@ -53,9 +53,11 @@ impl<'a> EventEnum<'a> {
             Data::Struct(data) => {
                 cx.error_on(
                     data.struct_token,
-                    "`#[derive(Event)]` goes on an enum with one variant per event type, e.g. \
-                     `enum OrderEvent { OrderCreated(OrderCreated), ... }`; derive `Serialize` and \
-                     `Deserialize` on this struct and wrap it in such an enum",
+                    format_args!(
+                        "`#[derive(Event)]` goes on an enum with one variant per event type: remove `Event` from \
+                         this derive and wrap `{0}` in an enum that derives it, e.g. `enum YourEvent {{ {0}({0}), ... }}`",
+                        input.ident
+                    ),
                 );
                 return None;
             }
@@ -135,9 +137,12 @@ impl<'a> Variant<'a> {
             } else if meta.path.is_ident(ALIASES) {
                 let content;
                 syn::parenthesized!(content in meta.input);
-                let list = content
-                    .parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])
-                    .inspect_err(|_| attr::skip_all(&content))?;
+                let list = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,]).map_err(
+                    |error| {
+                        attr::skip_all(&content);
+                        syn::Error::new(error.span(), "an alias is a string: `aliases(\"old_name\", ...)`")
+                    },
+                )?;
                 for alias in &list {
                     if alias.value().trim().is_empty() {
                         return Err(syn::Error::new(alias.span(), "an alias must not be empty"));
@@ -200,7 +205,7 @@ fn parse_upcast(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result
                 let path: Path = inner.value()?.parse()?;
                 via.set(cx, inner, path)
             } else {
-                Err(attr::unknown_key(inner, UPCAST, &[FROM, WITH, VIA]))
+                Err(attr::unknown_key_in(inner, "`upcast(...)`", &[FROM, WITH, VIA]))
             }
         })
     })?;
@@ -209,8 +214,11 @@ fn parse_upcast(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result
     }
     match (from.get(), with.get()) {
         (Some((from, from_lit)), Some(with)) => Ok(Some(Upcast { from, from_lit, with, via: via.get() })),
-        _ => Err(meta.error(
-            "an upcaster names the old version and the type it decodes into: `upcast(from = 1, with = OrderShippedV1)`",
+        (Some((from, _)), None) => Err(meta.error(format_args!(
+            "`upcast(from = {from})` is missing `with = ...`: the struct that stored events of version {from} decode into"
+        ))),
+        (None, _) => Err(meta.error(
+            "`upcast(...)` is missing `from = N`: the older version that its `with` type decodes",
         )),
     }
 }

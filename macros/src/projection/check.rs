@@ -16,7 +16,12 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
         cx.error_on(&model.name, "a projection consumes at least one event enum: `events = YourEvent`");
     }
     if model.events.len() > MAX_ENUMS {
-        cx.error_on(&model.events[MAX_ENUMS], format_args!("a projection consumes at most {MAX_ENUMS} event enums"));
+        cx.error_on(
+            &model.events[MAX_ENUMS],
+            format_args!(
+                "a projection consumes at most {MAX_ENUMS} event enums; split it into projections of fewer enums each"
+            ),
+        );
     }
     for (index, path) in model.events.iter().enumerate() {
         let key = path.to_token_stream().to_string();
@@ -37,8 +42,14 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
             cx.error_on(
                 from,
                 format_args!(
-                    "`{}` is not one of this projection's enums; list it in `#[projection(events(...))]`",
-                    from.to_token_stream()
+                    "`{}` is not one of this projection's enums ({}); list it in `#[projection(events(...))]`",
+                    from.to_token_stream(),
+                    model
+                        .events
+                        .iter()
+                        .map(|event| format!("`{}`", event.to_token_stream()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }

@@ -152,12 +152,20 @@ impl<'a> ProjectionImpl<'a> {
             // A key with a bad value was reported; saying it is missing too would repeat it.
             return None;
         }
-        let (Some(name), Some(events)) = (name.get(), events.get()) else {
-            cx.error_on(
-                &item.self_ty,
-                "`#[projection(...)]` needs a name and its events: `#[projection(name = \"orders\", events = OrderEvent)]`",
-            );
-            return None;
+        let (name, events) = match (name.get(), events.get()) {
+            (Some(name), Some(events)) => (name, events),
+            (name, _) => {
+                let missing = match name {
+                    None => "`name = \"...\"` (the projection's stable name, the key of its checkpoint)",
+                    Some(_) => "`events = YourEvent` (or `events(FirstEvent, SecondEvent)`), the enums it consumes",
+                };
+                // On the attribute itself: that is where the key goes.
+                cx.push(syn::Error::new(
+                    proc_macro2::Span::call_site(),
+                    format_args!("`#[projection(...)]` is missing {missing}"),
+                ));
+                return None;
+            }
         };
         Some(Self { self_ty: &item.self_ty, name, events, persist: persist.get(), applies, apply_marked, queries })
     }
@@ -202,17 +210,30 @@ impl<'a> ProjectionApply<'a> {
             (Some(_), _) => {
                 cx.error_on(
                     &sig.inputs,
-                    "a unit event carries no data: an `#[apply(Enum::Variant)]` method of a projection takes \
-                     `&mut self` and `event: &Recorded<()>`",
+                    "a unit event carries no data, only its envelope: a projection's `#[apply(Enum::Variant)]` \
+                     method takes `&mut self, _: &Recorded<()>`",
                 );
                 return None;
             }
             (None, None) => {
-                cx.error_on(
-                    &sig.inputs,
-                    "an `#[apply]` method of a projection takes `&mut self` and the recorded event: \
-                     `fn on_event(&mut self, event: &Recorded<EventStruct>)`",
-                );
+                match params.as_slice() {
+                    [Type::Reference(reference)] if reference.mutability.is_none() => {
+                        let event = &reference.elem;
+                        cx.error_on(
+                            reference,
+                            format_args!(
+                                "a projection's `#[apply]` method takes the event with its envelope: write \
+                                 `&Recorded<{}>` (the event itself is what an aggregate's `#[apply]` takes)",
+                                quote::quote!(#event)
+                            ),
+                        );
+                    }
+                    _ => cx.error_on(
+                        &sig.inputs,
+                        "an `#[apply]` method of a projection takes `&mut self` and the recorded event: \
+                         `fn on_event(&mut self, event: &Recorded<EventStruct>)`",
+                    ),
+                }
                 return None;
             }
         };
@@ -259,7 +280,10 @@ impl<'a> QueryHandler<'a> {
         };
         let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
         let ReturnType::Type(_, output) = &sig.output else {
-            cx.error_on(sig, "a `#[query]` method returns its answer, e.g. `-> Option<OrderSummary>`");
+            cx.error_on(
+                &sig.ident,
+                format_args!("`{}` answers nothing: a `#[query]` method returns its answer, e.g. `-> u32`", sig.ident),
+            );
             return None;
         };
         if borrows(output) {

@@ -15,7 +15,7 @@ pub struct Capabilities {
     /// `snapshot_every` load from their latest snapshot.
     pub snapshots: bool,
     /// An event id is stored at most once: an append repeating some ids of an earlier append
-    /// (not exactly that append) is refused with [`StoreError::DuplicateEvent`].
+    /// (not exactly that append) is refused with [`StoreError::DuplicateEvent`](super::StoreError::DuplicateEvent).
     pub unique_event_ids: bool,
 }
 

@@ -21,6 +21,8 @@
 //!   and one message kept per subject, which is what a JetStream bucket is (the `nats kv`
 //!   tools read them). They are driven through the stream API, which works with every
 //!   server since 2.9. Live subscribers use an ordered consumer on new messages.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod batch;
 mod bucket;

@@ -25,6 +25,8 @@
 //! The modules: `db` (what the store and its writer share), `migrations`, `append` (the
 //! append paths, and the table of which is taken when), `read`, `notify` (live readers),
 //! `error` (the server's errors and the SQLSTATEs of the functions).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod append;
 mod db;

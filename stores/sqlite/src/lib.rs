@@ -15,6 +15,8 @@
 //!
 //! The modules: [`schema`] (opening a file: checks, migrations, WAL), `append` (the group
 //! commit and the checks of one append), `read` (the rows read back).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod append;
 mod read;
