@@ -126,3 +126,27 @@ pub mod prelude {
     };
     pub use serde::{Deserialize, Serialize};
 }
+
+/// The guide's pages under `docs/`, and the README: their code blocks are compiled and run
+/// as doc tests, so the documentation cannot drift from the code.
+#[cfg(doctest)]
+pub mod guide {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../docs/events.md")]
+    pub struct Events;
+    #[doc = include_str!("../docs/aggregates.md")]
+    pub struct Aggregates;
+    #[doc = include_str!("../docs/projections.md")]
+    pub struct Projections;
+    #[doc = include_str!("../docs/testing.md")]
+    pub struct Testing;
+    #[doc = include_str!("../docs/stores.md")]
+    pub struct Stores;
+    /// The server stores' page needs both of their features.
+    #[cfg(all(feature = "postgres", feature = "nats"))]
+    #[doc = include_str!("../docs/servers.md")]
+    pub struct Servers;
+    #[doc = include_str!("../docs/diagnostics.md")]
+    pub struct Diagnostics;
+}

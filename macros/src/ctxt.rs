@@ -32,6 +32,23 @@ impl Ctxt {
         self.errors.borrow().as_ref().map_or(0, Vec::len)
     }
 
+    /// Ends a macro call: what `expand` generates when there were no errors; otherwise the
+    /// errors, with what `fallback` generates: the item's impls without behaviour, so that
+    /// its uses report nothing more (one mistake, one error).
+    pub fn finish(
+        self,
+        expand: impl FnOnce() -> proc_macro2::TokenStream,
+        fallback: impl FnOnce() -> proc_macro2::TokenStream,
+    ) -> proc_macro2::TokenStream {
+        match self.check() {
+            Ok(()) => expand(),
+            Err(errors) => {
+                let (errors, fallback) = (errors.into_compile_error(), fallback());
+                quote::quote!(#errors #fallback)
+            }
+        }
+    }
+
     /// Ends collection: every error combined into one, or `Ok` if there were none.
     pub fn check(self) -> syn::Result<()> {
         let errors = self.errors.borrow_mut().take().expect("Ctxt checked twice");

@@ -27,7 +27,7 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    event::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+    event::expand(&input).into()
 }
 
 /// Derives `Command` for a command struct (`#[command(aggregate = A)]`, one `#[command(id)]`
@@ -35,7 +35,7 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Command, attributes(command))]
 pub fn derive_command(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    command::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+    command::expand(&input).into()
 }
 
 /// Implements `Aggregate` for the state type of an impl block with `#[command]` and
@@ -60,7 +60,7 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_derive(CommandEnvelope, attributes(command))]
 pub fn derive_command_envelope(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    envelope::expand(&input, envelope::Kind::Commands).unwrap_or_else(syn::Error::into_compile_error).into()
+    envelope::expand(&input, envelope::Kind::Commands).into()
 }
 
 /// Derives `Envelope` and `QueryEnvelope` for an enum of query structs: decodes the seed's
@@ -68,14 +68,14 @@ pub fn derive_command_envelope(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(QueryEnvelope, attributes(query))]
 pub fn derive_query_envelope(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    envelope::expand(&input, envelope::Kind::Queries).unwrap_or_else(syn::Error::into_compile_error).into()
+    envelope::expand(&input, envelope::Kind::Queries).into()
 }
 
 /// The former name of `#[derive(QueryEnvelope)]`, which says what it makes; this one warns.
 #[proc_macro_derive(Query, attributes(query))]
 pub fn derive_query(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    let derived = envelope::expand(&input, envelope::Kind::Queries).unwrap_or_else(syn::Error::into_compile_error);
+    let derived = envelope::expand(&input, envelope::Kind::Queries);
     let warning = quote::quote_spanned! {input.ident.span()=>
         const _: () = {
             #[deprecated(note = "`#[derive(Query)]` is now `#[derive(QueryEnvelope)]`, which says what it makes")]

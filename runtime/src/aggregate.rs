@@ -231,6 +231,30 @@ pub trait Handle<C>: Aggregate {
     fn handle(&self, command: &C) -> Result<Vec<Self::Event>, Self::Error>;
 }
 
+/// A command its aggregate `A` has a `#[command]` handler for: implemented for every command
+/// `C` with `A: Handle<C>`. [`App::execute`](crate::App::execute) takes it, so that a command
+/// without a handler is one error, at the command.
+#[diagnostic::on_unimplemented(
+    message = "aggregate `{A}` has no `#[command]` handler for `{Self}`",
+    label = "`{Self}` is routed to `{A}`, which does not handle it",
+    note = "add a `#[command]` method taking `{Self}` to the `#[aggregate]` impl of `{A}`: `fn handle(&self, command: {Self}) -> Result<E, Error>`, with one of `{A}`'s events for `E` and its error for `Error`"
+)]
+pub trait HandledBy<A: Aggregate> {
+    /// Decides on the command with the state `state`.
+    ///
+    /// # Errors
+    /// The aggregate's rejection.
+    fn decide(&self, state: &A) -> Result<Vec<A::Event>, A::Error>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<C, A: Handle<C>> HandledBy<A> for C {
+    #[inline]
+    fn decide(&self, state: &A) -> Result<Vec<A::Event>, A::Error> {
+        state.handle(self)
+    }
+}
+
 #[doc(hidden)]
 /// One produced event, as the list a handler's output becomes.
 #[inline]

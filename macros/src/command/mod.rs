@@ -10,7 +10,7 @@ use syn::DeriveInput;
 
 use crate::ctxt::Ctxt;
 
-pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+pub fn expand(input: &DeriveInput) -> TokenStream {
     if matches!(input.data, syn::Data::Enum(_)) {
         return crate::envelope::expand(input, crate::envelope::Kind::Commands);
     }
@@ -19,16 +19,15 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     if let Some(model) = &model {
         check::check(&cx, model);
     }
-    match cx.check() {
-        Ok(()) => Ok(model.map(|model| expand::expand(&model)).unwrap_or_default()),
-        Err(errors) => {
-            let errors = errors.into_compile_error();
-            let fallback = input
-                .generics
-                .params
-                .is_empty()
-                .then(|| expand::fallback(&input.ident, model.as_ref().map(|model| &model.aggregate)));
-            Ok(quote::quote!(#errors #fallback))
-        }
-    }
+    cx.finish(
+        || model.as_ref().map(expand::expand).unwrap_or_default(),
+        || {
+            let aggregate = model.as_ref().map(|model| &model.aggregate);
+            if input.generics.params.is_empty() {
+                expand::fallback(&input.ident, aggregate)
+            } else {
+                TokenStream::new()
+            }
+        },
+    )
 }

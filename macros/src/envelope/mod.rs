@@ -13,18 +13,14 @@ use syn::DeriveInput;
 use crate::ctxt::Ctxt;
 pub use model::Kind;
 
-pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
+pub fn expand(input: &DeriveInput, kind: Kind) -> TokenStream {
     let cx = Ctxt::new();
     let model = model::EnvelopeEnum::lower(&cx, input, kind);
     if let Some(model) = &model {
         check::check(&cx, model);
     }
-    match cx.check() {
-        Ok(()) => Ok(model.map(|model| expand::expand(&model)).unwrap_or_default()),
-        Err(errors) => {
-            let errors = errors.into_compile_error();
-            let fallback = input.generics.params.is_empty().then(|| expand::fallback(&input.ident, kind));
-            Ok(quote::quote!(#errors #fallback))
-        }
-    }
+    cx.finish(
+        || model.as_ref().map(expand::expand).unwrap_or_default(),
+        || if input.generics.params.is_empty() { expand::fallback(&input.ident, kind) } else { TokenStream::new() },
+    )
 }

@@ -17,15 +17,17 @@ pub fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
     if let Some(model) = &model {
         check::check(&cx, model);
     }
-    let generated = match cx.check() {
-        Ok(()) => model.map(|model| expand::expand(&model)).unwrap_or_default(),
-        Err(errors) => {
-            let errors = errors.into_compile_error();
-            let fallback = (item.trait_.is_none() && item.generics.params.is_empty())
-                .then(|| expand::fallback(&item.self_ty, model.as_ref().map(|model| &model.name)));
-            quote!(#errors #fallback)
-        }
-    };
+    let generated = cx.finish(
+        || model.as_ref().map(expand::expand).unwrap_or_default(),
+        || {
+            let name = model.as_ref().map(|model| &model.name);
+            if item.trait_.is_none() && item.generics.params.is_empty() {
+                expand::fallback(&item.self_ty, name)
+            } else {
+                TokenStream::new()
+            }
+        },
+    );
     // The user's impl is emitted even when there are errors, so that its methods still exist.
     let item = model::strip_markers(item);
     quote! {

@@ -13,7 +13,7 @@ mod cache;
 mod future;
 mod replay;
 
-use crate::aggregate::{Aggregate, Handle};
+use crate::aggregate::{Aggregate, HandledBy};
 use crate::command::{Command, ExpectStream};
 use crate::decode::decode_recorded;
 use crate::event::{Event, EventEnumInfo, EventSet};
@@ -136,8 +136,8 @@ impl App {
     /// store failure.
     pub fn execute<C, A>(&self, command: C) -> Execution<'_, A>
     where
-        C: Command<Aggregate = A>,
-        A: Handle<C>,
+        C: Command<Aggregate = A> + HandledBy<A>,
+        A: Aggregate,
     {
         self.execute_with(command, Metadata::default())
     }
@@ -149,8 +149,8 @@ impl App {
     /// As [`execute`](Self::execute).
     pub fn execute_with<C, A>(&self, command: C, mut metadata: Metadata) -> Execution<'_, A>
     where
-        C: Command<Aggregate = A>,
-        A: Handle<C>,
+        C: Command<Aggregate = A> + HandledBy<A>,
+        A: Aggregate,
     {
         Box::pin(async move {
             let stream_id = stream_id::<A>(&command.aggregate_id());
@@ -169,8 +169,8 @@ impl App {
         metadata: Metadata,
     ) -> Result<Committed<A>, ExecuteError<A::Error>>
     where
-        C: Command<Aggregate = A>,
-        A: Handle<C>,
+        C: Command<Aggregate = A> + HandledBy<A>,
+        A: Aggregate,
     {
         let mut attempt = 0;
         let mut use_cache = true;
@@ -188,7 +188,7 @@ impl App {
                 ExpectStream::Existing if version == 0 => return Err(ExecuteError::NotFound { stream_id }),
                 _ => {}
             }
-            let events = match state.handle(command) {
+            let events = match command.decide(&state) {
                 Ok(events) if !events.is_empty() => events,
                 // A rejection, or a decision to write nothing, is only returned once made on
                 // state read from the store: a cached state may be behind another writer's.
