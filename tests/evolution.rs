@@ -202,7 +202,7 @@ fn lock_failure(contents: &str) -> String {
 fn current_lock() -> serde_json::Value {
     let mut entries = serde_json::Map::new();
     entries.insert("$namespace".to_owned(), "UserEvent".into());
-    for schema in <UserEvent as eventsmith::EventSchemas>::event_schemas() {
+    for schema in <UserEvent as eventsmith::schema::EventSchemas>::event_schemas() {
         entries.insert(format!("{}@v{}", schema.name, schema.version), schema.schema);
     }
     serde_json::json!({ "UserEvent": entries })
@@ -270,7 +270,7 @@ fn a_locked_type_the_code_no_longer_reads_fails() {
 
 #[test]
 fn doc_comments_and_type_names_are_not_shape() {
-    let schema = <UserEvent as eventsmith::EventSchemas>::event_schemas();
+    let schema = <UserEvent as eventsmith::schema::EventSchemas>::event_schemas();
     let text = serde_json::to_string(&schema.iter().map(|entry| &entry.schema).collect::<Vec<_>>()).unwrap();
     assert!(!text.contains("description") && !text.contains("title") && !text.contains("$defs"), "{text}");
 }

@@ -52,16 +52,17 @@ pub use conformance as testkit;
 #[doc(hidden)]
 pub mod __private;
 
-pub use aggregate::{Aggregate, AppliedBy, Apply, Handle};
+// The root holds what a domain and an application use; what the macros implement for them
+// (`Apply`, `Handle`, `VariantOf`, ...) and what a store implements stay in their modules.
+pub use aggregate::Aggregate;
 pub use app::{Answer, App, AppBuilder, Committed, Execution, Loaded};
-pub use command::{Command, CommandFor, ExpectStream};
+pub use command::Command;
 pub use envelope::{CommandEnvelope, Dispatched, DispatchedEvent, Envelope, QueryEnvelope};
 pub use error::{
     ApplyError, CorruptEvent, DecodeError, EncodeError, Error, ExecuteError, ProjectionStopped, Rejection, Result,
     StoreError,
 };
-pub use event::{Event, EventEnumInfo, EventSet, EventType, Produces, VariantOf};
+pub use event::Event;
 pub use projection::{Projection, Query};
 pub use recorded::{Metadata, Recorded};
-pub use schema::{EventSchema, EventSchemas};
 pub use store::{EventStore, ExpectedVersion, MemoryStore};
