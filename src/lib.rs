@@ -66,7 +66,7 @@
 //!         const NAME: &str = "Account";            // the stream prefix: Account-1
 //!         type Event = AccountEvent;
 //!         type Error = AccountError;
-//!         fn initial() -> Self { <Self as Initial>::initial() }   // Default::default()
+//!         fn initial() -> Self { <Self as InitialState>::initial_state() }   // Default::default()
 //!         // The replay fold: a `match` in AccountEvent's derived `AppliedBy` impl, which
 //!         // needs `Account: Apply<E>` for every event E. A forgotten #[apply] fails here.
 //!         fn apply(&mut self, event: &AccountEvent) { AppliedBy::apply_to(event, self) }
@@ -89,7 +89,7 @@
 //! };
 //! ```
 //!
-//! Each check goes through a trait of its own (`Initial`, `ClonedCommand`, `HandlerError`,
+//! Each check goes through a trait of its own (`InitialState`, `ClonedCommand`, `HandlerError`,
 //! `Payload`, ...) with a `#[diagnostic::on_unimplemented]` message, written as a path at
 //! the user's token: a mistake is one error there, in the domain's words.
 #![forbid(unsafe_code)]

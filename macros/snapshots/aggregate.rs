@@ -41,7 +41,7 @@ const _: () = {
         type Error = OrderError;
         #[inline]
         fn initial() -> Self {
-            <Self as ::eventsmith::__private::Initial>::initial()
+            <Self as ::eventsmith::__private::InitialState>::initial_state()
         }
         #[inline]
         fn apply(&mut self, event: &Self::Event) {

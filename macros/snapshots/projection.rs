@@ -42,7 +42,7 @@ const _: () = {
         type Events = (OrderEvent, PaymentEvent);
         #[inline]
         fn initial() -> Self {
-            <Self as ::eventsmith::__private::Initial>::initial()
+            <Self as ::eventsmith::__private::InitialModel>::initial_model()
         }
         fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
             #[allow(unused_imports)]

@@ -11,7 +11,7 @@ pub use std::sync::OnceLock;
 pub use std::vec::Vec;
 
 pub use crate::aggregate::{
-    Aggregate, AppliedBy, Applies, AppliesUnit, Apply, CloneIfClone, Handle, HandlerError, Initial, MaybeClone,
+    Aggregate, AppliedBy, Applies, AppliesUnit, Apply, CloneIfClone, Handle, HandlerError, InitialState, MaybeClone,
     NotClone, SnapshotState, one,
 };
 pub use crate::app::App;
@@ -24,8 +24,8 @@ pub use crate::envelope::{CommandEnvelope, Dispatched, Envelope, JsonAnswer, Que
 pub use crate::error::Error;
 pub use crate::event::{Event, EventType, NotDeprecated, Produces, VariantOf};
 pub use crate::projection::{
-    ApplyError, ApplyOutcome, Idx, Member, NoOverlap, OneEnum, Overlap, Pair, PersistedModel, Projection, Query,
-    StoredAs, apply_member, unit_recorded,
+    ApplyError, ApplyOutcome, Idx, InitialModel, Member, NoOverlap, OneEnum, Overlap, Pair, PersistedModel, Projection,
+    Query, StoredAs, apply_member, unit_recorded,
 };
 pub use crate::recorded::Recorded;
 pub use crate::schema::{EventSchema, EventSchemas, HasSchema, unit_schema};

@@ -73,23 +73,23 @@ impl<T: std::error::Error + Send + Sync + 'static> AggregateError for T {
     }
 }
 
-/// The state an aggregate or a read model starts from: implemented for every `Default` type.
-/// `#[aggregate]` and `#[projection]` create their starting state through it, so that a
-/// state without `Default` is one error at its type.
+/// The state an aggregate starts from, before its first event: implemented for every
+/// `Default` type. `#[aggregate]` creates the state through it, so that a state without
+/// `Default` is one error at its type.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` has no starting state: it must implement `Default`",
-    label = "an aggregate's state and a projection's read model start from `Default::default()`",
+    message = "aggregate `{Self}` has no starting state: it must implement `Default`",
+    label = "a stream is replayed onto `Default::default()`",
     note = "add `#[derive(Default)]` to `{Self}`, or implement `Default` by hand"
 )]
-pub trait Initial {
-    /// The starting state.
-    fn initial() -> Self;
+pub trait InitialState {
+    /// The state before the first event.
+    fn initial_state() -> Self;
 }
 
 #[diagnostic::do_not_recommend]
-impl<T: Default> Initial for T {
+impl<T: Default> InitialState for T {
     #[inline]
-    fn initial() -> Self {
+    fn initial_state() -> Self {
         T::default()
     }
 }

@@ -121,13 +121,20 @@ pub fn decode_message<'de, T: Deserialize<'de>>(name: &str, data: &'de [u8]) -> 
     crate::codec::decode_json(name, 1, data)
 }
 
-/// A query answered through a [`QueryEnvelope`]: its answer is sent as JSON, so it must
-/// implement `Serialize`. Implemented for every such query.
+/// An answer to a query of a [`QueryEnvelope`]: sent as JSON, so it must implement
+/// `Serialize`. Implemented for every such type.
 #[diagnostic::on_unimplemented(
-    message = "query `{Self}` is answered through a `QueryEnvelope`, so its answer must implement `Serialize`",
+    message = "`{Self}` answers a query of a `QueryEnvelope`, so it must implement `Serialize`",
     label = "answered as JSON",
-    note = "add `#[derive(Serialize)]` to the type that the `#[query]` method for `{Self}` returns"
+    note = "add `#[derive(Serialize)]` to `{Self}`"
 )]
+pub trait SerializableAnswer: serde::Serialize {}
+
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize> SerializableAnswer for T {}
+
+/// A query answered through a [`QueryEnvelope`], whose answer is sent as JSON. Implemented
+/// for every query whose answer is a [`SerializableAnswer`].
 pub trait JsonAnswer: Query {
     /// Answers the query, as JSON text.
     ///
@@ -136,10 +143,9 @@ pub trait JsonAnswer: Query {
     fn answer_json(self, app: &App) -> Result<String, Error>;
 }
 
-#[diagnostic::do_not_recommend]
 impl<Q: Query> JsonAnswer for Q
 where
-    Q::Output: serde::Serialize,
+    Q::Output: SerializableAnswer,
 {
     fn answer_json(self, app: &App) -> Result<String, Error> {
         let answer = app.answer(self)?;

@@ -130,6 +130,27 @@ pub trait Query: Send + 'static {
     fn answer(self, model: &Self::Projection) -> Self::Output;
 }
 
+/// The read model a projection starts from, before its first event: implemented for every
+/// `Default` type. `#[projection]` creates the model through it, so that a model without
+/// `Default` is one error at its type.
+#[diagnostic::on_unimplemented(
+    message = "projection `{Self}` has no empty read model: it must implement `Default`",
+    label = "the log is applied onto `Default::default()`",
+    note = "add `#[derive(Default)]` to `{Self}`, or implement `Default` by hand"
+)]
+pub trait InitialModel {
+    /// The read model before the first event.
+    fn initial_model() -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Default> InitialModel for T {
+    #[inline]
+    fn initial_model() -> Self {
+        T::default()
+    }
+}
+
 /// What a `#[projection(persist)]` read model needs: it is saved with its checkpoint as
 /// JSON, so it must implement `Serialize` and `Deserialize`. Implemented for every such type.
 #[diagnostic::on_unimplemented(

@@ -50,7 +50,8 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
         <#event as ::eventsmith::__private::AppliedBy<#self_ty>>::apply_to(event, self)
     };
     // Spanned at the aggregate's type: a state without `Default` is one error there.
-    let initial = quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::Initial>::initial());
+    let initial =
+        quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::InitialState>::initial_state());
     let snapshots = model.snapshots.as_ref().map(|snapshots| {
         let (every, revision) = (&snapshots.every, snapshots.revision);
         // Spanned at `snapshot_every`: a state without `Serialize`, `Deserialize` or
@@ -181,7 +182,7 @@ fn handle_impl(model: &AggregateImpl<'_>, handler: &CommandHandler<'_>) -> Token
         ))),
     };
     let routed = quote_spanned!(command.span()=> const _: () = <#command as ::eventsmith::__private::CommandFor<#self_ty>>::ROUTED;);
-    let converted_error = quote_spanned! {located(handler.output_ty.span())=>
+    let converted_error = quote_spanned! {located(handler.error_ty.span())=>
         <_ as ::eventsmith::__private::HandlerError<#error>>::into_aggregate_error(__error)
     };
     let attributes = naming::impl_attributes();

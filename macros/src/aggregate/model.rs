@@ -43,7 +43,8 @@ pub struct CommandHandler<'a> {
     /// The handler takes `&Command` rather than `Command`.
     pub by_ref: bool,
     pub output: Output<'a>,
-    pub output_ty: &'a Type,
+    /// The `E` of the returned `Result<_, E>`.
+    pub error_ty: &'a Type,
 }
 
 /// What a `#[command]` method returns in its `Ok`.
@@ -102,6 +103,7 @@ impl<'a> AggregateImpl<'a> {
         // The methods are read even when the arguments have errors, so that theirs are
         // reported too.
         let args = Args::parse(cx, args);
+        let names = Names::of(args.as_ref());
         let mut commands = Vec::new();
         let mut applies = Vec::new();
         for impl_item in &item.items {
@@ -113,8 +115,8 @@ impl<'a> AggregateImpl<'a> {
                     apply,
                     "a method is either a `#[command]` handler (decides) or an `#[apply]` method (changes state), not both",
                 ),
-                (Some(marker), None) => commands.extend(CommandHandler::lower(cx, marker, method)),
-                (None, Some(marker)) => applies.extend(ApplyHandler::lower(cx, marker, method)),
+                (Some(marker), None) => commands.extend(CommandHandler::lower(cx, marker, method, &names)),
+                (None, Some(marker)) => applies.extend(ApplyHandler::lower(cx, marker, method, &names)),
                 (None, None) => {}
             }
         }
@@ -238,7 +240,7 @@ fn event_ref(path: Path) -> EventRef {
 }
 
 impl<'a> CommandHandler<'a> {
-    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn, names: &Names) -> Option<Self> {
         let sig = &method.sig;
         if !matches!(marker.meta, Meta::Path(_)) {
             cx.error_on(
@@ -275,25 +277,33 @@ impl<'a> CommandHandler<'a> {
         let ReturnType::Type(_, output_ty) = &sig.output else {
             cx.error_on(
                 sig,
-                "a `#[command]` handler returns `Result<Events, YourError>`, where `Events` is an event struct, the \
-                 event enum, or an `Option`, `Vec` or array of them",
+                format_args!(
+                    "a `#[command]` handler returns `Result<E, {error}>`, where `E` is an event struct of `{event}`, \
+                     `{event}` itself, or an `Option`, `Vec` or array of them",
+                    event = names.event,
+                    error = names.error,
+                ),
             );
             return None;
         };
-        let Some(ok) = result_ok_type(output_ty) else {
+        let Some((ok, error_ty)) = result_types(output_ty) else {
             cx.error_on(
                 output_ty,
-                "a `#[command]` handler returns `Result<Events, YourError>`, with both types written out, where \
-                 `Events` is an event struct, the event enum, or an `Option`, `Vec` or array of them",
+                format_args!(
+                    "a `#[command]` handler returns `Result<E, {error}>`, with both types written out, where `E` is \
+                     an event struct of `{event}`, `{event}` itself, or an `Option`, `Vec` or array of them",
+                    event = names.event,
+                    error = names.error,
+                ),
             );
             return None;
         };
-        Some(Self { method: &sig.ident, command, by_ref, output: classify_output(ok), output_ty })
+        Some(Self { method: &sig.ident, command, by_ref, output: classify_output(ok), error_ty })
     }
 }
 
 impl<'a> ApplyHandler<'a> {
-    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn, names: &Names) -> Option<Self> {
         let sig = &method.sig;
         let unit = match apply_argument(cx, marker).ok()? {
             None => None,
@@ -353,8 +363,11 @@ impl<'a> ApplyHandler<'a> {
             (None, _) => {
                 cx.error_on(
                     &sig.inputs,
-                    "an `#[apply]` method takes `&mut self` and the event: `fn on_event(&mut self, event: &EventStruct)`; \
-                     for a unit variant, write `#[apply(YourEvent::Variant)]` and take only `&mut self`",
+                    format_args!(
+                        "an `#[apply]` method takes `&mut self` and the event: `fn on_event(&mut self, event: &EventStruct)`; \
+                         for a unit variant of `{event}`, write `#[apply({event}::Variant)]` and take only `&mut self`",
+                        event = names.event
+                    ),
                 );
                 return None;
             }
@@ -364,10 +377,30 @@ impl<'a> ApplyHandler<'a> {
 }
 
 /// The `T` of `Result<T, E>`.
-fn result_ok_type(ty: &Type) -> Option<&Type> {
+/// The aggregate's event enum and error type as the user wrote them, for messages; general
+/// words where the arguments have errors.
+struct Names {
+    event: String,
+    error: String,
+}
+
+impl Names {
+    fn of(args: Option<&Args>) -> Self {
+        match args {
+            Some(args) => {
+                let (event, error) = (&args.event, &args.error);
+                Self { event: quote::quote!(#event).to_string(), error: quote::quote!(#error).to_string() }
+            }
+            None => Self { event: "YourEvent".to_owned(), error: "YourError".to_owned() },
+        }
+    }
+}
+
+/// The `T` and `E` of `Result<T, E>`.
+fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
     let args = last_segment_args(ty, "Result")?;
     match args.as_slice() {
-        [ok, _error] => Some(ok),
+        [ok, error] => Some((ok, error)),
         _ => None,
     }
 }

@@ -74,8 +74,14 @@ pub fn check_aliases(cx: &Ctxt, model: &EventEnum<'_>) {
 pub fn check_upcasts(cx: &Ctxt, model: &EventEnum<'_>) {
     for variant in &model.variants {
         if variant.payload.is_none() {
-            if let Some(upcast) = variant.upcasts.first() {
-                cx.error_on(&upcast.from_lit, "a unit event has no payload to upcast; give it a struct to version it");
+            if !variant.upcasts.is_empty() {
+                cx.error_on(
+                    variant.ident,
+                    format_args!(
+                        "`{}` is a unit event: it has no payload to upcast; give it a struct to version it",
+                        variant.ident
+                    ),
+                );
             }
             continue;
         }
@@ -117,15 +123,16 @@ pub fn check_upcasts(cx: &Ctxt, model: &EventEnum<'_>) {
                 .map(|step| format!("`upcast(from = {step}, with = ...)`"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            cx.error_on(
-                &variant.upcasts[0].from_lit,
-                format_args!(
-                    "the upcasters of `{}` leave a gap: no upcaster reads version {} (every version from {oldest} up to \
-                     the current {version} needs one); add {list}",
-                    variant.name,
-                    missing.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-                ),
+            let versions = missing.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            let message = format!(
+                "the upcasters of `{}` leave a gap: no upcaster reads version {versions}, which stored events of \
+                 the versions below it pass through on their way to the current version {version}; add {list}",
+                variant.name,
             );
+            match &variant.version_lit {
+                Some(version_lit) => cx.error_on(version_lit, message),
+                None => cx.error_on(&variant.upcasts[0].from_lit, message),
+            }
         }
     }
 }

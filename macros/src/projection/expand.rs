@@ -55,7 +55,8 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let overlaps = overlap_checks(model);
     // Spanned at the read model's type: a model without `Default` is one error there.
-    let initial = quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::Initial>::initial());
+    let initial =
+        quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::InitialModel>::initial_model());
     let persist = model.persist.as_ref().map(|persist| {
         // Spanned at `persist`: a read model without `Serialize` or `Deserialize` is one
         // error there.

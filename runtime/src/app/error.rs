@@ -54,6 +54,25 @@ pub enum ExecuteError<E> {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store failed while appending, in a way that leaves unknown whether the append
+    /// committed (a connection lost after the request was sent), and trying again with the
+    /// same event ids failed too. The events are either all stored, under these ids, or not
+    /// at all: look them up, or execute the command again once the store is back (a new
+    /// execution decides again on the state as stored).
+    #[error(
+        "the append to `{stream_id}` may or may not have committed: the store failed {attempts} times ({source}); \
+         its events have ids {event_ids:?}"
+    )]
+    OutcomeUnknown {
+        /// The aggregate's stream.
+        stream_id: String,
+        /// The ids of the events the append carried.
+        event_ids: Vec<uuid::Uuid>,
+        /// How many times the append was sent.
+        attempts: u32,
+        /// The store's last error.
+        source: StoreError,
+    },
     /// The handler produced an event that is `#[event(deprecated)]`; nothing was written.
     #[error("the command on `{stream_id}` produced `{event_type}`, which is deprecated: it is read, never written")]
     Deprecated {
@@ -155,7 +174,8 @@ impl<E> ExecuteError<E> {
             | Self::Deprecated { stream_id, .. }
             | Self::NotFound { stream_id }
             | Self::AlreadyExists { stream_id, .. }
-            | Self::Conflict { stream_id, .. } => Some(stream_id),
+            | Self::Conflict { stream_id, .. }
+            | Self::OutcomeUnknown { stream_id, .. } => Some(stream_id),
             Self::Corrupt(corrupt) => Some(&corrupt.stream_id),
             Self::Encode(_) | Self::Store(_) => None,
         }
@@ -177,6 +197,9 @@ impl<E> ExecuteError<E> {
             Self::AlreadyExists { stream_id, version } => ExecuteError::AlreadyExists { stream_id, version },
             Self::Conflict { stream_id, attempts, expected, actual } => {
                 ExecuteError::Conflict { stream_id, attempts, expected, actual }
+            }
+            Self::OutcomeUnknown { stream_id, event_ids, attempts, source } => {
+                ExecuteError::OutcomeUnknown { stream_id, event_ids, attempts, source }
             }
             Self::Corrupt(e) => ExecuteError::Corrupt(e),
             Self::Encode(e) => ExecuteError::Encode(e),

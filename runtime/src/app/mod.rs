@@ -20,7 +20,7 @@ use crate::event::{Event, EventEnumInfo, EventSet};
 use crate::id::new_event_id;
 use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
-use crate::store::{EventStore, ExpectedVersion, NewEvent, StoreError};
+use crate::store::{AppendOutcome, EventStore, ExpectedVersion, NewEvent, StoreError};
 use cache::{AggregateCache, DEFAULT_CACHED_AGGREGATES};
 use error::{Error, ExecuteError};
 pub use future::{Answer, Execution};
@@ -28,6 +28,19 @@ use runner::{ProjectionRunner, Runner};
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
+
+/// How many times an append whose outcome is unknown is sent, in all, before the command
+/// fails with [`ExecuteError::OutcomeUnknown`]; and the first pause between two (doubling).
+const UNKNOWN_OUTCOME_ATTEMPTS: u32 = 6;
+const UNKNOWN_OUTCOME_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Why [`App::append_once`] did not append.
+enum AppendError {
+    /// The store refused or failed, with a known outcome: nothing was written.
+    Store(StoreError),
+    /// The store kept failing in a way that leaves the outcome unknown.
+    Unknown { attempts: u32, source: StoreError },
+}
 
 /// Conflict retries per command unless [`AppBuilder::max_retries`] says otherwise.
 const DEFAULT_MAX_RETRIES: u32 = 3;
@@ -217,7 +230,7 @@ impl App {
                 .collect::<Result<Vec<_>, crate::codec::EncodeError>>()?;
             let ids: Vec<_> = new_events.iter().map(|event| event.id).collect();
             let expected = ExpectedVersion::Exact(version);
-            let append = self.inner.store.append(&stream_id, expected, new_events);
+            let append = self.append_once(&stream_id, expected, new_events);
             match append.instrument(info_span!("append", stream = %stream_id, events = ids.len())).await {
                 Ok(outcome) => {
                     let recorded = events
@@ -245,13 +258,42 @@ impl App {
                     self.update_projections().await;
                     return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
                 }
-                Err(StoreError::Conflict { actual, .. }) if attempt > self.inner.max_retries => {
+                Err(AppendError::Store(StoreError::Conflict { actual, .. })) if attempt > self.inner.max_retries => {
                     return Err(ExecuteError::Conflict { stream_id, attempts: attempt, expected, actual });
                 }
-                Err(StoreError::Conflict { .. }) => {
+                Err(AppendError::Store(StoreError::Conflict { .. })) => {
                     tracing::debug!(attempt, "version conflict, retrying on fresh state");
                 }
-                Err(other) => return Err(other.into()),
+                Err(AppendError::Unknown { attempts, source }) => {
+                    return Err(ExecuteError::OutcomeUnknown { stream_id, event_ids: ids, attempts, source });
+                }
+                Err(AppendError::Store(other)) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Appends `events`, exactly once even when the store fails in a way that leaves the
+    /// outcome unknown: the same events (the same ids) are sent again, and a store
+    /// acknowledges an exact retry of an append that did commit without writing it twice.
+    async fn append_once(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, AppendError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.inner.store.append(stream_id, expected, events.clone()).await {
+                Err(error @ StoreError::Backend { retryable: true, .. }) => {
+                    if attempts >= UNKNOWN_OUTCOME_ATTEMPTS {
+                        return Err(AppendError::Unknown { attempts, source: error });
+                    }
+                    let pause = UNKNOWN_OUTCOME_PAUSE * 2u32.pow(attempts - 1);
+                    tracing::warn!(%error, attempts, "append outcome unknown; sending the same events again");
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other.map_err(AppendError::Store),
             }
         }
     }
