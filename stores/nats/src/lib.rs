@@ -88,6 +88,12 @@ struct Shared {
     snapshots: Bucket,
     head: Head,
     follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether the stream is replicated (more than one replica). JetStream 2.9 checks
+    /// `Nats-Expected-Last-Subject-Sequence` of a replicated stream against what it has
+    /// applied, not against what is in flight, so two appends at one version can both pass
+    /// (nats-server issue 4320, found here by the chaos run): on a replicated stream an append
+    /// is conditioned on the stream's last sequence instead, read from the leader.
+    replicated: bool,
 }
 
 impl Drop for Shared {
@@ -135,8 +141,8 @@ pub(crate) fn kv_key(name: &str) -> String {
 }
 
 impl NatsStore {
-    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`) and creates the stream and buckets
-    /// if they do not exist.
+    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`, or a cluster's servers separated by
+    /// commas) and creates the stream and buckets if they do not exist.
     ///
     /// # Errors
     /// A server that cannot be reached, or without JetStream.
@@ -149,7 +155,13 @@ impl NatsStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn connect_with(url: &str, options: NatsOptions) -> Result<Self, StoreError> {
-        let client = async_nats::connect(url).await.map_err(|error| backend("connect", error))?;
+        // A cluster is given as a comma-separated list of its servers' URLs.
+        let servers = url
+            .split(',')
+            .map(|server| server.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| StoreError::Backend { operation: "connect", retryable: false, source: error.into() })?;
+        let client = async_nats::connect(servers.as_slice()).await.map_err(|error| backend("connect", error))?;
         Self::from_client(client, options).await
     }
 
@@ -180,6 +192,7 @@ impl NatsStore {
             ..stream::Config::default()
         };
         let stream = context.get_or_create_stream(config).await.map_err(|error| backend("create the stream", error))?;
+        let replicated = stream.cached_info().config.num_replicas > 1;
         let checkpoints = Bucket::open(&context, &format!("{}_checkpoints", options.prefix), options.replicas).await?;
         let snapshots = Bucket::open(&context, &format!("{}_snapshots", options.prefix), options.replicas).await?;
         let shared = Shared {
@@ -190,6 +203,7 @@ impl NatsStore {
             snapshots,
             head: Head::new(0),
             follower: std::sync::Mutex::new(None),
+            replicated,
         };
         Ok(Self { shared: Arc::new(shared) })
     }
@@ -215,9 +229,37 @@ impl NatsStore {
         }
     }
 
+    /// What an append is conditioned on: the subject's last batch, and the sequence the
+    /// publish must expect. On a replicated stream, the stream's last sequence and then the
+    /// subject's last batch, both from the leader (a direct get may be answered by a replica
+    /// that lags), so that the batch is at least as new as the sequence.
+    async fn condition(&self, subject: &str) -> Result<(Option<Batch>, Condition), StoreError> {
+        if !self.shared.replicated {
+            let last = self.last(subject).await?;
+            let sequence = last.as_ref().map_or(0, |batch| batch.sequence);
+            return Ok((last, Condition::SubjectSequence(sequence)));
+        }
+        let info = self.shared.stream.get_info().await.map_err(|error| backend("append", error))?;
+        let last = match self.shared.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => Some(Batch::from_message(message)?),
+            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => None,
+            Err(error) => return Err(backend("append", error)),
+        };
+        Ok((last, Condition::StreamSequence(info.state.last_sequence)))
+    }
+
     fn advance_head(&self, to: u64) {
         self.shared.head.advance(to);
     }
+}
+
+/// What a publish is conditioned on.
+#[derive(Clone, Copy)]
+enum Condition {
+    /// The subject's last sequence: the check of an unreplicated stream.
+    SubjectSequence(u64),
+    /// The stream's last sequence: the check of a replicated one.
+    StreamSequence(u64),
 }
 
 fn message_id(events: &[NewEvent]) -> String {
@@ -250,9 +292,8 @@ impl EventStore for NatsStore {
             let body = encode_batch(&events)?;
             let id = message_id(&events);
             loop {
-                let last = self.last(&subject).await?;
-                let (actual, last_sequence) =
-                    last.as_ref().map_or((0, 0), |batch| (batch.last_version(), batch.sequence));
+                let (last, condition) = self.condition(&subject).await?;
+                let actual = last.as_ref().map_or(0, Batch::last_version);
                 if !expected.admits(actual) {
                     if let Some(batch) = last.filter(|batch| batch.same_ids(&events)) {
                         return Ok(batch.outcome(true));
@@ -264,11 +305,12 @@ impl EventStore for NatsStore {
                 headers.insert(HEADER_FIRST_VERSION, (actual + 1).to_string().as_str());
                 headers.insert(HEADER_COUNT, events.len().to_string().as_str());
                 headers.insert(HEADER_FORMAT, FORMAT_NAMESPACES);
-                let publish = jetstream::message::PublishMessage::build()
-                    .payload(body.clone())
-                    .headers(headers)
-                    .message_id(&id)
-                    .expected_last_subject_sequence(last_sequence);
+                let publish =
+                    jetstream::message::PublishMessage::build().payload(body.clone()).headers(headers).message_id(&id);
+                let publish = match condition {
+                    Condition::SubjectSequence(sequence) => publish.expected_last_subject_sequence(sequence),
+                    Condition::StreamSequence(sequence) => publish.expected_last_sequence(sequence),
+                };
                 let acknowledged = match self.shared.context.send_publish(subject.clone(), publish).await {
                     Ok(future) => future.await,
                     Err(error) => Err(error),
@@ -302,7 +344,11 @@ impl EventStore for NatsStore {
                         return Ok(outcome);
                     }
                     Err(error) if error.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
-                        // Another writer appended between the read and the publish.
+                        // Another writer appended between the read and the publish: on a
+                        // replicated stream, perhaps to another subject; read again.
+                        if self.shared.replicated {
+                            continue;
+                        }
                         if expected != ExpectedVersion::Any {
                             let actual = self.last(&subject).await?.map_or(0, |batch| batch.last_version());
                             return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });
