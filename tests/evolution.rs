@@ -274,3 +274,11 @@ fn doc_comments_and_type_names_are_not_shape() {
     let text = serde_json::to_string(&schema.iter().map(|entry| &entry.schema).collect::<Vec<_>>()).unwrap();
     assert!(!text.contains("description") && !text.contains("title") && !text.contains("$defs"), "{text}");
 }
+
+/// The shapes the code reads, against the lock committed beside the stored fixtures: a field
+/// changed in a struct without a new version fails here (the tests above check the lock's
+/// logic on locks made from the code itself).
+#[test]
+fn stored_shapes_match_the_committed_lock() {
+    eventsmith::assert_event_schemas!(UserEvent, "tests/fixtures/evolution/events.lock.json");
+}

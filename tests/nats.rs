@@ -41,10 +41,13 @@ async fn stream_ids_with_any_characters_are_kept_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_subscribers_are_woken_by_new_messages() {
-    let store = fresh_store().await;
+    // The writer is another store on the same stream, with a client of its own, as another
+    // process would be: only the consumer can tell the first one of its append.
+    let options = support::nats::unique_options();
+    let store = NatsStore::connect_with(&support::nats::url(), options.clone()).await.unwrap();
     let mut head = store.subscribe().expect("the store notifies");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let other = store.clone();
+    let other = NatsStore::connect_with(&support::nats::url(), options).await.unwrap();
     let outcome = other.append("s", ExpectedVersion::Any, vec![raw("Added", b"{}")]).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), async {
         while *head.borrow_and_update() < outcome.positions[0] {

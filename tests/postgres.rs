@@ -17,12 +17,60 @@ mod support;
 use eventsmith::testkit::event as raw;
 use support::postgres::{admin, fresh_store, store_in, unique_schema, url};
 
-/// One append holds its transaction open after taking its position while a second append
-/// waits; a reader must not see anything until the first commits, then both, in order,
-/// exactly once. With the first rolled back instead, the reader sees the second only.
-async fn ordering(commit_first: bool, expected: ExpectedVersion) {
+/// Which append path the appends that wait take.
+#[derive(Clone, Copy, Debug)]
+enum AppendPath {
+    /// `ExpectedVersion::Any`: the `eventsmith_append` function.
+    Function,
+    /// `NoStream`: the plain statement.
+    StatementNew,
+    /// `Exact(1)` on a stream that has one event: the plain statement.
+    StatementExact,
+    /// Four appends at versions waiting together: one coalesced statement.
+    Coalesced,
+    /// 200 events: one binary `COPY`.
+    Copy,
+}
+
+/// The appends of `path`, each to a stream of its own: (stream, expected, events).
+fn waiting_appends(path: AppendPath) -> Vec<(String, ExpectedVersion, Vec<NewEvent>)> {
+    match path {
+        AppendPath::Function => vec![("second".into(), ExpectedVersion::Any, vec![raw("Second", "{}")])],
+        AppendPath::StatementNew => vec![("second".into(), ExpectedVersion::NoStream, vec![raw("Second", "{}")])],
+        AppendPath::StatementExact => vec![("existing".into(), ExpectedVersion::Exact(1), vec![raw("Second", "{}")])],
+        AppendPath::Coalesced => (0..4)
+            .map(|index| (format!("second-{index}"), ExpectedVersion::NoStream, vec![raw("Second", "{}")]))
+            .collect(),
+        AppendPath::Copy => vec![("second".into(), ExpectedVersion::NoStream, many(200))],
+    }
+}
+
+/// Appends waiting for the store-wide lock of `schema`: read from the server (the lock's
+/// key is split into `classid` and `objid`), not guessed from a pause.
+async fn waiting_for_the_lock(admin: &tokio_postgres::Client, schema: &str) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND ((classid::bigint << 32) | objid::bigint) = $1",
+            &[&store_lock(schema)],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// One append holds its transaction open after taking its position while appends of `path`
+/// wait (proven from `pg_locks`); a reader must not see anything until the first commits,
+/// then all, in order, exactly once. With the first rolled back instead, the reader sees the
+/// waiting appends only.
+async fn ordering(commit_first: bool, path: AppendPath) {
     let schema = unique_schema();
     let store = store_in(&schema).await;
+    if let AppendPath::StatementExact = path {
+        store.append("existing", ExpectedVersion::NoStream, vec![raw("First", "{}")]).await.unwrap();
+    }
+    let before: Vec<u64> = store.read_all(1, 100, &[]).await.unwrap().iter().map(|event| event.position).collect();
+    let observer = admin().await;
     let mut holder = admin().await;
     let transaction = holder.transaction().await.unwrap();
     transaction.execute("SELECT set_config('search_path', $1, true)", &[&schema]).await.unwrap();
@@ -35,35 +83,48 @@ async fn ordering(commit_first: bool, expected: ExpectedVersion) {
             )
             .await
             .unwrap();
-        row.get::<_, i64>(0)
+        u64::try_from(row.get::<_, i64>(0)).unwrap()
     };
-    let second = tokio::spawn({
-        let store = store.clone();
-        async move { store.append("second", expected, vec![raw("Second", "{}")]).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!second.is_finished(), "the second append must wait for the first transaction");
-    assert!(store.read_all(1, 100, &[]).await.unwrap().is_empty(), "nothing is safe to read while the first is open");
+    let appends = waiting_appends(path);
+    let expected_events: usize = appends.iter().map(|(_, _, events)| events.len()).sum();
+    let waiting: Vec<_> = appends
+        .into_iter()
+        .map(|(stream, expected, events)| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(&stream, expected, events).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while waiting_for_the_lock(&observer, &schema).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "{path:?}: no append waited for the lock within 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(waiting.iter().all(|append| !append.is_finished()), "{path:?}: the appends must wait for the first");
+    let visible = store.read_all(1, 1_000, &[]).await.unwrap().len();
+    assert_eq!(visible, before.len(), "{path:?}: nothing new is safe to read while the first is open");
 
     if commit_first {
         transaction.commit().await.unwrap();
     } else {
         transaction.rollback().await.unwrap();
     }
-    let second = second.await.unwrap().expect("the second append commits once the first is done");
-    let log: Vec<(String, u64)> =
-        store.read_all(1, 100, &[]).await.unwrap().into_iter().map(|event| (event.stream_id, event.position)).collect();
-    if commit_first {
-        assert_eq!(
-            log,
-            [("held".to_owned(), u64::try_from(lock).unwrap()), ("second".to_owned(), second.positions[0])]
-        );
-        assert!(second.positions[0] > u64::try_from(lock).unwrap());
-    } else {
-        assert_eq!(log, [("second".to_owned(), second.positions[0])]);
+    let mut positions = Vec::new();
+    for append in waiting {
+        let outcome =
+            append.await.unwrap().unwrap_or_else(|error| panic!("{path:?}: the waiting append commits: {error}"));
+        positions.extend(outcome.positions);
     }
+    let log = store.read_all(1, 1_000, &[]).await.unwrap();
+    let read: Vec<u64> = log.iter().map(|event| event.position).collect();
+    assert!(read.windows(2).all(|pair| pair[0] < pair[1]), "{path:?}: positions in order");
+    let held = log.iter().any(|event| event.stream_id == "held");
+    assert_eq!(held, commit_first, "{path:?}: the held append is there exactly when it committed");
+    if commit_first {
+        assert!(positions.iter().all(|position| *position > lock), "{path:?}: every waiting append comes after it");
+    }
+    assert_eq!(log.len(), before.len() + usize::from(commit_first) + expected_events, "{path:?}: each event once");
     // Read again from the start: the same events, once each.
-    assert_eq!(store.read_all(1, 100, &[]).await.unwrap().len(), log.len());
+    assert_eq!(store.read_all(1, 1_000, &[]).await.unwrap().len(), log.len());
 }
 
 /// Appends at expected versions, sent together so that the writer makes them one statement:
@@ -183,17 +244,26 @@ fn store_lock(schema: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
+const EVERY_PATH: [AppendPath; 5] = [
+    AppendPath::Function,
+    AppendPath::StatementNew,
+    AppendPath::StatementExact,
+    AppendPath::Coalesced,
+    AppendPath::Copy,
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_never_passes_an_append_that_is_still_open() {
-    // Through the append function, and through the plain statement of an append at a version.
-    ordering(true, ExpectedVersion::Any).await;
-    ordering(true, ExpectedVersion::NoStream).await;
+    for path in EVERY_PATH {
+        ordering(true, path).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_skips_nothing_when_the_open_append_rolls_back() {
-    ordering(false, ExpectedVersion::Any).await;
-    ordering(false, ExpectedVersion::NoStream).await;
+    for path in EVERY_PATH {
+        ordering(false, path).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -285,11 +355,12 @@ async fn the_store_recovers_after_its_connections_are_killed() {
     let store = PostgresStore::connect_with(&app_url, options).await.unwrap();
     let app = App::builder().store(store.clone()).build().await.unwrap();
     store.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.unwrap();
-    admin()
+    let terminated = admin()
         .await
         .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&application])
         .await
         .unwrap();
+    assert!(terminated >= 1, "the store's connection was killed: {terminated} backends terminated");
     // The first use of a killed connection may fail, retryably; nothing is half-written.
     if let Err(error) = store.append("s", ExpectedVersion::Exact(1), vec![raw("Added", "{}")]).await {
         assert!(matches!(error, StoreError::Backend { retryable: true, .. }), "{error:?}");
@@ -311,10 +382,13 @@ async fn the_store_recovers_after_its_connections_are_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_projections_are_woken_by_notifications() {
-    let store = fresh_store().await;
+    // The writer is another store on the same schema, with connections of its own, as
+    // another process would be: only LISTEN/NOTIFY can tell the first one of its append.
+    let schema = unique_schema();
+    let store = store_in(&schema).await;
     let mut head = store.subscribe().expect("the store notifies");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let writer = store.clone();
+    let writer = store_in(&schema).await;
     let outcome = writer.append("s", ExpectedVersion::Any, vec![raw("Added", "{}")]).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), async {
         while *head.borrow_and_update() < outcome.positions[0] {

@@ -81,13 +81,17 @@ async fn a_database_of_something_else_is_refused_and_left_alone() {
         let connection = rusqlite::Connection::open(&path).unwrap();
         connection.execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)").unwrap();
     }
+    let before = std::fs::read(&path).unwrap();
     let error = SqliteStore::open(&path).await.unwrap_err();
     assert!(matches!(&error, StoreError::NotAStore { .. }), "{error:?}");
     assert!(error.to_string().contains("not an eventsmith store"), "{error}");
-    let connection = rusqlite::Connection::open(&path).unwrap();
-    let tables: i64 =
-        connection.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0)).unwrap();
-    assert_eq!(tables, 1, "nothing was written");
+    // Not a byte changed (not even the journal mode in the header), and no journal files.
+    assert!(std::fs::read(&path).unwrap() == before, "the foreign file is byte-identical");
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut companion = path.clone().into_os_string();
+        companion.push(suffix);
+        assert!(!std::path::Path::new(&companion).exists(), "no {suffix} file was left beside it");
+    }
 }
 
 #[tokio::test]
