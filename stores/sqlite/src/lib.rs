@@ -204,19 +204,20 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn sqlite(operation: &'static str, error: rusqlite::Error) -> StoreError {
-    let retryable = matches!(
-        &error,
-        rusqlite::Error::SqliteFailure(failure, _)
-            if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
-    if retryable {
-        return backend(
-            operation,
-            true,
-            format!("the database is locked by another writer past the busy timeout: {error}"),
-        );
+    let code = match &error {
+        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.code),
+        _ => None,
+    };
+    match code {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            backend(operation, true, format!("the database is locked by another writer past the busy timeout: {error}"))
+        }
+        // The transaction is rolled back whole; the same append succeeds once there is room.
+        Some(rusqlite::ErrorCode::DiskFull) => {
+            backend(operation, true, format!("the disk is full; nothing of this operation was written: {error}"))
+        }
+        _ => backend(operation, false, error),
     }
-    backend(operation, false, error)
 }
 
 fn backend(
