@@ -132,3 +132,82 @@ async fn the_store_fails_retryably_while_the_server_is_down_and_works_when_it_re
     assert_eq!(appended.expect("the store works again after the restart").first_version, 2);
     drop(app);
 }
+
+/// Messages published around the store on its subjects, with missing, malformed or lying
+/// headers and any payload: reading them is events or typed errors, never a panic or hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_messages_are_typed_errors() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    let options = support::nats::unique_options();
+    let store = support::nats::store_with(options.clone()).await;
+    let client = async_nats::connect(support::nats::url()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let header = || prop::option::of(prop_oneof!["[0-9]{1,3}", "[ -~]{0,8}", Just("18446744073709551615".to_owned())]);
+    let strategy = (
+        header(),
+        header(),
+        header(),
+        prop::option::of(prop_oneof![Just("2".to_owned()), "[ -~]{0,3}"]),
+        prop::collection::vec(any::<u8>(), 0..128),
+    );
+    // The edges first: an empty message without headers; a real batch of two events whose
+    // headers claim the last version there is, or a count it does not have.
+    store.append("model", ExpectedVersion::NoStream, vec![raw("Added", b"{}"), raw("Added", b"{}")]).await.unwrap();
+    let stream = jetstream.get_stream(&options.stream).await.unwrap();
+    let model = stream.get_last_raw_message_by_subject(&format!("{}.e.model", options.prefix)).await.unwrap();
+    let edges: [(Option<&str>, Option<&str>, Option<&str>, Vec<u8>); 4] = [
+        (None, None, None, Vec::new()),
+        (Some("edge-1"), Some("0"), Some("0"), Vec::new()),
+        (Some("edge-2"), Some("18446744073709551615"), Some("2"), model.payload.to_vec()),
+        (Some("edge-3"), Some("1"), Some("5"), model.payload.to_vec()),
+    ];
+    for (index, (stream_id, first_version, count, payload)) in edges.into_iter().enumerate() {
+        let mut headers = async_nats::HeaderMap::new();
+        for (name, value) in [
+            ("Es-Stream", stream_id),
+            ("Es-First-Version", first_version),
+            ("Es-Count", count),
+            ("Es-Format", Some("2")),
+        ] {
+            if let Some(value) = value {
+                headers.insert(name, value);
+            }
+        }
+        let subject = format!("{}.e.edge-{index}", options.prefix);
+        jetstream.publish_with_headers(subject, headers, payload.into()).await.unwrap().await.unwrap();
+        let appended = store.append(&format!("edge-{index}"), ExpectedVersion::Any, vec![raw("Added", b"{}")]).await;
+        assert!(matches!(appended, Err(StoreError::CorruptRow { .. })), "edge {index}: {appended:?}");
+        let read = store.read_stream(&format!("edge-{index}"), 1, 10).await;
+        assert!(matches!(read, Err(StoreError::CorruptRow { .. })), "edge {index}: {read:?}");
+    }
+    let cases = std::env::var("EVENTSMITH_FUZZ_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(256) / 4;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for case in 0..cases {
+        let (stream, first_version, count, format, payload) = strategy.new_tree(&mut runner).unwrap().current();
+        let mut headers = async_nats::HeaderMap::new();
+        for (name, value) in
+            [("Es-Stream", stream), ("Es-First-Version", first_version), ("Es-Count", count), ("Es-Format", format)]
+        {
+            if let Some(value) = value {
+                headers.insert(name, value.as_str());
+            }
+        }
+        let subject = format!("{}.e.fuzz-{}", options.prefix, case % 4);
+        jetstream.publish_with_headers(subject, headers, payload.into()).await.unwrap().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let _ = store.read_all(1, 10_000, &[]).await;
+            let _ = store.read_stream(&format!("fuzz-{}", case % 4), 1, 10_000).await;
+            // An append reads the stream's last message to learn its version.
+            let _ = store.append(&format!("fuzz-{}", case % 4), ExpectedVersion::Any, vec![raw("Added", b"{}")]).await;
+        })
+        .await
+        .expect("reading never hangs");
+    }
+    // A message without the store's headers at all, read as a typed error.
+    match store.read_all(1, 10_000, &[]).await {
+        Ok(_) | Err(StoreError::CorruptRow { .. }) => {}
+        Err(other) => panic!("an unexpected error: {other:?}"),
+    }
+}

@@ -113,15 +113,41 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// Reads a message of the stream. One that is not a whole batch written by the store (a
+    /// header missing or lying, no events, versions past the last one there is) is a
+    /// [`StoreError::CorruptRow`] naming what is wrong, never a panic.
     pub(crate) fn from_message(message: jetstream::message::StreamMessage) -> Result<Self, StoreError> {
-        let stream_id = message.headers.get(HEADER_STREAM).map(|value| value.as_str().to_owned()).unwrap_or_default();
+        let sequence = message.sequence;
+        let corrupt = |reason: String| StoreError::CorruptRow { position: position(sequence, 0), reason };
+        let stream_id = message
+            .headers
+            .get(HEADER_STREAM)
+            .map(|value| value.as_str().to_owned())
+            .ok_or_else(|| corrupt(format!("the message has no `{HEADER_STREAM}` header")))?;
         let first_version = header_u64(&message.headers, HEADER_FIRST_VERSION);
+        if first_version == 0 {
+            return Err(corrupt(format!("the message has no valid `{HEADER_FIRST_VERSION}` header")));
+        }
         let nanos = message.time.unix_timestamp_nanos();
         let time = SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
         let with_namespaces =
             message.headers.get(HEADER_FORMAT).is_some_and(|format| format.as_str() == FORMAT_NAMESPACES);
-        let events = decode_batch(message.sequence, with_namespaces, message.payload)?;
-        Ok(Self { sequence: message.sequence, stream_id, first_version, time, events })
+        let count = message.headers.get(HEADER_COUNT).map(|value| value.as_str().parse::<usize>());
+        let events = decode_batch(sequence, with_namespaces, message.payload)?;
+        if events.is_empty() {
+            return Err(corrupt("the message holds no events".to_owned()));
+        }
+        if let Some(count) = count
+            && count != Ok(events.len())
+        {
+            return Err(corrupt(format!("`{HEADER_COUNT}` does not match the {} events of the message", events.len())));
+        }
+        if first_version.checked_add(events.len() as u64 - 1).is_none() {
+            return Err(corrupt(format!(
+                "`{HEADER_FIRST_VERSION}` {first_version} leaves no room for the batch's versions"
+            )));
+        }
+        Ok(Self { sequence, stream_id, first_version, time, events })
     }
 
     pub(crate) fn last_version(&self) -> u64 {
