@@ -157,7 +157,9 @@ async fn malformed_messages_are_typed_errors() {
     store.append("model", ExpectedVersion::NoStream, vec![raw("Added", b"{}"), raw("Added", b"{}")]).await.unwrap();
     let stream = jetstream.get_stream(&options.stream).await.unwrap();
     let model = stream.get_last_raw_message_by_subject(&format!("{}.e.model", options.prefix)).await.unwrap();
-    let edges: [(Option<&str>, Option<&str>, Option<&str>, Vec<u8>); 4] = [
+    // (stream id, first version, count, payload)
+    type Edge<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Vec<u8>);
+    let edges: [Edge<'_>; 4] = [
         (None, None, None, Vec::new()),
         (Some("edge-1"), Some("0"), Some("0"), Vec::new()),
         (Some("edge-2"), Some("18446744073709551615"), Some("2"), model.payload.to_vec()),
