@@ -59,6 +59,7 @@ impl Target {
                     prefix: stream.to_lowercase(),
                     replicas: *replicas,
                     duplicate_window: Duration::from_secs(120),
+                    ..NatsOptions::default()
                 };
                 Arc::new(NatsStore::connect_with(url, options).await?)
             }

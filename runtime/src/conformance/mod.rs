@@ -32,8 +32,9 @@ pub use append::{
 };
 pub use read::{
     a_concurrent_reader_never_skips, folding_a_stream_sees_what_reading_it_returns,
-    folding_the_log_sees_what_reading_it_returns, global_order_is_commit_order, missing_streams_read_empty,
-    reads_filter_by_type, reads_from_the_middle, subscribers_hear_of_appends, the_head_is_the_last_position,
+    folding_the_log_sees_what_reading_it_returns, global_order_is_commit_order,
+    hostile_identifiers_are_kept_exactly_or_refused, missing_streams_read_empty, reads_filter_by_type,
+    reads_from_the_middle, subscribers_hear_of_appends, the_head_is_the_last_position,
 };
 pub use records::{checkpoints_round_trip, snapshots_round_trip};
 
@@ -60,6 +61,7 @@ macro_rules! conformance_suite {
             a_partial_retry_is_refused,
             reads_from_the_middle,
             reads_filter_by_type,
+            hostile_identifiers_are_kept_exactly_or_refused,
             folding_the_log_sees_what_reading_it_returns,
             folding_a_stream_sees_what_reading_it_returns,
             a_large_batch_is_one_append,

@@ -249,3 +249,58 @@ pub async fn subscribers_hear_of_appends<S: EventStore>(store: S) {
     .await;
     assert!(heard.is_ok(), "the subscriber did not hear of position {last} within 10 s");
 }
+
+/// Stream ids and type names that try to break out of wherever a store puts them: SQL
+/// metacharacters, NATS wildcards and separators, NUL bytes, control and multi-byte
+/// characters, a 100 KB id. Each is stored and read back exactly (the stream by its id, the
+/// log by its type), or refused with an error before anything is written; either way the
+/// store goes on working, and no other stream is touched.
+pub async fn hostile_identifiers_are_kept_exactly_or_refused<S: EventStore>(store: S) {
+    let long = format!("long-{}", "x".repeat(100_000));
+    let hostile = [
+        "'; DROP TABLE events; --",
+        "quote\" and 'quote' and \\backslash",
+        "orders.*",
+        "orders.>",
+        "a.b.c",
+        "space and\ttab",
+        "nul\0byte",
+        "line\nbreak",
+        "ünïcødé ✓ 🦀",
+        "%s %d {} $1 ?",
+        long.as_str(),
+    ];
+    let witness = unique_stream("witness");
+    store.append(&witness, ExpectedVersion::NoStream, vec![event("Witness", "{}")]).await.expect("append the witness");
+    for (index, name) in hostile.iter().enumerate() {
+        let stream = format!("{name}-{}", Uuid::now_v7().simple());
+        let event_type = format!("{name}{index}");
+        let appended = store.append(&stream, ExpectedVersion::NoStream, vec![event(&event_type, "{}")]).await;
+        let shown: String = name.chars().take(40).collect();
+        match appended {
+            Ok(outcome) => {
+                let read = store.read_stream(&stream, 1, 10).await.expect("read the stream back");
+                assert_eq!(read.len(), 1, "the stream {shown:?} holds its one event");
+                assert_eq!(read[0].stream_id, stream, "the stream id {shown:?} comes back exactly");
+                assert_eq!(read[0].event_type, event_type, "the type name {shown:?} comes back exactly");
+                let by_type =
+                    store.read_all(outcome.positions[0], 10, &[event_type.as_str()]).await.expect("read by type");
+                assert_eq!(by_type.len(), 1, "the log filtered by the type {shown:?} holds the event");
+                assert_eq!(by_type[0].stream_id, stream);
+            }
+            Err(_) => {
+                // Refused: nothing of it is readable, whatever the store could or could not read.
+                if let Ok(read) = store.read_stream(&stream, 1, 10).await {
+                    assert!(read.is_empty(), "a refused append to {shown:?} wrote nothing");
+                }
+            }
+        }
+        // The store works, and the witness is untouched.
+        let witnessed = store.read_stream(&witness, 1, 10).await.expect("read the witness");
+        assert_eq!(witnessed.len(), 1, "after {shown:?}, the witness stream is as it was");
+    }
+    store
+        .append(&witness, ExpectedVersion::Exact(1), vec![event("Witness", "{}")])
+        .await
+        .expect("the store still appends");
+}

@@ -34,6 +34,17 @@ pub enum StoreError {
         /// The first id found already stored.
         event_id: Uuid,
     },
+    /// A stream id or type name the store cannot hold (a NUL byte in PostgreSQL text, a
+    /// subject too long for NATS); nothing was written.
+    #[error("the {what} `{shown}` cannot be stored here: {reason}")]
+    InvalidIdentifier {
+        /// What it is: "stream id" or "event type".
+        what: &'static str,
+        /// Its first characters.
+        shown: String,
+        /// Why the store cannot hold it.
+        reason: String,
+    },
     /// The store does not have an optional capability (see [`Capabilities`](super::Capabilities)).
     #[error("this store does not support {capability}")]
     Unsupported {
@@ -82,6 +93,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// [`StoreError::InvalidIdentifier`] for `identifier`, shown by its first 40 characters.
+    #[must_use]
+    pub fn invalid_identifier(what: &'static str, identifier: &str, reason: impl Into<String>) -> Self {
+        let mut shown: String = identifier.chars().take(40).collect::<String>().escape_debug().to_string();
+        if identifier.chars().count() > 40 {
+            shown.push('…');
+        }
+        Self::InvalidIdentifier { what, shown, reason: reason.into() }
+    }
+
     /// A failure of the store's backend during `operation`.
     pub fn backend(
         operation: &'static str,

@@ -11,7 +11,11 @@ use eventsmith_runtime::store::{AppendOutcome, NewEvent, StoreError, StoredEvent
 use uuid::Uuid;
 
 pub(crate) const INDEX_BITS: u32 = 20;
+/// The stream id, raw: what releases before 0.1.1 wrote. A header cannot hold every id (a
+/// line break ends it), so the id is now written as its subject token instead.
 pub(crate) const HEADER_STREAM: &str = "Es-Stream";
+/// The stream id as its subject token (`[A-Za-z0-9_-]` kept, every other byte as `~HH`).
+pub(crate) const HEADER_STREAM_TOKEN: &str = "Es-Stream-Token";
 pub(crate) const HEADER_FIRST_VERSION: &str = "Es-First-Version";
 pub(crate) const HEADER_COUNT: &str = "Es-Count";
 /// The layout of a batch message's body: absent for the first, `2` with namespaces.
@@ -119,11 +123,12 @@ impl Batch {
     pub(crate) fn from_message(message: jetstream::message::StreamMessage) -> Result<Self, StoreError> {
         let sequence = message.sequence;
         let corrupt = |reason: String| StoreError::CorruptRow { position: position(sequence, 0), reason };
-        let stream_id = message
-            .headers
-            .get(HEADER_STREAM)
-            .map(|value| value.as_str().to_owned())
-            .ok_or_else(|| corrupt(format!("the message has no `{HEADER_STREAM}` header")))?;
+        let stream_id = match (message.headers.get(HEADER_STREAM_TOKEN), message.headers.get(HEADER_STREAM)) {
+            (Some(token), _) => crate::stream_id_of_token(token.as_str())
+                .ok_or_else(|| corrupt(format!("`{HEADER_STREAM_TOKEN}` is not a stream id's token")))?,
+            (None, Some(raw)) => raw.as_str().to_owned(),
+            (None, None) => return Err(corrupt(format!("the message has no `{HEADER_STREAM_TOKEN}` header"))),
+        };
         let first_version = header_u64(&message.headers, HEADER_FIRST_VERSION);
         if first_version == 0 {
             return Err(corrupt(format!("the message has no valid `{HEADER_FIRST_VERSION}` header")));

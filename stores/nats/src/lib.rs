@@ -42,7 +42,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use batch::{
-    Batch, FORMAT_NAMESPACES, HEADER_COUNT, HEADER_FIRST_VERSION, HEADER_FORMAT, HEADER_STREAM, INDEX_BITS,
+    Batch, FORMAT_NAMESPACES, HEADER_COUNT, HEADER_FIRST_VERSION, HEADER_FORMAT, HEADER_STREAM_TOKEN, INDEX_BITS,
     encode_batch, header_u64, position,
 };
 use bucket::{Bucket, decode_snapshot};
@@ -61,6 +61,11 @@ pub struct NatsOptions {
     pub duplicate_window: Duration,
     /// Replicas of the stream and buckets (1 on a single server; 3 or 5 in a cluster).
     pub replicas: usize,
+    /// A PEM file of the certificates that sign the servers' (TLS is then required); the
+    /// system's roots otherwise, for `tls://` URLs.
+    pub root_certificates: Option<std::path::PathBuf>,
+    /// A NATS credentials file (`.creds`: a user JWT and its NKey seed).
+    pub credentials_file: Option<std::path::PathBuf>,
 }
 
 impl Default for NatsOptions {
@@ -70,6 +75,8 @@ impl Default for NatsOptions {
             prefix: "eventsmith".into(),
             duplicate_window: Duration::from_secs(120),
             replicas: 1,
+            root_certificates: None,
+            credentials_file: None,
         }
     }
 }
@@ -114,6 +121,46 @@ pub(crate) fn backend(operation: &'static str, error: impl std::error::Error + S
     StoreError::Backend { operation, retryable: true, source: Box::new(error) }
 }
 
+/// Credentials taken out of a server URL.
+enum Credentials {
+    UserAndPassword(String, String),
+    Token(String),
+}
+
+/// The servers of a URL (a cluster's are separated by commas), without their credentials,
+/// and the credentials (`nats://user:password@host` or `nats://token@host`).
+fn servers_and_credentials(url: &str) -> Result<(Vec<async_nats::ServerAddr>, Option<Credentials>), StoreError> {
+    let mut credentials = None;
+    let mut servers = Vec::new();
+    for server in url.split(',').map(str::trim) {
+        let server = match server.split_once("://").and_then(|(scheme, rest)| {
+            rest.rsplit_once('@').map(|(secret, host)| (format!("{scheme}://{host}"), secret))
+        }) {
+            Some((bare, secret)) => {
+                credentials = Some(match secret.split_once(':') {
+                    Some((user, password)) => Credentials::UserAndPassword(user.to_owned(), password.to_owned()),
+                    None => Credentials::Token(secret.to_owned()),
+                });
+                bare
+            }
+            None => server.to_owned(),
+        };
+        // The error names what is wrong with the address, never the credentials, which are
+        // no longer in it.
+        let address = server.parse::<async_nats::ServerAddr>().map_err(|error| StoreError::Backend {
+            operation: "connect",
+            retryable: false,
+            source: error.into(),
+        })?;
+        servers.push(address);
+    }
+    Ok((servers, credentials))
+}
+
+/// The longest subject token of a stream id: a NATS server takes protocol lines of 4 KB by
+/// default, and a direct get names the subject inside another subject.
+const MAX_TOKEN: usize = 1_024;
+
 /// The stream id as a subject token: `[A-Za-z0-9_-]` kept, every other byte as `~HH`.
 pub(crate) fn subject_token(stream_id: &str) -> String {
     let mut token = String::with_capacity(stream_id.len());
@@ -125,6 +172,28 @@ pub(crate) fn subject_token(stream_id: &str) -> String {
         }
     }
     if token.is_empty() { "~".to_owned() } else { token }
+}
+
+/// The stream id a subject token was made from, if it is one.
+pub(crate) fn stream_id_of_token(token: &str) -> Option<String> {
+    if token == "~" {
+        return Some(String::new());
+    }
+    let mut bytes = Vec::with_capacity(token.len());
+    let mut rest = token.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'~' {
+            let hex = tail.get(..2)?;
+            bytes.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            rest = &tail[2..];
+        } else if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
+            bytes.push(byte);
+            rest = tail;
+        } else {
+            return None;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// A key-value key for a name: `[A-Za-z0-9_-]` kept, every other byte as `=HH`.
@@ -155,13 +224,27 @@ impl NatsStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn connect_with(url: &str, options: NatsOptions) -> Result<Self, StoreError> {
-        // A cluster is given as a comma-separated list of its servers' URLs.
-        let servers = url
-            .split(',')
-            .map(|server| server.trim().parse::<async_nats::ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| StoreError::Backend { operation: "connect", retryable: false, source: error.into() })?;
-        let client = async_nats::connect(servers.as_slice()).await.map_err(|error| backend("connect", error))?;
+        let (servers, credentials) = servers_and_credentials(url)?;
+        // Credentials go to the client's options, not its server list, which the client
+        // writes to its traces.
+        let mut connect = match credentials {
+            Some(Credentials::UserAndPassword(user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user, password)
+            }
+            Some(Credentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
+            None => async_nats::ConnectOptions::new(),
+        };
+        if let Some(path) = &options.root_certificates {
+            connect = connect.add_root_certificates(path.clone()).require_tls(true);
+        }
+        if let Some(path) = &options.credentials_file {
+            connect = connect.credentials_file(path).await.map_err(|error| StoreError::Backend {
+                operation: "read the credentials file",
+                retryable: false,
+                source: Box::new(error),
+            })?;
+        }
+        let client = connect.connect(servers.as_slice()).await.map_err(|error| backend("connect", error))?;
         Self::from_client(client, options).await
     }
 
@@ -208,8 +291,18 @@ impl NatsStore {
         Ok(Self { shared: Arc::new(shared) })
     }
 
-    fn subject(&self, stream_id: &str) -> String {
-        format!("{}.e.{}", self.shared.prefix, subject_token(stream_id))
+    /// The subject of a stream; an id whose token is longer than [`MAX_TOKEN`] is refused,
+    /// since the subject travels in protocol lines the server limits.
+    fn subject(&self, stream_id: &str) -> Result<String, StoreError> {
+        let token = subject_token(stream_id);
+        if token.len() > MAX_TOKEN {
+            return Err(StoreError::invalid_identifier(
+                "stream id",
+                stream_id,
+                format!("as a NATS subject it takes {} bytes, and at most {MAX_TOKEN} fit", token.len()),
+            ));
+        }
+        Ok(format!("{}.e.{token}", self.shared.prefix))
     }
 
     /// The next message at or after `sequence` on `subject` (which may be a wildcard).
@@ -288,7 +381,7 @@ impl EventStore for NatsStore {
                     source: format!("a batch holds at most {MAX_BATCH} events on NATS").into(),
                 });
             }
-            let subject = self.subject(stream_id);
+            let subject = self.subject(stream_id)?;
             let body = encode_batch(&events)?;
             let id = message_id(&events);
             loop {
@@ -301,7 +394,7 @@ impl EventStore for NatsStore {
                     return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });
                 }
                 let mut headers = HeaderMap::new();
-                headers.insert(HEADER_STREAM, stream_id);
+                headers.insert(HEADER_STREAM_TOKEN, subject_token(stream_id).as_str());
                 headers.insert(HEADER_FIRST_VERSION, (actual + 1).to_string().as_str());
                 headers.insert(HEADER_COUNT, events.len().to_string().as_str());
                 headers.insert(HEADER_FORMAT, FORMAT_NAMESPACES);
@@ -374,7 +467,7 @@ impl EventStore for NatsStore {
         max_count: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
         Box::pin(async move {
-            let subject = self.subject(stream_id);
+            let subject = self.subject(stream_id)?;
             let mut events = Vec::new();
             let mut sequence = 1;
             while events.len() < max_count {

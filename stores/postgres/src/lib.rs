@@ -213,6 +213,14 @@ impl PostgresStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
         }
+        // PostgreSQL text cannot hold a NUL byte: refused here, clearly, not by the server.
+        const NUL: &str = "PostgreSQL text cannot hold a NUL byte";
+        if stream_id.contains('\0') {
+            return Err(StoreError::invalid_identifier("stream id", stream_id, NUL));
+        }
+        if let Some(event) = events.iter().find(|event| event.event_type.contains('\0')) {
+            return Err(StoreError::invalid_identifier("event type", &event.event_type, NUL));
+        }
         let outcome = if events.len() >= COPY_FROM && self.shared.db.can_insert() {
             self.shared.db.append_copy(stream_id, expected, &events).await?
         } else {
