@@ -67,11 +67,17 @@ struct OwnServer {
 
 impl OwnServer {
     fn start(port: u16, directory: &std::path::Path) -> Self {
+        Self::start_with(port, directory, &[])
+    }
+
+    /// A server with more arguments (TLS, users).
+    fn start_with(port: u16, directory: &std::path::Path, extra: &[&str]) -> Self {
         let child = std::process::Command::new(
             std::env::var("EVENTSMITH_NATS_SERVER").unwrap_or_else(|_| "nats-server".into()),
         )
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(directory)
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -212,4 +218,47 @@ async fn malformed_messages_are_typed_errors() {
         Ok(_) | Err(StoreError::CorruptRow { .. }) => {}
         Err(other) => panic!("an unexpected error: {other:?}"),
     }
+}
+
+/// TLS and credentials: a server of the test's own that requires TLS, with a certificate
+/// from a CA the test made, and a user and password. The store connects with `tls://`, the
+/// CA in `NatsOptions::root_certificates` and the credentials in the URL; without TLS, with
+/// another CA or with a wrong password it is refused, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tls_and_credentials() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let directory = std::env::temp_dir().join(format!("eventsmith-nats-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let (ca, certificate, key) = support::tls::certificates(&directory, "nats", "DNS:localhost,IP:127.0.0.1");
+    let (other_ca, _, _) = support::tls::certificates(&directory, "other", "DNS:localhost");
+    let (certificate, key) = (certificate.display().to_string(), key.display().to_string());
+    let _server = OwnServer::start_with(
+        port,
+        &directory.join("store"),
+        &["--tls", "--tlscert", &certificate, "--tlskey", &key, "--user", "writer", "--pass", "w-secret"],
+    );
+    let with_ca = |ca: &std::path::Path| NatsOptions {
+        root_certificates: Some(ca.to_path_buf()),
+        ..support::nats::unique_options()
+    };
+
+    let store = NatsStore::connect_with(&format!("tls://writer:w-secret@localhost:{port}"), with_ca(&ca))
+        .await
+        .expect("TLS with the test's CA and the right password");
+    store.append("s", ExpectedVersion::NoStream, vec![raw("Added", b"{}")]).await.unwrap();
+    assert_eq!(store.read_stream("s", 1, 10).await.unwrap().len(), 1);
+
+    let refused = [
+        ("another CA", format!("tls://writer:w-secret@localhost:{port}"), with_ca(&other_ca)),
+        ("a wrong password", format!("tls://writer:wrong@localhost:{port}"), with_ca(&ca)),
+        ("no TLS", format!("nats://writer:w-secret@127.0.0.1:{port}"), support::nats::unique_options()),
+    ];
+    for (what, url, options) in refused {
+        let connect = NatsStore::connect_with(&url, options);
+        let error =
+            tokio::time::timeout(Duration::from_secs(20), connect).await.expect("refused within 20 s").expect_err(what);
+        assert!(matches!(error, StoreError::Backend { .. }), "{what}: {error:?}");
+        assert!(!format!("{error} {error:?}").contains("w-secret"), "{what}: the error shows no password: {error:?}");
+    }
+    let _ = std::fs::remove_dir_all(&directory);
 }

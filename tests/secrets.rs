@@ -59,7 +59,8 @@ async fn passwords_never_show() {
         assert_hidden("a PostgreSQL connection error", &error.to_string());
         assert_hidden("a PostgreSQL connection error's Debug", &format!("{error:?}"));
     }
-    let base = std::env::var("EVENTSMITH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base =
+        std::env::var("EVENTSMITH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let with_password = base.replacen("postgres@", &format!("postgres:{SECRET}@"), 1);
     if with_password.contains(SECRET) {
         // Trust authentication ignores the password: the store connects, and must not show it.

@@ -121,3 +121,78 @@ pub mod nats {
         store_with(unique_options()).await
     }
 }
+
+/// Certificates made with `openssl` for the TLS tests.
+#[allow(dead_code, reason = "each test binary uses the helpers it needs")]
+pub mod tls {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    fn openssl(args: &[&str]) {
+        let output = Command::new("openssl").args(args).output().expect("run openssl");
+        assert!(output.status.success(), "openssl {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// A CA, and a server certificate it signs for the names in `san` (e.g.
+    /// `DNS:localhost,IP:127.0.0.1`): the CA's certificate, the server's and its key (mode
+    /// 0600), in `directory`.
+    pub fn certificates(directory: &Path, name: &str, san: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let file = |suffix: &str| directory.join(format!("{name}-{suffix}"));
+        let (ca_key, ca, key, request, certificate, extensions) = (
+            file("ca.key"),
+            file("ca.pem"),
+            file("server.key"),
+            file("server.csr"),
+            file("server.pem"),
+            file("san.cnf"),
+        );
+        std::fs::write(&extensions, format!("subjectAltName={san}\n")).unwrap();
+        let path = |path: &PathBuf| path.display().to_string();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=eventsmith test CA",
+            "-keyout",
+            &path(&ca_key),
+            "-out",
+            &path(&ca),
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=eventsmith test server",
+            "-keyout",
+            &path(&key),
+            "-out",
+            &path(&request),
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &path(&request),
+            "-CA",
+            &path(&ca),
+            "-CAkey",
+            &path(&ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &path(&extensions),
+            "-out",
+            &path(&certificate),
+        ]);
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        (ca, certificate, key)
+    }
+}

@@ -34,6 +34,7 @@ mod error;
 pub mod migrations;
 mod notify;
 mod read;
+mod tls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ use tokio_postgres::NoTls;
 
 use append::{COPY_FROM, Writer};
 use db::Db;
+use notify::ListenTo;
+use tls::Tls;
 
 /// Options for [`PostgresStore::connect_with`] and [`PostgresStore::from_pool`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +94,8 @@ struct Shared {
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The URL the store connected with (none for a pool of the application's): the listener
     /// opens a connection of its own.
-    url: Option<String>,
+    /// Where the listener connects: the settings of a store that made its own pool.
+    listen_to: Option<ListenTo>,
 }
 
 impl Drop for Shared {
@@ -132,11 +136,14 @@ impl PostgresStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|error| StoreError::Backend {
+        let secured = tls::secure(url)?;
+        let mut config = tokio_postgres::Config::from_str(&secured.url).map_err(|error| StoreError::Backend {
             operation: "parse the connection URL",
             retryable: false,
             source: Box::new(error),
         })?;
+        config.ssl_mode(secured.mode);
+        let listen_to = ListenTo { config: config.clone(), tls: secured.tls.clone() };
         if valid_schema(&options.schema) {
             // The pool's connections start with the store's schema as their search_path: a
             // startup parameter of the protocol, not SQL, and no round trip per checkout.
@@ -148,11 +155,15 @@ impl PostgresStore {
             let existing = config.get_options().map(str::to_owned).unwrap_or_default();
             config.options(format!("{existing} -c search_path={} -c enable_seqscan=off", options.schema).trim());
         }
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match secured.tls {
+            Tls::None => Manager::from_config(config, NoTls, recycling),
+            Tls::Rustls(connector) => Manager::from_config(config, connector, recycling),
+        };
         let pool = Pool::builder(manager).max_size(options.pool_size.max(1)).build().map_err(|error| {
             StoreError::Backend { operation: "build the pool", retryable: false, source: Box::new(error) }
         })?;
-        Self::open(pool, options, Some(url.to_owned()), true).await
+        Self::open(pool, options, Some(listen_to), true).await
     }
 
     /// A store on the application's own pool.
@@ -166,7 +177,7 @@ impl PostgresStore {
     async fn open(
         pool: Pool,
         options: PostgresOptions,
-        url: Option<String>,
+        listen_to: Option<ListenTo>,
         own_pool: bool,
     ) -> Result<Self, StoreError> {
         if !valid_schema(&options.schema) {
@@ -189,17 +200,18 @@ impl PostgresStore {
         db.probe_privileges().await?;
         let head = Head::new(db.head().await?);
         let appends = Writer::spawn(Arc::clone(&db));
-        let shared = Shared { db, appends, head, listener: std::sync::Mutex::new(None), url };
+        let shared = Shared { db, appends, head, listener: std::sync::Mutex::new(None), listen_to };
         Ok(Self { shared: Arc::new(shared) })
     }
 
     /// Starts the task that listens for appends (LISTEN/NOTIFY) and moves the head.
     fn start_listener(&self) {
-        let Some(url) = self.shared.url.clone() else { return };
+        let Some(listen_to) = self.shared.listen_to.clone() else { return };
         let Ok(mut guard) = self.shared.listener.lock() else { return };
         if guard.is_none() {
             let db = &self.shared.db;
-            let listen = notify::listen_for_ever(url, db.schema.clone(), db.channel.clone(), self.shared.head.clone());
+            let listen =
+                notify::listen_for_ever(listen_to, db.schema.clone(), db.channel.clone(), self.shared.head.clone());
             *guard = Some(tokio::spawn(listen));
         }
     }
