@@ -117,6 +117,16 @@ pub mod store {
     pub use eventsmith_sqlite::{Durability, SqliteOptions, SqliteStore};
 }
 
+/// Read models kept in a database, one document per key, updated exactly once and
+/// queryable from any process: the contract and the databases of the enabled features.
+pub mod documents {
+    #[cfg(feature = "postgres")]
+    pub use eventsmith_postgres::{PostgresDocumentOptions, PostgresDocuments};
+    pub use eventsmith_runtime::documents::*;
+    #[cfg(feature = "sqlite")]
+    pub use eventsmith_sqlite::SqliteDocuments;
+}
+
 /// What a domain module needs: the macros, the traits and the engine.
 pub mod prelude {
     pub use eventsmith_macros::{Command, CommandEnvelope, Event, Query, QueryEnvelope, aggregate, projection};
@@ -139,6 +149,8 @@ pub mod guide {
     pub struct Aggregates;
     #[doc = include_str!("../docs/projections.md")]
     pub struct Projections;
+    #[doc = include_str!("../docs/read-models.md")]
+    pub struct ReadModels;
     #[doc = include_str!("../docs/testing.md")]
     pub struct Testing;
     #[doc = include_str!("../docs/stores.md")]

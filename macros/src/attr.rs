@@ -29,8 +29,9 @@ pub fn unknown_key(meta: &ParseNestedMeta<'_>, attribute: &str, accepted: &[&str
 
 /// [`unknown_key`] in a place that is not an attribute of its own, such as `upcast(...)`.
 pub fn unknown_key_in(meta: &ParseNestedMeta<'_>, place: &str, accepted: &[&str]) -> syn::Error {
-    let accepted = accepted.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ");
-    meta.error(format_args!("unknown key `{}` in {place}; expected one of {accepted}", key(meta)))
+    let listed = accepted.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ");
+    let expected = if accepted.len() == 1 { listed } else { format!("one of {listed}") };
+    meta.error(format_args!("unknown key `{}` in {place}; expected {expected}", key(meta)))
 }
 
 /// Stores a value the first time a key is seen. A repeated key is reported at both places
@@ -84,7 +85,7 @@ pub fn recover(
 }
 
 /// Skips the tokens of the current item, up to the comma before the next one.
-fn skip_rest_of_item(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+pub fn skip_rest_of_item(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     meta.input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((token, next)) = rest.token_tree() {

@@ -119,6 +119,24 @@ fn projection_attribute() {
 }
 
 #[test]
+fn document_projection_attribute() {
+    let args = quote!(name = "customers", events = OrderEvent, documents(index(status)));
+    let item = syn::parse_quote! {
+        impl CustomerView {
+            #[apply]
+            fn created(&mut self, event: &Recorded<OrderCreated>) {
+                self.orders += 1;
+            }
+            #[apply(key = event.customer)]
+            fn paid(&mut self, event: &Recorded<Paid>) -> Result<(), String> {
+                Ok(())
+            }
+        }
+    };
+    assert_snapshot("document_projection", crate::projection::expand(args, item));
+}
+
+#[test]
 fn query_enum_derive() {
     let input = syn::parse_quote! {
         pub enum OrderQuery {

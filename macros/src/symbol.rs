@@ -40,3 +40,8 @@ pub const WITH: &str = "with";
 pub const VIA: &str = "via";
 // #[event(deprecated)]
 pub const DEPRECATED: &str = "deprecated";
+// #[projection(documents)] or #[projection(documents(index(status)))]
+pub const DOCUMENTS: &str = "documents";
+pub const INDEX: &str = "index";
+// #[apply(key = event.customer_id)] on a document projection
+pub const KEY: &str = "key";

@@ -20,6 +20,7 @@ pub use crate::codec::{
     unknown_version,
 };
 pub use crate::command::{AggregateId, ClonedCommand, Command, CommandFor, ExpectStream, RoutedTo};
+pub use crate::documents::{DocumentKey, DocumentProjection, Routed, default_key, route_member};
 pub use crate::envelope::{CommandEnvelope, Dispatched, Envelope, JsonAnswer, QueryEnvelope, decode_message};
 pub use crate::error::Error;
 pub use crate::event::{Event, EventType, NotDeprecated, Produces, VariantOf};

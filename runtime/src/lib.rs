@@ -11,7 +11,7 @@
 //! |---|---|
 //! | events | [`id`], [`codec`], [`event`], [`schema`], [`recorded`] |
 //! | the store contract | [`store`], [`decode`] |
-//! | the domain's traits | [`aggregate`], [`command`], [`projection`] |
+//! | the domain's traits | [`aggregate`], [`command`], [`projection`], [`documents`] |
 //! | the engine | [`app`] (with its errors, re-exported as [`error`]) |
 //! | the dynamic envelopes | [`envelope`] |
 //! | tests | [`testing`] (given/when/then for domains), [`conformance`] (for stores) |
@@ -25,6 +25,7 @@ pub mod command;
 #[cfg(feature = "testkit")]
 pub mod conformance;
 pub mod decode;
+pub mod documents;
 pub mod envelope;
 pub mod event;
 pub mod id;
@@ -40,6 +41,7 @@ pub mod error {
     pub use crate::app::runner::ProjectionStopped;
     pub use crate::codec::{DecodeError, EncodeError};
     pub use crate::decode::CorruptEvent;
+    pub use crate::documents::DocumentError;
     pub use crate::projection::ApplyError;
     pub use crate::store::StoreError;
 }

@@ -36,6 +36,12 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
         );
     }
     for apply in &model.applies {
+        if let (Some(key), None) = (&apply.key, &model.documents) {
+            cx.error_on(
+                key,
+                "`key = ...` picks the document an event updates: it goes with `#[projection(..., documents)]`",
+            );
+        }
         if let Some(from) = &apply.from
             && model.enum_index(from).is_none()
         {
@@ -62,6 +68,18 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
                 format_args!("event `{key}` is applied twice; merge the two `#[apply]` methods"),
             );
             cx.error_on(first.event.tokens(), format_args!("`{key}` is first applied by `{}` here", first.method));
+        }
+    }
+    if model.documents.is_some() {
+        for query in &model.queries {
+            cx.error_on(
+                query.method,
+                format_args!(
+                    "a document projection is queried through `app.documents::<{}>()` (`get`, `list`, `filter` on \
+                     its indexed fields), not by `#[query]` methods",
+                    model.self_ty.to_token_stream()
+                ),
+            );
         }
     }
     for (index, query) in model.queries.iter().enumerate() {

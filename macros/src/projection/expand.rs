@@ -8,6 +8,9 @@ use super::model::{Applied, ProjectionApply, ProjectionImpl, QueryHandler};
 use crate::naming::{self, located};
 
 pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
+    if model.documents.is_some() {
+        return super::documents::expand(model);
+    }
     let projection = projection_impl(model);
     let queries = model.queries.iter().map(|query| query_impl(model, query));
     quote! {
@@ -43,7 +46,7 @@ pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>) -> TokenStream 
 }
 
 /// The tuple of event enums, the `Events` parameter of `Member`.
-fn events_tuple(model: &ProjectionImpl<'_>) -> TokenStream {
+pub fn events_tuple(model: &ProjectionImpl<'_>) -> TokenStream {
     let events = &model.events;
     quote!((#(#events,)*))
 }
@@ -115,7 +118,7 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
 /// For an `#[apply]` that leaves its enum to inference, a check per pair of the projection's
 /// enums that the pair does not both wrap its struct: reported with the fix, where inference
 /// would only say it is ambiguous.
-fn overlap_checks(model: &ProjectionImpl<'_>) -> TokenStream {
+pub fn overlap_checks(model: &ProjectionImpl<'_>) -> TokenStream {
     let mut checks = TokenStream::new();
     for apply in model.applies.iter().filter(|apply| apply.from.is_none()) {
         let member = apply.event.member_type();
@@ -140,15 +143,26 @@ fn overlap_checks(model: &ProjectionImpl<'_>) -> TokenStream {
 }
 
 fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
-    let (self_ty, method) = (model.self_ty, apply.method);
     let member = apply.event.member_type();
     let index = index_of(model, apply);
     let stored = stored_as(model, apply, events);
+    let outcome = outcome(model, apply, &quote!(self));
+    quote! {
+        if #stored.matches(&event) {
+            return ::eventsmith::__private::apply_member::<#member, #events, #index>(event, |__recorded| #outcome);
+        }
+    }
+}
+
+/// The call of an `#[apply]` method on `receiver` with the `__recorded` event, as the
+/// `Result<(), String>` that stops the projection on an error.
+pub fn outcome(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, receiver: &TokenStream) -> TokenStream {
+    let (self_ty, method) = (model.self_ty, apply.method);
     let call = match &apply.event {
-        Applied::Struct(_) => quote!(#self_ty::#method(self, __recorded)),
-        Applied::Unit(_) => quote!(#self_ty::#method(self, &::eventsmith::__private::unit_recorded(__recorded))),
+        Applied::Struct(_) => quote!(#self_ty::#method(#receiver, __recorded)),
+        Applied::Unit(_) => quote!(#self_ty::#method(#receiver, &::eventsmith::__private::unit_recorded(__recorded))),
     };
-    let outcome = if let Some(output) = apply.output {
+    if let Some(output) = apply.output {
         // The outcome is named with the return type's span, so a wrong type is reported there.
         quote_spanned!(located(output.span())=> {
             let __outcome = #call;
@@ -159,17 +173,12 @@ fn apply_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
             #call;
             ::core::result::Result::Ok(())
         })
-    };
-    quote! {
-        if #stored.matches(&event) {
-            return ::eventsmith::__private::apply_member::<#member, #events, #index>(event, |__recorded| #outcome);
-        }
     }
 }
 
 /// The `Idx` of the enum an `#[apply]` takes its event from: given by `#[apply(Enum)]`, or
 /// left to type inference (which finds the one enum that wraps the struct).
-fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStream {
+pub fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStream {
     match apply.from.as_ref().and_then(|from| model.enum_index(from)) {
         Some(index) => quote!(::eventsmith::__private::Idx<#index>),
         None => quote!(_),
@@ -179,7 +188,7 @@ fn index_of(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>) -> TokenStr
 /// How an `#[apply]`'s event is stored (names, aliases and namespace). Spanned at the
 /// event's type, and the same tokens wherever it is used: an event outside the declared
 /// enums is reported there, once.
-fn stored_as(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
+pub fn stored_as(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
     let member = apply.event.member_type();
     let index = index_of(model, apply);
     quote_spanned!(apply.event.tokens().span()=> <#member as ::eventsmith::__private::Member<#events, #index>>::STORED_AS)

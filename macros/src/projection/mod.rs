@@ -2,6 +2,7 @@
 //! dispatch to its `#[apply]` methods, and a `Query` impl per `#[query]` method.
 
 mod check;
+mod documents;
 mod expand;
 mod model;
 

@@ -7,25 +7,33 @@ use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, ReturnT
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
-use crate::sig::{
-    apply_argument, borrows, by_value_or_ref, check_plain, check_receiver, last_segment_args, typed_param,
-};
-use crate::symbol::{APPLY, EVENTS, NAME, PERSIST, QUERY};
+use crate::sig::{borrows, by_value_or_ref, check_plain, check_receiver, last_segment_args, typed_param};
+use crate::symbol::{APPLY, DOCUMENTS, EVENTS, INDEX, KEY, NAME, PERSIST, QUERY};
 
 pub struct ProjectionImpl<'a> {
     pub self_ty: &'a Type,
     pub name: LitStr,
     pub events: Vec<Path>,
     pub persist: Option<Path>,
+    /// `documents` or `documents(index(field, ...))`: a read model of documents in a
+    /// database, with the fields queries filter on.
+    pub documents: Option<Documents>,
     pub applies: Vec<ProjectionApply<'a>>,
     /// How many methods are marked `#[apply]`, including any that failed to lower.
     pub apply_marked: usize,
     pub queries: Vec<QueryHandler<'a>>,
 }
 
+pub struct Documents {
+    pub indexed: Vec<syn::Ident>,
+}
+
 pub struct ProjectionApply<'a> {
     pub method: &'a syn::Ident,
     pub event: Applied,
+    /// `#[apply(key = ...)]`: the key of the document the event updates, an expression over
+    /// `event` (a document projection only).
+    pub key: Option<syn::Expr>,
     /// `#[apply(SomeEvent)]`: which of the projection's enums the struct is taken from, for a
     /// struct that two of them wrap.
     pub from: Option<Path>,
@@ -95,6 +103,7 @@ impl<'a> ProjectionImpl<'a> {
         let mut name = Once::new("projection", NAME);
         let mut events = Once::new("projection", EVENTS);
         let mut persist = Once::new("projection", PERSIST);
+        let mut documents = Once::new("projection", DOCUMENTS);
         let parser = syn::meta::parser(|meta| {
             attr::recover(cx, &meta, |meta| {
                 // #[projection(name = "orders")]
@@ -117,8 +126,40 @@ impl<'a> ProjectionImpl<'a> {
                 } else if meta.path.is_ident(PERSIST) {
                     attr::flag(cx, meta, "projection")?;
                     persist.set(cx, meta, meta.path.clone())
+                // #[projection(documents)] or #[projection(documents(index(status, customer)))]
+                } else if meta.path.is_ident(DOCUMENTS) {
+                    let mut indexed = Vec::new();
+                    if meta.input.peek(syn::Token![=]) {
+                        cx.push(meta.error(
+                            "`documents` takes no value: write `documents`, or `documents(index(field, ...))` \
+                             for the fields queries filter on",
+                        ));
+                        attr::skip_rest_of_item(meta)?;
+                    } else if meta.input.peek(syn::token::Paren) {
+                        // Each mistake is reported and the parse goes on, so one does not
+                        // hide the next or cascade.
+                        meta.parse_nested_meta(|inner| {
+                            if !inner.path.is_ident(INDEX) {
+                                cx.push(attr::unknown_key_in(&inner, "`documents(...)`", &[INDEX]));
+                                return attr::skip_rest_of_item(&inner);
+                            }
+                            inner.parse_nested_meta(|field| {
+                                match field.path.get_ident() {
+                                    Some(ident) if indexed.contains(ident) => {
+                                        cx.push(field.error(format_args!("`{ident}` is indexed already")));
+                                    }
+                                    Some(ident) => indexed.push(ident.clone()),
+                                    None => cx.push(field.error(
+                                        "an indexed field is a field name of the document: `documents(index(status))`",
+                                    )),
+                                }
+                                attr::skip_rest_of_item(&field)
+                            })
+                        })?;
+                    }
+                    documents.set(cx, meta, Documents { indexed })
                 } else {
-                    Err(attr::unknown_key(meta, "projection", &[NAME, EVENTS, PERSIST]))
+                    Err(attr::unknown_key(meta, "projection", &[NAME, EVENTS, PERSIST, DOCUMENTS]))
                 }
             })
         });
@@ -167,7 +208,15 @@ impl<'a> ProjectionImpl<'a> {
                 return None;
             }
         };
-        Some(Self { self_ty: &item.self_ty, name, events, persist: persist.get(), applies, apply_marked, queries })
+        let (persist, documents) = (persist.get(), documents.get());
+        if let (Some(persist), Some(_)) = (&persist, &documents) {
+            cx.error_on(
+                persist,
+                "a document projection is kept in its database with its checkpoint already; remove `persist`",
+            );
+            return None;
+        }
+        Some(Self { self_ty: &item.self_ty, name, events, persist, documents, applies, apply_marked, queries })
     }
 }
 
@@ -175,7 +224,8 @@ impl<'a> ProjectionApply<'a> {
     fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
         let sig = &method.sig;
         let mut from = None;
-        let unit = match apply_argument(cx, marker).ok()? {
+        let (target, key) = apply_arguments(cx, marker).ok()?;
+        let unit = match target {
             None => None,
             Some(path) if naming::is_variant_path(&path) => Some(path),
             // #[apply(OrderEvent)]: the enum to take the struct from
@@ -245,7 +295,7 @@ impl<'a> ProjectionApply<'a> {
             cx.error_on(from, "a unit variant is named with its enum already: `#[apply(Enum::Variant)]`");
             return None;
         }
-        Some(Self { method: &sig.ident, event, from, output })
+        Some(Self { method: &sig.ident, event, key, from, output })
     }
 }
 
@@ -318,4 +368,48 @@ pub fn strip_markers(mut item: ItemImpl) -> ItemImpl {
         }
     }
     item
+}
+
+/// The arguments of a projection's `#[apply(...)]`: an enum or a unit variant, and `key =
+/// expression` for a document projection, in any order.
+fn apply_arguments(cx: &Ctxt, marker: &Attribute) -> Result<(Option<Path>, Option<syn::Expr>), ()> {
+    enum Argument {
+        Target(Path),
+        Key(syn::Expr),
+    }
+    impl syn::parse::Parse for Argument {
+        fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+            if input.peek(syn::Ident) && input.peek2(syn::Token![=]) {
+                let name: syn::Ident = input.parse()?;
+                if name != KEY {
+                    return Err(syn::Error::new(name.span(), "unknown key in `#[apply(...)]`; expected `key = ...`"));
+                }
+                input.parse::<syn::Token![=]>()?;
+                return Ok(Argument::Key(input.parse()?));
+            }
+            Ok(Argument::Target(input.parse()?))
+        }
+    }
+    match &marker.meta {
+        Meta::Path(_) => Ok((None, None)),
+        Meta::NameValue(_) => {
+            cx.error_on(marker, "write `#[apply]`, or `#[apply(YourEvent::UnitVariant)]` for a unit variant");
+            Err(())
+        }
+        Meta::List(_) => {
+            let arguments = marker
+                .parse_args_with(syn::punctuated::Punctuated::<Argument, syn::Token![,]>::parse_terminated)
+                .map_err(|error| cx.push(error))?;
+            let (mut target, mut key) = (None, None);
+            for argument in arguments {
+                match argument {
+                    Argument::Target(path) if target.is_none() => target = Some(path),
+                    Argument::Key(expression) if key.is_none() => key = Some(expression),
+                    Argument::Target(path) => cx.error_on(path, "`#[apply(...)]` names one enum or unit variant"),
+                    Argument::Key(expression) => cx.error_on(expression, "`key` is given twice"),
+                }
+            }
+            Ok((target, key))
+        }
+    }
 }

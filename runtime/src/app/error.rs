@@ -117,6 +117,18 @@ pub enum Error {
         /// Its Rust type.
         rust_type: &'static str,
     },
+    /// A document projection was not registered with
+    /// `App::builder().document_projection::<D>()` in this process.
+    #[error(
+        "document projection `{projection}` is not run by this app; add `.document_projection::<{rust_type}>()` to \
+         the app builder"
+    )]
+    DocumentProjectionNotRegistered {
+        /// The projection's name.
+        projection: &'static str,
+        /// Its Rust type.
+        rust_type: &'static str,
+    },
     /// A projection's saved checkpoint is past the end of the global log, as after restoring
     /// an older copy of the store. Nothing was applied.
     #[error(
@@ -144,6 +156,44 @@ pub enum Error {
         projection: &'static str,
         /// What serde said.
         source: serde_json::Error,
+    },
+    /// A stored document no longer deserializes into its type (its shape changed without a
+    /// rebuild); the projection applied nothing of the batch.
+    #[error("the document `{key}` of projection `{projection}` does not decode; rebuild the projection: {source}")]
+    DocumentDecode {
+        /// The projection's name.
+        projection: &'static str,
+        /// The document's key.
+        key: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A document does not serialize.
+    #[error("the document `{key}` of projection `{projection}` does not encode: {source}")]
+    DocumentEncode {
+        /// The projection's name.
+        projection: &'static str,
+        /// The document's key.
+        key: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A document query failed.
+    #[error(transparent)]
+    Documents(#[from] crate::documents::DocumentError),
+    /// A projection had not reached a position when the time to wait for it ran out.
+    #[error(
+        "projection `{projection}` has applied the log up to {reached}, not yet up to {position}, after {waited:?}"
+    )]
+    NotYet {
+        /// The projection's name.
+        projection: &'static str,
+        /// The position waited for.
+        position: u64,
+        /// Where the projection was.
+        reached: u64,
+        /// How long it was waited for.
+        waited: std::time::Duration,
     },
 }
 

@@ -30,6 +30,7 @@
 
 mod append;
 mod db;
+mod documents;
 mod error;
 pub mod migrations;
 mod notify;
@@ -52,6 +53,8 @@ use append::{COPY_FROM, Writer};
 use db::Db;
 use notify::ListenTo;
 use tls::Tls;
+
+pub use documents::{PostgresDocumentOptions, PostgresDocuments};
 
 /// Options for [`PostgresStore::connect_with`] and [`PostgresStore::from_pool`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +123,41 @@ fn valid_schema(schema: &str) -> bool {
         && schema.len() <= 50
 }
 
+/// A pool of the store's own for `url` (TLS as its `sslmode` says), whose connections start
+/// with `schema` as their `search_path`; and where a listener connects.
+pub(crate) fn own_pool(url: &str, schema: &str, size: usize) -> Result<(Pool, ListenTo), StoreError> {
+    let secured = tls::secure(url)?;
+    let mut config = tokio_postgres::Config::from_str(&secured.url).map_err(|error| StoreError::Backend {
+        operation: "parse the connection URL",
+        retryable: false,
+        source: Box::new(error),
+    })?;
+    config.ssl_mode(secured.mode);
+    let listen_to = ListenTo { config: config.clone(), tls: secured.tls.clone() };
+    if valid_schema(schema) {
+        // The pool's connections start with the store's schema as their search_path: a
+        // startup parameter of the protocol, not SQL, and no round trip per checkout.
+        // Every statement of the store is an index lookup or an index range; with
+        // sequential scans off, a plan cached while the table was small (a generic plan
+        // made on the first executions) stays an index plan as the table grows, where
+        // it would otherwise scan the whole table on every append (measured: appends
+        // slowing down linearly with the table).
+        let existing = config.get_options().map(str::to_owned).unwrap_or_default();
+        config.options(format!("{existing} -c search_path={schema} -c enable_seqscan=off").trim());
+    }
+    let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager = match secured.tls {
+        Tls::None => Manager::from_config(config, NoTls, recycling),
+        Tls::Rustls(connector) => Manager::from_config(config, connector, recycling),
+    };
+    let pool = Pool::builder(manager).max_size(size.max(1)).build().map_err(|error| StoreError::Backend {
+        operation: "build the pool",
+        retryable: false,
+        source: Box::new(error),
+    })?;
+    Ok((pool, listen_to))
+}
+
 impl PostgresStore {
     /// Connects to `url` (e.g. `postgres://user@127.0.0.1/db`), with a pool of its own, and
     /// creates or migrates the store's schema (`eventsmith`).
@@ -136,33 +174,7 @@ impl PostgresStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
-        let secured = tls::secure(url)?;
-        let mut config = tokio_postgres::Config::from_str(&secured.url).map_err(|error| StoreError::Backend {
-            operation: "parse the connection URL",
-            retryable: false,
-            source: Box::new(error),
-        })?;
-        config.ssl_mode(secured.mode);
-        let listen_to = ListenTo { config: config.clone(), tls: secured.tls.clone() };
-        if valid_schema(&options.schema) {
-            // The pool's connections start with the store's schema as their search_path: a
-            // startup parameter of the protocol, not SQL, and no round trip per checkout.
-            // Every statement of the store is an index lookup or an index range; with
-            // sequential scans off, a plan cached while the table was small (a generic plan
-            // made on the first executions) stays an index plan as the table grows, where
-            // it would otherwise scan the whole table on every append (measured: appends
-            // slowing down linearly with the table).
-            let existing = config.get_options().map(str::to_owned).unwrap_or_default();
-            config.options(format!("{existing} -c search_path={} -c enable_seqscan=off", options.schema).trim());
-        }
-        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = match secured.tls {
-            Tls::None => Manager::from_config(config, NoTls, recycling),
-            Tls::Rustls(connector) => Manager::from_config(config, connector, recycling),
-        };
-        let pool = Pool::builder(manager).max_size(options.pool_size.max(1)).build().map_err(|error| {
-            StoreError::Backend { operation: "build the pool", retryable: false, source: Box::new(error) }
-        })?;
+        let (pool, listen_to) = own_pool(url, &options.schema, options.pool_size)?;
         Self::open(pool, options, Some(listen_to), true).await
     }
 

@@ -19,8 +19,11 @@
 #![warn(missing_docs)]
 
 mod append;
+mod documents;
 mod read;
 pub mod schema;
+
+pub use documents::SqliteDocuments;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -1,0 +1,90 @@
+//! Code generation for a document projection (`#[projection(..., documents)]`): the
+//! `DocumentProjection` impl, which routes each event to the document it updates and applies
+//! the `#[apply]` method to that document.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::expand::{events_tuple, index_of, outcome, overlap_checks, stored_as};
+use super::model::{ProjectionApply, ProjectionImpl};
+use crate::naming::{self, located};
+
+pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
+    let (self_ty, name) = (model.self_ty, &model.name);
+    let events = events_tuple(model);
+    let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
+    let arms = model.applies.iter().map(|apply| route_arm(model, apply, &events));
+    let overlaps = overlap_checks(model);
+    let fields = model.documents.as_ref().map(|documents| documents.indexed.as_slice()).unwrap_or_default();
+    let indexed = fields.iter().map(ToString::to_string);
+    // Each indexed field read from the document, at the user's token: a field the document
+    // does not have is rustc's "no field" error there.
+    let field_checks = fields.iter().map(|field| quote_spanned!(field.span()=> let _ = &__document.#field;));
+    // Spanned at the document's type: a document without `Default` is one error there.
+    let initial =
+        quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::InitialModel>::initial_model());
+    let attributes = naming::impl_attributes();
+    quote! {
+        const _: () = {
+            #attributes
+            impl ::eventsmith::__private::DocumentProjection for #self_ty {
+                const NAME: &'static str = #name;
+                type Events = #events;
+                const INDEXED: &'static [&'static str] = &[#(#indexed),*];
+
+                #[inline]
+                fn initial() -> Self {
+                    #initial
+                }
+
+                fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
+                    #overlaps
+                    let _ = |__document: &Self| { #(#field_checks)* };
+                    let mut types = ::eventsmith::__private::Vec::new();
+                    #(types.extend_from_slice(#stored.names);)*
+                    types
+                }
+
+                fn route(
+                    event: ::eventsmith::__private::LogEvent<'_>,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<::eventsmith::__private::Routed<Self>>,
+                    ::eventsmith::__private::ApplyError,
+                > {
+                    #(#arms)*
+                    ::core::result::Result::Ok(::core::option::Option::None)
+                }
+            }
+        };
+    }
+}
+
+/// Routes an event of one `#[apply]` to its document: the key (the stream's aggregate id,
+/// or `key = ...` over `event`), and the method applied to the document.
+fn route_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &TokenStream) -> TokenStream {
+    let member = apply.event.member_type();
+    let index = index_of(model, apply);
+    let stored = stored_as(model, apply, events);
+    let outcome = outcome(model, apply, &quote!(__document));
+    // The key expression is the user's, naming `event`: the closure's parameter resolves
+    // where the user wrote it.
+    let event = syn::Ident::new("event", Span::call_site());
+    let key = match &apply.key {
+        Some(expression) => quote_spanned! {expression.span()=>
+            ::eventsmith::__private::DocumentKey::document_key(&(#expression))
+        },
+        None => quote! {
+            ::std::string::ToString::to_string(::eventsmith::__private::default_key(&#event.stream_id))
+        },
+    };
+    quote! {
+        if #stored.matches(&event) {
+            return ::eventsmith::__private::route_member::<#member, #events, #index, Self>(
+                event,
+                |#event| #key,
+                |__document, __recorded| #outcome,
+            );
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Read models kept in a database, one serde document per key: a
+//! `#[projection(..., documents)]` is applied to the documents its events touch, batch by
+//! batch, and each batch's documents are written in one transaction with the projection's
+//! checkpoint, so that every event is applied exactly once, also when the process dies
+//! between applying and committing. Queries read the database, from any process.
+//!
+//! [`DocumentProjection`] is what `#[projection(documents)]` implements; [`DocumentStore`] is
+//! what a database provides (SQLite and PostgreSQL in their store crates);
+//! [`Documents`] is the query side.
+
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::decode::decode_logged;
+use crate::event::EventSet;
+use crate::projection::{ApplyError, Member};
+use crate::recorded::Recorded;
+use crate::store::{BoxFuture, LogEvent, StoreError};
+
+/// A read model of documents: implemented by `#[projection(name = "...", events = E,
+/// documents)]` on the document type's impl block.
+pub trait DocumentProjection: StoredDocument + Send + Sync + 'static {
+    /// The projection's stable name: the key of its checkpoint and of its documents.
+    const NAME: &'static str;
+    /// The event enums it consumes.
+    type Events: EventSet;
+    /// The fields queries may filter on (`documents(index(status, customer))`).
+    const INDEXED: &'static [&'static str];
+
+    /// The document a key has before any event touched it: `Default::default()`.
+    fn initial() -> Self;
+
+    /// The stored type names of the events it consumes.
+    fn event_types() -> Vec<&'static str>;
+
+    /// The document an event of the log updates, and how; `None` for an event of another
+    /// enum stored under one of its names.
+    ///
+    /// # Errors
+    /// An event that does not decode.
+    fn route(event: LogEvent<'_>) -> Result<Option<Routed<Self>>, ApplyError>;
+}
+
+/// What a document needs: it is kept in its database as JSON, so it implements `Serialize`
+/// and `Deserialize`. Implemented for every such type.
+#[diagnostic::on_unimplemented(
+    message = "document projection `{Self}` is kept as JSON, so it must implement both `Serialize` and `Deserialize`",
+    label = "its documents are stored in a database as JSON",
+    note = "derive the one `{Self}` lacks, or both: `#[derive(Serialize, Deserialize)]`"
+)]
+pub trait StoredDocument: Sized {
+    /// The document as stored.
+    ///
+    /// # Errors
+    /// A failing `Serialize` impl.
+    fn encode_document(&self) -> Result<Vec<u8>, serde_json::Error>;
+
+    /// The document from what was stored.
+    ///
+    /// # Errors
+    /// A stored document that does not decode.
+    fn decode_document(json: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<D: serde::Serialize + serde::de::DeserializeOwned> StoredDocument for D {
+    fn encode_document(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn decode_document(json: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(json)
+    }
+}
+
+/// The key of a document, from the value an `#[apply(key = ...)]` gives: its `Display`
+/// text. Implemented for every type that implements `Display`.
+#[diagnostic::on_unimplemented(
+    message = "a document's key is text: `{Self}` does not implement `Display`",
+    label = "the key of the document this event updates",
+    note = "pick a field that implements `Display` (a string, a number, an id type), or write the key: `key = format!(\"{{}}-{{}}\", event.a, event.b)`"
+)]
+pub trait DocumentKey {
+    /// The key.
+    fn document_key(&self) -> String;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: std::fmt::Display + ?Sized> DocumentKey for T {
+    fn document_key(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// An `#[apply]` method bound to its event, waiting for the document.
+type ApplyTo<D> = Box<dyn FnOnce(&mut D) -> Result<(), String> + Send>;
+
+/// Documents as a database holds them: each key with its JSON.
+pub type Keyed = Vec<(String, Vec<u8>)>;
+
+/// An event on its way to the document it updates.
+pub struct Routed<D> {
+    /// The document's key.
+    pub key: String,
+    /// The event's global position.
+    pub position: u64,
+    event_type: &'static str,
+    stream_id: String,
+    apply: ApplyTo<D>,
+}
+
+impl<D> Routed<D> {
+    /// Applies the event to its document; an error or a panic of the `#[apply]` method is an
+    /// [`ApplyError`] naming the event.
+    ///
+    /// # Errors
+    /// As said.
+    pub fn apply(self, document: &mut D) -> Result<(), ApplyError> {
+        let Routed { position, event_type, stream_id, apply, .. } = self;
+        match catch_unwind(AssertUnwindSafe(|| apply(document))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(ApplyError::Failed { event_type, stream_id, position, message }),
+            Err(panic) => Err(ApplyError::Panicked {
+                event_type,
+                stream_id,
+                position,
+                message: panic
+                    .downcast_ref::<&str>()
+                    .map(|message| (*message).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned()),
+            }),
+        }
+    }
+}
+
+/// The key of the document an event updates by default: the aggregate id of its stream (the
+/// part after the first `-` of `Order-42`), or the whole stream id when it has no `-`.
+#[must_use]
+pub fn default_key(stream_id: &str) -> &str {
+    stream_id.split_once('-').map_or(stream_id, |(_, id)| id)
+}
+
+/// Decodes a logged event into the member `X` and routes it: what generated code calls for
+/// each `#[apply]` of a document projection.
+///
+/// # Errors
+/// An event that does not decode.
+#[doc(hidden)]
+pub fn route_member<X, Es, I, D>(
+    logged: LogEvent<'_>,
+    key: impl FnOnce(&Recorded<X>) -> String,
+    apply: impl FnOnce(&mut D, &Recorded<X>) -> Result<(), String> + Send + 'static,
+) -> Result<Option<Routed<D>>, ApplyError>
+where
+    X: Member<Es, I> + Send + 'static,
+{
+    let enum_event = decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
+    let Some(event) = X::extract(enum_event) else { return Ok(None) };
+    let recorded = Recorded {
+        id: logged.id,
+        stream_id: logged.stream_id.to_owned(),
+        stream_version: logged.stream_version,
+        position: logged.position,
+        recorded_at: logged.recorded_at,
+        metadata: logged.metadata.into_owned(),
+        event,
+    };
+    Ok(Some(Routed {
+        key: key(&recorded),
+        position: recorded.position,
+        event_type: X::NAME,
+        stream_id: recorded.stream_id.clone(),
+        apply: Box::new(move |document| apply(document, &recorded)),
+    }))
+}
+
+/// A database that keeps document read models, with their checkpoints.
+///
+/// Documents are JSON. Every projection's documents and checkpoint are its own; a store may
+/// hold those of many projections.
+pub trait DocumentStore: Send + Sync + 'static {
+    /// Creates what a projection's documents need (tables, and an index per field queries
+    /// filter on), once.
+    fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The global position up to which the projection's documents are applied (0 for none).
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// The stored documents of `keys` (those there are), as JSON.
+    fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>>;
+
+    /// Writes `documents` and moves the checkpoint from `from` to `to`, in one transaction.
+    /// `Ok(false)`, and nothing written, when the checkpoint is no longer `from`: another
+    /// process applied those events first.
+    fn commit<'a>(
+        &'a self,
+        projection: &'a str,
+        from: u64,
+        to: u64,
+        documents: Keyed,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Documents in key order (the bytes of the keys, as UTF-8) after the key `after`, at
+    /// most `limit`; with `filter`, only those whose indexed `field` holds the JSON scalar
+    /// `value` (`"paid"`, `42`, `true`, `null`), as serde_json writes it.
+    fn list<'a>(
+        &'a self,
+        projection: &'a str,
+        filter: Option<(&'a str, &'a str)>,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Keyed, StoreError>>;
+
+    /// Removes the projection's documents and checkpoint, for a rebuild.
+    fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Why a document query failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocumentError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored document no longer deserializes into the document type (its shape changed
+    /// without the projection being rebuilt).
+    #[error("the document `{key}` of projection `{projection}` does not decode: {source}")]
+    Decode {
+        /// The projection.
+        projection: &'static str,
+        /// The document's key.
+        key: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A filter value that is not a JSON scalar (a string, number, boolean or null).
+    #[error("projection `{projection}` filters `{field}` by a string, number, boolean or null; {value} is not one")]
+    NotScalar {
+        /// The projection.
+        projection: &'static str,
+        /// The field.
+        field: String,
+        /// The value, as JSON.
+        value: String,
+    },
+    /// A field that is not among the projection's indexed fields.
+    #[error("projection `{projection}` has no indexed field `{field}`; declare it with `documents(index({field}))`")]
+    NotIndexed {
+        /// The projection.
+        projection: &'static str,
+        /// The field asked for.
+        field: String,
+    },
+    /// A filter value that does not serialize.
+    #[error("a filter value of projection `{projection}` does not serialize: {source}")]
+    Encode {
+        /// The projection.
+        projection: &'static str,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// No document store was given to the app.
+    #[error("the app has no document store; give it one with `AppBuilder::documents_in`")]
+    NoStore,
+}
+
+/// The documents of projection `D`, read from its database: from the app that runs the
+/// projection, or from any other process with the same database.
+pub struct Documents<D> {
+    store: Arc<dyn DocumentStore>,
+    projection: PhantomData<fn() -> D>,
+}
+
+impl<D: DocumentProjection> Documents<D> {
+    /// The documents of `D` in `store`.
+    #[must_use]
+    pub fn new(store: Arc<dyn DocumentStore>) -> Self {
+        Documents { store, projection: PhantomData }
+    }
+
+    fn decode(key: String, json: &[u8]) -> Result<(String, D), DocumentError> {
+        match D::decode_document(json) {
+            Ok(document) => Ok((key, document)),
+            Err(source) => Err(DocumentError::Decode { projection: D::NAME, key, source }),
+        }
+    }
+
+    /// The document of `key`, if an event touched it.
+    ///
+    /// # Errors
+    /// The database failed, or the document does not decode.
+    pub async fn get(&self, key: &str) -> Result<Option<D>, DocumentError> {
+        let keys = [key.to_owned()];
+        let found = self.store.load(D::NAME, &keys).await?;
+        found.into_iter().next().map(|(key, json)| Self::decode(key, &json).map(|(_, document)| document)).transpose()
+    }
+
+    /// The documents of `keys` that exist, with their keys.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<(String, D)>, DocumentError> {
+        let found = self.store.load(D::NAME, keys).await?;
+        found.into_iter().map(|(key, json)| Self::decode(key, &json)).collect()
+    }
+
+    /// A page of documents in key order: those after the key `after`, at most `limit`. The
+    /// next page starts after the last key of this one.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, D)>, DocumentError> {
+        let found = self.store.list(D::NAME, None, after, limit).await?;
+        found.into_iter().map(|(key, json)| Self::decode(key, &json)).collect()
+    }
+
+    /// A page of the documents whose indexed `field` equals `value` (a string, number,
+    /// boolean or `None`: compared as the JSON serde writes), in key order.
+    ///
+    /// # Errors
+    /// A field that is not indexed, a value that is not a JSON scalar, or as
+    /// [`get`](Self::get).
+    pub async fn filter<V: serde::Serialize + ?Sized>(
+        &self,
+        field: &str,
+        value: &V,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, D)>, DocumentError> {
+        if !D::INDEXED.contains(&field) {
+            return Err(DocumentError::NotIndexed { projection: D::NAME, field: field.to_owned() });
+        }
+        let json =
+            serde_json::to_string(value).map_err(|source| DocumentError::Encode { projection: D::NAME, source })?;
+        if json.starts_with(['{', '[']) {
+            return Err(DocumentError::NotScalar { projection: D::NAME, field: field.to_owned(), value: json });
+        }
+        let found = self.store.list(D::NAME, Some((field, &json)), after, limit).await?;
+        found.into_iter().map(|(key, json)| Self::decode(key, &json)).collect()
+    }
+
+    /// The position up to which the documents are applied.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn checkpoint(&self) -> Result<u64, DocumentError> {
+        Ok(self.store.checkpoint(D::NAME).await?)
+    }
+}

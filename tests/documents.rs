@@ -1,0 +1,644 @@
+//! Document read models (`#[projection(..., documents)]`) in SQLite and, with the `postgres`
+//! feature, in PostgreSQL: reads by key, by keys, pages and filters on indexed fields; a
+//! process that only queries; two processes applying the same log, each event once; restart,
+//! a checkpoint past the log, a document that no longer decodes, a failing apply, a database
+//! of a newer release; and events in one store with the read model in another database.
+//!
+//! Every test runs once per database (the `read_model_tests!` modules at the end).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsmith::documents::{DocumentError, DocumentProjection, DocumentStore, SqliteDocuments};
+use eventsmith::prelude::*;
+use eventsmith::store::{NewEvent, StoreError};
+use eventsmith::{Error, SqliteStore};
+
+// ---------------------------------------------------------------------------------------
+// The domain: orders placed, paid and shipped by customers.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placed {
+    pub customer: String,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paid {
+    pub amount: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shipped {
+    pub carrier: String,
+}
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum OrderEvent {
+    Placed(Placed),
+    Paid(Paid),
+    Shipped(Shipped),
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Order)]
+pub struct Place {
+    #[command(id)]
+    pub id: String,
+    pub customer: String,
+    pub total: u64,
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Order)]
+pub struct Pay {
+    #[command(id)]
+    pub id: String,
+    pub amount: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+pub struct Never;
+
+#[derive(Debug, Default)]
+pub struct Order;
+
+#[aggregate(event = OrderEvent, error = Never, ignore(Placed, Paid, Shipped))]
+impl Order {
+    #[command]
+    fn place(&self, command: &Place) -> Result<Placed, Never> {
+        Ok(Placed { customer: command.customer.clone(), total: command.total })
+    }
+
+    #[command]
+    fn pay(&self, command: &Pay) -> Result<Paid, Never> {
+        Ok(Paid { amount: command.amount })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Placed,
+    Paid,
+    Shipped,
+}
+
+/// One document per order, keyed by the order's id (its stream's aggregate id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub customer: String,
+    pub status: Status,
+    pub total: u64,
+    pub paid: u64,
+    /// Events applied to this document: equal to its stream's length when each was applied
+    /// once.
+    pub events: u64,
+}
+
+#[projection(name = "order_summaries", events = OrderEvent, documents(index(status, customer)))]
+impl OrderSummary {
+    #[apply]
+    fn placed(&mut self, event: &Recorded<Placed>) {
+        self.customer.clone_from(&event.customer);
+        self.total = event.total;
+        self.events += 1;
+    }
+
+    /// A payment of nothing is a bug upstream: the projection stops there.
+    #[apply]
+    fn paid(&mut self, event: &Recorded<Paid>) -> Result<(), String> {
+        if event.amount == 0 {
+            return Err(format!("order {} paid nothing", event.stream_id));
+        }
+        self.status = Status::Paid;
+        self.paid += event.amount;
+        self.events += 1;
+        Ok(())
+    }
+
+    #[apply]
+    fn shipped(&mut self, _: &Recorded<Shipped>) {
+        self.status = Status::Shipped;
+        self.events += 1;
+    }
+}
+
+/// One document per customer, updated by the orders' events: a key taken from the event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomerTotals {
+    pub orders: u64,
+    pub total: u64,
+}
+
+#[projection(name = "customer_totals", events = OrderEvent, documents)]
+impl CustomerTotals {
+    #[apply(key = event.customer)]
+    fn placed(&mut self, event: &Recorded<Placed>) {
+        self.orders += 1;
+        self.total += event.total;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the read models live.
+
+/// A read-model database that can be opened again, as another process would.
+#[derive(Debug, Clone)]
+pub enum ReadModels {
+    Sqlite(std::path::PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl ReadModels {
+    async fn sqlite() -> Self {
+        ReadModels::Sqlite(support::temp_db("documents").with_file_name("views.db"))
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres() -> Self {
+        ReadModels::Postgres(support::postgres::unique_schema())
+    }
+
+    async fn open(&self) -> Arc<dyn DocumentStore> {
+        match self {
+            ReadModels::Sqlite(path) => {
+                Arc::new(SqliteDocuments::open(path).await.expect("open the SQLite read models"))
+            }
+            #[cfg(feature = "postgres")]
+            ReadModels::Postgres(schema) => {
+                use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
+                let options = PostgresDocumentOptions { schema: schema.clone(), ..PostgresDocumentOptions::default() };
+                Arc::new(
+                    PostgresDocuments::connect_with(&support::postgres::url(), options)
+                        .await
+                        .expect("open the PostgreSQL read models"),
+                )
+            }
+        }
+    }
+
+    /// Sets the read-model tables' schema version, around the library.
+    async fn set_schema_version(&self, version: i64) {
+        match self {
+            ReadModels::Sqlite(path) => {
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute("UPDATE eventsmith_read_model_schema SET version = ?1", [version])
+                    .unwrap();
+            }
+            #[cfg(feature = "postgres")]
+            ReadModels::Postgres(schema) => {
+                let admin = support::postgres::admin().await;
+                let sql = format!("UPDATE \"{schema}\".read_model_schema SET version = {version}");
+                admin.batch_execute(&sql).await.unwrap();
+            }
+        }
+    }
+}
+
+/// An event store file of its own, and a way to open it again.
+struct Events {
+    path: std::path::PathBuf,
+}
+
+impl Events {
+    fn new() -> Self {
+        Events { path: support::temp_db("document-events") }
+    }
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.path).await.expect("open the event store")
+    }
+}
+
+async fn app(events: &Events, place: &ReadModels, batch: usize) -> App {
+    App::builder()
+        .store(events.open().await)
+        .aggregate::<Order>()
+        .shared_documents(place.open().await)
+        .document_projection::<OrderSummary>()
+        .document_projection::<CustomerTotals>()
+        .document_batch(batch)
+        .build()
+        .await
+        .expect("build the app")
+}
+
+fn place(id: &str, customer: &str, total: u64) -> Place {
+    Place { id: id.to_owned(), customer: customer.to_owned(), total }
+}
+
+/// Order `n` (keys `01` to `25`): placed by ann (odd) or bob (even), paid when `n.is_multiple_of(3)`,
+/// shipped when `n.is_multiple_of(5)` (appended around the aggregate, which has no such command).
+async fn seed(app: &App, events: &Events) -> u64 {
+    let store = events.open().await;
+    for n in 1..=25u64 {
+        let id = format!("{n:02}");
+        app.execute(place(&id, if n % 2 == 1 { "ann" } else { "bob" }, n * 10)).await.unwrap();
+        if n.is_multiple_of(3) {
+            app.execute(Pay { id: id.clone(), amount: n * 10 }).await.unwrap();
+        }
+        if n.is_multiple_of(5) {
+            let shipped = OrderEvent::Shipped(Shipped { carrier: "post".into() });
+            store
+                .append(&format!("Order-{id}"), ExpectedVersion::Any, vec![NewEvent::encode(&shipped).unwrap()])
+                .await
+                .unwrap();
+        }
+    }
+    app.update_documents::<OrderSummary>().await.unwrap();
+    store.head().await.unwrap()
+}
+
+fn expected_summary(n: u64) -> OrderSummary {
+    let status = if n.is_multiple_of(5) {
+        Status::Shipped
+    } else if n.is_multiple_of(3) {
+        Status::Paid
+    } else {
+        Status::Placed
+    };
+    let paid = if n.is_multiple_of(3) { n * 10 } else { 0 };
+    let events = 1 + u64::from(n.is_multiple_of(3)) + u64::from(n.is_multiple_of(5));
+    OrderSummary { customer: if n % 2 == 1 { "ann" } else { "bob" }.into(), status, total: n * 10, paid, events }
+}
+
+fn keys<D>(page: &[(String, D)]) -> Vec<&str> {
+    page.iter().map(|(key, _)| key.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The behaviours, each over a read-model database.
+
+async fn documents_are_read_by_key_by_keys_in_pages_and_by_indexed_fields(models: ReadModels) {
+    let events = Events::new();
+    let app = app(&events, &models, 4).await;
+    let head = seed(&app, &events).await;
+    let summaries = app.documents::<OrderSummary>().unwrap();
+
+    assert_eq!(summaries.get("03").await.unwrap(), Some(expected_summary(3)));
+    assert_eq!(summaries.get("15").await.unwrap(), Some(expected_summary(15)));
+    assert_eq!(summaries.get("99").await.unwrap(), None);
+    let many = summaries.get_many(&["10".into(), "99".into(), "02".into()]).await.unwrap();
+    assert_eq!(many, [("10".to_owned(), expected_summary(10)), ("02".to_owned(), expected_summary(2))]);
+
+    // Pages of 10 in key order, each after the last key of the one before.
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = summaries.list(after.as_deref(), 10).await.unwrap();
+        assert!(page.len() <= 10);
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        all.extend(page);
+    }
+    let expected: Vec<(String, OrderSummary)> = (1..=25).map(|n| (format!("{n:02}"), expected_summary(n))).collect();
+    assert_eq!(all, expected);
+
+    // Filters on indexed fields, typed, in key order, paged.
+    let paid = summaries.filter("status", &Status::Paid, None, 100).await.unwrap();
+    assert_eq!(keys(&paid), ["03", "06", "09", "12", "18", "21", "24"]);
+    let first = summaries.filter("status", &Status::Paid, None, 3).await.unwrap();
+    let rest = summaries.filter("status", &Status::Paid, Some("09"), 100).await.unwrap();
+    assert_eq!([keys(&first), keys(&rest)].concat(), keys(&paid));
+    let bob = summaries.filter("customer", "bob", None, 100).await.unwrap();
+    assert_eq!(bob.len(), 12);
+    assert!(bob.iter().all(|(_, summary)| summary.customer == "bob"));
+    assert!(summaries.filter("customer", "carol", None, 100).await.unwrap().is_empty());
+
+    assert!(matches!(
+        summaries.filter("total", &30, None, 10).await,
+        Err(DocumentError::NotIndexed { projection: "order_summaries", ref field }) if field == "total"
+    ));
+    assert!(matches!(
+        summaries.filter("status", &["paid"], None, 10).await,
+        Err(DocumentError::NotScalar { projection: "order_summaries", .. })
+    ));
+
+    // A document keyed by a value of the event, updated by many aggregates' events.
+    let customers = app.documents::<CustomerTotals>().unwrap();
+    assert_eq!(customers.get("ann").await.unwrap(), Some(CustomerTotals { orders: 13, total: 1690 }));
+    assert_eq!(customers.get("bob").await.unwrap(), Some(CustomerTotals { orders: 12, total: 1560 }));
+    assert_eq!(summaries.checkpoint().await.unwrap(), head);
+}
+
+async fn a_process_that_only_queries_reads_the_database_and_waits_for_positions(models: ReadModels) {
+    let events = Events::new();
+    let writer = app(&events, &models, 100).await;
+    let executed = writer.execute(place("01", "ann", 10)).await.unwrap();
+    let position = executed.events.last().unwrap().position;
+
+    // No document projection registered: it applies nothing and reads what the writer wrote.
+    let reader = App::builder().store(events.open().await).shared_documents(models.open().await).build().await.unwrap();
+    reader.wait_for::<OrderSummary>(position, Duration::from_secs(5)).await.unwrap();
+    let summary = reader.documents::<OrderSummary>().unwrap().get("01").await.unwrap().unwrap();
+    assert_eq!((summary.customer.as_str(), summary.total), ("ann", 10));
+    assert!(matches!(
+        reader.update_documents::<OrderSummary>().await,
+        Err(Error::DocumentProjectionNotRegistered { projection: "order_summaries", .. })
+    ));
+
+    // Appended where no process applies it: waiting for it times out, typed.
+    let store = events.open().await;
+    let paid = OrderEvent::Paid(Paid { amount: 5 });
+    let outcome = store.append("Order-01", ExpectedVersion::Any, vec![NewEvent::encode(&paid).unwrap()]).await.unwrap();
+    let waited = reader.wait_for::<OrderSummary>(outcome.positions[0], Duration::from_millis(50)).await;
+    assert!(
+        matches!(waited, Err(Error::NotYet { projection: "order_summaries", position: p, reached: r, .. })
+            if p == outcome.positions[0] && r == position),
+        "{waited:?}"
+    );
+    // Once a process applies it, the wait ends; the reader sees the change.
+    let waiting = tokio::spawn({
+        let reader = reader.clone();
+        async move { reader.wait_for::<OrderSummary>(outcome.positions[0], Duration::from_secs(10)).await }
+    });
+    writer.update_documents::<OrderSummary>().await.unwrap();
+    waiting.await.unwrap().unwrap();
+    let summary = reader.documents::<OrderSummary>().unwrap().get("01").await.unwrap().unwrap();
+    assert_eq!((summary.status, summary.paid), (Status::Paid, 5));
+    // Events of other types after the checkpoint are not waited for.
+    let other = store
+        .append("Other-1", ExpectedVersion::Any, vec![NewEvent::new("SomethingElse", 1, b"{}".to_vec())])
+        .await
+        .unwrap();
+    reader.wait_for::<OrderSummary>(other.positions[0], Duration::from_millis(1)).await.unwrap();
+}
+
+/// Two processes (their own connections to the event store and the read-model database)
+/// execute commands at once and both run the projections, in small batches: every event is
+/// applied once, whichever process commits its batch first.
+async fn two_processes_apply_every_event_once(models: ReadModels) {
+    let events = Events::new();
+    let first = app(&events, &models, 3).await;
+    let second = app(&events, &models, 5).await;
+    let run = |app: App, offset: u64| {
+        tokio::spawn(async move {
+            for n in 0..60u64 {
+                let id = format!("{:02}", (n + offset) % 20);
+                app.execute(place(&id, "ann", 1)).await.unwrap();
+                app.execute(Pay { id, amount: 1 }).await.unwrap();
+            }
+        })
+    };
+    let (a, b) = (run(first.clone(), 0), run(second.clone(), 7));
+    a.await.unwrap();
+    b.await.unwrap();
+    first.update_documents::<OrderSummary>().await.unwrap();
+    second.update_documents::<CustomerTotals>().await.unwrap();
+
+    let store = events.open().await;
+    let summaries = first.documents::<OrderSummary>().unwrap();
+    let all = summaries.list(None, 100).await.unwrap();
+    assert_eq!(all.len(), 20);
+    for (key, summary) in &all {
+        let stream = store.read_stream(&format!("Order-{key}"), 1, 1000).await.unwrap();
+        assert_eq!(summary.events, stream.len() as u64, "document {key}");
+        assert_eq!(summary.paid, stream.len() as u64 / 2, "document {key}");
+    }
+    assert_eq!(all.iter().map(|(_, summary)| summary.events).sum::<u64>(), 240);
+    let ann = second.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap();
+    assert_eq!(ann, CustomerTotals { orders: 120, total: 120 });
+    assert_eq!(summaries.checkpoint().await.unwrap(), store.head().await.unwrap());
+}
+
+/// A process started again applies only what came after its checkpoint (a replay from zero
+/// would count every event twice).
+async fn a_restarted_process_resumes_from_its_checkpoint(models: ReadModels) {
+    let events = Events::new();
+    let app1 = app(&events, &models, 2).await;
+    for n in 1..=5 {
+        app1.execute(place(&format!("{n:02}"), "ann", 10)).await.unwrap();
+    }
+    drop(app1);
+    let store = events.open().await;
+    let paid = OrderEvent::Paid(Paid { amount: 10 });
+    store.append("Order-01", ExpectedVersion::Any, vec![NewEvent::encode(&paid).unwrap()]).await.unwrap();
+
+    let app2 = app(&events, &models, 2).await;
+    let summaries = app2.documents::<OrderSummary>().unwrap();
+    assert_eq!(summaries.get("01").await.unwrap().unwrap().events, 2);
+    assert_eq!(summaries.get("05").await.unwrap().unwrap().events, 1);
+    let ann = app2.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap();
+    assert_eq!(ann, CustomerTotals { orders: 5, total: 50 });
+    assert_eq!(app2.update_documents::<OrderSummary>().await.unwrap(), 0);
+}
+
+async fn a_checkpoint_past_the_end_of_the_log_is_refused(models: ReadModels) {
+    let events = Events::new();
+    let app1 = app(&events, &models, 10).await;
+    app1.execute(place("01", "ann", 10)).await.unwrap();
+    drop(app1);
+    // The event store replaced by an older copy (here: an empty one): the read model is
+    // ahead of it.
+    let older = Events::new();
+    let refused = App::builder()
+        .store(older.open().await)
+        .shared_documents(models.open().await)
+        .document_projection::<OrderSummary>()
+        .build()
+        .await;
+    assert!(
+        matches!(refused, Err(Error::CheckpointAhead { projection: "order_summaries", checkpoint: 1 })),
+        "{refused:?}"
+    );
+}
+
+/// A stored document that no longer deserializes (its type changed without a rebuild) is an
+/// error naming the projection and the key, for queries and for the projection, which
+/// writes nothing of the batch; a rebuild applies the log again into new documents.
+async fn a_document_that_no_longer_decodes_is_a_typed_error(models: ReadModels) {
+    let events = Events::new();
+    let app = app(&events, &models, 10).await;
+    let executed = app.execute(place("01", "ann", 10)).await.unwrap();
+    let checkpoint = executed.events[0].position;
+    let documents = models.open().await;
+    let changed = br#"{"customer":7,"status":"lost"}"#.to_vec();
+    assert!(documents.commit(OrderSummary::NAME, checkpoint, checkpoint, vec![("01".into(), changed)]).await.unwrap());
+
+    let read = app.documents::<OrderSummary>().unwrap().get("01").await;
+    assert!(
+        matches!(read, Err(DocumentError::Decode { projection: "order_summaries", ref key, .. }) if key == "01"),
+        "{read:?}"
+    );
+    // The command commits; the projection does not apply it, and says why.
+    app.execute(Pay { id: "01".into(), amount: 10 }).await.unwrap();
+    let applied = app.update_documents::<OrderSummary>().await;
+    assert!(
+        matches!(applied, Err(Error::DocumentDecode { projection: "order_summaries", ref key, .. }) if key == "01"),
+        "{applied:?}"
+    );
+    assert_eq!(app.documents::<OrderSummary>().unwrap().checkpoint().await.unwrap(), checkpoint);
+    // Its other documents and the other projection go on.
+    assert_eq!(app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap().orders, 1);
+
+    assert_eq!(app.rebuild_documents::<OrderSummary>().await.unwrap(), 2);
+    let summary = app.documents::<OrderSummary>().unwrap().get("01").await.unwrap().unwrap();
+    assert_eq!((summary.status, summary.paid, summary.events), (Status::Paid, 10, 2));
+}
+
+/// An `#[apply]` that fails stops its projection at the event before (every earlier event
+/// applied and committed, nothing after it), with an error naming the event; the other
+/// projection goes on. It stays stopped until a rebuild, which stops at the same event.
+async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
+    let events = Events::new();
+    let app = app(&events, &models, 50).await;
+    let store = events.open().await;
+    for n in 1..=4 {
+        app.execute(place(&format!("{n:02}"), "ann", 10)).await.unwrap();
+    }
+    // Written around the app, so that the bad event lands in the middle of one batch.
+    let bad = OrderEvent::Paid(Paid { amount: 0 });
+    let good = OrderEvent::Paid(Paid { amount: 3 });
+    store.append("Order-02", ExpectedVersion::Any, vec![NewEvent::encode(&good).unwrap()]).await.unwrap();
+    let failing =
+        store.append("Order-03", ExpectedVersion::Any, vec![NewEvent::encode(&bad).unwrap()]).await.unwrap().positions
+            [0];
+    store.append("Order-04", ExpectedVersion::Any, vec![NewEvent::encode(&good).unwrap()]).await.unwrap();
+
+    let stopped = app.update_documents::<OrderSummary>().await;
+    let Err(Error::ProjectionStopped(stopped)) = stopped else { panic!("not stopped: {stopped:?}") };
+    assert_eq!(stopped.projection, "order_summaries");
+    assert!(stopped.to_string().contains("order Order-03 paid nothing"), "{stopped}");
+    let summaries = app.documents::<OrderSummary>().unwrap();
+    assert_eq!(summaries.checkpoint().await.unwrap(), failing - 1);
+    assert_eq!(summaries.get("02").await.unwrap().unwrap().paid, 3);
+    assert_eq!(summaries.get("03").await.unwrap().unwrap().events, 1);
+    assert_eq!(summaries.get("04").await.unwrap().unwrap().paid, 0);
+    assert!(matches!(app.update_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
+    assert!(matches!(app.rebuild_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
+    assert_eq!(summaries.checkpoint().await.unwrap(), failing - 1);
+
+    app.update_documents::<CustomerTotals>().await.unwrap();
+    assert_eq!(app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap().orders, 4);
+}
+
+async fn read_models_of_a_newer_release_are_refused(models: ReadModels) {
+    drop(models.open().await);
+    models.set_schema_version(99).await;
+    let refused = match &models {
+        ReadModels::Sqlite(path) => SqliteDocuments::open(path).await.map(drop),
+        #[cfg(feature = "postgres")]
+        ReadModels::Postgres(schema) => {
+            use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
+            let options = PostgresDocumentOptions { schema: schema.clone(), ..PostgresDocumentOptions::default() };
+            PostgresDocuments::connect_with(&support::postgres::url(), options).await.map(drop)
+        }
+    };
+    assert!(matches!(refused, Err(StoreError::SchemaTooNew { found: 99, supported: 1, .. })), "{refused:?}");
+}
+
+macro_rules! read_model_tests {
+    ($module:ident, $place:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn documents_are_read_by_key_by_keys_in_pages_and_by_indexed_fields() {
+                super::documents_are_read_by_key_by_keys_in_pages_and_by_indexed_fields($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_process_that_only_queries_reads_the_database_and_waits_for_positions() {
+                super::a_process_that_only_queries_reads_the_database_and_waits_for_positions($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn two_processes_apply_every_event_once() {
+                super::two_processes_apply_every_event_once($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_restarted_process_resumes_from_its_checkpoint() {
+                super::a_restarted_process_resumes_from_its_checkpoint($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_checkpoint_past_the_end_of_the_log_is_refused() {
+                super::a_checkpoint_past_the_end_of_the_log_is_refused($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_document_that_no_longer_decodes_is_a_typed_error() {
+                super::a_document_that_no_longer_decodes_is_a_typed_error($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_failing_apply_stops_its_projection_alone() {
+                super::a_failing_apply_stops_its_projection_alone($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn read_models_of_a_newer_release_are_refused() {
+                super::read_models_of_a_newer_release_are_refused($place).await;
+            }
+        }
+    };
+}
+
+read_model_tests!(sqlite, ReadModels::sqlite().await);
+#[cfg(feature = "postgres")]
+read_model_tests!(postgres, ReadModels::postgres().await);
+
+#[tokio::test]
+async fn document_projections_need_a_document_store() {
+    let built = App::builder().store(MemoryStore::new()).document_projection::<OrderSummary>().build().await;
+    assert!(matches!(built, Err(Error::Config(ref message)) if message.contains("documents_in")), "{built:?}");
+    let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
+    assert!(matches!(app.documents::<OrderSummary>(), Err(Error::Documents(DocumentError::NoStore))));
+}
+
+/// Events in NATS JetStream, read models in PostgreSQL: another server than the events'.
+#[cfg(all(feature = "nats", feature = "postgres"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_nats_and_read_models_in_postgres() {
+    let models = ReadModels::postgres().await;
+    let app = App::builder()
+        .store(support::nats::fresh_store().await)
+        .aggregate::<Order>()
+        .shared_documents(models.open().await)
+        .document_projection::<OrderSummary>()
+        .document_projection::<CustomerTotals>()
+        .document_batch(7)
+        .build()
+        .await
+        .unwrap();
+    for n in 1..=30u64 {
+        let id = format!("{n:02}");
+        app.execute(place(&id, if n % 2 == 1 { "ann" } else { "bob" }, n * 10)).await.unwrap();
+        if n.is_multiple_of(3) {
+            app.execute(Pay { id, amount: n * 10 }).await.unwrap();
+        }
+    }
+    let summaries = app.documents::<OrderSummary>().unwrap();
+    assert_eq!(summaries.list(None, 100).await.unwrap().len(), 30);
+    assert_eq!(summaries.filter("status", &Status::Paid, None, 100).await.unwrap().len(), 10);
+    let ann = app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap();
+    assert_eq!(ann, CustomerTotals { orders: 15, total: (1..=30).step_by(2).map(|n| n * 10).sum() });
+}
+
+/// Events in PostgreSQL, read models in a SQLite file.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_postgres_and_read_models_in_sqlite() {
+    let models = ReadModels::sqlite().await;
+    let app = App::builder()
+        .store(support::postgres::fresh_store().await)
+        .aggregate::<Order>()
+        .shared_documents(models.open().await)
+        .document_projection::<OrderSummary>()
+        .build()
+        .await
+        .unwrap();
+    for n in 1..=10u64 {
+        app.execute(place(&format!("{n:02}"), "ann", n)).await.unwrap();
+    }
+    let all = app.documents::<OrderSummary>().unwrap().list(None, 100).await.unwrap();
+    assert_eq!(all.iter().map(|(_, summary)| summary.total).sum::<u64>(), 55);
+}

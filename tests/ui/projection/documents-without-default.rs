@@ -1,0 +1,18 @@
+use eventsmith::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placed { pub customer: String, pub lines: Vec<u32> }
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum OrderEvent { Placed(Placed) }
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrderView { lines: usize }
+
+#[projection(name = "orders", events = OrderEvent, documents)]
+impl OrderView {
+    #[apply]
+    fn placed(&mut self, event: &Recorded<Placed>) { self.lines = event.lines.len(); }
+}
+
+fn main() {}
