@@ -11,10 +11,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventsmith::documents::{DocumentError, DocumentProjection, DocumentStore, SqliteDocuments};
+use eventsmith::documents::{DocumentCheckpoint, DocumentError, DocumentProjection, DocumentStore, SqliteDocuments};
 use eventsmith::prelude::*;
 use eventsmith::store::{NewEvent, StoreError};
-use eventsmith::{Error, SqliteStore};
+use eventsmith::{ApplyError, Error, SqliteStore};
 
 // ---------------------------------------------------------------------------------------
 // The domain: orders placed, paid and shipped by customers.
@@ -100,7 +100,7 @@ pub struct OrderSummary {
     pub events: u64,
 }
 
-#[projection(name = "order_summaries", events = OrderEvent, documents(index(status, customer)))]
+#[projection(name = "order_summaries", events = OrderEvent, documents(index(status, customer, total)))]
 impl OrderSummary {
     #[apply]
     fn placed(&mut self, event: &Recorded<Placed>) {
@@ -112,12 +112,14 @@ impl OrderSummary {
     /// A payment of nothing is a bug upstream: the projection stops there.
     #[apply]
     fn paid(&mut self, event: &Recorded<Paid>) -> Result<(), String> {
+        // Changed before the check: a failing event leaves its document half-changed in
+        // memory, which must never be written.
+        self.events += 1;
         if event.amount == 0 {
             return Err(format!("order {} paid nothing", event.stream_id));
         }
         self.status = Status::Paid;
         self.paid += event.amount;
-        self.events += 1;
         Ok(())
     }
 
@@ -291,7 +293,8 @@ async fn documents_are_read_by_key_by_keys_in_pages_and_by_indexed_fields(models
     // Pages of 10 in key order, each after the last key of the one before.
     let mut all = Vec::new();
     let mut after: Option<String> = None;
-    loop {
+    for page in 0.. {
+        assert!(page < 4, "25 documents in pages of 10 took more than 3 pages: `after` ignored?");
         let page = summaries.list(after.as_deref(), 10).await.unwrap();
         assert!(page.len() <= 10);
         let Some((last, _)) = page.last() else { break };
@@ -312,9 +315,11 @@ async fn documents_are_read_by_key_by_keys_in_pages_and_by_indexed_fields(models
     assert!(bob.iter().all(|(_, summary)| summary.customer == "bob"));
     assert!(summaries.filter("customer", "carol", None, 100).await.unwrap().is_empty());
 
+    let thirty = summaries.filter("total", &30u64, None, 10).await.unwrap();
+    assert_eq!(thirty, [("03".to_owned(), expected_summary(3))]);
     assert!(matches!(
-        summaries.filter("total", &30, None, 10).await,
-        Err(DocumentError::NotIndexed { projection: "order_summaries", ref field }) if field == "total"
+        summaries.filter("paid", &30, None, 10).await,
+        Err(DocumentError::NotIndexed { projection: "order_summaries", ref field }) if field == "paid"
     ));
     assert!(matches!(
         summaries.filter("status", &["paid"], None, 10).await,
@@ -460,7 +465,8 @@ async fn a_document_that_no_longer_decodes_is_a_typed_error(models: ReadModels) 
     let checkpoint = executed.events[0].position;
     let documents = models.open().await;
     let changed = br#"{"customer":7,"status":"lost"}"#.to_vec();
-    assert!(documents.commit(OrderSummary::NAME, checkpoint, checkpoint, vec![("01".into(), changed)]).await.unwrap());
+    let at = documents.checkpoint(OrderSummary::NAME).await.unwrap();
+    assert!(documents.commit(OrderSummary::NAME, at, checkpoint, vec![("01".into(), changed)]).await.unwrap());
 
     let read = app.documents::<OrderSummary>().unwrap().get("01").await;
     assert!(
@@ -470,11 +476,17 @@ async fn a_document_that_no_longer_decodes_is_a_typed_error(models: ReadModels) 
     // The command commits; the projection does not apply it, and says why.
     app.execute(Pay { id: "01".into(), amount: 10 }).await.unwrap();
     let applied = app.update_documents::<OrderSummary>().await;
+    let Err(Error::ProjectionStopped(stopped)) = applied else { panic!("not stopped: {applied:?}") };
+    assert_eq!(stopped.projection, "order_summaries");
     assert!(
-        matches!(applied, Err(Error::DocumentDecode { projection: "order_summaries", ref key, .. }) if key == "01"),
-        "{applied:?}"
+        matches!(&stopped.source, ApplyError::Document { key, action: "decode", position, .. }
+            if key == "01" && *position == checkpoint + 1),
+        "{stopped}"
     );
     assert_eq!(app.documents::<OrderSummary>().unwrap().checkpoint().await.unwrap(), checkpoint);
+    // Another process starts all the same: the projection stops alone, and says why.
+    let restarted = self::app(&events, &models, 10).await;
+    assert!(matches!(restarted.update_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
     // Its other documents and the other projection go on.
     assert_eq!(app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap().orders, 1);
 
@@ -514,6 +526,12 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
     assert!(matches!(app.update_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
     assert!(matches!(app.rebuild_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
     assert_eq!(summaries.checkpoint().await.unwrap(), failing - 1);
+    // Waiting for a position it will not reach says so at once.
+    let head = store.head().await.unwrap();
+    assert!(matches!(
+        app.wait_for::<OrderSummary>(head, Duration::from_secs(10)).await,
+        Err(Error::ProjectionStopped(_))
+    ));
 
     app.update_documents::<CustomerTotals>().await.unwrap();
     assert_eq!(app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap().orders, 4);
@@ -532,6 +550,73 @@ async fn read_models_of_a_newer_release_are_refused(models: ReadModels) {
         }
     };
     assert!(matches!(refused, Err(StoreError::SchemaTooNew { found: 99, supported: 1, .. })), "{refused:?}");
+}
+
+/// The database's side of exactly once, without the runner: a commit from a stale
+/// checkpoint (another process's, or one read before a clear) writes nothing; keys are in
+/// byte order and each projection's own.
+async fn a_stale_commit_writes_nothing_and_keys_are_ordered_per_projection(models: ReadModels) {
+    let store = models.open().await;
+    let doc = |n: u32| format!(r#"{{"n":{n}}}"#).into_bytes();
+    // As JSON values: PostgreSQL gives jsonb back in its own spacing.
+    let parsed = |found: Vec<(String, Vec<u8>)>| -> Vec<(String, serde_json::Value)> {
+        found.into_iter().map(|(key, json)| (key, serde_json::from_slice(&json).unwrap())).collect()
+    };
+    let value = |n: u32| serde_json::json!({ "n": n });
+    let start = store.checkpoint("p").await.unwrap();
+    assert_eq!(start, DocumentCheckpoint { position: 0, generation: 0 });
+    let keys = ["a", "B", "é", "Z"].map(|key| (key.to_owned(), doc(1)));
+    assert!(store.commit("p", start, 5, keys.to_vec()).await.unwrap());
+    assert!(store.commit("q", start, 2, vec![("a".into(), doc(9))]).await.unwrap());
+    // Another process read the same checkpoint: its commit is refused, nothing written.
+    assert!(!store.commit("p", start, 6, vec![("a".into(), doc(2)), ("new".into(), doc(2))]).await.unwrap());
+    assert_eq!(parsed(store.load("p", &["a".into(), "new".into()]).await.unwrap()), [("a".to_owned(), value(1))]);
+    let moved = store.checkpoint("p").await.unwrap();
+    assert_eq!(moved, DocumentCheckpoint { position: 5, generation: 0 });
+    let listed: Vec<String> = store.list("p", None, None, 10).await.unwrap().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(listed, ["B", "Z", "a", "é"]);
+    let after: Vec<String> =
+        store.list("p", None, Some("Z"), 10).await.unwrap().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(after, ["a", "é"]);
+    // A clear starts a new generation: a batch read before it cannot commit after it.
+    store.clear("p").await.unwrap();
+    assert!(!store.commit("p", moved, 7, vec![("a".into(), doc(3))]).await.unwrap());
+    let cleared = store.checkpoint("p").await.unwrap();
+    assert_eq!(cleared, DocumentCheckpoint { position: 0, generation: 1 });
+    assert!(store.list("p", None, None, 10).await.unwrap().is_empty());
+    assert!(store.commit("p", cleared, 7, vec![("a".into(), doc(4))]).await.unwrap());
+    // The other projection's document of the same key is its own.
+    assert_eq!(parsed(store.load("q", &["a".into()]).await.unwrap()), [("a".to_owned(), value(9))]);
+    assert_eq!(parsed(store.load("p", &["a".into()]).await.unwrap()), [("a".to_owned(), value(4))]);
+}
+
+/// A document whose indexed field serde writes under another name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenamedSummary {
+    pub order_status: String,
+}
+
+#[projection(name = "renamed_summaries", events = OrderEvent, documents(index(order_status)))]
+impl RenamedSummary {
+    #[apply]
+    fn placed(&mut self, _: &Recorded<Placed>) {
+        self.order_status = "placed".into();
+    }
+}
+
+#[tokio::test]
+async fn an_indexed_field_renamed_by_serde_is_refused_at_build() {
+    let built = App::builder()
+        .store(MemoryStore::new())
+        .documents_in(SqliteDocuments::in_memory().await.unwrap())
+        .document_projection::<RenamedSummary>()
+        .build()
+        .await;
+    assert!(
+        matches!(built, Err(Error::Config(ref message)) if message.contains("`order_status`") && message.contains("`orderStatus`")),
+        "{built:?}"
+    );
 }
 
 macro_rules! read_model_tests {
@@ -572,6 +657,11 @@ macro_rules! read_model_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_failing_apply_stops_its_projection_alone() {
                 super::a_failing_apply_stops_its_projection_alone($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_stale_commit_writes_nothing_and_keys_are_ordered_per_projection() {
+                super::a_stale_commit_writes_nothing_and_keys_are_ordered_per_projection($place).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -185,19 +185,21 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// filter on), once.
     fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// The global position up to which the projection's documents are applied (0 for none).
-    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>>;
+    /// The global position up to which the projection's documents are applied (0 for none),
+    /// and the generation of the documents (which every [`clear`](Self::clear) moves on).
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>>;
 
     /// The stored documents of `keys` (those there are), as JSON.
     fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>>;
 
-    /// Writes `documents` and moves the checkpoint from `from` to `to`, in one transaction.
-    /// `Ok(false)`, and nothing written, when the checkpoint is no longer `from`: another
-    /// process applied those events first.
+    /// Writes `documents` and moves the checkpoint from `from` to position `to`, in one
+    /// transaction. `Ok(false)`, and nothing written, when the checkpoint is no longer
+    /// `from` (position and generation): another process applied those events first, or
+    /// cleared the documents for a rebuild.
     fn commit<'a>(
         &'a self,
         projection: &'a str,
-        from: u64,
+        from: DocumentCheckpoint,
         to: u64,
         documents: Keyed,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
@@ -213,8 +215,20 @@ pub trait DocumentStore: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Keyed, StoreError>>;
 
-    /// Removes the projection's documents and checkpoint, for a rebuild.
+    /// Removes the projection's documents and sets its checkpoint to position 0 of a new
+    /// generation, for a rebuild, in one transaction that waits for a commit in flight: a
+    /// batch read before it can no longer commit.
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Where a document projection's documents are: applied up to `position`, in the
+/// `generation` the last rebuild started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DocumentCheckpoint {
+    /// The global position of the last event applied (0 for none).
+    pub position: u64,
+    /// How many times the documents were cleared.
+    pub generation: u64,
 }
 
 /// Why a document query failed.
@@ -346,6 +360,6 @@ impl<D: DocumentProjection> Documents<D> {
     /// # Errors
     /// The database failed.
     pub async fn checkpoint(&self) -> Result<u64, DocumentError> {
-        Ok(self.store.checkpoint(D::NAME).await?)
+        Ok(self.store.checkpoint(D::NAME).await?.position)
     }
 }

@@ -100,6 +100,19 @@ pub enum ApplyError {
         /// The panic's message.
         message: String,
     },
+    /// A stored document the event updates does not decode (its type changed without a
+    /// rebuild), or the document does not encode.
+    #[error("the document `{key}` that the event at global position {position} updates does not {action}: {source}")]
+    Document {
+        /// The document's key.
+        key: String,
+        /// The global position of the first event of the batch that updates it.
+        position: u64,
+        /// `"decode"` or `"encode"`.
+        action: &'static str,
+        /// What serde said.
+        source: serde_json::Error,
+    },
 }
 
 impl ApplyError {
@@ -108,7 +121,9 @@ impl ApplyError {
     pub fn position(&self) -> u64 {
         match self {
             Self::Corrupt(corrupt) => corrupt.position,
-            Self::Failed { position, .. } | Self::Panicked { position, .. } => *position,
+            Self::Failed { position, .. } | Self::Panicked { position, .. } | Self::Document { position, .. } => {
+                *position
+            }
         }
     }
 }

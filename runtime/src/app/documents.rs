@@ -63,7 +63,7 @@ impl<D: DocumentProjection> DocumentRunner<D> {
         loop {
             let until = failed.as_ref().map(|(last, _)| *last);
             if let Some(last) = until
-                && self.documents.checkpoint(D::NAME).await? >= last
+                && self.documents.checkpoint(D::NAME).await?.position >= last
             {
                 let (_, error) = failed.take().expect("a failure to report");
                 return Err(self.stop(error));
@@ -88,27 +88,36 @@ impl<D: DocumentProjection> DocumentRunner<D> {
     /// commits it with the new checkpoint.
     async fn batch(&self, store: &dyn EventStore, until: Option<u64>) -> Result<Batch, Error> {
         let from = self.documents.checkpoint(D::NAME).await?;
-        let collecting = Collecting::<D> { routed: Vec::new(), last: from, failed: None, limit: self.batch, until };
-        let (collected, _) = store.fold_log_into(from + 1, self.batch, &self.types, collecting).await?;
+        let collecting =
+            Collecting::<D> { routed: Vec::new(), last: from.position, failed: None, limit: self.batch, until };
+        let (collected, _) = store.fold_log_into(from.position + 1, self.batch, &self.types, collecting).await?;
         let Collecting { routed, last, failed, .. } = collected;
-        if routed.is_empty() && last == from {
+        if routed.is_empty() && last == from.position {
             return Ok(match failed {
                 Some((position, error)) => Batch::FailedAt { position, error },
                 None => Batch::Empty,
             });
         }
-        // The documents the batch touches, as stored, or new.
-        let mut keys: Vec<String> = routed.iter().map(|routed| routed.key.clone()).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        // The documents the batch touches, each with the first event that touches it.
+        let mut first: HashMap<String, u64> = HashMap::with_capacity(routed.len());
+        for routed in &routed {
+            first.entry(routed.key.clone()).or_insert(routed.position);
+        }
+        let keys: Vec<String> = first.keys().cloned().collect();
         let mut documents: HashMap<String, D> = HashMap::with_capacity(keys.len());
         for (key, json) in self.documents.load(D::NAME, &keys).await? {
-            let document = D::decode_document(&json).map_err(|source| Error::DocumentDecode {
-                projection: D::NAME,
-                key: key.clone(),
-                source,
-            })?;
-            documents.insert(key, document);
+            match D::decode_document(&json) {
+                Ok(document) => {
+                    documents.insert(key, document);
+                }
+                Err(source) => {
+                    let position = first[&key];
+                    return Ok(Batch::FailedAt {
+                        position,
+                        error: ApplyError::Document { key, position, action: "decode", source },
+                    });
+                }
+            }
         }
         let count = routed.len() as u64;
         for routed in routed {
@@ -119,17 +128,19 @@ impl<D: DocumentProjection> DocumentRunner<D> {
                 return Ok(Batch::FailedAt { position, error });
             }
         }
-        let written = documents
-            .into_iter()
-            .map(|(key, document)| {
-                let json = document.encode_document().map_err(|source| Error::DocumentEncode {
-                    projection: D::NAME,
-                    key: key.clone(),
-                    source,
-                })?;
-                Ok((key, json))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let mut written = Vec::with_capacity(documents.len());
+        for (key, document) in documents {
+            match document.encode_document() {
+                Ok(json) => written.push((key, json)),
+                Err(source) => {
+                    let position = first[&key];
+                    return Ok(Batch::FailedAt {
+                        position,
+                        error: ApplyError::Document { key, position, action: "encode", source },
+                    });
+                }
+            }
+        }
         if !self.documents.commit(D::NAME, from, last, written).await? {
             return Ok(Batch::Lost);
         }
@@ -200,8 +211,9 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
 
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
+            check_indexed::<D>()?;
             self.documents.prepare(D::NAME, D::INDEXED).await?;
-            let checkpoint = self.documents.checkpoint(D::NAME).await?;
+            let checkpoint = self.documents.checkpoint(D::NAME).await?.position;
             if checkpoint > 0 {
                 let at = store.read_all(checkpoint, 1, &[]).await?;
                 if at.first().is_none_or(|event| event.position != checkpoint) {
@@ -225,5 +237,29 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Each indexed field must be a key of the document's JSON object: a field renamed by serde
+/// (`rename`, `rename_all`) would otherwise be filtered on a key no document has.
+fn check_indexed<D: DocumentProjection>() -> Result<(), Error> {
+    if D::INDEXED.is_empty() {
+        return Ok(());
+    }
+    let json = D::initial().encode_document().map_err(|error| {
+        Error::Config(format!("the empty document of projection `{}` does not encode: {error}", D::NAME))
+    })?;
+    let keys: Vec<String> = match serde_json::from_slice::<serde_json::Value>(&json) {
+        Ok(serde_json::Value::Object(object)) => object.into_iter().map(|(key, _)| key).collect(),
+        _ => return Err(Error::Config(format!("a document of projection `{}` is not a JSON object", D::NAME))),
+    };
+    match D::INDEXED.iter().find(|field| !keys.iter().any(|key| key == *field)) {
+        None => Ok(()),
+        Some(field) => Err(Error::Config(format!(
+            "projection `{}` indexes `{field}`, which its documents do not have as a JSON key (they have {}): an \
+             indexed field must be written by serde under its own name (no `rename`, no `skip`)",
+            D::NAME,
+            keys.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ")
+        ))),
     }
 }

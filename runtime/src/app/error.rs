@@ -157,27 +157,6 @@ pub enum Error {
         /// What serde said.
         source: serde_json::Error,
     },
-    /// A stored document no longer deserializes into its type (its shape changed without a
-    /// rebuild); the projection applied nothing of the batch.
-    #[error("the document `{key}` of projection `{projection}` does not decode; rebuild the projection: {source}")]
-    DocumentDecode {
-        /// The projection's name.
-        projection: &'static str,
-        /// The document's key.
-        key: String,
-        /// What serde said.
-        source: serde_json::Error,
-    },
-    /// A document does not serialize.
-    #[error("the document `{key}` of projection `{projection}` does not encode: {source}")]
-    DocumentEncode {
-        /// The projection's name.
-        projection: &'static str,
-        /// The document's key.
-        key: String,
-        /// What serde said.
-        source: serde_json::Error,
-    },
     /// A document query failed.
     #[error(transparent)]
     Documents(#[from] crate::documents::DocumentError),

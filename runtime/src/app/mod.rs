@@ -440,6 +440,10 @@ impl App {
         let types = D::event_types();
         let started = std::time::Instant::now();
         loop {
+            // Run here and stopped: it will not get there.
+            if let Some(stopped) = self.document_runner::<D>().ok().and_then(DocumentRunner::stopped) {
+                return Err(Error::ProjectionStopped(stopped));
+            }
             let reached = documents.checkpoint().await?;
             if reached >= position {
                 return Ok(());

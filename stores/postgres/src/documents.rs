@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use eventsmith_runtime::documents::{DocumentStore, Keyed};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 
 use crate::db::{Db, to_i64, to_u64};
@@ -101,7 +101,8 @@ impl PostgresDocuments {
                 r#"CREATE TABLE IF NOT EXISTS read_model_schema (version integer NOT NULL);
                    CREATE TABLE IF NOT EXISTS read_model_checkpoints (
                        projection text PRIMARY KEY,
-                       position bigint NOT NULL
+                       position bigint NOT NULL,
+                       generation bigint NOT NULL DEFAULT 0
                    );
                    CREATE TABLE IF NOT EXISTS read_model_documents (
                        projection text NOT NULL,
@@ -187,7 +188,7 @@ impl DocumentStore for PostgresDocuments {
                     eventsmith_runtime::id::fnv1a(format!("{projection}\0{field}").as_bytes())
                 );
                 let sql = format!(
-                    "CREATE INDEX IF NOT EXISTS {name} ON read_model_documents (projection, {})",
+                    "CREATE INDEX IF NOT EXISTS {name} ON read_model_documents (projection, {}, key)",
                     field_expression(field)
                 );
                 transaction.batch_execute(&sql).await.map_err(failed)?;
@@ -196,31 +197,33 @@ impl DocumentStore for PostgresDocuments {
         })
     }
 
-    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
         Box::pin(async move {
             let rows = self
                 .db
                 .rows(
                     "read a checkpoint",
-                    "SELECT position FROM read_model_checkpoints WHERE projection = $1",
+                    "SELECT position, generation FROM read_model_checkpoints WHERE projection = $1",
                     &[&projection],
                 )
                 .await?;
-            Ok(rows.first().map_or(0, |row| to_u64(row.get(0))))
+            Ok(rows.first().map_or_else(DocumentCheckpoint::default, |row| DocumentCheckpoint {
+                position: to_u64(row.get(0)),
+                generation: to_u64(row.get(1)),
+            }))
         })
     }
 
     fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
         Box::pin(async move {
-            if keys.iter().any(|key| key.contains('\0')) {
-                return Ok(Vec::new());
-            }
+            // PostgreSQL text holds no NUL byte, so no document has such a key.
+            let asked: Vec<&String> = keys.iter().filter(|key| !key.contains('\0')).collect();
             let rows = self
                 .db
                 .rows(
                     "load documents",
                     "SELECT key, document::text FROM read_model_documents WHERE projection = $1 AND key = ANY($2)",
-                    &[&projection, &keys],
+                    &[&projection, &asked],
                 )
                 .await?;
             let mut found: HashMap<String, String> = rows.into_iter().map(|row| (row.get(0), row.get(1))).collect();
@@ -235,7 +238,7 @@ impl DocumentStore for PostgresDocuments {
     fn commit<'a>(
         &'a self,
         projection: &'a str,
-        from: u64,
+        from: DocumentCheckpoint,
         to: u64,
         documents: Keyed,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
@@ -264,15 +267,15 @@ impl DocumentStore for PostgresDocuments {
                 .map_err(failed)?;
             // Locked until the commit: a process that read the same checkpoint waits here,
             // then finds it moved and drops its batch.
-            let position: i64 = transaction
+            let row = transaction
                 .query_one(
-                    "SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE",
+                    "SELECT position, generation FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE",
                     &[&projection],
                 )
                 .await
-                .map_err(failed)?
-                .get(0);
-            if to_u64(position) != from {
+                .map_err(failed)?;
+            let at = DocumentCheckpoint { position: to_u64(row.get(0)), generation: to_u64(row.get(1)) };
+            if at != from {
                 return Ok(false);
             }
             let upsert = transaction
@@ -305,9 +308,8 @@ impl DocumentStore for PostgresDocuments {
     ) -> BoxFuture<'a, Result<Keyed, StoreError>> {
         Box::pin(async move {
             let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX));
-            if after.is_some_and(|after| after.contains('\0')) {
-                return Ok(Vec::new());
-            }
+            // No key holds a NUL byte, so the keys after `a\0b` are those after `a`.
+            let after = after.map(|after| after.split('\0').next().unwrap_or_default());
             let mut sql = "SELECT key, document::text FROM read_model_documents WHERE projection = $1".to_owned();
             let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&projection, &limit];
             if let Some(after) = &after {
@@ -330,12 +332,19 @@ impl DocumentStore for PostgresDocuments {
             let failed = |error| backend("clear documents", error);
             let mut client = self.db.client("clear documents").await?;
             let transaction = client.transaction().await.map_err(failed)?;
+            // The checkpoint first: this waits for a commit in flight, which then cannot
+            // commit again (a new generation), and the delete that follows sees what it wrote.
             transaction
-                .execute("DELETE FROM read_model_documents WHERE projection = $1", &[&projection])
+                .execute(
+                    "INSERT INTO read_model_checkpoints (projection, position, generation) VALUES ($1, 0, 1)
+                     ON CONFLICT (projection) DO UPDATE SET position = 0,
+                         generation = read_model_checkpoints.generation + 1",
+                    &[&projection],
+                )
                 .await
                 .map_err(failed)?;
             transaction
-                .execute("DELETE FROM read_model_checkpoints WHERE projection = $1", &[&projection])
+                .execute("DELETE FROM read_model_documents WHERE projection = $1", &[&projection])
                 .await
                 .map_err(failed)?;
             transaction.commit().await.map_err(failed)

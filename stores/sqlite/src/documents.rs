@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsmith_runtime::documents::{DocumentStore, Keyed};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -77,7 +77,8 @@ impl SqliteDocuments {
                 "CREATE TABLE IF NOT EXISTS eventsmith_read_model_schema (version INTEGER NOT NULL);
                  CREATE TABLE IF NOT EXISTS eventsmith_read_models (
                      projection TEXT PRIMARY KEY,
-                     position INTEGER NOT NULL
+                     position INTEGER NOT NULL,
+                     generation INTEGER NOT NULL DEFAULT 0
                  );
                  CREATE TABLE IF NOT EXISTS eventsmith_documents (
                      projection TEXT NOT NULL,
@@ -156,17 +157,9 @@ impl DocumentStore for SqliteDocuments {
         }))
     }
 
-    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
         let projection = projection.to_owned();
-        Box::pin(self.with(move |connection| {
-            let position: Option<i64> = connection
-                .query_row("SELECT position FROM eventsmith_read_models WHERE projection = ?1", [&projection], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(|error| sqlite("read a checkpoint", error))?;
-            Ok(position.map_or(0, |position| u64::try_from(position).unwrap_or(0)))
-        }))
+        Box::pin(self.with(move |connection| read_checkpoint(connection, &projection, "read a checkpoint")))
     }
 
     fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
@@ -193,7 +186,7 @@ impl DocumentStore for SqliteDocuments {
     fn commit<'a>(
         &'a self,
         projection: &'a str,
-        from: u64,
+        from: DocumentCheckpoint,
         to: u64,
         documents: Keyed,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
@@ -202,13 +195,7 @@ impl DocumentStore for SqliteDocuments {
             let transaction = connection
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|error| sqlite("commit documents", error))?;
-            let position: Option<i64> = transaction
-                .query_row("SELECT position FROM eventsmith_read_models WHERE projection = ?1", [&projection], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(|error| sqlite("commit documents", error))?;
-            if position.map_or(0, |position| u64::try_from(position).unwrap_or(0)) != from {
+            if read_checkpoint(&transaction, &projection, "commit documents")? != from {
                 return Ok(false);
             }
             {
@@ -258,9 +245,12 @@ impl DocumentStore for SqliteDocuments {
                 }
                 None => (String::new(), None),
             };
+            // A range on the key the index can seek to: after `after`, or from the smallest key.
+            let from = if after.is_some() { ">" } else { ">=" };
+            let after = after.unwrap_or_default();
             let sql = format!(
                 "SELECT key, document FROM eventsmith_documents
-                 WHERE projection = ?1 AND (?2 IS NULL OR key > ?2) {condition}
+                 WHERE projection = ?1 AND key {from} ?2 {condition}
                  ORDER BY key LIMIT ?3"
             );
             let mut statement = connection.prepare_cached(&sql).map_err(|error| sqlite("list documents", error))?;
@@ -276,18 +266,43 @@ impl DocumentStore for SqliteDocuments {
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         let projection = projection.to_owned();
         Box::pin(self.with(move |connection| {
-            let transaction = connection
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|error| sqlite("clear documents", error))?;
+            let failed = |error| sqlite("clear documents", error);
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(failed)?;
+            // A new generation: a batch read before the clear can no longer commit.
+            transaction
+                .execute(
+                    "INSERT INTO eventsmith_read_models (projection, position, generation) VALUES (?1, 0, 1)
+                     ON CONFLICT (projection) DO UPDATE SET position = 0, generation = generation + 1",
+                    [&projection],
+                )
+                .map_err(failed)?;
             transaction
                 .execute("DELETE FROM eventsmith_documents WHERE projection = ?1", [&projection])
-                .map_err(|error| sqlite("clear documents", error))?;
-            transaction
-                .execute("DELETE FROM eventsmith_read_models WHERE projection = ?1", [&projection])
-                .map_err(|error| sqlite("clear documents", error))?;
-            transaction.commit().map_err(|error| sqlite("clear documents", error))
+                .map_err(failed)?;
+            transaction.commit().map_err(failed)
         }))
     }
+}
+
+/// A projection's checkpoint (position 0 of generation 0 when it has none).
+fn read_checkpoint(
+    connection: &Connection,
+    projection: &str,
+    operation: &'static str,
+) -> Result<DocumentCheckpoint, StoreError> {
+    let found: Option<(i64, i64)> = connection
+        .query_row(
+            "SELECT position, generation FROM eventsmith_read_models WHERE projection = ?1",
+            [projection],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(|error| sqlite(operation, error))?;
+    Ok(found.map_or_else(DocumentCheckpoint::default, |(position, generation)| DocumentCheckpoint {
+        position: u64::try_from(position).unwrap_or(0),
+        generation: u64::try_from(generation).unwrap_or(0),
+    }))
 }
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
