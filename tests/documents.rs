@@ -732,3 +732,52 @@ async fn events_in_postgres_and_read_models_in_sqlite() {
     let all = app.documents::<OrderSummary>().unwrap().list(None, 100).await.unwrap();
     assert_eq!(all.iter().map(|(_, summary)| summary.total).sum::<u64>(), 55);
 }
+
+// ---------------------------------------------------------------------------------------
+// The test kit: given events, then a document.
+
+fn recorded(stream_id: &str, position: u64, event: OrderEvent) -> Recorded<OrderEvent> {
+    Recorded {
+        id: uuid::Uuid::nil(),
+        stream_id: stream_id.to_owned(),
+        stream_version: 1,
+        position,
+        recorded_at: std::time::SystemTime::UNIX_EPOCH,
+        metadata: eventsmith::Metadata::default(),
+        event,
+    }
+}
+
+fn kit_history() -> Vec<Recorded<OrderEvent>> {
+    vec![
+        recorded("Order-1", 1, OrderEvent::Placed(Placed { customer: "ann".into(), total: 10 })),
+        recorded("Order-2", 2, OrderEvent::Placed(Placed { customer: "ann".into(), total: 5 })),
+        recorded("Order-1", 3, OrderEvent::Paid(Paid { amount: 10 })),
+    ]
+}
+
+#[test]
+fn the_test_kit_checks_documents_by_key() {
+    let paid = OrderSummary { customer: "ann".into(), status: Status::Paid, total: 10, paid: 10, events: 2 };
+    eventsmith::testing::given(kit_history())
+        .then_document("1", Some(paid))
+        .then_document("3", None::<OrderSummary>)
+        .then_document("ann", Some(CustomerTotals { orders: 2, total: 15 }));
+}
+
+#[test]
+#[should_panic(expected = "the document `1` of `order_summaries` is")]
+fn the_test_kit_fails_on_another_document() {
+    let unpaid = OrderSummary { customer: "ann".into(), status: Status::Placed, total: 10, paid: 0, events: 1 };
+    eventsmith::testing::given(kit_history()).then_document("1", Some(unpaid));
+}
+
+#[test]
+#[should_panic(expected = "cannot apply the given event #2")]
+fn the_test_kit_fails_on_an_event_the_projection_refuses() {
+    let history = vec![
+        recorded("Order-1", 1, OrderEvent::Placed(Placed { customer: "ann".into(), total: 10 })),
+        recorded("Order-1", 2, OrderEvent::Paid(Paid { amount: 0 })),
+    ];
+    eventsmith::testing::given(history).then_document("1", None::<OrderSummary>);
+}

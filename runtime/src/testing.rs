@@ -120,6 +120,51 @@ impl<T: GivenEvent> Given<T> {
     }
 }
 
+impl<T: GivenEvent> Given<T> {
+    /// Feeds the history, in order, to document projection `D` (the same routing and
+    /// `#[apply]` methods as the live app, each document written as JSON and read back after
+    /// every event, so that the outcome cannot depend on how events are batched) and asserts
+    /// the document of `key`: `None` when no event touched it. Plain events are in stream
+    /// `given` (key `given`); give `Recorded` events for other streams. Returns `self`.
+    ///
+    /// # Panics
+    /// When an event cannot be applied, a document does not round-trip through JSON, or the
+    /// document is not `expected`.
+    #[track_caller]
+    pub fn then_document<D>(&self, key: &str, expected: Option<D>) -> &Self
+    where
+        D: crate::documents::DocumentProjection + PartialEq + Debug,
+    {
+        let mut documents: std::collections::HashMap<String, D> = std::collections::HashMap::new();
+        for (index, event) in self.events.iter().enumerate() {
+            let stored = event.to_stored(index as u64 + 1);
+            let routed = D::route(stored.as_log()).unwrap_or_else(|error| {
+                panic!("document projection `{}` cannot read the given event #{}: {error}", D::NAME, index + 1)
+            });
+            let Some(routed) = routed else { continue };
+            let document_key = routed.key.clone();
+            let mut document = documents.remove(&document_key).unwrap_or_else(D::initial);
+            if let Err(error) = routed.apply(&mut document) {
+                panic!("document projection `{}` cannot apply the given event #{}: {error}", D::NAME, index + 1);
+            }
+            let json = document.encode_document().unwrap_or_else(|error| {
+                panic!("the document `{document_key}` of `{}` does not encode: {error}", D::NAME)
+            });
+            let document = D::decode_document(&json).unwrap_or_else(|error| {
+                panic!("the document `{document_key}` of `{}` does not decode from what it encoded: {error}", D::NAME)
+            });
+            documents.insert(document_key, document);
+        }
+        let found = documents.remove(key);
+        assert!(
+            found == expected,
+            "the document `{key}` of `{}` is\n  {found:#?}\nbut the test expected\n  {expected:#?}",
+            D::NAME
+        );
+        self
+    }
+}
+
 /// An event a projection test can be given: any event enum value, or a `Recorded` one.
 pub trait GivenEvent {
     /// The event as a store would return it at `position` (for events without an envelope).
