@@ -149,6 +149,14 @@ pub async fn folding_the_log_sees_what_reading_it_returns<S: EventStore>(store: 
         assert_eq!(seen, read, "fold_log({from}, {max}, {types:?})");
         assert_eq!(folded, LogFolded { folded: read.len(), stopped: false });
     }
+    // What they return, and not only that they agree (both may share one reader): the
+    // filtered read crosses a page of `max` events, most of them of other types.
+    let kinds = |events: &[StoredEvent]| events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>();
+    let (seen, _) = fold_log(&store, start + 1, 2, &["Beta", "Gamma"], usize::MAX).await;
+    assert_eq!(kinds(&seen), ["Beta", "Gamma"], "fold_log across a page of other types");
+    let all = store.read_all(start + 1, 100, &[]).await.expect("read");
+    let (seen, _) = fold_log(&store, start + 1, 3, &["Alpha"], usize::MAX).await;
+    assert_eq!(seen.iter().map(|e| e.position).collect::<Vec<_>>(), [all[0].position, all[4].position]);
     let (seen, folded) = fold_log(&store, start + 1, 100, &[], 2).await;
     assert_eq!(seen.len(), 2);
     assert_eq!(folded, LogFolded { folded: 2, stopped: true });
