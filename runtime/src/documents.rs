@@ -221,6 +221,20 @@ pub trait DocumentStore: Send + Sync + 'static {
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
+/// Checks an indexed field's name for a [`DocumentStore`], which writes it into the SQL of
+/// its index (SQL takes no parameter there): ASCII letters, digits and `_`, as a Rust field
+/// name is (the macro checks that much already).
+///
+/// # Errors
+/// [`StoreError::InvalidIdentifier`] for any other name.
+pub fn check_field(field: &str) -> Result<(), StoreError> {
+    if !field.is_empty() && field.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
+        Ok(())
+    } else {
+        Err(StoreError::invalid_identifier("indexed field", field, "a field is a Rust identifier"))
+    }
+}
+
 /// Where a document projection's documents are: applied up to `position`, in the
 /// `generation` the last rebuild started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, check_field};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 
 use crate::db::{Db, to_i64, to_u64};
@@ -87,15 +87,7 @@ impl PostgresDocuments {
         let mut client = db.pool.get().await.map_err(|error| pool_error("create the read-model tables", error))?;
         let transaction = client.transaction().await.map_err(failed)?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&db.schema)]).await.map_err(failed)?;
-        transaction
-            .batch_execute(
-                "CREATE FUNCTION pg_temp.eventsmith_create_schema(name text) RETURNS void LANGUAGE plpgsql AS $$
-                 BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', name); END $$;",
-            )
-            .await
-            .map_err(failed)?;
-        transaction.execute("SELECT pg_temp.eventsmith_create_schema($1)", &[&db.schema]).await.map_err(failed)?;
-        transaction.execute("SELECT set_config('search_path', $1, true)", &[&db.schema]).await.map_err(failed)?;
+        crate::migrations::enter_schema(&transaction, &db.schema).await.map_err(failed)?;
         transaction
             .batch_execute(
                 r#"CREATE TABLE IF NOT EXISTS read_model_schema (version integer NOT NULL);
@@ -151,16 +143,6 @@ fn lock_key(schema: &str) -> i64 {
     )
 }
 
-/// A field queries filter on: a Rust identifier (checked by the macro), so it can be written
-/// into the index's expression, which SQL cannot take as a parameter.
-fn valid_field(field: &str) -> Result<(), StoreError> {
-    if !field.is_empty() && field.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
-        Ok(())
-    } else {
-        Err(StoreError::invalid_identifier("indexed field", field, "a field is a Rust identifier"))
-    }
-}
-
 /// The expression a field is indexed and filtered by: its JSON value.
 fn field_expression(field: &str) -> String {
     format!("(document -> '{field}')")
@@ -182,7 +164,7 @@ impl DocumentStore for PostgresDocuments {
                 .await
                 .map_err(failed)?;
             for field in indexed {
-                valid_field(field)?;
+                check_field(field)?;
                 let name = format!(
                     "read_model_documents_{:016x}",
                     eventsmith_runtime::id::fnv1a(format!("{projection}\0{field}").as_bytes())
@@ -317,7 +299,7 @@ impl DocumentStore for PostgresDocuments {
                 sql.push_str(&format!(" AND key > ${}", params.len()));
             }
             if let Some((field, value)) = &filter {
-                valid_field(field)?;
+                check_field(field)?;
                 params.push(value);
                 sql.push_str(&format!(" AND {} = ${}::text::jsonb", field_expression(field), params.len()));
             }

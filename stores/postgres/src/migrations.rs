@@ -36,6 +36,23 @@ async fn applied_version(client: &impl GenericClient, operation: &'static str) -
     Ok(Some(i64::from(version.unwrap_or(0))))
 }
 
+/// Creates `schema` if it is not there (its name through `format('%I')`, never spliced into
+/// SQL) and makes it the transaction's `search_path`.
+pub(crate) async fn enter_schema(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<(), tokio_postgres::Error> {
+    transaction
+        .batch_execute(
+            "CREATE FUNCTION pg_temp.eventsmith_create_schema(name text) RETURNS void LANGUAGE plpgsql AS $$
+             BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', name); END $$;",
+        )
+        .await?;
+    transaction.execute("SELECT pg_temp.eventsmith_create_schema($1)", &[&schema]).await?;
+    transaction.execute("SELECT set_config('search_path', $1, true)", &[&schema]).await?;
+    Ok(())
+}
+
 impl Db {
     /// Applies the migrations the schema does not have yet, in one transaction, serialized
     /// across processes by the store's advisory lock. A schema that holds other tables and no
@@ -45,15 +62,7 @@ impl Db {
         let mut client = self.pool.get().await.map_err(|error| pool_error("migrate", error))?;
         let transaction = client.transaction().await.map_err(failed)?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock]).await.map_err(failed)?;
-        transaction
-            .batch_execute(
-                "CREATE FUNCTION pg_temp.eventsmith_create_schema(name text) RETURNS void LANGUAGE plpgsql AS $$
-                 BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', name); END $$;",
-            )
-            .await
-            .map_err(failed)?;
-        transaction.execute("SELECT pg_temp.eventsmith_create_schema($1)", &[&self.schema]).await.map_err(failed)?;
-        transaction.execute("SELECT set_config('search_path', $1, true)", &[&self.schema]).await.map_err(failed)?;
+        enter_schema(&transaction, &self.schema).await.map_err(failed)?;
         let applied = match applied_version(&transaction, "migrate").await? {
             Some(version) => version,
             None => {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, check_field};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -131,21 +131,13 @@ fn field_expression(field: &str) -> String {
     format!("(document -> '$.{field}')")
 }
 
-fn valid_field(field: &str) -> Result<(), StoreError> {
-    if !field.is_empty() && field.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
-        Ok(())
-    } else {
-        Err(StoreError::invalid_identifier("indexed field", field, "a field is a Rust identifier"))
-    }
-}
-
 impl DocumentStore for SqliteDocuments {
     fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
         let projection = projection.to_owned();
         let indexed: Vec<String> = indexed.iter().map(|field| (*field).to_owned()).collect();
         Box::pin(self.with(move |connection| {
             for field in &indexed {
-                valid_field(field)?;
+                check_field(field)?;
                 let sql = format!(
                     "CREATE INDEX IF NOT EXISTS {} ON eventsmith_documents (projection, {})",
                     index_name(&projection, field),
@@ -240,7 +232,7 @@ impl DocumentStore for SqliteDocuments {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let (condition, value) = match &filter {
                 Some((field, value)) => {
-                    valid_field(field)?;
+                    check_field(field)?;
                     (format!("AND {} = ?4", field_expression(field)), Some(value.clone()))
                 }
                 None => (String::new(), None),
