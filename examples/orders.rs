@@ -1,24 +1,30 @@
 //! The seed's order domain: events, commands with validation, an aggregate whose state is
-//! rebuilt by replaying its events (the command model), and a projection answering queries
-//! (the query model).
+//! rebuilt by replaying its events (the command model), and a read model of documents in a
+//! database answering queries (the query model).
 //!
-//! Run it with `cargo run --example orders`: it keeps its events in `orders.db` (SQLite, the
-//! embedded default), and each run continues from what earlier runs stored. Another file:
-//! `cargo run --example orders -- path/to.db`; no file at all: `-- --store memory`; a
-//! server: `cargo run --example orders --features postgres -- --store postgres://...` or
-//! `--features nats -- --store nats://...`.
+//! Run it with `cargo run --example orders`: it keeps its events and its read model in
+//! `orders.db` (SQLite, the embedded default), and each run continues from what earlier runs
+//! stored. Another file: `cargo run --example orders -- path/to.db`; no file at all:
+//! `-- --store memory`; a server: `cargo run --example orders --features postgres -- --store
+//! postgres://...` (read model in the same database) or `--features nats -- --store
+//! nats://...` (read model in `orders-read-model.db`).
+//!
+//! `-- --query-only` runs it as a process that only answers queries, beside one that writes:
+//! it reads the read model's database and never replays the log.
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
+use eventsmith::documents::DocumentStore;
 use eventsmith::prelude::*;
+use eventsmith::store::EventStore;
 use eventsmith::{CommandEnvelope, ExecuteError, QueryEnvelope};
 
 // ---------------------------------------------------------------------------------------
 // Events: what happened to an order. Each is a struct; the enum gives each a stable name.
 
 /// Identifies an order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct OrderId(pub String);
 
@@ -205,10 +211,11 @@ impl Order {
 }
 
 // ---------------------------------------------------------------------------------------
-// The query model: a read model of every order, fed from the global log.
+// The query model: one document per order in the read model's database, fed from the global
+// log, each event applied once; any process with the database answers its queries.
 
-/// One order as the read side shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One order as the read side shows it: its document, keyed by the order's id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderSummary {
     pub order_id: OrderId,
     pub customer_name: String,
@@ -224,11 +231,17 @@ pub struct GetOrder {
     pub order_id: OrderId,
 }
 
+/// A page of orders in id order: those after `after`, at most `limit` (100 unless given).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ListOrders {
     /// Only orders in this status, if given.
     #[serde(default)]
     pub status: Option<Status>,
+    /// The last order id of the page before.
+    #[serde(default)]
+    pub after: Option<OrderId>,
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 /// The seed's dynamic query envelope: `{"type": "GetOrder", "data": {...}}`.
@@ -238,16 +251,11 @@ pub enum OrderQuery {
     ListOrders(ListOrders),
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct OrdersView {
-    orders: BTreeMap<OrderId, OrderSummary>,
-}
-
-#[projection(name = "orders", events = OrderEvent, persist)]
-impl OrdersView {
-    #[apply]
+#[projection(name = "orders", events = OrderEvent, documents(index(status)))]
+impl OrderSummary {
+    #[apply(key = event.order_id)]
     fn created(&mut self, event: &Recorded<OrderCreated>) {
-        let summary = OrderSummary {
+        *self = OrderSummary {
             order_id: event.order_id.clone(),
             customer_name: event.customer_name.clone(),
             total_cents: event.total_cents,
@@ -255,76 +263,128 @@ impl OrdersView {
             carrier: None,
             updated_at: event.position,
         };
-        self.orders.insert(event.order_id.clone(), summary);
     }
 
-    #[apply]
+    #[apply(key = event.order_id)]
     fn approved(&mut self, event: &Recorded<OrderApproved>) {
-        self.update(&event.order_id, event.position, |order| order.status = Status::Approved);
+        self.status = Status::Approved;
+        self.updated_at = event.position;
     }
 
-    #[apply]
+    #[apply(key = event.order_id)]
     fn shipped(&mut self, event: &Recorded<OrderShipped>) {
-        self.update(&event.order_id, event.position, |order| {
-            order.status = Status::Shipped;
-            order.carrier = Some(event.carrier.clone());
-        });
+        self.status = Status::Shipped;
+        self.carrier = Some(event.carrier.clone());
+        self.updated_at = event.position;
     }
 
     #[query]
-    fn get_order(&self, query: GetOrder) -> Option<OrderSummary> {
-        self.orders.get(&query.order_id).cloned()
+    async fn get_order(documents: &Documents<Self>, query: GetOrder) -> Result<Option<Self>, DocumentError> {
+        documents.get(&query.order_id.0).await
     }
 
     #[query]
-    fn list_orders(&self, query: ListOrders) -> Vec<OrderSummary> {
-        self.orders.values().filter(|order| query.status.is_none_or(|status| order.status == status)).cloned().collect()
-    }
-
-    fn update(&mut self, order_id: &OrderId, position: u64, change: impl FnOnce(&mut OrderSummary)) {
-        if let Some(order) = self.orders.get_mut(order_id) {
-            change(order);
-            order.updated_at = position;
-        }
+    async fn list_orders(documents: &Documents<Self>, query: ListOrders) -> Result<Vec<Self>, DocumentError> {
+        let (after, limit) = (query.after.as_ref().map(|id| id.0.as_str()), query.limit.unwrap_or(100));
+        let page = match query.status {
+            Some(status) => documents.filter("status", &status, after, limit).await?,
+            None => documents.list(after, limit).await?,
+        };
+        Ok(page.into_iter().map(|(_, order)| order).collect())
     }
 }
 
 // ---------------------------------------------------------------------------------------
 
-/// Where the example keeps its events, from the command line.
-fn store_location() -> String {
-    let mut args = std::env::args().skip(1);
-    match (args.next(), args.next()) {
-        (Some(flag), Some(location)) if flag == "--store" => location,
-        (Some(path), _) if !path.starts_with("--") => path,
-        _ => "orders.db".to_owned(),
-    }
+/// What the command line asks for.
+struct Args {
+    /// Where the events are: a SQLite file, `memory`, or a server's URL.
+    store: String,
+    /// Only answer queries from the read model.
+    query_only: bool,
 }
 
-async fn open_store(location: &str) -> eventsmith::Result<std::sync::Arc<dyn eventsmith::store::EventStore>> {
-    Ok(match location {
-        "memory" => std::sync::Arc::new(MemoryStore::new()),
-        #[cfg(feature = "postgres")]
-        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            std::sync::Arc::new(eventsmith::PostgresStore::connect(url).await?)
+fn args() -> Args {
+    let mut parsed = Args { store: "orders.db".to_owned(), query_only: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--store" => parsed.store = args.next().unwrap_or(parsed.store),
+            "--query-only" => parsed.query_only = true,
+            path if !path.starts_with("--") => parsed.store = path.to_owned(),
+            other => eprintln!("ignoring unknown option `{other}`"),
         }
+    }
+    parsed
+}
+
+/// The event store and the read model's database at `location`: one SQLite file or one
+/// PostgreSQL database for both; NATS keeps its read model in a SQLite file beside.
+async fn open(location: &str) -> eventsmith::Result<(Arc<dyn EventStore>, Arc<dyn DocumentStore>)> {
+    use eventsmith::documents::SqliteDocuments;
+    Ok(match location {
+        "memory" => (Arc::new(MemoryStore::new()), Arc::new(SqliteDocuments::in_memory().await?)),
+        #[cfg(feature = "postgres")]
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => (
+            Arc::new(eventsmith::PostgresStore::connect(url).await?),
+            Arc::new(eventsmith::documents::PostgresDocuments::connect(url).await?),
+        ),
         #[cfg(feature = "nats")]
-        url if url.starts_with("nats://") => std::sync::Arc::new(eventsmith::NatsStore::connect(url).await?),
+        url if url.starts_with("nats://") => (
+            Arc::new(eventsmith::NatsStore::connect(url).await?),
+            Arc::new(SqliteDocuments::open("orders-read-model.db").await?),
+        ),
         url if url.contains("://") && !url.starts_with("sqlite://") => {
             return Err(eventsmith::Error::Config(format!(
                 "cannot open `{url}`: build the example with the store's feature, e.g. `--features postgres` or `--features nats`"
             )));
         }
-        path => std::sync::Arc::new(eventsmith::SqliteStore::open(path.trim_start_matches("sqlite://")).await?),
+        path => {
+            let path = path.trim_start_matches("sqlite://");
+            (Arc::new(eventsmith::SqliteStore::open(path).await?), Arc::new(SqliteDocuments::open(path).await?))
+        }
     })
+}
+
+/// How many orders the read model holds, page by page.
+async fn count_orders(app: &App) -> eventsmith::Result<usize> {
+    let (mut count, mut after) = (0, None);
+    loop {
+        let page = app.query(ListOrders { after, limit: Some(500), ..ListOrders::default() }).await?;
+        count += page.len();
+        match page.last() {
+            Some(last) => after = Some(last.order_id.clone()),
+            None => return Ok(count),
+        }
+    }
+}
+
+/// A process that only answers queries: no projection registered, nothing replayed.
+async fn answer_queries(app: &App, location: &str) -> eventsmith::Result<()> {
+    let applied = app.documents::<OrderSummary>()?.checkpoint().await?;
+    println!("store: {location}, query-only (the read model has applied the log up to position {applied})\n");
+    println!("ListOrders {{}} (the first 10):");
+    for order in app.query(ListOrders { limit: Some(10), ..ListOrders::default() }).await? {
+        println!("  {order:?}");
+    }
+    println!("ListOrders {{ status: Shipped }}: {} on the first page", {
+        app.query(ListOrders { status: Some(Status::Shipped), ..ListOrders::default() }).await?.len()
+    });
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> eventsmith::Result<()> {
-    let location = store_location();
-    let store = open_store(&location).await?;
-    let app = App::builder().shared_store(store).aggregate::<Order>().projection::<OrdersView>().build().await?;
-    let earlier = app.query(ListOrders::default()).await?.len();
+    let Args { store: location, query_only } = args();
+    let (store, read_model) = open(&location).await?;
+    let builder = App::builder().shared_store(store).shared_documents(read_model);
+    if query_only {
+        return answer_queries(&builder.build().await?, &location).await;
+    }
+    let app = builder.aggregate::<Order>().document_projection::<OrderSummary>().build().await?;
+    // Brings the read model up to the log (written by earlier runs, or by other processes).
+    app.update_documents::<OrderSummary>().await?;
+    let earlier = count_orders(&app).await?;
     println!("store: {location} ({earlier} orders from earlier runs)\n");
     let order_id = OrderId(format!("order-{}", earlier + 1));
 
@@ -365,8 +425,9 @@ async fn main() -> eventsmith::Result<()> {
     println!("\nQuery model:");
     let order: Option<OrderSummary> = app.query(GetOrder { order_id: order_id.clone() }).await?;
     println!("  GetOrder {{ order_id: {order_id} }}\n    {order:?}");
-    println!("  ListOrders {{}}");
-    for order in app.query(ListOrders::default()).await? {
+    println!("  ListOrders {{ after: order-{} }}", earlier);
+    let after = Some(OrderId(format!("order-{earlier}")));
+    for order in app.query(ListOrders { after, limit: Some(3), ..ListOrders::default() }).await? {
         println!("    {order:?}");
     }
     let json = br#"{"type": "ListOrders", "data": {"status": "Shipped"}}"#;
@@ -461,11 +522,14 @@ mod tests {
     fn the_view_follows_an_order() {
         let created = OrderEvent::from(created());
         given([created.clone()])
-            .then_query(ListOrders { status: Some(Status::Created) }, vec![summary(Status::Created, None, 1)])
+            .then_query(
+                ListOrders { status: Some(Status::Created), ..ListOrders::default() },
+                vec![summary(Status::Created, None, 1)],
+            )
             .then_query(GetOrder { order_id: "other".into() }, None);
         given([created, approved().into(), OrderShipped { order_id: "o".into(), carrier: "UPS".into() }.into()])
             .then_query(GetOrder { order_id: "o".into() }, Some(summary(Status::Shipped, Some("UPS"), 3)))
-            .then_query(ListOrders { status: Some(Status::Created) }, vec![]);
+            .then_query(ListOrders { status: Some(Status::Created), ..ListOrders::default() }, vec![]);
     }
 
     fn summary(status: Status, carrier: Option<&str>, updated_at: u64) -> OrderSummary {
@@ -481,7 +545,13 @@ mod tests {
 
     #[tokio::test]
     async fn queries_see_every_executed_command_and_answer_json() {
-        let app = App::builder().store(MemoryStore::new()).projection::<OrdersView>().build().await.unwrap();
+        let app = App::builder()
+            .store(MemoryStore::new())
+            .documents_in(eventsmith::documents::SqliteDocuments::in_memory().await.unwrap())
+            .document_projection::<OrderSummary>()
+            .build()
+            .await
+            .unwrap();
         app.execute(CreateOrder { order_id: "o".into(), customer_name: "Ada".into(), total_cents: 100 }).await.unwrap();
         assert_eq!(
             app.query(GetOrder { order_id: "o".into() }).await.unwrap(),

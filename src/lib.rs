@@ -127,9 +127,12 @@ pub mod documents {
     pub use eventsmith_sqlite::SqliteDocuments;
 }
 
+pub mod testing;
+
 /// What a domain module needs: the macros, the traits and the engine.
 pub mod prelude {
     pub use eventsmith_macros::{Command, CommandEnvelope, Event, Query, QueryEnvelope, aggregate, projection};
+    pub use eventsmith_runtime::documents::{DocumentError, Documents};
     pub use eventsmith_runtime::{
         Aggregate, App, Command, CommandEnvelope, Envelope, Event, EventStore, ExpectedVersion, MemoryStore, Metadata,
         Projection, Query, QueryEnvelope, Recorded,

@@ -11,7 +11,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventsmith::documents::{DocumentCheckpoint, DocumentError, DocumentProjection, DocumentStore, SqliteDocuments};
+use eventsmith::documents::{
+    DocumentCheckpoint, DocumentError, DocumentProjection, DocumentStore, Documents, SqliteDocuments,
+};
 use eventsmith::prelude::*;
 use eventsmith::store::{NewEvent, StoreError};
 use eventsmith::{ApplyError, Error, SqliteStore};
@@ -128,6 +130,29 @@ impl OrderSummary {
         self.status = Status::Shipped;
         self.events += 1;
     }
+
+    #[query]
+    async fn summary(documents: &Documents<Self>, query: GetSummary) -> Result<Option<Self>, DocumentError> {
+        documents.get(&query.0).await
+    }
+
+    #[query]
+    async fn with_status(documents: &Documents<Self>, query: &OrdersWithStatus) -> Result<Vec<String>, DocumentError> {
+        let page = documents.filter("status", &query.status, query.after.as_deref(), query.limit).await?;
+        Ok(page.into_iter().map(|(key, _)| key).collect())
+    }
+}
+
+/// The summary of one order, by its id.
+#[derive(Debug, Clone)]
+pub struct GetSummary(pub String);
+
+/// A page of the ids of the orders in a status.
+#[derive(Debug, Clone)]
+pub struct OrdersWithStatus {
+    pub status: Status,
+    pub after: Option<String>,
+    pub limit: usize,
 }
 
 /// One document per customer, updated by the orders' events: a key taken from the event.
@@ -315,6 +340,14 @@ async fn documents_are_read_by_key_by_keys_in_pages_and_by_indexed_fields(models
     assert!(bob.iter().all(|(_, summary)| summary.customer == "bob"));
     assert!(summaries.filter("customer", "carol", None, 100).await.unwrap().is_empty());
 
+    // The same through typed queries, answered by the projection's `#[query]` methods.
+    assert_eq!(app.query(GetSummary("03".into())).await.unwrap(), Some(expected_summary(3)));
+    assert_eq!(app.query(GetSummary("99".into())).await.unwrap(), None);
+    let shipped = OrdersWithStatus { status: Status::Shipped, after: None, limit: 3 };
+    assert_eq!(app.query(shipped.clone()).await.unwrap(), ["05", "10", "15"]);
+    let rest = OrdersWithStatus { after: Some("15".into()), limit: 10, ..shipped };
+    assert_eq!(app.query(rest).await.unwrap(), ["20", "25"]);
+
     let thirty = summaries.filter("total", &30u64, None, 10).await.unwrap();
     assert_eq!(thirty, [("03".to_owned(), expected_summary(3))]);
     assert!(matches!(
@@ -344,6 +377,8 @@ async fn a_process_that_only_queries_reads_the_database_and_waits_for_positions(
     reader.wait_for::<OrderSummary>(position, Duration::from_secs(5)).await.unwrap();
     let summary = reader.documents::<OrderSummary>().unwrap().get("01").await.unwrap().unwrap();
     assert_eq!((summary.customer.as_str(), summary.total), ("ann", 10));
+    let queried = reader.query(GetSummary("01".into())).await.unwrap().expect("a typed answer from the database");
+    assert_eq!(queried, summary);
     assert!(matches!(
         reader.update_documents::<OrderSummary>().await,
         Err(Error::DocumentProjectionNotRegistered { projection: "order_summaries", .. })
@@ -366,7 +401,7 @@ async fn a_process_that_only_queries_reads_the_database_and_waits_for_positions(
     });
     writer.update_documents::<OrderSummary>().await.unwrap();
     waiting.await.unwrap().unwrap();
-    let summary = reader.documents::<OrderSummary>().unwrap().get("01").await.unwrap().unwrap();
+    let summary = reader.query(GetSummary("01".into())).await.unwrap().unwrap();
     assert_eq!((summary.status, summary.paid), (Status::Paid, 5));
     // Events of other types after the checkpoint are not waited for.
     let other = store
@@ -532,6 +567,9 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
         app.wait_for::<OrderSummary>(head, Duration::from_secs(10)).await,
         Err(Error::ProjectionStopped(_))
     ));
+    // Its queries in this process say why rather than answer from where it stopped.
+    let queried = app.query(GetSummary("02".into())).await;
+    assert!(matches!(queried, Err(Error::ProjectionStopped(ref why)) if why.projection == "order_summaries"));
 
     app.update_documents::<CustomerTotals>().await.unwrap();
     assert_eq!(app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap().orders, 4);
@@ -682,6 +720,7 @@ async fn document_projections_need_a_document_store() {
     assert!(matches!(built, Err(Error::Config(ref message)) if message.contains("documents_in")), "{built:?}");
     let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
     assert!(matches!(app.documents::<OrderSummary>(), Err(Error::Documents(DocumentError::NoStore))));
+    assert!(matches!(app.query(GetSummary("01".into())).await, Err(Error::Documents(DocumentError::NoStore))));
 }
 
 /// Events in NATS JetStream, read models in PostgreSQL: another server than the events'.
@@ -780,4 +819,38 @@ fn the_test_kit_fails_on_an_event_the_projection_refuses() {
         recorded("Order-1", 2, OrderEvent::Paid(Paid { amount: 0 })),
     ];
     eventsmith::testing::given(history).then_document("1", None::<OrderSummary>);
+}
+
+#[test]
+fn the_test_kit_answers_document_queries_from_a_sqlite_read_model() {
+    let mut history = kit_history();
+    history.push(recorded("Order-3", 4, OrderEvent::Placed(Placed { customer: "bob".into(), total: 7 })));
+    history.push(recorded("Order-3", 5, OrderEvent::Paid(Paid { amount: 7 })));
+    history.push(recorded("Order-10", 6, OrderEvent::Placed(Placed { customer: "bob".into(), total: 1 })));
+    history.push(recorded("Order-10", 7, OrderEvent::Paid(Paid { amount: 1 })));
+    let paid = OrderSummary { customer: "ann".into(), status: Status::Paid, total: 10, paid: 10, events: 2 };
+    let with_status =
+        |status, after: Option<&str>, limit| OrdersWithStatus { status, after: after.map(Into::into), limit };
+    eventsmith::testing::given(history)
+        .then_query(GetSummary("1".into()), Some(paid))
+        .then_query(GetSummary("4".into()), None)
+        // In the database's key order (bytes: "10" before "3"), filtered and paged there.
+        .then_query(with_status(Status::Paid, None, 10), vec!["1".to_owned(), "10".into(), "3".into()])
+        .then_query(with_status(Status::Paid, Some("10"), 10), vec!["3".to_owned()])
+        .then_query(with_status(Status::Placed, None, 10), vec!["2".to_owned()]);
+}
+
+#[test]
+#[should_panic(expected = "GetSummary(\"2\") answered")]
+fn the_test_kit_fails_on_another_answer() {
+    let unpaid = OrderSummary { customer: "ann".into(), status: Status::Paid, total: 5, paid: 5, events: 2 };
+    eventsmith::testing::given(kit_history()).then_query(GetSummary("2".into()), Some(unpaid));
+}
+
+/// Inside a test's own runtime, too: the kit's read model runs on a thread of its own.
+#[tokio::test]
+async fn the_test_kit_answers_document_queries_inside_an_async_test() {
+    let none: Vec<String> = Vec::new();
+    eventsmith::testing::given(kit_history())
+        .then_query(OrdersWithStatus { status: Status::Shipped, after: None, limit: 5 }, none);
 }

@@ -116,3 +116,25 @@ pub fn apply_argument(cx: &Ctxt, marker: &Attribute) -> Result<Option<Path>, ()>
         }
     }
 }
+
+/// `ty` with every `Self` in it replaced by `self_ty`: a method's return type written in the
+/// read model's impl block, moved into an impl for another type (the query's), where `Self`
+/// would mean that type instead.
+pub fn self_replaced(ty: &Type, self_ty: &Type) -> proc_macro2::TokenStream {
+    fn replace(tokens: proc_macro2::TokenStream, self_ty: &Type) -> proc_macro2::TokenStream {
+        use proc_macro2::{Group, TokenTree};
+        tokens
+            .into_iter()
+            .flat_map(|tree| match tree {
+                TokenTree::Ident(ident) if ident == "Self" => quote::quote!(#self_ty),
+                TokenTree::Group(group) => {
+                    let mut replaced = Group::new(group.delimiter(), replace(group.stream(), self_ty));
+                    replaced.set_span(group.span());
+                    TokenTree::Group(replaced).into()
+                }
+                other => other.into(),
+            })
+            .collect()
+    }
+    replace(quote::quote!(#ty), self_ty)
+}

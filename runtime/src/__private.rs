@@ -20,7 +20,9 @@ pub use crate::codec::{
     unknown_version,
 };
 pub use crate::command::{AggregateId, ClonedCommand, Command, CommandFor, ExpectStream, RoutedTo};
-pub use crate::documents::{DocumentKey, DocumentProjection, Routed, default_key, route_member};
+pub use crate::documents::{
+    DocumentError, DocumentKey, DocumentProjection, DocumentQuery, Documents, Routed, default_key, route_member,
+};
 pub use crate::envelope::{CommandEnvelope, Dispatched, Envelope, JsonAnswer, QueryEnvelope, decode_message};
 pub use crate::error::Error;
 pub use crate::event::{Event, EventType, NotDeprecated, Produces, VariantOf};
@@ -30,6 +32,7 @@ pub use crate::projection::{
 };
 pub use crate::recorded::Recorded;
 pub use crate::schema::{EventSchema, EventSchemas, HasSchema, unit_schema};
+pub use crate::store::BoxFuture;
 pub use crate::store::{LogEvent, StoredEvent};
 
 /// Stands in for the event and error types of an aggregate whose `#[aggregate(...)]` has

@@ -377,3 +377,22 @@ impl<D: DocumentProjection> Documents<D> {
         Ok(self.store.checkpoint(D::NAME).await?.position)
     }
 }
+
+/// A query answered by a document projection from its database: implemented by a
+/// `#[query] async fn` of a `#[projection(..., documents)]`, which takes the projection's
+/// [`Documents`] and the query. [`App::query`](crate::App::query) answers it in any process
+/// that has the database, whether it runs the projection or not.
+#[diagnostic::on_unimplemented(
+    message = "no document projection answers `{Self}`",
+    label = "`{Self}` is not answered by any `#[query]` method",
+    note = "add `#[query] async fn get(documents: &Documents<Self>, query: {Self}) -> Result<YourAnswer, DocumentError>` to a `#[projection(..., documents)]` impl"
+)]
+pub trait DocumentQuery: Send + 'static {
+    /// The projection whose documents answer it.
+    type Projection: DocumentProjection;
+    /// The typed answer.
+    type Output: Send + 'static;
+
+    /// Answers the query from the projection's documents.
+    fn answer(self, documents: &Documents<Self::Projection>) -> BoxFuture<'_, Result<Self::Output, DocumentError>>;
+}

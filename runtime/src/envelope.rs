@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::aggregate::Aggregate;
-use crate::app::{App, Committed};
+use crate::app::{Answerable, App, Committed};
 use crate::codec::DecodeError;
 use crate::error::Error;
 use crate::event::Event;
-use crate::projection::Query;
+use crate::store::BoxFuture;
 
 /// An enum of messages (commands or queries) decoded from `{"type": ..., "data": ...}`.
 /// Implemented by `#[derive(CommandEnvelope)]` and `#[derive(QueryEnvelope)]`.
@@ -133,22 +133,26 @@ pub trait SerializableAnswer: serde::Serialize {}
 #[diagnostic::do_not_recommend]
 impl<T: serde::Serialize> SerializableAnswer for T {}
 
-/// A query answered through a [`QueryEnvelope`], whose answer is sent as JSON. Implemented
-/// for every query whose answer is a [`SerializableAnswer`].
-pub trait JsonAnswer: Query {
+/// A query answered through a [`QueryEnvelope`], whose answer is sent as JSON: by a
+/// projection in memory or by a document projection's database (`Via`, as for
+/// [`App::query`]). Implemented for every query whose answer is a [`SerializableAnswer`].
+pub trait JsonAnswer<Via>: Answerable<Via> {
     /// Answers the query, as JSON text.
     ///
     /// # Errors
     /// As [`App::query`], or an answer that does not serialize.
-    fn answer_json(self, app: &App) -> Result<String, Error>;
+    fn answer_json(self, app: &App) -> BoxFuture<'_, Result<String, Error>>;
 }
 
-impl<Q: Query> JsonAnswer for Q
+impl<Via, Q: Answerable<Via>> JsonAnswer<Via> for Q
 where
-    Q::Output: SerializableAnswer,
+    Q::Output: SerializableAnswer + Send + 'static,
 {
-    fn answer_json(self, app: &App) -> Result<String, Error> {
-        let answer = app.answer(self)?;
-        serde_json::to_string(&answer).map_err(|source| Error::Answer { query: std::any::type_name::<Q>(), source })
+    fn answer_json(self, app: &App) -> BoxFuture<'_, Result<String, Error>> {
+        let answer = app.query(self);
+        Box::pin(async move {
+            let answer = answer.await?;
+            serde_json::to_string(&answer).map_err(|source| Error::Answer { query: std::any::type_name::<Q>(), source })
+        })
     }
 }

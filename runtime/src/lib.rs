@@ -14,7 +14,7 @@
 //! | the domain's traits | [`aggregate`], [`command`], [`projection`], [`documents`] |
 //! | the engine | [`app`] (with its errors, re-exported as [`error`]) |
 //! | the dynamic envelopes | [`envelope`] |
-//! | tests | [`testing`] (given/when/then for domains), [`conformance`] (for stores) |
+//! | tests | [`testing`] (the events a given/when/then test starts from; the kit is `eventsmith::testing`), [`conformance`] (for stores) |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

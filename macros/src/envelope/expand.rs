@@ -79,7 +79,7 @@ fn routing(model: &EnvelopeEnum<'_>) -> TokenStream {
         Kind::Queries => {
             let answers = model.variants.iter().map(|variant| {
                 let ty = variant.message;
-                quote_spanned! {located(ty.span())=> <#ty as ::eventsmith::__private::JsonAnswer>::answer_json(__message, app) }
+                quote_spanned! {located(ty.span())=> <#ty as ::eventsmith::__private::JsonAnswer<_>>::answer_json(__message, app).await }
             });
             quote! {
                 #attributes

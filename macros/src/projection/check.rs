@@ -70,18 +70,6 @@ pub fn check(cx: &Ctxt, model: &ProjectionImpl<'_>) {
             cx.error_on(first.event.tokens(), format_args!("`{key}` is first applied by `{}` here", first.method));
         }
     }
-    if model.documents.is_some() {
-        for query in &model.queries {
-            cx.error_on(
-                query.method,
-                format_args!(
-                    "a document projection is queried through `app.documents::<{}>()` (`get`, `list`, `filter` on \
-                     its indexed fields), not by `#[query]` methods",
-                    model.self_ty.to_token_stream()
-                ),
-            );
-        }
-    }
     for (index, query) in model.queries.iter().enumerate() {
         let key = query.query.to_token_stream().to_string();
         if let Some(first) =

@@ -7,8 +7,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::expand::{events_tuple, index_of, outcome, overlap_checks, stored_as};
-use super::model::{ProjectionApply, ProjectionImpl};
+use super::model::{ProjectionApply, ProjectionImpl, QueryHandler};
 use crate::naming::{self, located};
+use crate::sig::self_replaced;
 
 pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
@@ -25,8 +26,10 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     let initial =
         quote_spanned!(located(self_ty.span())=> <Self as ::eventsmith::__private::InitialModel>::initial_model());
     let attributes = naming::impl_attributes();
+    let queries = model.queries.iter().map(|query| query_impl(model, query));
     quote! {
         const _: () = {
+            #(#queries)*
             #attributes
             impl ::eventsmith::__private::DocumentProjection for #self_ty {
                 const NAME: &'static str = #name;
@@ -85,6 +88,42 @@ fn route_arm(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events: &T
                 |#event| #key,
                 |__document, __recorded| #outcome,
             );
+        }
+    }
+}
+
+/// A `#[query] async fn` answered from the projection's documents: the `DocumentQuery` impl
+/// of its query type.
+fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {
+    let self_ty = model.self_ty;
+    let (method, query_ty) = (query.method, query.query);
+    let argument = if query.by_ref { quote!(&self) } else { quote!(self) };
+    // At the return type: one that is not `Result<_, DocumentError>` is reported there.
+    // The `T` of the method's `Result<T, DocumentError>`; the result itself is checked at
+    // the return type.
+    let answer = self_replaced(query.answer.unwrap_or(query.output), self_ty);
+    let result = quote_spanned!(located(query.output.span())=>
+        let answer: ::core::result::Result<#answer, ::eventsmith::__private::DocumentError> =
+            #self_ty::#method(documents, #argument).await;
+        answer
+    );
+    let attributes = naming::impl_attributes();
+    // Spanned at the query type: a query answered by two projections conflicts there.
+    quote_spanned! {located(query_ty.span())=>
+        #attributes
+        impl ::eventsmith::__private::DocumentQuery for #query_ty {
+            type Projection = #self_ty;
+            type Output = #answer;
+
+            fn answer(
+                self,
+                documents: &::eventsmith::__private::Documents<#self_ty>,
+            ) -> ::eventsmith::__private::BoxFuture<
+                '_,
+                ::core::result::Result<Self::Output, ::eventsmith::__private::DocumentError>,
+            > {
+                ::eventsmith::__private::Box::pin(async move { #result })
+            }
         }
     }
 }

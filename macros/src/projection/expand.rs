@@ -21,10 +21,34 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     }
 }
 
-/// What is emitted for a projection with errors: a `Projection` impl that consumes nothing,
-/// so that the errors reported are the user's mistakes and not their consequences.
-pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>) -> TokenStream {
+/// What is emitted for a projection with errors: a `Projection` (or, for a document
+/// projection, a `DocumentProjection`) impl that consumes nothing, so that the errors
+/// reported are the user's mistakes and not their consequences.
+pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>, documents: bool) -> TokenStream {
     let name = name.map_or_else(String::new, syn::LitStr::value);
+    if documents {
+        return quote! {
+            impl ::eventsmith::__private::DocumentProjection for #self_ty {
+                const NAME: &'static str = #name;
+                type Events = ();
+                const INDEXED: &'static [&'static str] = &[];
+                fn initial() -> Self {
+                    ::core::unreachable!("a projection with errors is never compiled")
+                }
+                fn event_types() -> ::eventsmith::__private::Vec<&'static str> {
+                    ::eventsmith::__private::Vec::new()
+                }
+                fn route(
+                    _: ::eventsmith::__private::LogEvent<'_>,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<::eventsmith::__private::Routed<Self>>,
+                    ::eventsmith::__private::ApplyError,
+                > {
+                    ::core::result::Result::Ok(::core::option::Option::None)
+                }
+            }
+        };
+    }
     quote! {
         impl ::eventsmith::__private::Projection for #self_ty {
             const NAME: &'static str = #name;
@@ -196,7 +220,8 @@ pub fn stored_as(model: &ProjectionImpl<'_>, apply: &ProjectionApply<'_>, events
 
 fn query_impl(model: &ProjectionImpl<'_>, query: &QueryHandler<'_>) -> TokenStream {
     let self_ty = model.self_ty;
-    let (method, query_ty, output) = (query.method, query.query, query.output);
+    let (method, query_ty) = (query.method, query.query);
+    let output = crate::sig::self_replaced(query.output, self_ty);
     let argument = if query.by_ref { quote!(&self) } else { quote!(self) };
     // Spanned at the query type: a query answered by two projections conflicts there.
     let attributes = naming::impl_attributes();

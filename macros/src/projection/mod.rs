@@ -22,8 +22,9 @@ pub fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
         || model.as_ref().map(expand::expand).unwrap_or_default(),
         || {
             let name = model.as_ref().map(|model| &model.name);
+            let documents = model.as_ref().is_some_and(|model| model.documents.is_some());
             if item.trait_.is_none() && item.generics.params.is_empty() {
-                expand::fallback(&item.self_ty, name)
+                expand::fallback(&item.self_ty, name, documents)
             } else {
                 TokenStream::new()
             }

@@ -53,7 +53,13 @@ pub struct QueryHandler<'a> {
     pub query: &'a Type,
     pub by_ref: bool,
     pub output: &'a Type,
+    /// A document projection's query: the `T` of the `Result<T, DocumentError>` it returns.
+    pub answer: Option<&'a Type>,
 }
+
+/// What a `#[query]` method has to say about a document projection's `#[query]` signature.
+const DOCUMENT_QUERY: &str =
+    "async fn get(documents: &Documents<Self>, query: GetOrder) -> Result<YourAnswer, DocumentError>";
 
 impl Applied {
     pub fn key(&self) -> String {
@@ -173,6 +179,8 @@ impl<'a> ProjectionImpl<'a> {
         let mut applies = Vec::new();
         let mut apply_marked = 0;
         let mut queries = Vec::new();
+        // A document projection's queries read its database; the others, the model in memory.
+        let stored = documents.span().is_some();
         for impl_item in &item.items {
             let ImplItem::Fn(method) = impl_item else { continue };
             let apply = attr::named(&method.attrs, APPLY).next();
@@ -185,6 +193,7 @@ impl<'a> ProjectionImpl<'a> {
                     apply_marked += 1;
                     applies.extend(ProjectionApply::lower(cx, marker, method));
                 }
+                (None, Some(marker)) if stored => queries.extend(QueryHandler::lower_stored(cx, marker, method)),
                 (None, Some(marker)) => queries.extend(QueryHandler::lower(cx, marker, method)),
                 (None, None) => {}
             }
@@ -310,9 +319,7 @@ fn recorded_payload(ty: &Type) -> Option<&Type> {
 impl<'a> QueryHandler<'a> {
     fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
         let sig = &method.sig;
-        if !matches!(marker.meta, Meta::Path(_)) {
-            cx.error_on(marker, "`#[query]` on a method takes no arguments; the query type is the method's parameter");
-        }
+        check_marker(cx, marker);
         check_plain(cx, method, "a `#[query]` method")?;
         check_receiver(
             cx,
@@ -344,7 +351,91 @@ impl<'a> QueryHandler<'a> {
             );
             return None;
         }
-        Some(Self { method: &sig.ident, query, by_ref, output })
+        Some(Self { method: &sig.ident, query, by_ref, output, answer: None })
+    }
+
+    /// A document projection's `#[query]`: `async fn`, no receiver, the projection's
+    /// `&Documents<Self>` and the query.
+    fn lower_stored(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+        let sig = &method.sig;
+        check_marker(cx, marker);
+        if let Some(receiver) = sig.receiver() {
+            cx.error_on(
+                receiver,
+                format_args!(
+                    "a document projection's `#[query]` reads its documents from the database, not from `self`: \
+                     `{DOCUMENT_QUERY}`"
+                ),
+            );
+            return None;
+        }
+        if sig.asyncness.is_none() {
+            cx.error_on(
+                sig.fn_token,
+                format_args!("a document projection's `#[query]` is `async`: it reads a database. `{DOCUMENT_QUERY}`"),
+            );
+            return None;
+        }
+        if !sig.generics.params.is_empty() {
+            cx.error_on(&sig.generics, "a `#[query]` method cannot be generic");
+            return None;
+        }
+        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let [documents, query] = params.as_slice() else {
+            cx.error_on(
+                &sig.inputs,
+                format_args!(
+                    "a document projection's `#[query]` takes the projection's documents and the query: \
+                     `{DOCUMENT_QUERY}`"
+                ),
+            );
+            return None;
+        };
+        let is_documents = matches!(documents, Type::Reference(reference)
+            if reference.mutability.is_none() && last_segment_args(&reference.elem, "Documents").is_some());
+        if !is_documents {
+            cx.error_on(
+                documents,
+                "the first parameter of a document projection's `#[query]` is its documents: \
+                 `documents: &Documents<Self>`",
+            );
+            return None;
+        }
+        let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
+        let ReturnType::Type(_, output) = &sig.output else {
+            cx.error_on(
+                &sig.ident,
+                format_args!(
+                    "`{}` answers nothing: a document projection's `#[query]` returns \
+                     `Result<YourAnswer, DocumentError>`",
+                    sig.ident
+                ),
+            );
+            return None;
+        };
+        let Some(&answer) = last_segment_args(output, "Result").as_deref().and_then(<[_]>::first) else {
+            cx.error_on(
+                output,
+                "a document projection's `#[query]` returns `Result<YourAnswer, DocumentError>`: it reads a \
+                 database, which can fail (return its error with `?`)",
+            );
+            return None;
+        };
+        if borrows(answer) {
+            cx.error_on(
+                answer,
+                "a query's answer must not borrow: it is read from the database and handed to the caller; \
+                 return owned data",
+            );
+            return None;
+        }
+        Some(Self { method: &sig.ident, query, by_ref, output, answer: Some(answer) })
+    }
+}
+
+fn check_marker(cx: &Ctxt, marker: &Attribute) {
+    if !matches!(marker.meta, Meta::Path(_)) {
+        cx.error_on(marker, "`#[query]` on a method takes no arguments; the query type is the method's parameter");
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod runner;
 mod cache;
 mod documents;
 mod future;
+mod query;
 mod replay;
 
 use crate::aggregate::{Aggregate, HandledBy};
@@ -27,6 +28,7 @@ use cache::{AggregateCache, DEFAULT_CACHED_AGGREGATES};
 use documents::{DEFAULT_DOCUMENT_BATCH, DocumentRunner};
 use error::{Error, ExecuteError};
 pub use future::{Answer, Execution};
+pub use query::{Answerable, InDocuments, InMemory};
 use runner::{ProjectionRunner, Runner};
 
 /// How many events a load reads from the store at a time.
@@ -343,17 +345,21 @@ impl App {
         }
     }
 
-    /// Answers a query from the projection that answers it (typed: `Q::Output`).
+    /// Answers a query from the projection that answers it (typed: `Q::Output`): a
+    /// projection in memory, or a document projection's database, which any process with
+    /// the database reads without running the projection.
     ///
-    /// Within one process, a query sees every command that `execute` returned from.
+    /// Within one process, a query sees every command that `execute` returned from; across
+    /// processes, wait for a command's position first with [`wait_for`](Self::wait_for).
     ///
     /// # Errors
-    /// The projection is not registered, or it stopped on an event it could not apply.
-    pub fn query<Q, O>(&self, query: Q) -> Answer<O>
+    /// The projection is not registered (in memory) or the app has no document store, the
+    /// projection stopped on an event it could not apply, or its database failed.
+    pub fn query<Q, Via>(&self, query: Q) -> Answer<Q::Output>
     where
-        Q: Query<Output = O>,
+        Q: Answerable<Via>,
     {
-        Answer::ready(self.answer(query))
+        query.answer_in(self)
     }
 
     /// The answer to `query`, now.
@@ -484,7 +490,7 @@ impl App {
         Runner::rebuild(runner, &*self.inner.store).instrument(info_span!("rebuild", projection = D::NAME)).await
     }
 
-    fn document_runner<D: DocumentProjection>(&self) -> Result<&DocumentRunner<D>, Error> {
+    pub(crate) fn document_runner<D: DocumentProjection>(&self) -> Result<&DocumentRunner<D>, Error> {
         self.inner
             .projections
             .iter()

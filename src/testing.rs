@@ -1,0 +1,510 @@
+//! Given/when/then tests for aggregates (`given(events).when(command).then(events)`) and for
+//! projections (`given(events).then_query(query, answer)`), in memory or, for a document
+//! projection, in a real SQLite read model in a temporary file.
+//!
+//! ```
+//! # use eventsmith::prelude::*;
+//! # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! # pub struct Opened { pub id: u32 }
+//! # #[derive(Event, Debug, Clone, PartialEq)]
+//! # pub enum DoorEvent { Opened(Opened) }
+//! # #[derive(Command, Debug, Clone)]
+//! # #[command(aggregate = Door)]
+//! # pub struct Open { #[command(id)] pub id: u32 }
+//! # #[derive(Debug, PartialEq, thiserror::Error)]
+//! # #[error("already open")]
+//! # pub struct AlreadyOpen;
+//! # #[derive(Debug, Default)]
+//! # pub struct Door { open: bool }
+//! # #[aggregate(event = DoorEvent, error = AlreadyOpen)]
+//! # impl Door {
+//! #     #[command]
+//! #     fn open(&self, c: Open) -> Result<Opened, AlreadyOpen> {
+//! #         if self.open { Err(AlreadyOpen) } else { Ok(Opened { id: c.id }) }
+//! #     }
+//! #     #[apply]
+//! #     fn opened(&mut self, _: &Opened) { self.open = true; }
+//! # }
+//! use eventsmith::testing::{given, when};
+//!
+//! when(Open { id: 1 }).then([Opened { id: 1 }]);
+//! given([Opened { id: 1 }]).when(Open { id: 1 }).then_error(AlreadyOpen);
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+
+use crate::aggregate::{Aggregate, Handle};
+use crate::command::Command;
+use crate::event::Event;
+use crate::projection::{Projection, Query};
+use crate::store::StoredEvent;
+pub use eventsmith_runtime::testing::GivenEvent;
+
+/// Starts a test from the events already in the aggregate's stream.
+pub fn given<T>(events: impl IntoIterator<Item = T>) -> Given<T> {
+    Given { events: events.into_iter().collect() }
+}
+
+/// Starts a test on an aggregate with no events.
+pub fn when<C>(command: C) -> When<C::Aggregate>
+where
+    C: Command,
+    C::Aggregate: Handle<C>,
+    <C::Aggregate as Aggregate>::Event: Debug,
+{
+    Given::<<C::Aggregate as Aggregate>::Event> { events: Vec::new() }.when(command)
+}
+
+/// The history of a given/when/then test.
+#[must_use = "a given/when/then test does nothing until `.when(...).then(...)`"]
+pub struct Given<T> {
+    events: Vec<T>,
+}
+
+impl<T> Given<T> {
+    /// Applies the history to a fresh aggregate (each event through an encode and decode
+    /// round trip, as a store would) and runs `command` against it.
+    ///
+    /// # Panics
+    /// When a history event does not survive the round trip.
+    pub fn when<C>(self, command: C) -> When<C::Aggregate>
+    where
+        C: Command,
+        C::Aggregate: Handle<C>,
+        T: Into<<C::Aggregate as Aggregate>::Event>,
+        <C::Aggregate as Aggregate>::Event: Debug,
+    {
+        let mut state = <C::Aggregate as Aggregate>::initial();
+        for event in self.events {
+            state.apply(&round_trip(&event.into()));
+        }
+        let result = state.handle(&command).map(|events| {
+            events
+                .iter()
+                .map(|event| {
+                    let decoded = round_trip(event);
+                    state.apply(&decoded);
+                    decoded
+                })
+                .collect()
+        });
+        When { state, result }
+    }
+}
+
+impl<T: GivenEvent> Given<T> {
+    /// Feeds the history, in order, to a fresh read model of the query's projection (through
+    /// the same decode and dispatch as the live app) and asserts the query's answer. Plain
+    /// events get global positions 1, 2, ... in stream `given`; `Recorded` events keep theirs.
+    /// Returns `self` so that several queries can be checked on one history.
+    ///
+    /// A projection in memory answers from memory. A document projection's documents (each
+    /// round-tripped through JSON after every event, as [`then_document`](Self::then_document)
+    /// does) are written with their checkpoint to a SQLite read model in a temporary file,
+    /// and its `#[query]` method answers from there: keys, pages and filters as the database
+    /// orders and compares them.
+    ///
+    /// # Panics
+    /// When an event cannot be applied, the read model cannot be written or read, or the
+    /// answer is not `expected`.
+    #[track_caller]
+    pub fn then_query<Q, Via>(&self, query: Q, expected: <Q as KitQuery<Via>>::Output) -> &Self
+    where
+        Q: KitQuery<Via> + Debug,
+        <Q as KitQuery<Via>>::Output: PartialEq + Debug,
+    {
+        let history: Vec<StoredEvent> =
+            self.events.iter().enumerate().map(|(index, event)| event.to_stored(index as u64 + 1)).collect();
+        let description = format!("{query:?}");
+        let answer = query.answer_given(history);
+        assert!(answer == expected, "{description} answered\n  {answer:#?}\nbut the test expected\n  {expected:#?}");
+        self
+    }
+}
+
+/// A query the test kit can answer from a history, `Via` the read model that answers it (as
+/// for [`App::query`](crate::App::query)): every [`Query`], and every
+/// [`DocumentQuery`](crate::documents::DocumentQuery) with the `sqlite` feature.
+#[diagnostic::on_unimplemented(
+    message = "no projection answers `{Self}`",
+    label = "`{Self}` is not answered by any `#[query]` method",
+    note = "add a `#[query]` method answering `{Self}` to a `#[projection]` impl"
+)]
+pub trait KitQuery<Via> {
+    /// The typed answer.
+    type Output;
+
+    /// The answer of the query's projection after `history`.
+    ///
+    /// # Panics
+    /// When an event cannot be applied or the read model fails.
+    fn answer_given(self, history: Vec<StoredEvent>) -> Self::Output;
+}
+
+#[diagnostic::do_not_recommend]
+impl<Q: Query> KitQuery<crate::app::InMemory> for Q {
+    type Output = Q::Output;
+
+    fn answer_given(self, history: Vec<StoredEvent>) -> Q::Output {
+        let mut model = <Q::Projection as Projection>::initial();
+        for (index, stored) in history.into_iter().enumerate() {
+            if let Err(error) = model.apply_stored(stored) {
+                panic!("projection `{}` cannot apply the given event #{}: {error}", Q::Projection::NAME, index + 1);
+            }
+        }
+        self.answer(&model)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[diagnostic::do_not_recommend]
+impl<Q: crate::documents::DocumentQuery> KitQuery<crate::app::InDocuments> for Q {
+    type Output = Q::Output;
+
+    fn answer_given(self, history: Vec<StoredEvent>) -> Q::Output {
+        let documents = fold_documents::<Q::Projection>(&history);
+        let checkpoint = history.last().map_or(0, |event| event.position);
+        // On a thread of its own with its own runtime, so that a `#[tokio::test]` can call it.
+        let answered = std::thread::scope(|scope| {
+            scope.spawn(move || temporary_read_model::answer(self, documents, checkpoint)).join()
+        });
+        answered.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// A document query answered from a SQLite read model in a temporary file.
+#[cfg(feature = "sqlite")]
+mod temporary_read_model {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use crate::documents::{
+        DocumentCheckpoint, DocumentProjection, DocumentQuery, DocumentStore, Documents, StoredDocument,
+    };
+    use eventsmith_sqlite::SqliteDocuments;
+
+    /// The file, removed (with SQLite's journal files) when dropped, also after a panic.
+    struct TemporaryFile(std::path::PathBuf);
+
+    impl Drop for TemporaryFile {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut path = self.0.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    pub(super) fn answer<Q: DocumentQuery>(
+        query: Q,
+        documents: HashMap<String, Q::Projection>,
+        checkpoint: u64,
+    ) -> Q::Output {
+        let name = <Q::Projection as DocumentProjection>::NAME;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|error| panic!("the test kit cannot start a runtime: {error}"));
+        let file = TemporaryFile(
+            std::env::temp_dir().join(format!("eventsmith-test-kit-{}.db", uuid::Uuid::now_v7().simple())),
+        );
+        runtime.block_on(async {
+            let store = SqliteDocuments::open(&file.0)
+                .await
+                .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()));
+            store
+                .prepare(name, <Q::Projection as DocumentProjection>::INDEXED)
+                .await
+                .unwrap_or_else(|error| panic!("the test kit cannot prepare `{name}`: {error}"));
+            let keyed = documents
+                .into_iter()
+                .map(|(key, document)| {
+                    let json = document
+                        .encode_document()
+                        .unwrap_or_else(|error| panic!("the document `{key}` of `{name}` does not encode: {error}"));
+                    (key, json)
+                })
+                .collect();
+            let committed = store
+                .commit(name, DocumentCheckpoint::default(), checkpoint, keyed)
+                .await
+                .unwrap_or_else(|error| panic!("the test kit cannot write `{name}`'s documents: {error}"));
+            assert!(committed, "the test kit's read model of `{name}` was changed behind it");
+            let store: Arc<dyn DocumentStore> = Arc::new(store);
+            query
+                .answer(&Documents::new(store))
+                .await
+                .unwrap_or_else(|error| panic!("the query of `{name}` failed on its read model: {error}"))
+        })
+    }
+}
+
+/// Feeds `history` to document projection `D`, each document written as JSON and read back
+/// after every event.
+///
+/// # Panics
+/// When an event cannot be applied or a document does not round-trip.
+fn fold_documents<D: crate::documents::DocumentProjection>(history: &[StoredEvent]) -> HashMap<String, D> {
+    let mut documents: HashMap<String, D> = HashMap::new();
+    for (index, stored) in history.iter().enumerate() {
+        let routed = D::route(stored.as_log()).unwrap_or_else(|error| {
+            panic!("document projection `{}` cannot read the given event #{}: {error}", D::NAME, index + 1)
+        });
+        let Some(routed) = routed else { continue };
+        let document_key = routed.key.clone();
+        let mut document = documents.remove(&document_key).unwrap_or_else(D::initial);
+        if let Err(error) = routed.apply(&mut document) {
+            panic!("document projection `{}` cannot apply the given event #{}: {error}", D::NAME, index + 1);
+        }
+        let json = document
+            .encode_document()
+            .unwrap_or_else(|error| panic!("the document `{document_key}` of `{}` does not encode: {error}", D::NAME));
+        let document = D::decode_document(&json).unwrap_or_else(|error| {
+            panic!("the document `{document_key}` of `{}` does not decode from what it encoded: {error}", D::NAME)
+        });
+        documents.insert(document_key, document);
+    }
+    documents
+}
+
+impl<T: GivenEvent> Given<T> {
+    /// Feeds the history, in order, to document projection `D` (the same routing and
+    /// `#[apply]` methods as the live app, each document written as JSON and read back after
+    /// every event, so that the outcome cannot depend on how events are batched) and asserts
+    /// the document of `key`: `None` when no event touched it. Plain events are in stream
+    /// `given` (key `given`); give `Recorded` events for other streams. Returns `self`.
+    ///
+    /// # Panics
+    /// When an event cannot be applied, a document does not round-trip through JSON, or the
+    /// document is not `expected`.
+    #[track_caller]
+    pub fn then_document<D>(&self, key: &str, expected: Option<D>) -> &Self
+    where
+        D: crate::documents::DocumentProjection + PartialEq + Debug,
+    {
+        let history: Vec<StoredEvent> =
+            self.events.iter().enumerate().map(|(index, event)| event.to_stored(index as u64 + 1)).collect();
+        let mut documents = fold_documents::<D>(&history);
+        let found = documents.remove(key);
+        assert!(
+            found == expected,
+            "the document `{key}` of `{}` is\n  {found:#?}\nbut the test expected\n  {expected:#?}",
+            D::NAME
+        );
+        self
+    }
+}
+
+/// The outcome of a given/when/then test, to check with `then...`.
+#[must_use = "check the outcome with `.then(...)` or `.then_error(...)`"]
+pub struct When<A: Aggregate> {
+    state: A,
+    result: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Aggregate> When<A> {
+    /// Asserts that the command produced exactly `expected`, in order.
+    ///
+    /// # Panics
+    /// When it produced other events or was rejected.
+    pub fn then<T: Into<A::Event>>(self, expected: impl IntoIterator<Item = T>) -> A
+    where
+        A::Event: PartialEq + Debug,
+        A::Error: Debug,
+    {
+        let expected: Vec<A::Event> = expected.into_iter().map(Into::into).collect();
+        match self.result {
+            Ok(events) => assert!(
+                events == expected,
+                "the command produced other events than expected\n  expected: {expected:#?}\n  produced: {events:#?}"
+            ),
+            Err(error) => panic!("the command was rejected with {error:?}, but events were expected: {expected:#?}"),
+        }
+        self.state
+    }
+
+    /// Asserts that the command was rejected with `expected`.
+    ///
+    /// # Panics
+    /// When it produced events or another error.
+    pub fn then_error(self, expected: A::Error)
+    where
+        A::Event: Debug,
+        A::Error: PartialEq + Debug,
+    {
+        match self.result {
+            Ok(events) => panic!("the command produced {events:#?}, but was expected to be rejected with {expected:?}"),
+            Err(error) => assert!(error == expected, "the command was rejected with {error:?}, not with {expected:?}"),
+        }
+    }
+
+    /// Asserts that the command was rejected with an error satisfying `check`.
+    ///
+    /// # Panics
+    /// When it produced events or an error `check` refuses.
+    pub fn then_error_matches(self, check: impl FnOnce(&A::Error) -> bool)
+    where
+        A::Event: Debug,
+        A::Error: Debug,
+    {
+        match self.result {
+            Ok(events) => panic!("the command produced {events:#?}, but was expected to be rejected"),
+            Err(error) => assert!(check(&error), "the command was rejected with {error:?}, which the check refused"),
+        }
+    }
+}
+
+fn round_trip<E: Event + Debug>(event: &E) -> E {
+    let name = event.event_type();
+    let payload = event.encode().unwrap_or_else(|error| panic!("event {event:?} does not encode: {error}"));
+    E::decode(name, event.event_version(), &payload)
+        .unwrap_or_else(|error| panic!("event {event:?} does not decode from its own encoding: {error}"))
+}
+
+/// Checks an event enum's schemas against a committed lock file; see
+/// [`assert_event_schemas!`](crate::assert_event_schemas).
+///
+/// The lock also holds the namespace the enum's events are stored in (`"$namespace"`): a
+/// renamed enum whose namespace followed its name would no longer see its stored events.
+///
+/// # Panics
+/// When a locked (name, version) changed shape, when a locked type is gone, when the
+/// namespace changed, or when a type or version (or the namespace) is new and
+/// `EVENTSMITH_BLESS` is not set (then it says how to accept it). With `EVENTSMITH_BLESS=1`,
+/// new entries are written to the lock; changed ones still fail.
+#[track_caller]
+pub fn check_event_schemas<E: Event + crate::schema::EventSchemas>(enum_name: &str, lock_path: &str) {
+    check_schema_lock(enum_name, E::NAMESPACE, E::event_schemas(), lock_path);
+}
+
+/// [`check_event_schemas`] for the schemas `current` of an enum stored in `namespace`: what
+/// [`assert_event_schemas!`](crate::assert_event_schemas) calls, so that an event type
+/// without a schema is reported at the enum the macro names.
+///
+/// # Panics
+/// As [`check_event_schemas`].
+#[track_caller]
+pub fn check_schema_lock(enum_name: &str, namespace: &str, current: Vec<crate::schema::EventSchema>, lock_path: &str) {
+    let bless = std::env::var_os("EVENTSMITH_BLESS").is_some_and(|value| value != "0");
+    let text = std::fs::read_to_string(lock_path).unwrap_or_default();
+    let mut lock: serde_json::Map<String, serde_json::Value> = if text.trim().is_empty() {
+        serde_json::Map::new()
+    } else {
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("the schema lock {lock_path} is not valid JSON: {error}"))
+    };
+    let locked = lock.entry(enum_name.to_owned()).or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    let Some(locked) = locked.as_object_mut() else {
+        panic!("the schema lock {lock_path} holds no object under `{enum_name}`");
+    };
+    let key = |name: &str, version: u32| format!("{name}@v{version}");
+    let mut failures = Vec::new();
+    let mut added = Vec::new();
+    match locked.get(NAMESPACE_KEY) {
+        Some(serde_json::Value::String(stored)) if stored == namespace => {}
+        Some(stored) => failures.push(format!(
+            "the enum's events are stored in namespace {stored}, but the code now writes them in `{}`: projections \
+             would no longer see the events stored before. Keep the stored namespace with \
+             `#[event(namespace = {stored})]` on the enum.",
+            namespace
+        )),
+        None => added.push((NAMESPACE_KEY.to_owned(), serde_json::Value::String(namespace.to_owned()))),
+    }
+    for schema in &current {
+        let entry = key(schema.name, schema.version);
+        match locked.get(&entry) {
+            Some(stored) if *stored == schema.schema => {}
+            Some(stored) => failures.push(format!(
+                "`{entry}` changed shape since it was locked. Events already stored at this version would decode \
+                 wrong or not at all. Keep this version's type as it was: give the variant `version = {}`, keep the \
+                 old struct as `upcast(from = {}, with = ...)`, and run with EVENTSMITH_BLESS=1 to lock the new \
+                 version.\n{}",
+                schema.version + 1,
+                schema.version,
+                line_diff(&pretty(stored), &pretty(&schema.schema))
+            )),
+            None => added.push((entry, schema.schema.clone())),
+        }
+    }
+    for entry in locked.keys().filter(|entry| *entry != NAMESPACE_KEY) {
+        if !current.iter().any(|schema| key(schema.name, schema.version) == *entry) {
+            failures.push(format!(
+                "`{entry}` is in the lock but the code no longer reads it: stored events of it would not decode. Keep \
+                 the variant (mark it `#[event(deprecated)]`), or its upcaster, or an alias for a renamed type."
+            ));
+        }
+    }
+    if !added.is_empty() && failures.is_empty() && bless {
+        for (entry, schema) in added.drain(..) {
+            locked.insert(entry, schema);
+        }
+        let text = serde_json::to_string_pretty(&lock).unwrap_or_default() + "\n";
+        std::fs::write(lock_path, text)
+            .unwrap_or_else(|error| panic!("cannot write the schema lock {lock_path}: {error}"));
+    }
+    for (entry, _) in &added {
+        failures.push(format!(
+            "`{entry}` is new: review it, then run the tests with EVENTSMITH_BLESS=1 to add it to {lock_path}"
+        ));
+    }
+    assert!(failures.is_empty(), "schema lock {lock_path} for `{enum_name}`:\n\n{}", failures.join("\n\n"));
+}
+
+/// The lock's entry for the namespace, beside the `Name@vN` entries of the types.
+const NAMESPACE_KEY: &str = "$namespace";
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// A line diff of two texts: `-` lines only in the lock, `+` lines only in the code.
+fn line_diff(locked: &str, current: &str) -> String {
+    let (old, new): (Vec<&str>, Vec<&str>) = (locked.lines().collect(), current.lines().collect());
+    let mut lengths = vec![vec![0_usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            lengths[i][j] =
+                if old[i] == new[j] { lengths[i + 1][j + 1] + 1 } else { lengths[i + 1][j].max(lengths[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            out.push_str(&format!("    {}\n", old[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if j < new.len() && (i == old.len() || lengths[i][j + 1] >= lengths[i + 1][j]) {
+            out.push_str(&format!("  + {}\n", new[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("  - {}\n", old[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Compares the JSON Schema of every stored event type and version of an event enum with a
+/// committed lock file (a path relative to the crate's manifest), failing on a changed shape
+/// without a new version. New types and versions are written with `EVENTSMITH_BLESS=1`.
+///
+/// ```no_run
+/// # use eventsmith::prelude::*;
+/// # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+/// # pub struct Opened { pub id: u32 }
+/// # #[derive(Event, Debug, Clone, PartialEq)]
+/// # pub enum DoorEvent { Opened(Opened) }
+/// eventsmith::assert_event_schemas!(DoorEvent, "events.lock.json");
+/// ```
+#[macro_export]
+macro_rules! assert_event_schemas {
+    ($event:ty, $lock:expr) => {
+        $crate::testing::check_schema_lock(
+            ::core::stringify!($event),
+            <$event as $crate::event::Event>::NAMESPACE,
+            <$event as $crate::schema::EventSchemas>::event_schemas(),
+            &::std::format!("{}/{}", ::core::env!("CARGO_MANIFEST_DIR"), $lock),
+        )
+    };
+}
