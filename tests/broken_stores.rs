@@ -38,6 +38,10 @@ enum Mistake {
     DropsNamespaces,
     /// Reports a head behind the log.
     StaleHead,
+    /// Says that every append directly follows any other.
+    AlwaysFollows,
+    /// Returns a commit time from its append that is not the one it stores.
+    OutcomeTimeDiffers,
 }
 
 struct Broken {
@@ -89,6 +93,11 @@ impl Broken {
                     event.namespace = None;
                 }
                 self.inner.append(stream_id, expected, events).await
+            }
+            Mistake::OutcomeTimeDiffers => {
+                let mut outcome = self.inner.append(stream_id, expected, events).await?;
+                outcome.recorded_at += Duration::from_micros(1);
+                Ok(outcome)
             }
             _ => self.inner.append(stream_id, expected, events).await,
         }
@@ -172,6 +181,10 @@ impl EventStore for Broken {
         self.inner.capabilities()
     }
 
+    fn follows_directly(&self, last: u64, first: u64) -> bool {
+        self.mistake == Mistake::AlwaysFollows || self.inner.follows_directly(last, first)
+    }
+
     fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
         if self.mistake == Mistake::NameBlindCheckpoints {
             return Box::pin(async move { Ok(self.blind.lock().unwrap().clone()) });
@@ -239,6 +252,8 @@ rejected_by! {
     notifications_that_never_come: DeafSubscribers by subscribers_hear_of_appends;
     dropped_namespaces: DropsNamespaces by append_and_read_back_byte_identical;
     a_stale_head: StaleHead by the_head_is_the_last_position;
+    appends_that_claim_to_follow_any_other: AlwaysFollows by appends_say_which_follows_directly;
+    an_outcome_with_another_commit_time: OutcomeTimeDiffers by append_and_read_back_byte_identical;
 }
 
 /// The store with no mistake passes every one of those behaviours: the failures above are

@@ -29,7 +29,7 @@ use documents::{DEFAULT_DOCUMENT_BATCH, DocumentRunner};
 use error::{Error, ExecuteError};
 pub use future::{Answer, Execution};
 pub use query::{Answerable, InDocuments, InMemory};
-use runner::{ProjectionRunner, Runner};
+use runner::{CommittedBatch, ProjectionRunner, Runner};
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
@@ -246,7 +246,7 @@ impl App {
                 .collect::<Result<Vec<_>, crate::codec::EncodeError>>()?;
             let ids: Vec<_> = new_events.iter().map(|event| event.id).collect();
             let expected = ExpectedVersion::Exact(version);
-            let append = self.append_once(&stream_id, expected, new_events);
+            let append = self.append_once(&stream_id, expected, &new_events);
             match append.instrument(info_span!("append", stream = %stream_id, events = ids.len())).await {
                 Ok(outcome) => {
                     let recorded = events
@@ -271,7 +271,7 @@ impl App {
                         self.inner.cache.put(&stream_id, copy, outcome.last_version());
                     }
                     self.maybe_snapshot(&stream_id, &state, version, outcome.last_version()).await;
-                    self.update_projections().await;
+                    self.update_projections(&stream_id, &new_events, &outcome).await;
                     return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
                 }
                 Err(AppendError::Store(StoreError::Conflict { actual, .. })) if attempt > self.inner.max_retries => {
@@ -295,12 +295,12 @@ impl App {
         &self,
         stream_id: &str,
         expected: ExpectedVersion,
-        events: Vec<NewEvent>,
+        events: &[NewEvent],
     ) -> Result<AppendOutcome, AppendError> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.inner.store.append(stream_id, expected, events.clone()).await {
+            match self.inner.store.append(stream_id, expected, events.to_vec()).await {
                 Err(error @ StoreError::Backend { retryable: true, .. }) => {
                     if attempts >= UNKNOWN_OUTCOME_ATTEMPTS {
                         return Err(AppendError::Unknown { attempts, source: error });
@@ -410,11 +410,17 @@ impl App {
         }
     }
 
-    /// Brings every projection up to the log's head after a commit. A projection that fails
-    /// stops on its own (and says so in its queries); the command stays committed.
-    async fn update_projections(&self) {
+    /// Brings every projection up to the log's head after a commit: a projection that had
+    /// applied every event before the commit takes the committed events as they are, the
+    /// others read the log. A projection that fails stops on its own (and says so in its
+    /// queries); the command stays committed.
+    async fn update_projections(&self, stream_id: &str, events: &[NewEvent], outcome: &AppendOutcome) {
+        if self.inner.projections.is_empty() {
+            return;
+        }
+        let committed = CommittedBatch { stream_id, events, outcome };
         for runner in &self.inner.projections {
-            match runner.catch_up(&*self.inner.store).await {
+            match runner.update(&*self.inner.store, &committed).await {
                 Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                 Err(error) => tracing::warn!(projection = runner.name(), %error, "projection not updated"),
             }

@@ -8,7 +8,9 @@ use tracing::{Instrument, info_span};
 
 use super::error::Error;
 use crate::projection::{ApplyError, Projection};
-use crate::store::{BoxFuture, Checkpoint, EventStore, EventStoreExt, LogEvent, LogFold, LogFolded};
+use crate::store::{
+    AppendOutcome, BoxFuture, Checkpoint, EventStore, EventStoreExt, LogEvent, LogFold, LogFolded, NewEvent,
+};
 
 /// How many events of the global log a projection folds per store call (and checks for a
 /// checkpoint to save in between).
@@ -30,11 +32,48 @@ pub(crate) trait Runner: Send + Sync {
     fn name(&self) -> &'static str;
     /// Applies every event after the checkpoint. Returns how many were applied.
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    /// After this process committed `committed` (one append's events, in log order): applies
+    /// them as they are, without reading the log, when every event before them is applied
+    /// already; else catches up from the store. Returns how many were applied.
+    fn update<'a>(
+        &'a self,
+        store: &'a dyn EventStore,
+        committed: &'a CommittedBatch<'a>,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        let _ = committed;
+        self.catch_up(store)
+    }
     /// Restores the saved state and checkpoint, refusing a checkpoint past the log's end.
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>>;
     /// Replaces the read model with a fresh one and replays the whole log into it.
     fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
     fn as_any(&self) -> &dyn Any;
+}
+
+/// The events one append of this process committed, as the log holds them.
+pub(crate) struct CommittedBatch<'a> {
+    pub(crate) stream_id: &'a str,
+    pub(crate) events: &'a [NewEvent],
+    pub(crate) outcome: &'a AppendOutcome,
+}
+
+impl CommittedBatch<'_> {
+    /// The events as a read of the log would return them: the stored fields are the ones
+    /// sent, and the store's outcome gives the positions, versions and commit time.
+    fn logged(&self) -> impl Iterator<Item = LogEvent<'_>> {
+        self.events.iter().zip(&self.outcome.positions).enumerate().map(|(offset, (event, &position))| LogEvent {
+            id: event.id,
+            stream_id: self.stream_id,
+            stream_version: self.outcome.first_version + offset as u64,
+            position,
+            recorded_at: self.outcome.recorded_at,
+            namespace: event.namespace.as_deref(),
+            event_type: &event.event_type,
+            event_version: event.event_version,
+            payload: &event.payload,
+            metadata: std::borrow::Cow::Borrowed(&event.metadata),
+        })
+    }
 }
 
 pub(crate) struct ProjectionRunner<P> {
@@ -48,7 +87,16 @@ pub(crate) struct ProjectionRunner<P> {
 
 struct RunnerState<P> {
     model: P,
+    /// The position of the last event applied.
     checkpoint: u64,
+    /// A position up to which every event of the log of the projection's types is applied:
+    /// at least `checkpoint`, and further when the log was read past its last event or this
+    /// process committed the events after it. A commit whose first position follows it
+    /// directly is applied without reading the log.
+    scanned: u64,
+    /// Whether `scanned` is the last position of an append (this process's), which the
+    /// store can tell the next append's first position follows.
+    scanned_at_append_end: bool,
     unsaved: u64,
     stopped: Option<Arc<ProjectionStopped>>,
 }
@@ -81,7 +129,62 @@ impl<P: Projection> ProjectionRunner<P> {
         self.read().checkpoint
     }
 
-    async fn catch_up_inner(&self, store: &dyn EventStore) -> Result<u64, Error> {
+    /// Applies the events this process just committed, when every event before the first is
+    /// applied (stores number the log densely, and an append commits after every position
+    /// before its own); else catches up, knowing the log holds them.
+    async fn update_inner(&self, store: &dyn EventStore, committed: &CommittedBatch<'_>) -> Result<u64, Error> {
+        let (Some(&first), Some(&last)) = (committed.outcome.positions.first(), committed.outcome.positions.last())
+        else {
+            return self.catch_up_inner(store, 0).await;
+        };
+        let applying = self.applying.lock().await;
+        let follows = {
+            let state = self.read();
+            state.stopped.is_none()
+                && (state.scanned.checked_add(1) == Some(first)
+                    || (state.scanned_at_append_end && store.follows_directly(state.scanned, first)))
+        };
+        if !follows {
+            drop(applying);
+            return self.catch_up_inner(store, last).await;
+        }
+        let mut fold = Applying { state: Arc::clone(&self.state), applied: 0 };
+        for event in committed.logged() {
+            // As the store's filter would: the projection's type names (its `apply_event`
+            // checks the namespace).
+            if self.types.contains(&event.event_type) && !fold.fold(event) {
+                break;
+            }
+        }
+        let applied = fold.applied;
+        self.after_batch(store, last).await?;
+        Ok(applied)
+    }
+
+    /// After a batch: notes how far the log is applied (`scanned`: the last position of an
+    /// append of this process, or 0), saves the state of a persisted
+    /// projection when due, and reports a stop.
+    async fn after_batch(&self, store: &dyn EventStore, scanned: u64) -> Result<(), Error> {
+        let saved = {
+            let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            if state.stopped.is_none() && scanned > 0 && scanned >= state.scanned {
+                (state.scanned, state.scanned_at_append_end) = (scanned, true);
+            }
+            (P::PERSIST && state.stopped.is_none() && state.unsaved >= self.save_every).then(|| snapshot(&mut state))
+        };
+        if let Some(checkpoint) = saved {
+            store.save_checkpoint(P::NAME, checkpoint?).await?;
+        }
+        match &self.read().stopped {
+            Some(stopped) => Err(Error::ProjectionStopped(Arc::clone(stopped))),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies every event after the checkpoint; `visible` is a position the log is known
+    /// to hold (committed before this call), so that a read that ends short of a batch
+    /// covers it.
+    async fn catch_up_inner(&self, store: &dyn EventStore, visible: u64) -> Result<u64, Error> {
         let _applying = self.applying.lock().await;
         let mut applied = 0;
         loop {
@@ -94,18 +197,9 @@ impl<P: Projection> ProjectionRunner<P> {
             };
             let (folded, count) = fold_log(store, &self.state, from, &self.types).await?;
             let full = folded.folded == CATCH_UP_BATCH;
-            let saved = {
-                let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-                (P::PERSIST && state.stopped.is_none() && state.unsaved >= self.save_every)
-                    .then(|| snapshot(&mut state))
-            };
             applied += count;
-            if let Some(checkpoint) = saved {
-                store.save_checkpoint(P::NAME, checkpoint?).await?;
-            }
-            if let Some(stopped) = &self.read().stopped {
-                return Err(Error::ProjectionStopped(Arc::clone(stopped)));
-            }
+            // A read that ended short of a batch read the log to its end, past `visible`.
+            self.after_batch(store, if full { 0 } else { visible }).await?;
             if !full {
                 return Ok(applied);
             }
@@ -115,7 +209,14 @@ impl<P: Projection> ProjectionRunner<P> {
 
 impl<P: Projection> RunnerState<P> {
     fn fresh() -> Self {
-        RunnerState { model: P::initial(), checkpoint: 0, unsaved: 0, stopped: None }
+        RunnerState {
+            model: P::initial(),
+            checkpoint: 0,
+            scanned: 0,
+            scanned_at_append_end: false,
+            unsaved: 0,
+            stopped: None,
+        }
     }
 }
 
@@ -152,7 +253,11 @@ impl<P: Projection> LogFold for Applying<P> {
                 return false;
             }
         }
+        // Read in log order from after the checkpoint: every event up to here is applied.
         state.checkpoint = position;
+        if position > state.scanned {
+            (state.scanned, state.scanned_at_append_end) = (position, false);
+        }
         state.unsaved += 1;
         true
     }
@@ -176,7 +281,15 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
     }
 
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
-        Box::pin(self.catch_up_inner(store).instrument(info_span!("catch_up", projection = P::NAME)))
+        Box::pin(self.catch_up_inner(store, 0).instrument(info_span!("catch_up", projection = P::NAME)))
+    }
+
+    fn update<'a>(
+        &'a self,
+        store: &'a dyn EventStore,
+        committed: &'a CommittedBatch<'a>,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(self.update_inner(store, committed).instrument(info_span!("update", projection = P::NAME)))
     }
 
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>> {
@@ -202,6 +315,7 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             state.model = model;
             state.checkpoint = checkpoint.position;
+            state.scanned = checkpoint.position;
             Ok(())
         })
     }
@@ -226,6 +340,7 @@ impl<P: Projection> Runner for ProjectionRunner<P> {
             }
             let mut fresh =
                 std::mem::replace(&mut *building.write().unwrap_or_else(PoisonError::into_inner), RunnerState::fresh());
+            fresh.scanned = fresh.checkpoint;
             let saved = P::PERSIST.then(|| snapshot(&mut fresh)).transpose()?;
             *self.state.write().unwrap_or_else(PoisonError::into_inner) = fresh;
             if let Some(checkpoint) = saved {

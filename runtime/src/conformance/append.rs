@@ -43,6 +43,7 @@ pub async fn append_and_read_back_byte_identical<S: EventStore>(store: S) {
         assert_eq!(stored.metadata, appended.metadata);
         assert_eq!(stored.position, *position);
         assert!(stored.recorded_at >= before && stored.recorded_at <= SystemTime::now() + Duration::from_secs(5));
+        assert_eq!(stored.recorded_at, outcome.recorded_at, "the append's outcome gives the commit time as stored");
     }
     assert_eq!((read[0].stream_version, read[1].stream_version), (1, 2));
     let from_log = store.read_all(outcome.positions[0], 2, &[]).await.expect("read the log");
@@ -237,4 +238,22 @@ pub async fn a_large_batch_is_one_append<S: EventStore>(store: S) {
         }
     }
     assert_eq!(read, SIZE as u64);
+}
+
+/// `follows_directly` (given the last position of an append) says that the next append
+/// follows it, and not one with another append between: the app relies on it to apply its
+/// own commits without reading the log, so a wrong `true` would skip events.
+pub async fn appends_say_which_follows_directly<S: EventStore>(store: S) {
+    let stream = unique_stream("follows");
+    let first = store.append(&stream, ExpectedVersion::Any, numbered(3)).await.expect("append");
+    let second = store.append(&stream, ExpectedVersion::Any, numbered(1)).await.expect("append");
+    let (last_of_first, first_of_second) = (first.positions[2], second.positions[0]);
+    assert!(store.follows_directly(last_of_first, first_of_second), "the second append directly follows the first");
+    let between = store.append(&unique_stream("between"), ExpectedVersion::Any, numbered(2)).await.expect("append");
+    let third = store.append(&stream, ExpectedVersion::Any, numbered(2)).await.expect("append");
+    assert!(
+        !store.follows_directly(second.positions[0], third.positions[0]),
+        "an append with another between does not directly follow"
+    );
+    assert!(store.follows_directly(between.positions[1], third.positions[0]));
 }

@@ -158,6 +158,15 @@ pub trait EventStore: Send + Sync + 'static {
         })
     }
 
+    /// Whether an append whose first event is at position `first` directly follows the
+    /// append whose last event is at `last`: no other event lies between them. A process that
+    /// has applied the log up to `last` then applies what its own append returned without
+    /// reading the log. The default is for positions that number the log's events one by one
+    /// (`first == last + 1`); a store that numbers them otherwise says how.
+    fn follows_directly(&self, last: u64, first: u64) -> bool {
+        last.checked_add(1) == Some(first)
+    }
+
     /// The optional capabilities this store has. None unless the store says otherwise.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()

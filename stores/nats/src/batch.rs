@@ -21,6 +21,18 @@ pub(crate) const HEADER_COUNT: &str = "Es-Count";
 /// The layout of a batch message's body: absent for the first, `2` with namespaces.
 pub(crate) const HEADER_FORMAT: &str = "Es-Format";
 pub(crate) const FORMAT_NAMESPACES: &str = "2";
+/// When the batch was committed, as the writer timed it (nanoseconds since the Unix epoch):
+/// the time its append returns, so that what a read returns agrees. Messages of earlier
+/// releases have none and are timed by the server's receipt.
+pub(crate) const HEADER_RECORDED_AT: &str = "Es-Recorded-At";
+
+/// The value of [`HEADER_RECORDED_AT`] for `time`, and the time it stands for (to the
+/// nanosecond, as it is read back).
+pub(crate) fn recorded_at_header(time: SystemTime) -> (String, SystemTime) {
+    let nanos = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_nanos());
+    let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+    (nanos.to_string(), SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
+}
 /// The length written for an event without a namespace.
 const NO_NAMESPACE: u32 = u32::MAX;
 
@@ -133,8 +145,16 @@ impl Batch {
         if first_version == 0 {
             return Err(corrupt(format!("the message has no valid `{HEADER_FIRST_VERSION}` header")));
         }
-        let nanos = message.time.unix_timestamp_nanos();
-        let time = SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
+        let time = match message.headers.get(HEADER_RECORDED_AT) {
+            Some(value) => match value.as_str().parse::<u64>() {
+                Ok(nanos) => SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos),
+                Err(_) => return Err(corrupt(format!("`{HEADER_RECORDED_AT}` is not a count of nanoseconds"))),
+            },
+            None => {
+                let nanos = message.time.unix_timestamp_nanos();
+                SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+            }
+        };
         let with_namespaces =
             message.headers.get(HEADER_FORMAT).is_some_and(|format| format.as_str() == FORMAT_NAMESPACES);
         let count = message.headers.get(HEADER_COUNT).map(|value| value.as_str().parse::<usize>());

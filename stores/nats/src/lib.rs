@@ -42,8 +42,8 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use batch::{
-    Batch, FORMAT_NAMESPACES, HEADER_COUNT, HEADER_FIRST_VERSION, HEADER_FORMAT, HEADER_STREAM_TOKEN, INDEX_BITS,
-    encode_batch, header_u64, position,
+    Batch, FORMAT_NAMESPACES, HEADER_COUNT, HEADER_FIRST_VERSION, HEADER_FORMAT, HEADER_RECORDED_AT,
+    HEADER_STREAM_TOKEN, INDEX_BITS, encode_batch, header_u64, position, recorded_at_header,
 };
 use bucket::{Bucket, decode_snapshot};
 
@@ -398,6 +398,8 @@ impl EventStore for NatsStore {
                 headers.insert(HEADER_FIRST_VERSION, (actual + 1).to_string().as_str());
                 headers.insert(HEADER_COUNT, events.len().to_string().as_str());
                 headers.insert(HEADER_FORMAT, FORMAT_NAMESPACES);
+                let (recorded_header, recorded_at) = recorded_at_header(SystemTime::now());
+                headers.insert(HEADER_RECORDED_AT, recorded_header.as_str());
                 let publish =
                     jetstream::message::PublishMessage::build().payload(body.clone()).headers(headers).message_id(&id);
                 let publish = match condition {
@@ -430,7 +432,7 @@ impl EventStore for NatsStore {
                         let outcome = AppendOutcome {
                             first_version: actual + 1,
                             positions: (0..events.len()).map(|index| position(ack.sequence, index)).collect(),
-                            recorded_at: SystemTime::now(),
+                            recorded_at,
                             already_stored: false,
                         };
                         self.advance_head(position(ack.sequence, events.len() - 1));
@@ -508,6 +510,13 @@ impl EventStore for NatsStore {
             }
             Ok(events)
         })
+    }
+
+    /// Positions number messages (the stream's sequence) and the events within each: an
+    /// append is one message, so it directly follows the message before it.
+    fn follows_directly(&self, last: u64, first: u64) -> bool {
+        let index_mask = (1 << INDEX_BITS) - 1;
+        first & index_mask == 0 && (last >> INDEX_BITS).checked_add(1) == Some(first >> INDEX_BITS)
     }
 
     fn capabilities(&self) -> Capabilities {

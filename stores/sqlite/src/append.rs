@@ -127,7 +127,8 @@ fn append_in(
             None => Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual }),
         };
     }
-    let recorded_at = SystemTime::now();
+    // As stored (microseconds), so that the outcome and later reads agree.
+    let recorded_at = from_micros(micros(SystemTime::now()));
     let mut positions = Vec::with_capacity(events.len());
     {
         let mut insert = transaction
