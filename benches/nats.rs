@@ -1,5 +1,5 @@
-//! Catching a projection up from NATS JetStream: `App::build` folding a log of single-event
-//! appends (one message each, the common case: one event per command) into an in-memory
+//! Catching a projection up from NATS JetStream: a process starting up (a store opened on
+//! the stream, then `App::build`) folding a log of single-event appends (one message each, the common case: one event per command) into an in-memory
 //! projection, against a raw async-nats ordered consumer receiving the same messages
 //! (transport only: it decodes nothing, so the ratio flatters the raw side), as paired ratios
 //! in one run.
@@ -105,7 +105,9 @@ fn main() {
     };
     let ours = || {
         runtime.block_on(async {
-            let shared: Arc<dyn EventStore> = store.clone();
+            // A process starting up: a store opened on the existing stream.
+            let options = NatsOptions { stream: name.clone(), prefix: name.clone(), ..NatsOptions::default() };
+            let shared: Arc<dyn EventStore> = Arc::new(NatsStore::connect_with(&url, options).await.unwrap());
             let app = App::builder().shared_store(shared).projection::<Totals>().build().await.unwrap();
             assert_eq!(app.query(Count).await.unwrap(), expected);
         });

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use eventsmith::prelude::*;
-use eventsmith::store::{AppendOutcome, BoxFuture, NewEvent, StoreError, StoredEvent};
+use eventsmith::store::{
+    AppendOutcome, BoxFuture, Capabilities, FoldedLog, LogFold, NewEvent, StoreError, StoredEvent,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Noted {
@@ -147,6 +149,22 @@ impl EventStore for Counting {
         self.inner.head()
     }
 
+    fn fold_log<'a>(
+        &'a self,
+        from_position: u64,
+        max_count: usize,
+        types: &'a [&'a str],
+        fold: Box<dyn LogFold>,
+    ) -> BoxFuture<'a, Result<FoldedLog, StoreError>> {
+        // The store's own fold, as the app uses it.
+        self.log_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.fold_log(from_position, max_count, types, fold)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
     fn follows_directly(&self, last: u64, first: u64) -> bool {
         self.inner.follows_directly(last, first)
     }
@@ -191,7 +209,25 @@ async fn committed_events_are_applied_as_the_log_holds_them(inner: Arc<dyn Event
     assert!(store.log_reads.load(Ordering::SeqCst) > reads_alone, "the event between was read");
     app.execute(note("a", &["six"])).await.unwrap();
 
-    // Commands at once, on several streams.
+    // Commands at once, on several streams, with another writer appending meanwhile and the
+    // follower catching the projection up from the log at the same time.
+    let follower = tokio::spawn({
+        let app = app.clone();
+        async move { app.follow_log(std::time::Duration::from_millis(1)).await }
+    });
+    let elsewhere = tokio::spawn({
+        let inner = Arc::clone(&inner);
+        async move {
+            for n in 0..10 {
+                let event = NoteEvent::Noted(Noted { text: format!("elsewhere {n}") });
+                inner
+                    .append("Notebook-e", ExpectedVersion::Any, vec![NewEvent::encode(&event).unwrap()])
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        }
+    });
     let tasks: Vec<_> = (0..8)
         .map(|n| {
             let app = app.clone();
@@ -205,9 +241,13 @@ async fn committed_events_are_applied_as_the_log_holds_them(inner: Arc<dyn Event
     for task in tasks {
         task.await.unwrap();
     }
+    elsewhere.await.unwrap();
+    follower.abort();
+    // The other writer's last events may have come after the last command.
+    app.execute(note("a", &["last"])).await.unwrap();
 
     let live = app.query(AllSeen).await.unwrap();
-    assert_eq!(live.len(), 4 + 1 + 2 + 40);
+    assert_eq!(live.len(), 4 + 1 + 2 + 10 + 40 + 1);
     assert!(live.windows(2).all(|pair| pair[0].position < pair[1].position), "in log order, each once");
     app.rebuild::<Envelopes>().await.unwrap();
     let rebuilt = app.query(AllSeen).await.unwrap();

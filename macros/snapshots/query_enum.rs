@@ -38,16 +38,16 @@ const _: () = {
         > {
             match self {
                 Self::GetOrder(__message) => {
-                    <GetOrder as ::eventsmith::__private::JsonAnswer>::answer_json(
-                        __message,
-                        app,
-                    )
+                    <GetOrder as ::eventsmith::__private::JsonAnswer<
+                        _,
+                    >>::answer_json(__message, app)
+                        .await
                 }
                 Self::ListOrders(__message) => {
-                    <ListOrders as ::eventsmith::__private::JsonAnswer>::answer_json(
-                        __message,
-                        app,
-                    )
+                    <ListOrders as ::eventsmith::__private::JsonAnswer<
+                        _,
+                    >>::answer_json(__message, app)
+                        .await
                 }
             }
         }

@@ -150,9 +150,10 @@ impl<P: Projection> ProjectionRunner<P> {
         }
         let mut fold = Applying { state: Arc::clone(&self.state), applied: 0 };
         for event in committed.logged() {
-            // As the store's filter would: the projection's type names (its `apply_event`
-            // checks the namespace).
-            if self.types.contains(&event.event_type) && !fold.fold(event) {
+            // As the store's filter would: the projection's type names, all when it names
+            // none (its `apply_event` checks the namespace).
+            let wanted = self.types.is_empty() || self.types.contains(&event.event_type);
+            if wanted && !fold.fold(event) {
                 break;
             }
         }
