@@ -133,6 +133,7 @@ pub mod testing;
 pub mod prelude {
     pub use eventsmith_macros::{Command, CommandEnvelope, Event, Query, QueryEnvelope, aggregate, projection};
     pub use eventsmith_runtime::documents::{DocumentError, Documents};
+    pub use eventsmith_runtime::sql::{Sql, SqlError, SqlRow};
     pub use eventsmith_runtime::{
         Aggregate, App, Command, CommandEnvelope, Envelope, Event, EventStore, ExpectedVersion, MemoryStore, Metadata,
         Projection, Query, QueryEnvelope, Recorded,

@@ -45,3 +45,6 @@ pub const DOCUMENTS: &str = "documents";
 pub const INDEX: &str = "index";
 // #[apply(key = event.customer_id)] on a document projection
 pub const KEY: &str = "key";
+// #[projection(sql(migrations = ["CREATE TABLE ..."]))]
+pub const SQL: &str = "sql";
+pub const MIGRATIONS: &str = "migrations";

@@ -14,7 +14,8 @@ pub use crate::aggregate::{
     Aggregate, AppliedBy, Applies, AppliesUnit, Apply, CloneIfClone, Handle, HandlerError, InitialState, MaybeClone,
     NotClone, SnapshotState, one,
 };
-pub use crate::app::App;
+pub use crate::app::runner::ProjectionStopped;
+pub use crate::app::{App, StoredProjection, sql_reached, sql_stopped};
 pub use crate::codec::{
     DecodeError, EncodeError, OlderVersion, Payload, UpcastStep, UpcastVia, decode_unit, unit_payload, unknown_type,
     unknown_version,
@@ -32,6 +33,7 @@ pub use crate::projection::{
 };
 pub use crate::recorded::Recorded;
 pub use crate::schema::{EventSchema, EventSchemas, HasSchema, unit_schema};
+pub use crate::sql::{Sql, SqlApply, SqlError, SqlProjection, SqlQuery, route_sql_member};
 pub use crate::store::BoxFuture;
 pub use crate::store::{LogEvent, StoredEvent};
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::decode::decode_logged;
 use crate::event::EventSet;
-use crate::projection::{ApplyError, Member};
+use crate::projection::{ApplyError, Member, panic_message};
 use crate::recorded::Recorded;
 use crate::store::{BoxFuture, LogEvent, StoreError};
 
@@ -121,16 +121,9 @@ impl<D> Routed<D> {
         match catch_unwind(AssertUnwindSafe(|| apply(document))) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(ApplyError::Failed { event_type, stream_id, position, message }),
-            Err(panic) => Err(ApplyError::Panicked {
-                event_type,
-                stream_id,
-                position,
-                message: panic
-                    .downcast_ref::<&str>()
-                    .map(|message| (*message).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic without a message".to_owned()),
-            }),
+            Err(panic) => {
+                Err(ApplyError::Panicked { event_type, stream_id, position, message: panic_message(&*panic) })
+            }
         }
     }
 }

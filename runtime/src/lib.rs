@@ -32,6 +32,7 @@ pub mod id;
 pub mod projection;
 pub mod recorded;
 pub mod schema;
+pub mod sql;
 pub mod store;
 pub mod testing;
 

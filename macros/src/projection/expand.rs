@@ -4,12 +4,15 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::model::{Applied, ProjectionApply, ProjectionImpl, QueryHandler};
+use super::model::{Applied, Form, ProjectionApply, ProjectionImpl, QueryHandler};
 use crate::naming::{self, located};
 
 pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     if model.documents.is_some() {
         return super::documents::expand(model);
+    }
+    if model.sql.is_some() {
+        return super::sql::expand(model);
     }
     let projection = projection_impl(model);
     let queries = model.queries.iter().map(|query| query_impl(model, query));
@@ -24,9 +27,12 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
 /// What is emitted for a projection with errors: a `Projection` (or, for a document
 /// projection, a `DocumentProjection`) impl that consumes nothing, so that the errors
 /// reported are the user's mistakes and not their consequences.
-pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>, documents: bool) -> TokenStream {
+pub fn fallback(self_ty: &syn::Type, name: Option<&syn::LitStr>, form: Form) -> TokenStream {
     let name = name.map_or_else(String::new, syn::LitStr::value);
-    if documents {
+    if form == Form::Sql {
+        return super::sql::fallback(self_ty, &name);
+    }
+    if form == Form::Documents {
         return quote! {
             impl ::eventsmith::__private::DocumentProjection for #self_ty {
                 const NAME: &'static str = #name;

@@ -5,6 +5,7 @@ mod check;
 mod documents;
 mod expand;
 mod model;
+mod sql;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -22,9 +23,9 @@ pub fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
         || model.as_ref().map(expand::expand).unwrap_or_default(),
         || {
             let name = model.as_ref().map(|model| &model.name);
-            let documents = model.as_ref().is_some_and(|model| model.documents.is_some());
+            let form = model.as_ref().map_or(model::Form::Memory, model::ProjectionImpl::form);
             if item.trait_.is_none() && item.generics.params.is_empty() {
-                expand::fallback(&item.self_ty, name, documents)
+                expand::fallback(&item.self_ty, name, form)
             } else {
                 TokenStream::new()
             }

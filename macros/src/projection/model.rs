@@ -8,7 +8,7 @@ use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
 use crate::sig::{borrows, by_value_or_ref, check_plain, check_receiver, last_segment_args, typed_param};
-use crate::symbol::{APPLY, DOCUMENTS, EVENTS, INDEX, KEY, NAME, PERSIST, QUERY};
+use crate::symbol::{APPLY, DOCUMENTS, EVENTS, INDEX, KEY, MIGRATIONS, NAME, PERSIST, QUERY, SQL};
 
 pub struct ProjectionImpl<'a> {
     pub self_ty: &'a Type,
@@ -18,6 +18,8 @@ pub struct ProjectionImpl<'a> {
     /// `documents` or `documents(index(field, ...))`: a read model of documents in a
     /// database, with the fields queries filter on.
     pub documents: Option<Documents>,
+    /// `sql` or `sql(migrations = [...])`: a read model in tables of its own.
+    pub sql: Option<Tables>,
     pub applies: Vec<ProjectionApply<'a>>,
     /// How many methods are marked `#[apply]`, including any that failed to lower.
     pub apply_marked: usize,
@@ -26,6 +28,19 @@ pub struct ProjectionImpl<'a> {
 
 pub struct Documents {
     pub indexed: Vec<syn::Ident>,
+}
+
+pub struct Tables {
+    /// The migrations, in order: each a `&'static str` expression.
+    pub migrations: Vec<syn::Expr>,
+}
+
+/// Where a projection keeps its read model, which decides its methods' signatures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Memory,
+    Documents,
+    Sql,
 }
 
 pub struct ProjectionApply<'a> {
@@ -61,6 +76,12 @@ pub struct QueryHandler<'a> {
 const DOCUMENT_QUERY: &str =
     "async fn get(documents: &Documents<Self>, query: GetOrder) -> Result<YourAnswer, DocumentError>";
 
+/// What a `#[query]` method has to say about a SQL projection's `#[query]` signature.
+const SQL_QUERY: &str = "async fn get(sql: &mut Sql<'_>, query: GetOrder) -> Result<YourAnswer, SqlError>";
+
+/// What an `#[apply]` method has to say about a SQL projection's `#[apply]` signature.
+const SQL_APPLY: &str = "async fn on_placed(sql: &mut Sql<'_>, event: &Recorded<OrderPlaced>) -> Result<(), SqlError>";
+
 impl Applied {
     pub fn key(&self) -> String {
         self.tokens().to_string()
@@ -86,6 +107,15 @@ impl Applied {
 }
 
 impl ProjectionImpl<'_> {
+    /// Where the projection keeps its read model.
+    pub fn form(&self) -> Form {
+        match (&self.documents, &self.sql) {
+            (_, Some(_)) => Form::Sql,
+            (Some(_), None) => Form::Documents,
+            (None, None) => Form::Memory,
+        }
+    }
+
     /// The position of `path` among the projection's event enums.
     pub fn enum_index(&self, path: &Path) -> Option<usize> {
         let key = quote::quote!(#path).to_string();
@@ -110,6 +140,7 @@ impl<'a> ProjectionImpl<'a> {
         let mut events = Once::new("projection", EVENTS);
         let mut persist = Once::new("projection", PERSIST);
         let mut documents = Once::new("projection", DOCUMENTS);
+        let mut sql = Once::new("projection", SQL);
         let parser = syn::meta::parser(|meta| {
             attr::recover(cx, &meta, |meta| {
                 // #[projection(name = "orders")]
@@ -164,8 +195,35 @@ impl<'a> ProjectionImpl<'a> {
                         })?;
                     }
                     documents.set(cx, meta, Documents { indexed })
+                // #[projection(sql)] or #[projection(sql(migrations = ["CREATE TABLE ...", ...]))]
+                } else if meta.path.is_ident(SQL) {
+                    let mut migrations = Vec::new();
+                    if meta.input.peek(syn::Token![=]) {
+                        cx.push(meta.error(
+                            "`sql` takes no value: write `sql(migrations = [\"CREATE TABLE ...\"])` with the \
+                             statements that make its tables",
+                        ));
+                        attr::skip_rest_of_item(meta)?;
+                    } else if meta.input.peek(syn::token::Paren) {
+                        meta.parse_nested_meta(|inner| {
+                            if !inner.path.is_ident(MIGRATIONS) {
+                                cx.push(attr::unknown_key_in(&inner, "`sql(...)`", &[MIGRATIONS]));
+                                return attr::skip_rest_of_item(&inner);
+                            }
+                            match inner.value()?.parse::<syn::Expr>()? {
+                                syn::Expr::Array(array) => migrations.extend(array.elems),
+                                other => cx.error_on(
+                                    other,
+                                    "`migrations` is a list of statements, one per version, run once each in \
+                                     order: `migrations = [\"CREATE TABLE ...\", include_str!(\"002.sql\")]`",
+                                ),
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    sql.set(cx, meta, Tables { migrations })
                 } else {
-                    Err(attr::unknown_key(meta, "projection", &[NAME, EVENTS, PERSIST, DOCUMENTS]))
+                    Err(attr::unknown_key(meta, "projection", &[NAME, EVENTS, PERSIST, DOCUMENTS, SQL]))
                 }
             })
         });
@@ -180,7 +238,11 @@ impl<'a> ProjectionImpl<'a> {
         let mut apply_marked = 0;
         let mut queries = Vec::new();
         // A document projection's queries read its database; the others, the model in memory.
-        let stored = documents.span().is_some();
+        let form = match (documents.span().is_some(), sql.span().is_some()) {
+            (_, true) => Form::Sql,
+            (true, false) => Form::Documents,
+            (false, false) => Form::Memory,
+        };
         for impl_item in &item.items {
             let ImplItem::Fn(method) = impl_item else { continue };
             let apply = attr::named(&method.attrs, APPLY).next();
@@ -191,10 +253,12 @@ impl<'a> ProjectionImpl<'a> {
                 }
                 (Some(marker), None) => {
                     apply_marked += 1;
-                    applies.extend(ProjectionApply::lower(cx, marker, method));
+                    applies.extend(ProjectionApply::lower(cx, marker, method, form));
                 }
-                (None, Some(marker)) if stored => queries.extend(QueryHandler::lower_stored(cx, marker, method)),
-                (None, Some(marker)) => queries.extend(QueryHandler::lower(cx, marker, method)),
+                (None, Some(marker)) => match form {
+                    Form::Memory => queries.extend(QueryHandler::lower(cx, marker, method)),
+                    Form::Documents | Form::Sql => queries.extend(QueryHandler::lower_stored(cx, marker, method, form)),
+                },
                 (None, None) => {}
             }
         }
@@ -217,20 +281,29 @@ impl<'a> ProjectionImpl<'a> {
                 return None;
             }
         };
-        let (persist, documents) = (persist.get(), documents.get());
-        if let (Some(persist), Some(_)) = (&persist, &documents) {
+        let sql_span = sql.span();
+        let (persist, documents, sql) = (persist.get(), documents.get(), sql.get());
+        if let (Some(persist), true) = (&persist, documents.is_some() || sql.is_some()) {
             cx.error_on(
                 persist,
-                "a document projection is kept in its database with its checkpoint already; remove `persist`",
+                "a projection kept in a database is saved there with its checkpoint already; remove `persist`",
             );
             return None;
         }
-        Some(Self { self_ty: &item.self_ty, name, events, persist, documents, applies, apply_marked, queries })
+        if let (Some(_), Some(_)) = (&documents, &sql) {
+            cx.push(syn::Error::new(
+                sql_span.unwrap_or_else(proc_macro2::Span::call_site),
+                "a projection keeps its read model either as documents or in SQL tables of its own, not both: \
+                 remove `documents` or `sql(...)`",
+            ));
+            return None;
+        }
+        Some(Self { self_ty: &item.self_ty, name, events, persist, documents, sql, applies, apply_marked, queries })
     }
 }
 
 impl<'a> ProjectionApply<'a> {
-    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn, form: Form) -> Option<Self> {
         let sig = &method.sig;
         let mut from = None;
         let (target, key) = apply_arguments(cx, marker).ok()?;
@@ -251,14 +324,18 @@ impl<'a> ProjectionApply<'a> {
                 return None;
             }
         };
-        check_plain(cx, method, "an `#[apply]` method")?;
-        check_receiver(
-            cx,
-            sig,
-            true,
-            "an `#[apply]` method of a projection takes `&mut self`: it updates the read model",
-        )?;
-        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let params: Vec<_> = if form == Form::Sql {
+            sql_apply_params(cx, method)?
+        } else {
+            check_plain(cx, method, "an `#[apply]` method")?;
+            check_receiver(
+                cx,
+                sig,
+                true,
+                "an `#[apply]` method of a projection takes `&mut self`: it updates the read model",
+            )?;
+            sig.inputs.iter().filter_map(typed_param).collect()
+        };
         let recorded = match params.as_slice() {
             [Type::Reference(reference)] if reference.mutability.is_none() => recorded_payload(&reference.elem),
             _ => None,
@@ -306,6 +383,63 @@ impl<'a> ProjectionApply<'a> {
         }
         Some(Self { method: &sig.ident, event, key, from, output })
     }
+}
+
+/// A SQL projection's `#[apply]`: `async`, no receiver, `sql: &mut Sql<'_>` and the
+/// recorded event. Returns the event's parameter.
+fn sql_apply_params<'a>(cx: &Ctxt, method: &'a ImplItemFn) -> Option<Vec<&'a Type>> {
+    let sig = &method.sig;
+    if let Some(receiver) = sig.receiver() {
+        cx.error_on(
+            receiver,
+            format_args!(
+                "a SQL projection's `#[apply]` writes its tables through the transaction it is given, not `self`: \
+                 `{SQL_APPLY}`"
+            ),
+        );
+        return None;
+    }
+    if sig.asyncness.is_none() {
+        cx.error_on(
+            sig.fn_token,
+            format_args!("a SQL projection's `#[apply]` is `async`: it writes to a database. `{SQL_APPLY}`"),
+        );
+        return None;
+    }
+    if !sig.generics.params.is_empty() {
+        cx.error_on(&sig.generics, "an `#[apply]` method cannot be generic");
+        return None;
+    }
+    let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+    let [sql, event] = params.as_slice() else {
+        cx.error_on(
+            &sig.inputs,
+            format_args!("a SQL projection's `#[apply]` takes the transaction and the recorded event: `{SQL_APPLY}`"),
+        );
+        return None;
+    };
+    if !is_sql(sql) {
+        cx.error_on(
+            sql,
+            "the first parameter of a SQL projection's `#[apply]` is the read-model transaction: `sql: &mut Sql<'_>`",
+        );
+        return None;
+    }
+    if matches!(sig.output, ReturnType::Default) {
+        cx.error_on(
+            &sig.ident,
+            "a SQL projection's `#[apply]` returns `Result<(), SqlError>`: its statements can fail (return their \
+             error with `?`)",
+        );
+        return None;
+    }
+    Some(vec![event])
+}
+
+/// `&mut Sql<'_>`.
+fn is_sql(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(reference)
+        if reference.mutability.is_some() && last_segment_args(&reference.elem, "Sql").is_some())
 }
 
 /// The `T` of `Recorded<T>`.
@@ -356,9 +490,12 @@ impl<'a> QueryHandler<'a> {
 
     /// A document projection's `#[query]`: `async fn`, no receiver, the projection's
     /// `&Documents<Self>` and the query.
-    fn lower_stored(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
+    fn lower_stored(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn, form: Form) -> Option<Self> {
         let sig = &method.sig;
         check_marker(cx, marker);
+        if form == Form::Sql {
+            return Self::lower_sql(cx, method);
+        }
         if let Some(receiver) = sig.receiver() {
             cx.error_on(
                 receiver,
@@ -426,6 +563,78 @@ impl<'a> QueryHandler<'a> {
                 answer,
                 "a query's answer must not borrow: it is read from the database and handed to the caller; \
                  return owned data",
+            );
+            return None;
+        }
+        Some(Self { method: &sig.ident, query, by_ref, output, answer: Some(answer) })
+    }
+}
+
+impl<'a> QueryHandler<'a> {
+    /// A SQL projection's `#[query]`: `async fn`, no receiver, `sql: &mut Sql<'_>` and the
+    /// query.
+    fn lower_sql(cx: &Ctxt, method: &'a ImplItemFn) -> Option<Self> {
+        let sig = &method.sig;
+        if let Some(receiver) = sig.receiver() {
+            cx.error_on(
+                receiver,
+                format_args!(
+                    "a SQL projection's `#[query]` reads its tables through the connection it is given, not \
+                     `self`: `{SQL_QUERY}`"
+                ),
+            );
+            return None;
+        }
+        if sig.asyncness.is_none() {
+            cx.error_on(
+                sig.fn_token,
+                format_args!("a SQL projection's `#[query]` is `async`: it reads a database. `{SQL_QUERY}`"),
+            );
+            return None;
+        }
+        if !sig.generics.params.is_empty() {
+            cx.error_on(&sig.generics, "a `#[query]` method cannot be generic");
+            return None;
+        }
+        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
+        let [sql, query] = params.as_slice() else {
+            cx.error_on(
+                &sig.inputs,
+                format_args!("a SQL projection's `#[query]` takes a read connection and the query: `{SQL_QUERY}`"),
+            );
+            return None;
+        };
+        if !is_sql(sql) {
+            cx.error_on(
+                sql,
+                "the first parameter of a SQL projection's `#[query]` is its read connection: `sql: &mut Sql<'_>`",
+            );
+            return None;
+        }
+        let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
+        let ReturnType::Type(_, output) = &sig.output else {
+            cx.error_on(
+                &sig.ident,
+                format_args!(
+                    "`{}` answers nothing: a SQL projection's `#[query]` returns `Result<YourAnswer, SqlError>`",
+                    sig.ident
+                ),
+            );
+            return None;
+        };
+        let Some(&answer) = last_segment_args(output, "Result").as_deref().and_then(<[_]>::first) else {
+            cx.error_on(
+                output,
+                "a SQL projection's `#[query]` returns `Result<YourAnswer, SqlError>`: it reads a database, which \
+                 can fail (return its error with `?`)",
+            );
+            return None;
+        };
+        if borrows(answer) {
+            cx.error_on(
+                answer,
+                "a query's answer must not borrow: it is read from the database and handed to the caller; return \
+                 owned data",
             );
             return None;
         }

@@ -3,17 +3,95 @@
 //! writes the documents with the new checkpoint in one transaction. A batch whose checkpoint
 //! another process moved first is dropped and read again, so every event is applied once.
 
-use std::any::Any;
+use std::any::{Any, type_name};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use tracing::{Instrument, info_span};
 
+use super::batches::{Applying, Batch, Batches};
 use super::error::Error;
 use super::runner::{ProjectionStopped, Runner};
-use crate::documents::{DocumentProjection, DocumentStore, Routed};
+use super::{App, AppBuilder};
+use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents, Routed};
+use crate::event::EventSet;
 use crate::projection::ApplyError;
 use crate::store::{BoxFuture, EventStore, EventStoreExt, LogEvent, LogFold};
+
+impl App {
+    /// The documents of projection `D`, read from the app's document store: they need not be
+    /// registered here, so that a process that only answers queries never applies events.
+    ///
+    /// # Errors
+    /// The app has no document store.
+    pub fn documents<D: DocumentProjection>(&self) -> Result<Documents<D>, Error> {
+        let store = self.inner.documents.clone().ok_or(DocumentError::NoStore)?;
+        Ok(Documents::new(store))
+    }
+
+    /// Applies to document projection `D` what the log holds after its checkpoint, now
+    /// (`execute` and [`follow_log`](Self::follow_log) do it on their own); returns how many
+    /// events this process applied.
+    ///
+    /// # Errors
+    /// The projection is not registered here, or has stopped at an event it cannot apply
+    /// ([`Error::ProjectionStopped`], until a rebuild); a database failure.
+    pub async fn update_documents<D: DocumentProjection>(&self) -> Result<u64, Error> {
+        let runner = self.document_runner::<D>()?;
+        Runner::catch_up(runner, &*self.inner.store).await
+    }
+
+    /// Drops document projection `D`'s documents and checkpoint and applies the whole log
+    /// again: after a change to what its `#[apply]` methods do, or to fix a stopped
+    /// projection. Returns how many events were applied.
+    ///
+    /// # Errors
+    /// As [`update_documents`](Self::update_documents).
+    pub async fn rebuild_documents<D: DocumentProjection>(&self) -> Result<u64, Error> {
+        let runner = self.document_runner::<D>()?;
+        Runner::rebuild(runner, &*self.inner.store).instrument(info_span!("rebuild", projection = D::NAME)).await
+    }
+
+    pub(crate) fn document_runner<D: DocumentProjection>(&self) -> Result<&DocumentRunner<D>, Error> {
+        self.inner
+            .projections
+            .iter()
+            .find_map(|runner| runner.as_any().downcast_ref::<DocumentRunner<D>>())
+            .ok_or(Error::DocumentProjectionNotRegistered { projection: D::NAME, rust_type: type_name::<D>() })
+    }
+}
+
+impl AppBuilder {
+    /// The database that keeps the document read models (`#[projection(documents)]`): a
+    /// `SqliteDocuments` or `PostgresDocuments`, which may be another database than the
+    /// events'.
+    pub fn documents_in(mut self, documents: impl DocumentStore) -> Self {
+        self.documents = Some(Arc::new(documents));
+        self
+    }
+
+    /// [`documents_in`](Self::documents_in) with a database shared with other apps.
+    pub fn shared_documents(mut self, documents: Arc<dyn DocumentStore>) -> Self {
+        self.documents = Some(documents);
+        self
+    }
+
+    /// Registers a document projection: `build` catches it up from the checkpoint in its
+    /// database, and every `execute` brings it up to date before returning. Another process
+    /// may run it too: each batch of events is applied once, by whichever commits it first.
+    pub fn document_projection<D: DocumentProjection>(mut self) -> Self {
+        self.document_projections
+            .push(Box::new(|documents, batch| Arc::new(DocumentRunner::<D>::new(documents, batch))));
+        self.enums.extend(<D::Events as EventSet>::enums());
+        self
+    }
+
+    /// How many events a document projection applies per transaction (default 1024).
+    pub fn document_batch(mut self, events: usize) -> Self {
+        self.document_batch = events;
+        self
+    }
+}
 
 /// Events read, routed and applied per transaction, unless the builder says otherwise.
 pub(crate) const DEFAULT_DOCUMENT_BATCH: usize = 1024;
@@ -22,9 +100,7 @@ pub(crate) struct DocumentRunner<D> {
     documents: Arc<dyn DocumentStore>,
     types: Vec<&'static str>,
     batch: usize,
-    /// Serializes this process's catch-ups (other processes are kept out by the checkpoint).
-    applying: tokio::sync::Mutex<()>,
-    stopped: Mutex<Option<Arc<ProjectionStopped>>>,
+    applying: Applying,
     projection: std::marker::PhantomData<fn() -> D>,
 }
 
@@ -34,59 +110,16 @@ impl<D: DocumentProjection> DocumentRunner<D> {
             documents,
             types: D::event_types(),
             batch: batch.max(1),
-            applying: tokio::sync::Mutex::new(()),
-            stopped: Mutex::new(None),
+            applying: Applying::new(D::NAME),
             projection: std::marker::PhantomData,
         }
     }
 
     pub(crate) fn stopped(&self) -> Option<Arc<ProjectionStopped>> {
-        self.stopped.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.applying.stopped()
     }
 
-    fn stop(&self, source: ApplyError) -> Error {
-        tracing::error!(projection = D::NAME, error = %source, "document projection stopped");
-        let stopped = Arc::new(ProjectionStopped { projection: D::NAME, source });
-        *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&stopped));
-        Error::ProjectionStopped(stopped)
-    }
-
-    async fn catch_up_inner(&self, store: &dyn EventStore) -> Result<u64, Error> {
-        let _applying = self.applying.lock().await;
-        if let Some(stopped) = self.stopped() {
-            return Err(Error::ProjectionStopped(stopped));
-        }
-        let mut applied = 0;
-        // After an event failed: the position before it, up to which the rest is applied
-        // (again without it, since the documents it touched may be half-changed), and why.
-        let mut failed: Option<(u64, ApplyError)> = None;
-        loop {
-            let until = failed.as_ref().map(|(last, _)| *last);
-            if let Some(last) = until
-                && self.documents.checkpoint(D::NAME).await?.position >= last
-            {
-                let (_, error) = failed.take().expect("a failure to report");
-                return Err(self.stop(error));
-            }
-            match self.batch(store, until).await? {
-                Batch::Empty => match failed.take() {
-                    Some((_, error)) => return Err(self.stop(error)),
-                    None => return Ok(applied),
-                },
-                Batch::Committed(count) => applied += count,
-                // Another process applied the batch first: read on from where it got.
-                Batch::Lost => {}
-                Batch::FailedAt { position, error } => match failed {
-                    None => failed = Some((position - 1, error)),
-                    Some(_) => return Err(self.stop(error)),
-                },
-            }
-        }
-    }
-
-    /// Applies one batch of the log after the checkpoint (up to `until`'s position), and
-    /// commits it with the new checkpoint.
-    async fn batch(&self, store: &dyn EventStore, until: Option<u64>) -> Result<Batch, Error> {
+    async fn batch_inner(&self, store: &dyn EventStore, until: Option<u64>) -> Result<Batch, Error> {
         let from = self.documents.checkpoint(D::NAME).await?;
         let collecting =
             Collecting::<D> { routed: Vec::new(), last: from.position, failed: None, limit: self.batch, until };
@@ -152,16 +185,14 @@ impl<D: DocumentProjection> DocumentRunner<D> {
     }
 }
 
-/// What one batch did.
-enum Batch {
-    /// Nothing after the checkpoint.
-    Empty,
-    /// Applied and committed this many events.
-    Committed(u64),
-    /// Another process moved the checkpoint first; nothing written.
-    Lost,
-    /// The event at `position` could not be applied.
-    FailedAt { position: u64, error: ApplyError },
+impl<D: DocumentProjection> Batches for DocumentRunner<D> {
+    fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move { Ok(self.documents.checkpoint(D::NAME).await?.position) })
+    }
+
+    fn batch<'a>(&'a self, store: &'a dyn EventStore, until: Option<u64>) -> BoxFuture<'a, Result<Batch, Error>> {
+        Box::pin(self.batch_inner(store, until))
+    }
 }
 
 /// Collects a batch of the log, routed to documents; stops at the first event that does not
@@ -206,7 +237,7 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
     }
 
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
-        Box::pin(self.catch_up_inner(store).instrument(info_span!("catch_up", projection = D::NAME)))
+        Box::pin(self.applying.catch_up(self, store).instrument(info_span!("catch_up", projection = D::NAME)))
     }
 
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>> {
@@ -214,30 +245,36 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
             check_indexed::<D>()?;
             self.documents.prepare(D::NAME, D::INDEXED).await?;
             let checkpoint = self.documents.checkpoint(D::NAME).await?.position;
-            if checkpoint > 0 {
-                let at = store.read_all(checkpoint, 1, &[]).await?;
-                if at.first().is_none_or(|event| event.position != checkpoint) {
-                    return Err(Error::CheckpointAhead { projection: D::NAME, checkpoint });
-                }
-            }
-            Ok(())
+            check_checkpoint(store, D::NAME, checkpoint).await
         })
     }
 
     fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
-            {
-                let _applying = self.applying.lock().await;
-                self.documents.clear(D::NAME).await?;
-                *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = None;
-            }
-            self.catch_up_inner(store).await
+            self.applying.reset(async { Ok(self.documents.clear(D::NAME).await?) }).await?;
+            self.applying.catch_up(self, store).await
         })
     }
 
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Refuses a stored read model's checkpoint that is past the end of the log (the store was
+/// restored from an older copy): applying on from there would skip the events in between.
+pub(crate) async fn check_checkpoint(
+    store: &dyn EventStore,
+    projection: &'static str,
+    checkpoint: u64,
+) -> Result<(), Error> {
+    if checkpoint > 0 {
+        let at = store.read_all(checkpoint, 1, &[]).await?;
+        if at.first().is_none_or(|event| event.position != checkpoint) {
+            return Err(Error::CheckpointAhead { projection, checkpoint });
+        }
+    }
+    Ok(())
 }
 
 /// Each indexed field must be a key of the document's JSON object: a field renamed by serde

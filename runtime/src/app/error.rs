@@ -160,6 +160,20 @@ pub enum Error {
     /// A document query failed.
     #[error(transparent)]
     Documents(#[from] crate::documents::DocumentError),
+    /// A SQL read model's statement, migration or query failed.
+    #[error(transparent)]
+    Sql(#[from] crate::sql::SqlError),
+    /// A SQL projection was not registered with `App::builder().sql_projection::<P>()` in
+    /// this process.
+    #[error(
+        "SQL projection `{projection}` is not run by this app; add `.sql_projection::<{rust_type}>()` to the app builder"
+    )]
+    SqlProjectionNotRegistered {
+        /// The projection's name.
+        projection: &'static str,
+        /// Its Rust type.
+        rust_type: &'static str,
+    },
     /// A projection had not reached a position when the time to wait for it ran out.
     #[error(
         "projection `{projection}` has applied the log up to {reached}, not yet up to {position}, after {waited:?}"

@@ -9,27 +9,33 @@ use tracing::{Instrument, info_span};
 pub(crate) mod error;
 pub(crate) mod runner;
 
+mod batches;
 mod cache;
 mod documents;
 mod future;
 mod query;
 mod replay;
+mod sql;
+mod stored;
 
 use crate::aggregate::{Aggregate, HandledBy};
 use crate::command::{Command, ExpectStream};
 use crate::decode::decode_recorded;
-use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents};
+use crate::documents::DocumentStore;
 use crate::event::{Event, EventEnumInfo, EventSet};
 use crate::id::new_event_id;
 use crate::projection::{Projection, Query};
 use crate::recorded::{Metadata, Recorded};
+use crate::sql::SqlStore;
 use crate::store::{AppendOutcome, EventStore, ExpectedVersion, NewEvent, StoreError};
 use cache::{AggregateCache, DEFAULT_CACHED_AGGREGATES};
-use documents::{DEFAULT_DOCUMENT_BATCH, DocumentRunner};
+use documents::DEFAULT_DOCUMENT_BATCH;
 use error::{Error, ExecuteError};
 pub use future::{Answer, Execution};
-pub use query::{Answerable, InDocuments, InMemory};
+pub use query::{Answerable, InDocuments, InMemory, InSql};
 use runner::{CommittedBatch, ProjectionRunner, Runner};
+pub use sql::{sql_reached, sql_stopped};
+pub use stored::StoredProjection;
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
@@ -102,6 +108,7 @@ struct Inner {
     projections: Vec<Arc<dyn Runner>>,
     cache: AggregateCache,
     documents: Option<Arc<dyn DocumentStore>>,
+    sql: Option<Arc<dyn SqlStore>>,
 }
 
 impl std::fmt::Debug for App {
@@ -125,10 +132,16 @@ pub struct AppBuilder {
     /// Document projections, made into runners once the document store is known.
     document_projections: Vec<MakeDocumentRunner>,
     document_batch: usize,
+    sql: Option<Arc<dyn SqlStore>>,
+    /// SQL projections, made into runners once the SQL store is known.
+    sql_projections: Vec<MakeSqlRunner>,
 }
 
 /// Makes the runner of a document projection on the app's document store, with its batch.
 type MakeDocumentRunner = Box<dyn FnOnce(Arc<dyn DocumentStore>, usize) -> Arc<dyn Runner> + Send>;
+
+/// Makes the runner of a SQL projection on the app's SQL store, with its batch.
+type MakeSqlRunner = Box<dyn FnOnce(Arc<dyn SqlStore>, usize) -> Arc<dyn Runner> + Send>;
 
 impl App {
     /// Starts configuring an app.
@@ -144,6 +157,8 @@ impl App {
             documents: None,
             document_projections: Vec::new(),
             document_batch: DEFAULT_DOCUMENT_BATCH,
+            sql: None,
+            sql_projections: Vec::new(),
         }
     }
 
@@ -427,83 +442,6 @@ impl App {
         }
     }
 
-    /// The documents of projection `D`, read from the app's document store: they need not be
-    /// registered here, so that a process that only answers queries never applies events.
-    ///
-    /// # Errors
-    /// The app has no document store.
-    pub fn documents<D: DocumentProjection>(&self) -> Result<Documents<D>, Error> {
-        let store = self.inner.documents.clone().ok_or(DocumentError::NoStore)?;
-        Ok(Documents::new(store))
-    }
-
-    /// Waits until document projection `D` has applied the log up to `position` (the
-    /// position of an event a command committed, in this process or another), checking
-    /// every 10 ms: read-your-writes across processes.
-    ///
-    /// # Errors
-    /// [`Error::NotYet`] when `timeout` runs out first; a database failure.
-    pub async fn wait_for<D: DocumentProjection>(
-        &self,
-        position: u64,
-        timeout: std::time::Duration,
-    ) -> Result<(), Error> {
-        let documents = self.documents::<D>()?;
-        let types = D::event_types();
-        let started = std::time::Instant::now();
-        loop {
-            // Run here and stopped: it will not get there.
-            if let Some(stopped) = self.document_runner::<D>().ok().and_then(DocumentRunner::stopped) {
-                return Err(Error::ProjectionStopped(stopped));
-            }
-            let reached = documents.checkpoint().await?;
-            if reached >= position {
-                return Ok(());
-            }
-            // The checkpoint stays at the last event the projection consumed: it is done when
-            // none of its events lies between there and `position` (committed, so visible).
-            let next = self.inner.store.read_all(reached + 1, 1, &types).await?;
-            if next.first().is_none_or(|event| event.position > position) {
-                return Ok(());
-            }
-            if started.elapsed() >= timeout {
-                return Err(Error::NotYet { projection: D::NAME, position, reached, waited: started.elapsed() });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Applies to document projection `D` what the log holds after its checkpoint, now
-    /// (`execute` and [`follow_log`](Self::follow_log) do it on their own); returns how many
-    /// events this process applied.
-    ///
-    /// # Errors
-    /// The projection is not registered here, or has stopped at an event it cannot apply
-    /// ([`Error::ProjectionStopped`], until a rebuild); a database failure.
-    pub async fn update_documents<D: DocumentProjection>(&self) -> Result<u64, Error> {
-        let runner = self.document_runner::<D>()?;
-        Runner::catch_up(runner, &*self.inner.store).await
-    }
-
-    /// Drops document projection `D`'s documents and checkpoint and applies the whole log
-    /// again: after a change to what its `#[apply]` methods do, or to fix a stopped
-    /// projection. Returns how many events were applied.
-    ///
-    /// # Errors
-    /// As [`update_documents`](Self::update_documents).
-    pub async fn rebuild_documents<D: DocumentProjection>(&self) -> Result<u64, Error> {
-        let runner = self.document_runner::<D>()?;
-        Runner::rebuild(runner, &*self.inner.store).instrument(info_span!("rebuild", projection = D::NAME)).await
-    }
-
-    pub(crate) fn document_runner<D: DocumentProjection>(&self) -> Result<&DocumentRunner<D>, Error> {
-        self.inner
-            .projections
-            .iter()
-            .find_map(|runner| runner.as_any().downcast_ref::<DocumentRunner<D>>())
-            .ok_or(Error::DocumentProjectionNotRegistered { projection: D::NAME, rust_type: type_name::<D>() })
-    }
-
     fn runner<P: Projection>(&self) -> Result<&ProjectionRunner<P>, Error> {
         self.inner
             .projections
@@ -562,36 +500,6 @@ impl AppBuilder {
         self
     }
 
-    /// The database that keeps the document read models (`#[projection(documents)]`): a
-    /// `SqliteDocuments` or `PostgresDocuments`, which may be another database than the
-    /// events'.
-    pub fn documents_in(mut self, documents: impl DocumentStore) -> Self {
-        self.documents = Some(Arc::new(documents));
-        self
-    }
-
-    /// [`documents_in`](Self::documents_in) with a database shared with other apps.
-    pub fn shared_documents(mut self, documents: Arc<dyn DocumentStore>) -> Self {
-        self.documents = Some(documents);
-        self
-    }
-
-    /// Registers a document projection: `build` catches it up from the checkpoint in its
-    /// database, and every `execute` brings it up to date before returning. Another process
-    /// may run it too: each batch of events is applied once, by whichever commits it first.
-    pub fn document_projection<D: DocumentProjection>(mut self) -> Self {
-        self.document_projections
-            .push(Box::new(|documents, batch| Arc::new(DocumentRunner::<D>::new(documents, batch))));
-        self.enums.extend(<D::Events as EventSet>::enums());
-        self
-    }
-
-    /// How many events a document projection applies per transaction (default 1024).
-    pub fn document_batch(mut self, events: usize) -> Self {
-        self.document_batch = events;
-        self
-    }
-
     /// How many events a persisted projection applies between saves of its state and
     /// checkpoint (default 1: after every command). Applies to projections registered after.
     pub fn save_projections_every(mut self, events: u64) -> Self {
@@ -630,6 +538,16 @@ impl AppBuilder {
                 registered.push((runner(Arc::clone(&documents), self.document_batch), false));
             }
         }
+        if !self.sql_projections.is_empty() {
+            let sql = self.sql.clone().ok_or_else(|| {
+                Error::Config(
+                    "SQL projections need a SQL read-model database: call `.sql_in(...)` on the builder".into(),
+                )
+            })?;
+            for runner in self.sql_projections {
+                registered.push((runner(Arc::clone(&sql), self.document_batch), false));
+            }
+        }
         let mut projections = Vec::with_capacity(registered.len());
         for (runner, persist) in registered {
             if projections.iter().any(|other: &Arc<dyn Runner>| other.name() == runner.name()) {
@@ -649,8 +567,8 @@ impl AppBuilder {
             projections.push(runner);
         }
         let cache = AggregateCache::new(self.cached_aggregates);
-        let documents = self.documents;
-        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections, cache, documents }) })
+        let (documents, sql) = (self.documents, self.sql);
+        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections, cache, documents, sql }) })
     }
 }
 

@@ -43,7 +43,7 @@ impl Default for PostgresDocumentOptions {
 /// ```
 #[derive(Clone)]
 pub struct PostgresDocuments {
-    db: Arc<Db>,
+    pub(crate) db: Arc<Db>,
 }
 
 impl std::fmt::Debug for PostgresDocuments {
@@ -101,6 +101,11 @@ impl PostgresDocuments {
                        key text COLLATE "C" NOT NULL,
                        document jsonb NOT NULL,
                        PRIMARY KEY (projection, key)
+                   );
+                   CREATE TABLE IF NOT EXISTS sql_read_models (
+                       projection text PRIMARY KEY,
+                       position bigint NOT NULL DEFAULT 0,
+                       version bigint NOT NULL DEFAULT 0
                    );"#,
             )
             .await

@@ -35,6 +35,7 @@ mod error;
 pub mod migrations;
 mod notify;
 mod read;
+mod sql;
 mod tls;
 
 use std::str::FromStr;

@@ -85,7 +85,12 @@ impl SqliteDocuments {
                      key TEXT NOT NULL,
                      document TEXT NOT NULL,
                      PRIMARY KEY (projection, key)
-                 ) WITHOUT ROWID;",
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS eventsmith_sql_read_models (
+                     projection TEXT PRIMARY KEY,
+                     position INTEGER NOT NULL DEFAULT 0,
+                     version INTEGER NOT NULL DEFAULT 0
+                 );",
             )
             .map_err(|error| sqlite("create the read-model tables", error))?;
         let version: Option<i64> = transaction
@@ -110,7 +115,7 @@ impl SqliteDocuments {
         Ok(SqliteDocuments { connection: Arc::new(Mutex::new(connection)) })
     }
 
-    async fn with<T: Send + 'static>(
+    pub(crate) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {

@@ -22,6 +22,7 @@ mod append;
 mod documents;
 mod read;
 pub mod schema;
+mod sql;
 
 pub use documents::SqliteDocuments;
 

@@ -1,0 +1,329 @@
+//! SQL read models in PostgreSQL: [`PostgresDocuments`] keeps the projections' own tables
+//! in its schema (the connections' `search_path`), and their checkpoints and schema versions
+//! in `sql_read_models`, whose row each batch locks, so that two processes never both
+//! commit the same events.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+use deadpool_postgres::Object;
+use eventsmith_runtime::sql::{Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork};
+use eventsmith_runtime::store::{BoxFuture, StoreError};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+
+use crate::db::to_u64;
+use crate::documents::PostgresDocuments;
+use crate::error::backend;
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+/// A value bound to a parameter, converted to the parameter's type.
+#[derive(Debug)]
+struct Param(SqlValue);
+
+impl ToSql for Param {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match (&self.0, ty) {
+            (SqlValue::Null, _) => Ok(IsNull::Yes),
+            (SqlValue::Integer(integer), &Type::INT8) => integer.to_sql(ty, out),
+            (SqlValue::Integer(integer), &Type::INT4) => i32::try_from(*integer)?.to_sql(ty, out),
+            (SqlValue::Integer(integer), &Type::INT2) => i16::try_from(*integer)?.to_sql(ty, out),
+            #[expect(clippy::cast_precision_loss, reason = "as the server would convert it")]
+            (SqlValue::Integer(integer), &Type::FLOAT8) => (*integer as f64).to_sql(ty, out),
+            (SqlValue::Integer(integer @ (0 | 1)), &Type::BOOL) => (*integer == 1).to_sql(ty, out),
+            (SqlValue::Real(real), &Type::FLOAT8) => real.to_sql(ty, out),
+            #[expect(clippy::cast_possible_truncation, reason = "a `real` parameter holds an f32")]
+            (SqlValue::Real(real), &Type::FLOAT4) => (*real as f32).to_sql(ty, out),
+            (SqlValue::Bool(boolean), &Type::BOOL) => boolean.to_sql(ty, out),
+            (SqlValue::Text(text), &Type::UUID) => text.parse::<uuid::Uuid>()?.to_sql(ty, out),
+            (SqlValue::Text(text), &Type::JSON) => {
+                out.put_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+            (SqlValue::Text(text), &Type::JSONB) => {
+                out.put_u8(1);
+                out.put_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+            (SqlValue::Text(text), ty) if <&str as ToSql>::accepts(ty) => text.as_str().to_sql(ty, out),
+            (SqlValue::Blob(bytes), &Type::BYTEA) => bytes.as_slice().to_sql(ty, out),
+            (value, ty) => Err(format!("{value:?} cannot be bound to a parameter of type `{ty}`").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// A column's value, converted from its type.
+struct Column(SqlValue);
+
+impl<'a> FromSql<'a> for Column {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(Column(match *ty {
+            Type::INT2 => SqlValue::Integer(i16::from_sql(ty, raw)?.into()),
+            Type::INT4 => SqlValue::Integer(i32::from_sql(ty, raw)?.into()),
+            Type::INT8 => SqlValue::Integer(i64::from_sql(ty, raw)?),
+            Type::FLOAT4 => SqlValue::Real(f32::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => SqlValue::Real(f64::from_sql(ty, raw)?),
+            Type::BOOL => SqlValue::Bool(bool::from_sql(ty, raw)?),
+            Type::BYTEA => SqlValue::Blob(raw.to_vec()),
+            Type::UUID => SqlValue::Text(uuid::Uuid::from_sql(ty, raw)?.hyphenated().to_string()),
+            Type::JSON => SqlValue::Text(std::str::from_utf8(raw)?.to_owned()),
+            Type::JSONB => match raw.split_first() {
+                Some((1, json)) => SqlValue::Text(std::str::from_utf8(json)?.to_owned()),
+                _ => return Err("a jsonb value of an unknown format version".into()),
+            },
+            ref ty if <String as FromSql>::accepts(ty) => SqlValue::Text(String::from_sql(ty, raw)?),
+            ref ty => {
+                return Err(format!(
+                    "columns of type `{ty}` are not read; cast it in the query (`::text`, `::bigint`, `::float8`)"
+                )
+                .into());
+            }
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, BoxError> {
+        Ok(Column(SqlValue::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// A pooled connection as user code's statements see it.
+struct Statements<'c> {
+    client: &'c Object,
+}
+
+impl Statements<'_> {
+    async fn prepare(
+        &self,
+        sql: &'static str,
+        params: Vec<SqlValue>,
+    ) -> Result<(tokio_postgres::Statement, Vec<Param>), SqlError> {
+        let statement = self.client.prepare_cached(sql).await.map_err(|error| statement_error(sql, error))?;
+        if statement.params().len() != params.len() {
+            return Err(SqlError::Statement {
+                sql: sql.to_owned(),
+                message: format!("takes {} parameters, and {} were given", statement.params().len(), params.len()),
+                code: None,
+            });
+        }
+        Ok((statement, params.into_iter().map(Param).collect()))
+    }
+}
+
+fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|param| param as &(dyn ToSql + Sync)).collect()
+}
+
+impl SqlConnection for Statements<'_> {
+    fn execute<'a>(&'a mut self, sql: &'static str, params: Vec<SqlValue>) -> BoxFuture<'a, Result<u64, SqlError>> {
+        Box::pin(async move {
+            let (statement, params) = self.prepare(sql, params).await?;
+            self.client.execute(&statement, &refs(&params)).await.map_err(|error| statement_error(sql, error))
+        })
+    }
+
+    fn query<'a>(
+        &'a mut self,
+        sql: &'static str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<Vec<SqlRow>, SqlError>> {
+        Box::pin(async move {
+            let (statement, params) = self.prepare(sql, params).await?;
+            let rows =
+                self.client.query(&statement, &refs(&params)).await.map_err(|error| statement_error(sql, error))?;
+            let columns: Arc<[String]> = statement.columns().iter().map(|column| column.name().to_owned()).collect();
+            rows.iter()
+                .map(|row| {
+                    let values = (0..columns.len())
+                        .map(|index| {
+                            row.try_get::<_, Column>(index).map(|column| column.0).map_err(|error| SqlError::Column {
+                                column: columns[index].clone(),
+                                message: std::error::Error::source(&error)
+                                    .map_or_else(|| error.to_string(), ToString::to_string),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(SqlRow::new(Arc::clone(&columns), values))
+                })
+                .collect()
+        })
+    }
+}
+
+/// A statement the server refused (the projection stops), or a connection or server that
+/// failed (the batch is tried again).
+fn statement_error(sql: &'static str, error: tokio_postgres::Error) -> SqlError {
+    let transient = error.is_closed()
+        || error.code().is_some_and(|code| {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                ]
+                .contains(code)
+        });
+    if transient {
+        return SqlError::Store(backend("run a read model's statement", error));
+    }
+    match error.as_db_error() {
+        Some(db) => SqlError::Statement {
+            sql: sql.to_owned(),
+            message: db.message().to_owned(),
+            code: Some(db.code().code().to_owned()),
+        },
+        None => SqlError::Statement {
+            sql: sql.to_owned(),
+            message: std::error::Error::source(&error).map_or_else(|| error.to_string(), ToString::to_string),
+            code: None,
+        },
+    }
+}
+
+/// A pooled connection inside a transaction: dropped before it ends (a cancelled future),
+/// it leaves the pool and closes, so the server rolls the transaction back.
+struct Transaction {
+    client: Option<Object>,
+}
+
+impl Transaction {
+    async fn begin(documents: &PostgresDocuments, operation: &'static str) -> Result<Self, StoreError> {
+        let client = documents.db.client(operation).await?;
+        client.batch_execute("BEGIN").await.map_err(|error| backend(operation, error))?;
+        Ok(Transaction { client: Some(client) })
+    }
+
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("a transaction not yet ended")
+    }
+
+    async fn end(mut self, statement: &str, operation: &'static str) -> Result<(), StoreError> {
+        self.client().batch_execute(statement).await.map_err(|error| backend(operation, error))?;
+        self.client = None;
+        Ok(())
+    }
+
+    /// Locks the projection's row, making it if needed; its position and version.
+    async fn state(&self, projection: &str, operation: &'static str) -> Result<(u64, u64), StoreError> {
+        let client = self.client();
+        client
+            .execute("INSERT INTO sql_read_models (projection) VALUES ($1) ON CONFLICT DO NOTHING", &[&projection])
+            .await
+            .map_err(|error| backend(operation, error))?;
+        let row = client
+            .query_one("SELECT position, version FROM sql_read_models WHERE projection = $1 FOR UPDATE", &[&projection])
+            .await
+            .map_err(|error| backend(operation, error))?;
+        Ok((to_u64(row.get(0)), to_u64(row.get(1))))
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+async fn run(client: &Object, work: Box<dyn SqlWork>) -> Result<(), SqlError> {
+    let mut statements = Statements { client };
+    work.run(&mut Sql::new(&mut statements)).await
+}
+
+impl SqlStore for PostgresDocuments {
+    fn migrate<'a>(
+        &'a self,
+        projection: &'static str,
+        migrations: &'static [&'static str],
+    ) -> BoxFuture<'a, Result<(), SqlError>> {
+        const OPERATION: &str = "migrate a read model";
+        Box::pin(async move {
+            let transaction = Transaction::begin(self, OPERATION).await?;
+            let (_, version) = transaction.state(projection, OPERATION).await?;
+            let supported = migrations.len();
+            if version > supported as u64 {
+                transaction.end("ROLLBACK", OPERATION).await?;
+                return Err(SqlError::SchemaAhead { projection: projection.to_owned(), found: version, supported });
+            }
+            for (index, migration) in migrations.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+                if let Err(error) = transaction.client().batch_execute(migration).await {
+                    let message = match error.as_db_error() {
+                        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+                        None => error.to_string(),
+                    };
+                    transaction.end("ROLLBACK", OPERATION).await?;
+                    return Err(SqlError::Migration { projection: projection.to_owned(), version: index + 1, message });
+                }
+            }
+            transaction
+                .client()
+                .execute(
+                    "UPDATE sql_read_models SET version = $2 WHERE projection = $1",
+                    &[&projection, &(supported as i64)],
+                )
+                .await
+                .map_err(|error| backend(OPERATION, error))?;
+            transaction.end("COMMIT", OPERATION).await?;
+            Ok(())
+        })
+    }
+
+    fn sql_checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let rows = self
+                .db
+                .rows("read a checkpoint", "SELECT position FROM sql_read_models WHERE projection = $1", &[&projection])
+                .await?;
+            Ok(rows.first().map_or(0, |row| to_u64(row.get(0))))
+        })
+    }
+
+    fn transact<'a>(
+        &'a self,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn SqlWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        const OPERATION: &str = "apply events to a read model";
+        Box::pin(async move {
+            let transaction = Transaction::begin(self, OPERATION).await?;
+            if transaction.state(projection, OPERATION).await?.0 != from {
+                transaction.end("ROLLBACK", OPERATION).await?;
+                return Ok(false);
+            }
+            if let Err(error) = run(transaction.client(), work).await {
+                transaction.end("ROLLBACK", OPERATION).await?;
+                return Err(error);
+            }
+            let to = i64::try_from(to).map_err(|error| StoreError::backend(OPERATION, false, error))?;
+            transaction
+                .client()
+                .execute("UPDATE sql_read_models SET position = $2 WHERE projection = $1", &[&projection, &to])
+                .await
+                .map_err(|error| backend(OPERATION, error))?;
+            transaction.end("COMMIT", OPERATION).await?;
+            Ok(true)
+        })
+    }
+
+    fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
+        Box::pin(async move {
+            let client = self.db.client("answer a query").await?;
+            run(&client, work).await
+        })
+    }
+}

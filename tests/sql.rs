@@ -1,0 +1,565 @@
+//! SQL read models (`#[projection(..., sql(migrations = [...]))]`) in SQLite and, with the
+//! `postgres` feature, in PostgreSQL: rows written by `#[apply]` methods in the batch's
+//! transaction and read by typed queries, from the process that runs the projection and from
+//! one that only queries; two processes applying the same log, each event once; migrations
+//! run once, in order, and all or nothing; tables of a newer release; a statement the
+//! database refuses, which stops the projection alone after the events before it.
+//!
+//! Every test runs once per database (the `sql_tests!` modules at the end); the events are in
+//! a SQLite file of their own, so the read model is always another database than the log.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsmith::documents::SqliteDocuments;
+use eventsmith::prelude::*;
+use eventsmith::sql::SqlStore;
+use eventsmith::store::NewEvent;
+use eventsmith::{ApplyError, Error, SqliteStore};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placed {
+    pub customer: String,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paid {
+    pub amount: u64,
+}
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum OrderEvent {
+    Placed(Placed),
+    Paid(Paid),
+    Cancelled,
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Order)]
+pub struct Place {
+    #[command(id)]
+    pub id: String,
+    pub customer: String,
+    pub total: u64,
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Order)]
+pub struct Pay {
+    #[command(id)]
+    pub id: String,
+    pub amount: u64,
+}
+
+#[derive(Command, Debug, Clone)]
+#[command(aggregate = Order)]
+pub struct Cancel {
+    #[command(id)]
+    pub id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+pub struct Never;
+
+#[derive(Debug, Default)]
+pub struct Order;
+
+#[aggregate(event = OrderEvent, error = Never, ignore(Placed, Paid, OrderEvent::Cancelled))]
+impl Order {
+    #[command]
+    fn place(&self, command: &Place) -> Result<Placed, Never> {
+        Ok(Placed { customer: command.customer.clone(), total: command.total })
+    }
+
+    #[command]
+    fn pay(&self, command: &Pay) -> Result<Paid, Never> {
+        Ok(Paid { amount: command.amount })
+    }
+
+    #[command]
+    fn cancel(&self, _: &Cancel) -> Result<OrderEvent, Never> {
+        Ok(OrderEvent::Cancelled)
+    }
+}
+
+/// A row per order and a total per customer, in tables of the projection's own.
+pub struct OrderRows;
+
+/// One order's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderRow {
+    pub id: String,
+    pub customer: String,
+    pub total: u64,
+    pub paid: u64,
+    pub cancelled: bool,
+    /// Events applied to the row: equal to its stream's length when each was applied once.
+    pub events: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetOrder(pub String);
+
+#[derive(Debug, Clone)]
+pub struct CustomerOrders {
+    pub customer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerTotal(pub String);
+
+#[projection(
+    name = "order_rows",
+    events = OrderEvent,
+    sql(migrations = [
+        // An order of a million or more is refused by the table: the projection stops there.
+        "CREATE TABLE order_rows (
+             id TEXT PRIMARY KEY,
+             customer TEXT NOT NULL,
+             total BIGINT NOT NULL CHECK (total < 1000000),
+             paid BIGINT NOT NULL DEFAULT 0,
+             events BIGINT NOT NULL DEFAULT 1
+         )",
+        "ALTER TABLE order_rows ADD COLUMN cancelled BOOLEAN NOT NULL DEFAULT FALSE;
+         CREATE INDEX order_rows_by_customer ON order_rows (customer)",
+        "CREATE TABLE customer_totals (customer TEXT PRIMARY KEY, total BIGINT NOT NULL)",
+    ])
+)]
+impl OrderRows {
+    #[apply]
+    async fn placed(sql: &mut Sql<'_>, event: &Recorded<Placed>) -> Result<(), SqlError> {
+        let id = eventsmith::documents::default_key(&event.stream_id);
+        sql.execute(
+            "INSERT INTO order_rows (id, customer, total) VALUES ($1, $2, $3)",
+            &[&id, &event.customer, &event.total],
+        )
+        .await?;
+        sql.execute(
+            "INSERT INTO customer_totals (customer, total) VALUES ($1, $2)
+             ON CONFLICT (customer) DO UPDATE SET total = customer_totals.total + excluded.total",
+            &[&event.customer, &event.total],
+        )
+        .await?;
+        Ok(())
+    }
+
+    #[apply]
+    async fn paid(sql: &mut Sql<'_>, event: &Recorded<Paid>) -> Result<(), SqlError> {
+        // Parameters out of order: `$2` comes first in the text.
+        sql.execute(
+            "UPDATE order_rows SET paid = paid + $2, events = events + 1 WHERE id = $1",
+            &[&eventsmith::documents::default_key(&event.stream_id), &event.amount],
+        )
+        .await?;
+        Ok(())
+    }
+
+    #[apply(OrderEvent::Cancelled)]
+    async fn cancelled(sql: &mut Sql<'_>, event: &Recorded<()>) -> Result<(), SqlError> {
+        let id = eventsmith::documents::default_key(&event.stream_id);
+        sql.execute("UPDATE order_rows SET cancelled = $2, events = events + 1 WHERE id = $1", &[&id, &true]).await?;
+        Ok(())
+    }
+
+    #[query]
+    async fn order(sql: &mut Sql<'_>, query: GetOrder) -> Result<Option<OrderRow>, SqlError> {
+        let row = sql
+            .query_opt("SELECT id, customer, total, paid, cancelled, events FROM order_rows WHERE id = $1", &[&query.0])
+            .await?;
+        row.map(|row| {
+            Ok(OrderRow {
+                id: row.get("id")?,
+                customer: row.get("customer")?,
+                total: row.get("total")?,
+                paid: row.get("paid")?,
+                cancelled: row.get("cancelled")?,
+                events: row.get("events")?,
+            })
+        })
+        .transpose()
+    }
+
+    #[query]
+    async fn of_customer(sql: &mut Sql<'_>, query: &CustomerOrders) -> Result<Vec<String>, SqlError> {
+        let rows = sql.query("SELECT id FROM order_rows WHERE customer = $1 ORDER BY id", &[&query.customer]).await?;
+        rows.iter().map(|row| row.get(0)).collect()
+    }
+
+    #[query]
+    async fn customer_total(sql: &mut Sql<'_>, query: CustomerTotal) -> Result<Option<u64>, SqlError> {
+        let row = sql.query_opt("SELECT total FROM customer_totals WHERE customer = $1", &[&query.0]).await?;
+        row.map(|row| row.get("total")).transpose()
+    }
+}
+
+/// Two migrations of which the second fails: neither may be applied.
+pub struct HalfMigrated;
+
+#[derive(Debug)]
+pub struct CountHalf;
+
+#[projection(
+    name = "half_migrated",
+    events = OrderEvent,
+    sql(migrations = ["CREATE TABLE half_first (id TEXT)", "CREATE TABLE half_second (id TEXT"])
+)]
+impl HalfMigrated {
+    #[apply]
+    async fn placed(sql: &mut Sql<'_>, _: &Recorded<Placed>) -> Result<(), SqlError> {
+        sql.execute("INSERT INTO half_first (id) VALUES ($1)", &[&"x"]).await?;
+        Ok(())
+    }
+
+    #[query]
+    async fn count(sql: &mut Sql<'_>, _: CountHalf) -> Result<i64, SqlError> {
+        sql.query("SELECT count(*) FROM half_first", &[]).await?[0].get(0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the read models live.
+
+#[derive(Debug, Clone)]
+pub enum ReadModels {
+    Sqlite(std::path::PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl ReadModels {
+    fn sqlite() -> Self {
+        ReadModels::Sqlite(support::temp_db("sql").with_file_name("views.db"))
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres() -> Self {
+        ReadModels::Postgres(support::postgres::unique_schema())
+    }
+
+    async fn open(&self) -> Arc<dyn SqlStore> {
+        match self {
+            ReadModels::Sqlite(path) => {
+                Arc::new(SqliteDocuments::open(path).await.expect("open the SQLite read models"))
+            }
+            #[cfg(feature = "postgres")]
+            ReadModels::Postgres(schema) => {
+                use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
+                let options = PostgresDocumentOptions { schema: schema.clone(), ..PostgresDocumentOptions::default() };
+                Arc::new(
+                    PostgresDocuments::connect_with(&support::postgres::url(), options)
+                        .await
+                        .expect("open the PostgreSQL read models"),
+                )
+            }
+        }
+    }
+
+    /// Runs `sql` on the read-model database, around the library.
+    async fn run(&self, sql: &str) {
+        match self {
+            ReadModels::Sqlite(path) => rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap(),
+            #[cfg(feature = "postgres")]
+            ReadModels::Postgres(schema) => {
+                let admin = support::postgres::admin().await;
+                admin.batch_execute(&format!("SET search_path TO \"{schema}\"; {sql}")).await.unwrap();
+            }
+        }
+    }
+
+    /// Whether the read-model database has a table named `table`.
+    async fn has_table(&self, table: &str) -> bool {
+        match self {
+            ReadModels::Sqlite(path) => {
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                        [table],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .unwrap()
+                    == 1
+            }
+            #[cfg(feature = "postgres")]
+            ReadModels::Postgres(schema) => {
+                let admin = support::postgres::admin().await;
+                let row = admin
+                    .query_one(
+                        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+                        &[schema, &table],
+                    )
+                    .await
+                    .unwrap();
+                row.get::<_, i64>(0) == 1
+            }
+        }
+    }
+}
+
+struct Events {
+    path: std::path::PathBuf,
+}
+
+impl Events {
+    fn new() -> Self {
+        Events { path: support::temp_db("sql-events") }
+    }
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.path).await.expect("open the event store")
+    }
+}
+
+async fn app(events: &Events, models: &ReadModels, batch: usize) -> App {
+    App::builder()
+        .store(events.open().await)
+        .aggregate::<Order>()
+        .shared_sql(models.open().await)
+        .sql_projection::<OrderRows>()
+        .document_batch(batch)
+        .build()
+        .await
+        .expect("build the app")
+}
+
+fn place(id: &str, customer: &str, total: u64) -> Place {
+    Place { id: id.to_owned(), customer: customer.to_owned(), total }
+}
+
+fn row(id: &str, customer: &str, total: u64, paid: u64, cancelled: bool, events: u64) -> OrderRow {
+    OrderRow { id: id.into(), customer: customer.into(), total, paid, cancelled, events }
+}
+
+// ---------------------------------------------------------------------------------------
+// The behaviours, each over a read-model database.
+
+async fn rows_are_written_in_batches_and_read_by_typed_queries(models: ReadModels) {
+    let events = Events::new();
+    let app = app(&events, &models, 3).await;
+    for n in 1..=10u64 {
+        let id = format!("{n:02}");
+        app.execute(place(&id, if n % 2 == 1 { "ann" } else { "bob" }, n * 10)).await.unwrap();
+        if n.is_multiple_of(3) {
+            app.execute(Pay { id: id.clone(), amount: n }).await.unwrap();
+        }
+    }
+    app.execute(Cancel { id: "04".into() }).await.unwrap();
+
+    assert_eq!(app.query(GetOrder("03".into())).await.unwrap(), Some(row("03", "ann", 30, 3, false, 2)));
+    assert_eq!(app.query(GetOrder("04".into())).await.unwrap(), Some(row("04", "bob", 40, 0, true, 2)));
+    assert_eq!(app.query(GetOrder("99".into())).await.unwrap(), None);
+    let bobs = app.query(CustomerOrders { customer: "bob".into() }).await.unwrap();
+    assert_eq!(bobs, ["02", "04", "06", "08", "10"]);
+    assert_eq!(app.query(CustomerTotal("ann".into())).await.unwrap(), Some(10 + 30 + 50 + 70 + 90));
+    let head = events.open().await.head().await.unwrap();
+    assert_eq!(app.store().head().await.unwrap(), head);
+    app.wait_for::<OrderRows>(head, Duration::from_secs(5)).await.unwrap();
+}
+
+/// A process that registers no projection answers from the tables, and waits for a position
+/// another process committed.
+async fn a_process_that_only_queries_reads_the_tables(models: ReadModels) {
+    let events = Events::new();
+    let writer = app(&events, &models, 16).await;
+    let reader = App::builder().store(events.open().await).shared_sql(models.open().await).build().await.unwrap();
+    let committed = writer.execute(place("01", "ann", 5)).await.unwrap();
+    let position = committed.events[0].position;
+    reader.wait_for::<OrderRows>(position, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(reader.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 5, 0, false, 1)));
+    // Appended around the writer, which has not applied it: not yet, with where it got.
+    let paid = OrderEvent::Paid(Paid { amount: 2 });
+    let outcome =
+        events.open().await.append("Order-01", ExpectedVersion::Any, vec![NewEvent::encode(&paid).unwrap()]).await;
+    let later = outcome.unwrap().positions[0];
+    let waited = reader.wait_for::<OrderRows>(later, Duration::from_millis(50)).await;
+    assert!(matches!(waited, Err(Error::NotYet { reached, .. }) if reached == position), "{waited:?}");
+    writer.update_sql::<OrderRows>().await.unwrap();
+    reader.wait_for::<OrderRows>(later, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(reader.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 5, 2, false, 2)));
+}
+
+async fn two_processes_apply_every_event_once(models: ReadModels) {
+    let events = Events::new();
+    let first = app(&events, &models, 3).await;
+    let second = app(&events, &models, 5).await;
+    // Placed once each (a second `Placed` of an order would break the table's primary key,
+    // as applying one twice would), then paid by both processes at once.
+    for n in 0..10u64 {
+        first.execute(place(&format!("{n:02}"), "ann", 1)).await.unwrap();
+    }
+    let run = |app: App, offset: u64| {
+        tokio::spawn(async move {
+            for n in 0..35u64 {
+                app.execute(Pay { id: format!("{:02}", (n + offset) % 10), amount: 1 }).await.unwrap();
+            }
+        })
+    };
+    let (a, b) = (run(first.clone(), 0), run(second.clone(), 7));
+    a.await.unwrap();
+    b.await.unwrap();
+    first.update_sql::<OrderRows>().await.unwrap();
+    second.update_sql::<OrderRows>().await.unwrap();
+
+    let store = events.open().await;
+    let mut applied = 0;
+    for n in 0..10 {
+        let id = format!("{n:02}");
+        let stream = store.read_stream(&format!("Order-{id}"), 1, 1000).await.unwrap();
+        let row = second.query(GetOrder(id.clone())).await.unwrap().expect("every order has a row");
+        assert_eq!(row.events, stream.len() as u64, "order {id}: each event applied once");
+        assert_eq!(row.paid, stream.len() as u64 - 1, "order {id}");
+        applied += row.events;
+    }
+    assert_eq!(applied, 80);
+    assert_eq!(second.query(CustomerTotal("ann".into())).await.unwrap(), Some(10));
+}
+
+/// Started again, a process runs no migration twice (the first has no `IF NOT EXISTS`) and
+/// applies only what came after its checkpoint.
+async fn a_restarted_process_migrates_once_and_resumes(models: ReadModels) {
+    let events = Events::new();
+    let first = app(&events, &models, 4).await;
+    for n in 1..=5 {
+        first.execute(place(&format!("{n:02}"), "ann", 10)).await.unwrap();
+    }
+    drop(first);
+    events
+        .open()
+        .await
+        .append("Order-01", ExpectedVersion::Any, vec![NewEvent::encode(&OrderEvent::Cancelled).unwrap()])
+        .await
+        .unwrap();
+    let again = app(&events, &models, 4).await;
+    assert_eq!(again.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 10, 0, true, 2)));
+    assert_eq!(again.query(CustomerTotal("ann".into())).await.unwrap(), Some(50));
+}
+
+async fn tables_of_a_newer_release_are_refused(models: ReadModels) {
+    let events = Events::new();
+    drop(app(&events, &models, 4).await);
+    let table = match models {
+        ReadModels::Sqlite(_) => "eventsmith_sql_read_models",
+        #[cfg(feature = "postgres")]
+        ReadModels::Postgres(_) => "sql_read_models",
+    };
+    models.run(&format!("UPDATE {table} SET version = 7 WHERE projection = 'order_rows'")).await;
+    let built = App::builder()
+        .store(events.open().await)
+        .shared_sql(models.open().await)
+        .sql_projection::<OrderRows>()
+        .build()
+        .await;
+    assert!(
+        matches!(built, Err(Error::Sql(SqlError::SchemaAhead { ref projection, found: 7, supported: 3 })) if projection == "order_rows"),
+        "{built:?}"
+    );
+}
+
+/// A migration that fails leaves none of the migrations applied, and says which one.
+async fn a_failing_migration_applies_nothing(models: ReadModels) {
+    let events = Events::new();
+    let built = App::builder()
+        .store(events.open().await)
+        .shared_sql(models.open().await)
+        .sql_projection::<HalfMigrated>()
+        .build()
+        .await;
+    let Err(Error::Sql(SqlError::Migration { projection, version, message })) = built else {
+        panic!("expected a failed migration, got {built:?}");
+    };
+    assert_eq!((projection.as_str(), version), ("half_migrated", 2));
+    assert!(!message.is_empty());
+    assert!(!models.has_table("half_first").await, "the first migration was kept");
+}
+
+/// An order the table refuses stops the projection at that event: the events before it in
+/// its batch are applied, nothing after it, and queries say why; commands still commit.
+async fn a_refused_statement_stops_the_projection_alone(models: ReadModels) {
+    let events = Events::new();
+    let app = app(&events, &models, 100).await;
+    app.execute(place("01", "ann", 10)).await.unwrap();
+    // One batch holding the three orders: applied by the next command, or the update below.
+    let store = events.open().await;
+    for (id, total) in [("02", 20), ("03", 1_000_000), ("04", 40)] {
+        let placed = OrderEvent::Placed(Placed { customer: "ann".into(), total });
+        store
+            .append(&format!("Order-{id}"), ExpectedVersion::Any, vec![NewEvent::encode(&placed).unwrap()])
+            .await
+            .unwrap();
+    }
+    let stopped = app.update_sql::<OrderRows>().await;
+    let Err(Error::ProjectionStopped(stopped)) = stopped else { panic!("expected a stop, got {stopped:?}") };
+    assert!(
+        matches!(&stopped.source, ApplyError::Failed { stream_id, message, .. } if stream_id == "Order-03" && message.contains("order_rows")),
+        "{stopped}"
+    );
+    // The projection is stopped: its queries say so rather than answer from where it is.
+    assert!(matches!(app.query(GetOrder("02".into())).await, Err(Error::ProjectionStopped(_))));
+    // Another process reads the tables: 01 and 02 are there, 03 and 04 are not.
+    let reader = App::builder().store(events.open().await).shared_sql(models.open().await).build().await.unwrap();
+    assert_eq!(reader.query(GetOrder("02".into())).await.unwrap(), Some(row("02", "ann", 20, 0, false, 1)));
+    assert_eq!(reader.query(GetOrder("03".into())).await.unwrap(), None);
+    assert_eq!(reader.query(GetOrder("04".into())).await.unwrap(), None);
+    assert_eq!(reader.query(CustomerTotal("ann".into())).await.unwrap(), Some(30));
+    // Commands still commit.
+    app.execute(Pay { id: "01".into(), amount: 1 }).await.unwrap();
+}
+
+macro_rules! sql_tests {
+    ($module:ident, $place:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn rows_are_written_in_batches_and_read_by_typed_queries() {
+                super::rows_are_written_in_batches_and_read_by_typed_queries($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_process_that_only_queries_reads_the_tables() {
+                super::a_process_that_only_queries_reads_the_tables($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn two_processes_apply_every_event_once() {
+                super::two_processes_apply_every_event_once($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_restarted_process_migrates_once_and_resumes() {
+                super::a_restarted_process_migrates_once_and_resumes($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tables_of_a_newer_release_are_refused() {
+                super::tables_of_a_newer_release_are_refused($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_failing_migration_applies_nothing() {
+                super::a_failing_migration_applies_nothing($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_refused_statement_stops_the_projection_alone() {
+                super::a_refused_statement_stops_the_projection_alone($place).await;
+            }
+        }
+    };
+}
+
+sql_tests!(sqlite, ReadModels::sqlite());
+#[cfg(feature = "postgres")]
+sql_tests!(postgres, ReadModels::postgres());
+
+#[tokio::test]
+async fn sql_projections_need_a_sql_store() {
+    let built = App::builder().store(MemoryStore::new()).sql_projection::<OrderRows>().build().await;
+    assert!(matches!(built, Err(Error::Config(ref message)) if message.contains("sql_in")), "{built:?}");
+    let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
+    assert!(matches!(app.query(GetOrder("01".into())).await, Err(Error::Sql(SqlError::NoStore))));
+}
