@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use eventsmith::documents::SqliteDocuments;
 use eventsmith::prelude::*;
-use eventsmith::sql::SqlStore;
+use eventsmith::sql::{SqlStore, SqlWork};
 use eventsmith::store::NewEvent;
+use eventsmith::store::{BoxFuture, StoreError};
 use eventsmith::{ApplyError, Error, SqliteStore};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -507,6 +508,223 @@ async fn a_refused_statement_stops_the_projection_alone(models: ReadModels) {
     assert_eq!(reader.query(CustomerTotal("ann".into())).await.unwrap(), Some(30));
     // Commands still commit.
     app.execute(Pay { id: "01".into(), amount: 1 }).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Inline: the read model in the events' own database, applied in each append's transaction.
+
+/// A database holding both the events and the read models, opened as a process would.
+#[derive(Debug, Clone)]
+pub enum Shared {
+    Sqlite(std::path::PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres {
+        events: String,
+        models: String,
+    },
+}
+
+impl Shared {
+    fn sqlite() -> Self {
+        Shared::Sqlite(support::temp_db("sql-inline"))
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres() -> Self {
+        Shared::Postgres { events: support::postgres::unique_schema(), models: support::postgres::unique_schema() }
+    }
+
+    async fn store(&self) -> Arc<dyn EventStore> {
+        match self {
+            Shared::Sqlite(path) => Arc::new(SqliteStore::open(path).await.expect("open the events")),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres { events, .. } => Arc::new(support::postgres::store_in(events).await),
+        }
+    }
+
+    fn models(&self) -> ReadModels {
+        match self {
+            Shared::Sqlite(path) => ReadModels::Sqlite(path.clone()),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres { models, .. } => ReadModels::Postgres(models.clone()),
+        }
+    }
+
+    async fn inline_app(&self) -> App {
+        App::builder()
+            .shared_store(self.store().await)
+            .aggregate::<Order>()
+            .shared_sql(self.models().open().await)
+            .inline_sql_projection::<OrderRows>()
+            .build()
+            .await
+            .expect("build the app")
+    }
+
+    /// A process that only queries the read model.
+    async fn reader(&self) -> App {
+        App::builder().shared_store(self.store().await).shared_sql(self.models().open().await).build().await.unwrap()
+    }
+}
+
+/// The read-model database with every transaction of its own failing: a projection runs
+/// only inside the appends' transactions.
+struct AppendsOnly(Arc<dyn SqlStore>);
+
+impl SqlStore for AppendsOnly {
+    fn migrate<'a>(
+        &'a self,
+        projection: &'static str,
+        migrations: &'static [&'static str],
+    ) -> BoxFuture<'a, Result<(), SqlError>> {
+        self.0.migrate(projection, migrations)
+    }
+
+    fn sql_checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.0.sql_checkpoint(projection)
+    }
+
+    fn transact<'a>(
+        &'a self,
+        _: &'static str,
+        _: u64,
+        _: u64,
+        _: Box<dyn SqlWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        Box::pin(async { Err(SqlError::Store(StoreError::backend("apply", true, "catch-ups are off in this test"))) })
+    }
+
+    fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
+        self.0.read(work)
+    }
+
+    fn transact_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn SqlWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        self.0.transact_in(sql, projection, from, to, work)
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        self.0.database_identity()
+    }
+}
+
+/// A command's row is in the tables when `execute` returns, for any process: written in the
+/// append's transaction, not after it (catch-ups, which would write it after, fail here).
+async fn inline_rows_are_committed_with_the_events(shared: Shared) {
+    let app = App::builder()
+        .shared_store(shared.store().await)
+        .aggregate::<Order>()
+        .sql_in(AppendsOnly(shared.models().open().await))
+        .inline_sql_projection::<OrderRows>()
+        .build()
+        .await
+        .expect("build the app");
+    let reader = shared.reader().await;
+    for n in 1..=5u64 {
+        let id = format!("{n:02}");
+        app.execute(place(&id, "ann", n)).await.unwrap();
+        // No wait: the row was committed with the event.
+        assert_eq!(reader.query(GetOrder(id.clone())).await.unwrap(), Some(row(&id, "ann", n, 0, false, 1)));
+    }
+    app.execute(Pay { id: "02".into(), amount: 7 }).await.unwrap();
+    app.execute(Cancel { id: "03".into() }).await.unwrap();
+    assert_eq!(reader.query(GetOrder("02".into())).await.unwrap(), Some(row("02", "ann", 2, 7, false, 2)));
+    assert_eq!(reader.query(GetOrder("03".into())).await.unwrap(), Some(row("03", "ann", 3, 0, true, 2)));
+    let store = shared.store().await;
+    let checkpoint = shared.models().open().await.sql_checkpoint("order_rows").await.unwrap();
+    assert_eq!(checkpoint, store.head().await.unwrap());
+}
+
+/// An event the table refuses fails its command, and nothing of the command is stored:
+/// neither the event nor a row.
+async fn an_inline_refusal_fails_the_command_with_nothing_appended(shared: Shared) {
+    let app = shared.inline_app().await;
+    app.execute(place("01", "ann", 10)).await.unwrap();
+    let refused = app.execute(place("02", "ann", 1_000_000)).await;
+    assert!(
+        matches!(&refused, Err(eventsmith::ExecuteError::InlineRefused { stream_id, projection: "order_rows", source }) if stream_id == "Order-02" && matches!(&**source, ApplyError::Failed { message, .. } if message.contains("order_rows"))),
+        "{refused:?}"
+    );
+    let store = shared.store().await;
+    assert!(store.read_stream("Order-02", 1, 10).await.unwrap().is_empty(), "the refused event was stored");
+    assert_eq!(app.query(GetOrder("02".into())).await.unwrap(), None);
+    // The projection has not stopped: the next commands are applied, inline.
+    app.execute(place("02", "ann", 20)).await.unwrap();
+    assert_eq!(shared.reader().await.query(CustomerTotal("ann".into())).await.unwrap(), Some(30));
+}
+
+/// Events another writer appended (a process that does not run the projection) are applied
+/// after the next commit of the app that runs it, which then applies inline again.
+async fn events_of_other_writers_are_caught_up(shared: Shared) {
+    let app = shared.inline_app().await;
+    app.execute(place("01", "ann", 1)).await.unwrap();
+    let other = App::builder().shared_store(shared.store().await).aggregate::<Order>().build().await.unwrap();
+    other.execute(place("02", "bob", 2)).await.unwrap();
+    other.execute(Pay { id: "01".into(), amount: 3 }).await.unwrap();
+    app.execute(place("03", "ann", 4)).await.unwrap();
+    let reader = shared.reader().await;
+    assert_eq!(reader.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 1, 3, false, 2)));
+    assert_eq!(reader.query(GetOrder("02".into())).await.unwrap(), Some(row("02", "bob", 2, 0, false, 1)));
+    assert_eq!(reader.query(GetOrder("03".into())).await.unwrap(), Some(row("03", "ann", 4, 0, false, 1)));
+    // Caught up to the head: the next append applies in its own transaction again.
+    app.execute(place("04", "bob", 8)).await.unwrap();
+    assert_eq!(reader.query(GetOrder("04".into())).await.unwrap(), Some(row("04", "bob", 8, 0, false, 1)));
+    let checkpoint = shared.models().open().await.sql_checkpoint("order_rows").await.unwrap();
+    assert_eq!(checkpoint, shared.store().await.head().await.unwrap());
+}
+
+macro_rules! inline_tests {
+    ($module:ident, $shared:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn inline_rows_are_committed_with_the_events() {
+                super::inline_rows_are_committed_with_the_events($shared).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_inline_refusal_fails_the_command_with_nothing_appended() {
+                super::an_inline_refusal_fails_the_command_with_nothing_appended($shared).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn events_of_other_writers_are_caught_up() {
+                super::events_of_other_writers_are_caught_up($shared).await;
+            }
+        }
+    };
+}
+
+inline_tests!(inline_sqlite, Shared::sqlite());
+#[cfg(feature = "postgres")]
+inline_tests!(inline_postgres, Shared::postgres());
+
+/// Inline needs the events' own database: another file, or a store without one, is refused.
+#[tokio::test]
+async fn inline_projections_need_the_events_database() {
+    let events = Events::new();
+    let elsewhere = ReadModels::sqlite();
+    let built = App::builder()
+        .store(events.open().await)
+        .shared_sql(elsewhere.open().await)
+        .inline_sql_projection::<OrderRows>()
+        .build()
+        .await;
+    assert!(matches!(&built, Err(Error::Config(message)) if message.contains("events' own database")), "{built:?}");
+    let built = App::builder()
+        .store(MemoryStore::new())
+        .shared_sql(elsewhere.open().await)
+        .inline_sql_projection::<OrderRows>()
+        .build()
+        .await;
+    assert!(matches!(&built, Err(Error::Config(message)) if message.contains("has none to share")), "{built:?}");
 }
 
 macro_rules! sql_tests {

@@ -73,6 +73,18 @@ pub enum ExecuteError<E> {
         /// The store's last error.
         source: StoreError,
     },
+    /// An inline projection could not apply the command's events in the append's
+    /// transaction (an `#[apply]` returned an error, panicked, or its statement was
+    /// refused): nothing was appended.
+    #[error("inline projection `{projection}` refused the events of `{stream_id}`, so nothing was appended: {source}")]
+    InlineRefused {
+        /// The aggregate's stream.
+        stream_id: String,
+        /// The projection.
+        projection: &'static str,
+        /// The event, and why.
+        source: Box<crate::projection::ApplyError>,
+    },
     /// The handler produced an event that is `#[event(deprecated)]`; nothing was written.
     #[error("the command on `{stream_id}` produced `{event_type}`, which is deprecated: it is read, never written")]
     Deprecated {
@@ -218,6 +230,7 @@ impl<E> ExecuteError<E> {
             | Self::NotFound { stream_id }
             | Self::AlreadyExists { stream_id, .. }
             | Self::Conflict { stream_id, .. }
+            | Self::InlineRefused { stream_id, .. }
             | Self::OutcomeUnknown { stream_id, .. } => Some(stream_id),
             Self::Corrupt(corrupt) => Some(&corrupt.stream_id),
             Self::Encode(_) | Self::Store(_) => None,
@@ -243,6 +256,9 @@ impl<E> ExecuteError<E> {
             }
             Self::OutcomeUnknown { stream_id, event_ids, attempts, source } => {
                 ExecuteError::OutcomeUnknown { stream_id, event_ids, attempts, source }
+            }
+            Self::InlineRefused { stream_id, projection, source } => {
+                ExecuteError::InlineRefused { stream_id, projection, source }
             }
             Self::Corrupt(e) => ExecuteError::Corrupt(e),
             Self::Encode(e) => ExecuteError::Encode(e),

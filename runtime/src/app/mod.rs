@@ -13,6 +13,7 @@ mod batches;
 mod cache;
 mod documents;
 mod future;
+mod inline;
 mod query;
 mod replay;
 mod sql;
@@ -51,6 +52,8 @@ enum AppendError {
     Store(StoreError),
     /// The store kept failing in a way that leaves the outcome unknown.
     Unknown { attempts: u32, source: StoreError },
+    /// An inline projection refused an event: nothing was written.
+    Inline { projection: &'static str, source: crate::projection::ApplyError },
 }
 
 /// Conflict retries per command unless [`AppBuilder::max_retries`] says otherwise.
@@ -109,6 +112,8 @@ struct Inner {
     cache: AggregateCache,
     documents: Option<Arc<dyn DocumentStore>>,
     sql: Option<Arc<dyn SqlStore>>,
+    /// The projections applied in each append's transaction.
+    inline: Option<inline::Inline>,
 }
 
 impl std::fmt::Debug for App {
@@ -140,8 +145,10 @@ pub struct AppBuilder {
 /// Makes the runner of a document projection on the app's document store, with its batch.
 type MakeDocumentRunner = Box<dyn FnOnce(Arc<dyn DocumentStore>, usize) -> Arc<dyn Runner> + Send>;
 
-/// Makes the runner of a SQL projection on the app's SQL store, with its batch.
-type MakeSqlRunner = Box<dyn FnOnce(Arc<dyn SqlStore>, usize) -> Arc<dyn Runner> + Send>;
+/// Makes the runner of a SQL projection on the app's SQL store, with its batch; and the
+/// projection as appends apply it, when it is inline.
+type MakeSqlRunner =
+    Box<dyn FnOnce(Arc<dyn SqlStore>, usize) -> (Arc<dyn Runner>, Option<Arc<dyn inline::InlineProjection>>) + Send>;
 
 impl App {
     /// Starts configuring an app.
@@ -298,6 +305,9 @@ impl App {
                 Err(AppendError::Unknown { attempts, source }) => {
                     return Err(ExecuteError::OutcomeUnknown { stream_id, event_ids: ids, attempts, source });
                 }
+                Err(AppendError::Inline { projection, source }) => {
+                    return Err(ExecuteError::InlineRefused { stream_id, projection, source: Box::new(source) });
+                }
                 Err(AppendError::Store(other)) => return Err(other.into()),
             }
         }
@@ -315,7 +325,18 @@ impl App {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.inner.store.append(stream_id, expected, events.to_vec()).await {
+            let inline = self.inner.inline.as_ref().map(inline::Inline::for_append);
+            let appended = match &inline {
+                Some(inline) => {
+                    let work = Arc::clone(inline) as Arc<dyn crate::sql::InlineWork>;
+                    self.inner.store.append_inline(stream_id, expected, events.to_vec(), work).await
+                }
+                None => self.inner.store.append(stream_id, expected, events.to_vec()).await,
+            };
+            if let Some((projection, source)) = inline.and_then(|inline| inline.refused()) {
+                return Err(AppendError::Inline { projection, source });
+            }
+            match appended {
                 Err(error @ StoreError::Backend { retryable: true, .. }) => {
                     if attempts >= UNKNOWN_OUTCOME_ATTEMPTS {
                         return Err(AppendError::Unknown { attempts, source: error });
@@ -538,16 +559,24 @@ impl AppBuilder {
                 registered.push((runner(Arc::clone(&documents), self.document_batch), false));
             }
         }
+        let mut inline = Vec::new();
         if !self.sql_projections.is_empty() {
             let sql = self.sql.clone().ok_or_else(|| {
                 Error::Config(
                     "SQL projections need a SQL read-model database: call `.sql_in(...)` on the builder".into(),
                 )
             })?;
-            for runner in self.sql_projections {
-                registered.push((runner(Arc::clone(&sql), self.document_batch), false));
+            for make in self.sql_projections {
+                let (runner, inline_projection) = make(Arc::clone(&sql), self.document_batch);
+                registered.push((runner, false));
+                inline.extend(inline_projection);
+            }
+            if !inline.is_empty() {
+                App::check_inline(&*store, &*sql).await?;
             }
         }
+        let inline = (!inline.is_empty())
+            .then(|| inline::Inline { sql: self.sql.clone().expect("checked above"), projections: inline });
         let mut projections = Vec::with_capacity(registered.len());
         for (runner, persist) in registered {
             if projections.iter().any(|other: &Arc<dyn Runner>| other.name() == runner.name()) {
@@ -568,7 +597,8 @@ impl AppBuilder {
         }
         let cache = AggregateCache::new(self.cached_aggregates);
         let (documents, sql) = (self.documents, self.sql);
-        Ok(App { inner: Arc::new(Inner { store, max_retries: self.max_retries, projections, cache, documents, sql }) })
+        let inner = Inner { store, max_retries: self.max_retries, projections, cache, documents, sql, inline };
+        Ok(App { inner: Arc::new(inner) })
     }
 }
 

@@ -60,7 +60,7 @@ pub(crate) struct CommittedBatch<'a> {
 impl CommittedBatch<'_> {
     /// The events as a read of the log would return them: the stored fields are the ones
     /// sent, and the store's outcome gives the positions, versions and commit time.
-    fn logged(&self) -> impl Iterator<Item = LogEvent<'_>> {
+    pub(crate) fn logged(&self) -> impl Iterator<Item = LogEvent<'_>> {
         self.events.iter().zip(&self.outcome.positions).enumerate().map(|(offset, (event, &position))| LogEvent {
             id: event.id,
             stream_id: self.stream_id,

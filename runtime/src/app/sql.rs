@@ -21,6 +21,9 @@ pub(crate) struct SqlRunner<P> {
     sql: Arc<dyn SqlStore>,
     types: Vec<&'static str>,
     batch: usize,
+    /// Applied in the transactions of this app's appends: its checkpoint is the position up
+    /// to which the log is scanned, events of other types included.
+    inline: bool,
     applying: Applying,
     projection: std::marker::PhantomData<fn() -> P>,
 }
@@ -31,9 +34,16 @@ impl<P: SqlProjection> SqlRunner<P> {
             sql,
             types: P::event_types(),
             batch: batch.max(1),
+            inline: false,
             applying: Applying::new(P::NAME),
             projection: std::marker::PhantomData,
         }
+    }
+
+    /// The runner of an inline projection.
+    pub(crate) fn inline(mut self) -> Self {
+        self.inline = true;
+        self
     }
 
     pub(crate) fn stopped(&self) -> Option<Arc<ProjectionStopped>> {
@@ -42,6 +52,9 @@ impl<P: SqlProjection> SqlRunner<P> {
 
     async fn batch_inner(&self, store: &dyn EventStore, until: Option<u64>) -> Result<Batch, Error> {
         let from = self.sql.sql_checkpoint(P::NAME).await?;
+        // Read before the log: every event up to it is committed, so a read that ends short
+        // has seen them all.
+        let head = if self.inline { store.head().await? } else { 0 };
         let collecting = Collecting::<P> {
             applies: Vec::new(),
             last: from,
@@ -50,8 +63,13 @@ impl<P: SqlProjection> SqlRunner<P> {
             until,
             projection: std::marker::PhantomData,
         };
-        let (collected, _) = store.fold_log_into(from + 1, self.batch, &self.types, collecting).await?;
-        let Collecting { applies, last, failed, .. } = collected;
+        let (collected, folded) = store.fold_log_into(from + 1, self.batch, &self.types, collecting).await?;
+        let Collecting { applies, mut last, failed, .. } = collected;
+        // An inline projection's checkpoint moves over the events of other types too, to the
+        // head, where the next append of this app expects it.
+        if self.inline && failed.is_none() && until.is_none() && !folded.stopped && folded.folded < self.batch {
+            last = last.max(head);
+        }
         if applies.is_empty() && last == from {
             return Ok(match failed {
                 Some((position, error)) => Batch::FailedAt { position, error },
@@ -78,10 +96,10 @@ impl<P: SqlProjection> SqlRunner<P> {
 }
 
 /// A batch's events, applied in log order in the batch's transaction.
-struct Applies {
-    applies: Vec<SqlApply>,
+pub(crate) struct Applies {
+    pub(crate) applies: Vec<SqlApply>,
     /// The event an `#[apply]` method refused, and why.
-    refused: Arc<Mutex<Option<(u64, ApplyError)>>>,
+    pub(crate) refused: Arc<Mutex<Option<(u64, ApplyError)>>>,
 }
 
 impl SqlWork for Applies {
@@ -230,7 +248,8 @@ impl AppBuilder {
     /// returning. Another process may run it too: each batch of events is applied once, by
     /// whichever commits it first. Its batch is [`document_batch`](Self::document_batch).
     pub fn sql_projection<P: SqlProjection>(mut self) -> Self {
-        self.sql_projections.push(Box::new(|sql, batch| Arc::new(SqlRunner::<P>::new(sql, batch))));
+        self.sql_projections
+            .push(Box::new(|sql, batch| (Arc::new(SqlRunner::<P>::new(sql, batch)) as Arc<dyn Runner>, None)));
         self.enums.extend(<P::Events as EventSet>::enums());
         self
     }

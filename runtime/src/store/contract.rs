@@ -3,9 +3,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::sql::InlineWork;
 use super::{
     AppendOutcome, Capabilities, Checkpoint, ExpectedVersion, FoldedLog, LogFold, LogFolded, NewEvent, Snapshot,
     StoreError, StoredEvent, StreamFold,
@@ -165,6 +167,35 @@ pub trait EventStore: Send + Sync + 'static {
     /// (`first == last + 1`); a store that numbers them otherwise says how.
     fn follows_directly(&self, last: u64, first: u64) -> bool {
         last.checked_add(1) == Some(first)
+    }
+
+    /// Appends as [`append`](Self::append) does, and runs `inline` inside the append's own
+    /// transaction after writing the events (not for an exact retry of an earlier append,
+    /// which writes nothing): an error of `inline` rolls the whole append back. For stores
+    /// that keep their events in a SQL database ([`database_identity`](Self::database_identity)).
+    ///
+    /// # Errors
+    /// As [`append`](Self::append), `inline`'s error as a [`StoreError::Backend`] (retryable
+    /// when the database failed), and [`StoreError::Unsupported`] by default.
+    fn append_inline<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        inline: Arc<dyn InlineWork>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        let _ = (stream_id, expected, events, inline);
+        Box::pin(async { Err(StoreError::Unsupported { capability: "inline projections" }) })
+    }
+
+    /// Which SQL database the events are in (`None` for a store that is not one), compared
+    /// with a read-model database's to run projections inline: equal when both are the same
+    /// database.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// The optional capabilities this store has. None unless the store says otherwise.

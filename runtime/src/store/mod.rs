@@ -16,6 +16,7 @@ mod fold;
 mod head;
 mod memory;
 mod records;
+pub mod sql;
 
 pub use contract::{BoxFuture, EventStore};
 pub use error::StoreError;

@@ -61,6 +61,15 @@ impl Db {
         client.query(&statement, params).await.map_err(|error| backend(operation, error))
     }
 
+    /// Which database this is: its name on the server, and when the server started (two
+    /// servers are told apart by it, whatever address each is reached by).
+    pub(crate) async fn identity(&self) -> Result<Option<String>, StoreError> {
+        let rows = self
+            .rows("identify the database", "SELECT current_database() || '@' || pg_postmaster_start_time()::text", &[])
+            .await?;
+        Ok(rows.first().map(|row| format!("postgres:{}", row.get::<_, String>(0))))
+    }
+
     pub(crate) fn can_insert(&self) -> bool {
         self.can_insert.load(Ordering::Relaxed)
     }

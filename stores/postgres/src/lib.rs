@@ -43,6 +43,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use eventsmith_runtime::store::batch::PendingAppend;
+use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
     NewEvent, Snapshot, StoreError, StoredEvent, StreamFold,
@@ -229,16 +230,12 @@ impl PostgresStore {
         }
     }
 
-    async fn append_events(
-        &self,
-        stream_id: &str,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, StoreError> {
+    /// Refuses what the server would refuse less clearly: an append of nothing, and text
+    /// with a NUL byte (which PostgreSQL text cannot hold).
+    fn check_append(stream_id: &str, events: &[NewEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
         }
-        // PostgreSQL text cannot hold a NUL byte: refused here, clearly, not by the server.
         const NUL: &str = "PostgreSQL text cannot hold a NUL byte";
         if stream_id.contains('\0') {
             return Err(StoreError::invalid_identifier("stream id", stream_id, NUL));
@@ -246,6 +243,16 @@ impl PostgresStore {
         if let Some(event) = events.iter().find(|event| event.event_type.contains('\0')) {
             return Err(StoreError::invalid_identifier("event type", &event.event_type, NUL));
         }
+        Ok(())
+    }
+
+    async fn append_events(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        Self::check_append(stream_id, &events)?;
         let outcome = if events.len() >= COPY_FROM && self.shared.db.can_insert() {
             self.shared.db.append_copy(stream_id, expected, &events).await?
         } else {
@@ -271,6 +278,27 @@ impl EventStore for PostgresStore {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
         Box::pin(self.append_events(stream_id, expected, events))
+    }
+
+    fn append_inline<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        inline: Arc<dyn InlineWork>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(async move {
+            Self::check_append(stream_id, &events)?;
+            let outcome = self.shared.db.append_inline(stream_id, expected, &events, &*inline).await?;
+            if let Some(&last) = outcome.positions.last() {
+                self.shared.head.advance(last);
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(self.shared.db.identity())
     }
 
     fn read_stream<'a>(

@@ -98,8 +98,8 @@ impl<'a> FromSql<'a> for Column {
 }
 
 /// A pooled connection as user code's statements see it.
-struct Statements<'c> {
-    client: &'c Object,
+pub(crate) struct Statements<'c> {
+    pub(crate) client: &'c Object,
 }
 
 impl Statements<'_> {
@@ -194,22 +194,21 @@ fn statement_error(sql: &'static str, error: tokio_postgres::Error) -> SqlError 
 
 /// A pooled connection inside a transaction: dropped before it ends (a cancelled future),
 /// it leaves the pool and closes, so the server rolls the transaction back.
-struct Transaction {
+pub(crate) struct Transaction {
     client: Option<Object>,
 }
 
 impl Transaction {
-    async fn begin(documents: &PostgresDocuments, operation: &'static str) -> Result<Self, StoreError> {
-        let client = documents.db.client(operation).await?;
+    pub(crate) async fn begin(client: Object, operation: &'static str) -> Result<Self, StoreError> {
         client.batch_execute("BEGIN").await.map_err(|error| backend(operation, error))?;
         Ok(Transaction { client: Some(client) })
     }
 
-    fn client(&self) -> &Object {
+    pub(crate) fn client(&self) -> &Object {
         self.client.as_ref().expect("a transaction not yet ended")
     }
 
-    async fn end(mut self, statement: &str, operation: &'static str) -> Result<(), StoreError> {
+    pub(crate) async fn end(mut self, statement: &str, operation: &'static str) -> Result<(), StoreError> {
         self.client().batch_execute(statement).await.map_err(|error| backend(operation, error))?;
         self.client = None;
         Ok(())
@@ -251,7 +250,7 @@ impl SqlStore for PostgresDocuments {
     ) -> BoxFuture<'a, Result<(), SqlError>> {
         const OPERATION: &str = "migrate a read model";
         Box::pin(async move {
-            let transaction = Transaction::begin(self, OPERATION).await?;
+            let transaction = Transaction::begin(self.db.client(OPERATION).await?, OPERATION).await?;
             let (_, version) = transaction.state(projection, OPERATION).await?;
             let supported = migrations.len();
             if version > supported as u64 {
@@ -300,7 +299,7 @@ impl SqlStore for PostgresDocuments {
     ) -> BoxFuture<'a, Result<bool, SqlError>> {
         const OPERATION: &str = "apply events to a read model";
         Box::pin(async move {
-            let transaction = Transaction::begin(self, OPERATION).await?;
+            let transaction = Transaction::begin(self.db.client(OPERATION).await?, OPERATION).await?;
             if transaction.state(projection, OPERATION).await?.0 != from {
                 transaction.end("ROLLBACK", OPERATION).await?;
                 return Ok(false);
@@ -325,5 +324,35 @@ impl SqlStore for PostgresDocuments {
             let client = self.db.client("answer a query").await?;
             run(&client, work).await
         })
+    }
+
+    fn transact_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn SqlWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        Box::pin(async move {
+            // The append's connection looks in the events' schema: the projection's tables and
+            // checkpoint are in this one's, for the rest of the append's transaction.
+            sql.query("SELECT set_config('search_path', $1, true)", &[&self.db.schema]).await?;
+            sql.execute("INSERT INTO sql_read_models (projection) VALUES ($1) ON CONFLICT DO NOTHING", &[&projection])
+                .await?;
+            let row = sql
+                .query_opt("SELECT position FROM sql_read_models WHERE projection = $1 FOR UPDATE", &[&projection])
+                .await?;
+            if row.map(|row| row.get::<u64>(0)).transpose()?.unwrap_or(0) != from {
+                return Ok(false);
+            }
+            work.run(sql).await?;
+            sql.execute("UPDATE sql_read_models SET position = $2 WHERE projection = $1", &[&projection, &to]).await?;
+            Ok(true)
+        })
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(self.db.identity())
     }
 }

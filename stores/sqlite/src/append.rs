@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use eventsmith_runtime::store::batch::{PendingAppend, fail_all};
+use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -105,6 +106,46 @@ pub(crate) fn commit_appends(connection: &mut Connection, batch: Vec<PendingAppe
         }
         // Nothing of the batch was committed.
         Err(error) => fail_all(batch, &sqlite("append", error)),
+    }
+}
+
+/// One append with inline projections, in a `BEGIN IMMEDIATE` transaction of its own: the
+/// append as [`append_in`] makes it, then the projections through the same connection, then
+/// the commit. A projection that fails rolls the append back.
+pub(crate) fn commit_inline(
+    connection: &mut Connection,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    inline: &dyn InlineWork,
+) -> Result<AppendOutcome, StoreError> {
+    // A transaction a panic left open (the lock ignores poisoning) is rolled back first.
+    if !connection.is_autocommit() {
+        connection.execute_batch("ROLLBACK").map_err(|error| sqlite("append", error))?;
+    }
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(|error| sqlite("append", error))?;
+    let appended = (|| {
+        let after: i64 = connection
+            .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| row.get(0))
+            .map_err(|error| sqlite("append", error))?;
+        let outcome = append_in(connection, stream_id, expected, events)?;
+        if !outcome.already_stored {
+            crate::sql::run_inline(connection, inline, to_u64(after), stream_id, events, &outcome)?;
+        }
+        Ok(outcome)
+    })();
+    match appended {
+        Ok(outcome) if !outcome.already_stored => match connection.execute_batch("COMMIT") {
+            Ok(()) => Ok(outcome),
+            Err(error) => {
+                let _ = connection.execute_batch("ROLLBACK");
+                Err(sqlite("append", error))
+            }
+        },
+        other => {
+            connection.execute_batch("ROLLBACK").map_err(|error| sqlite("append", error))?;
+            other
+        }
     }
 }
 

@@ -27,6 +27,8 @@ const SCHEMA_VERSION: i64 = 1;
 #[derive(Clone)]
 pub struct SqliteDocuments {
     connection: Arc<Mutex<Connection>>,
+    /// The file, for [`database_identity`](eventsmith_runtime::sql::SqlStore::database_identity).
+    pub(crate) file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SqliteDocuments {
@@ -48,7 +50,9 @@ impl SqliteDocuments {
             let _: String = connection
                 .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
                 .map_err(|error| sqlite("open", error))?;
-            Self::with_connection(connection, &path.display().to_string())
+            let mut documents = Self::with_connection(connection, &path.display().to_string())?;
+            documents.file = Some(path);
+            Ok(documents)
         })
         .await
     }
@@ -112,7 +116,7 @@ impl SqliteDocuments {
             Some(_) => {}
         }
         transaction.commit().map_err(|error| sqlite("open", error))?;
-        Ok(SqliteDocuments { connection: Arc::new(Mutex::new(connection)) })
+        Ok(SqliteDocuments { connection: Arc::new(Mutex::new(connection)), file: None })
     }
 
     pub(crate) async fn with<T: Send + 'static>(

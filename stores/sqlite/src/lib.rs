@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eventsmith_runtime::store::batch::PendingAppend;
+use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
     LogFolded, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
@@ -279,6 +280,36 @@ impl EventStore for SqliteStore {
             }
             Ok(outcome)
         })
+    }
+
+    fn append_inline<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        inline: Arc<dyn InlineWork>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return Err(StoreError::EmptyAppend { stream_id: stream_id.to_owned() });
+            }
+            let stream = stream_id.to_owned();
+            let outcome = self
+                .write(move |connection| append::commit_inline(connection, &stream, expected, &events, &*inline))
+                .await?;
+            if let Some(&last) = outcome.positions.last() {
+                self.shared.head.advance(last);
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        let identity = match &self.shared.location {
+            Location::File(path) => sql::identity(path).map(Some),
+            Location::Memory => Ok(None),
+        };
+        Box::pin(std::future::ready(identity))
     }
 
     fn read_stream<'a>(

@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use eventsmith_runtime::sql::{Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork, numbered_parameters};
-use eventsmith_runtime::store::{BoxFuture, StoreError};
+use eventsmith_runtime::sql::{
+    InlineWork, Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork, numbered_parameters,
+};
+use eventsmith_runtime::store::{AppendOutcome, BoxFuture, NewEvent, StoreError};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 
@@ -14,8 +16,8 @@ use crate::documents::SqliteDocuments;
 use crate::sqlite;
 
 /// The read-model connection as user code's statements see it.
-struct Statements<'c> {
-    connection: &'c mut Connection,
+pub(crate) struct Statements<'c> {
+    pub(crate) connection: &'c mut Connection,
 }
 
 impl Statements<'_> {
@@ -229,4 +231,62 @@ impl SqlStore for SqliteDocuments {
     fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
         Box::pin(async move { self.with(move |connection| Ok(run(connection, work))).await? })
     }
+
+    fn transact_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn SqlWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        Box::pin(async move {
+            let row = sql
+                .query_opt("SELECT position FROM eventsmith_sql_read_models WHERE projection = $1", &[&projection])
+                .await?;
+            if row.map(|row| row.get::<u64>(0)).transpose()?.unwrap_or(0) != from {
+                return Ok(false);
+            }
+            work.run(sql).await?;
+            sql.execute(
+                "INSERT INTO eventsmith_sql_read_models (projection, position) VALUES ($1, $2)
+                 ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+                &[&projection, &to],
+            )
+            .await?;
+            Ok(true)
+        })
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        let file = self.file.clone();
+        Box::pin(async move { file.map(|file| identity(&file)).transpose() })
+    }
+}
+
+/// A SQLite file as [`database_identity`](SqlStore::database_identity) names it: its
+/// canonical path.
+pub(crate) fn identity(file: &std::path::Path) -> Result<String, StoreError> {
+    let canonical =
+        std::fs::canonicalize(file).map_err(|error| crate::backend("identify the database", false, error))?;
+    Ok(format!("sqlite:{}", canonical.display()))
+}
+
+/// Runs an append's inline projections on the write connection, inside the append's
+/// transaction.
+pub(crate) fn run_inline(
+    connection: &mut Connection,
+    inline: &dyn InlineWork,
+    after: u64,
+    stream_id: &str,
+    events: &[NewEvent],
+    outcome: &AppendOutcome,
+) -> Result<(), StoreError> {
+    let mut statements = Statements { connection };
+    let mut sql = Sql::new(&mut statements);
+    let applied = tokio::runtime::Handle::current().block_on(inline.apply(&mut sql, after, stream_id, events, outcome));
+    applied.map_err(|error| match error {
+        SqlError::Store(error) => error,
+        refused => crate::backend("apply inline projections", false, refused.to_string()),
+    })
 }

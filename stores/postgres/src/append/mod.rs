@@ -16,6 +16,7 @@
 
 mod copy;
 mod function;
+mod inline;
 mod statement;
 
 use std::sync::Arc;

@@ -39,7 +39,7 @@ SELECT event_id, stream_version, position, recorded_at, (SELECT count(*) FROM no
 /// the append function; the expected version checked by the existence of event `$2` and by
 /// the unique (stream, version) key, which refuses a version already taken; the positions
 /// returned and the notification sent by the same statement.
-const APPEND_AT_VERSION: &str = "
+pub(super) const APPEND_AT_VERSION: &str = "
 WITH locked AS (SELECT pg_advisory_xact_lock($8) AS locked, clock_timestamp() AS at),
 appended AS (
     INSERT INTO events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata,
