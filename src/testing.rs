@@ -103,7 +103,9 @@ impl<T: GivenEvent> Given<T> {
     /// round-tripped through JSON after every event, as [`then_document`](Self::then_document)
     /// does) are written with their checkpoint to a SQLite read model in a temporary file,
     /// and its `#[query]` method answers from there: keys, pages and filters as the database
-    /// orders and compares them.
+    /// orders and compares them. A SQL projection's migrations make its tables in a
+    /// temporary SQLite file, its `#[apply]` methods write the events there in one
+    /// transaction, and its `#[query]` reads them.
     ///
     /// # Panics
     /// When an event cannot be applied, the read model cannot be written or read, or the
@@ -125,7 +127,8 @@ impl<T: GivenEvent> Given<T> {
 
 /// A query the test kit can answer from a history, `Via` the read model that answers it (as
 /// for [`App::query`](crate::App::query)): every [`Query`], and every
-/// [`DocumentQuery`](crate::documents::DocumentQuery) with the `sqlite` feature.
+/// [`DocumentQuery`](crate::documents::DocumentQuery) and [`SqlQuery`](crate::sql::SqlQuery)
+/// with the `sqlite` feature.
 #[diagnostic::on_unimplemented(
     message = "no projection answers `{Self}`",
     label = "`{Self}` is not answered by any `#[query]` method",
@@ -173,6 +176,19 @@ impl<Q: crate::documents::DocumentQuery> KitQuery<crate::app::InDocuments> for Q
     }
 }
 
+/// A SQL query answered from the projection's tables in a SQLite file of their own.
+#[cfg(feature = "sqlite")]
+#[diagnostic::do_not_recommend]
+impl<Q: crate::sql::SqlQuery> KitQuery<crate::app::InSql> for Q {
+    type Output = Q::Output;
+
+    fn answer_given(self, history: Vec<StoredEvent>) -> Q::Output {
+        let answered =
+            std::thread::scope(|scope| scope.spawn(move || temporary_read_model::answer_sql(self, &history)).join());
+        answered.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
 /// A document query answered from a SQLite read model in a temporary file.
 #[cfg(feature = "sqlite")]
 mod temporary_read_model {
@@ -182,6 +198,8 @@ mod temporary_read_model {
     use crate::documents::{
         DocumentCheckpoint, DocumentProjection, DocumentQuery, DocumentStore, Documents, StoredDocument,
     };
+    use crate::sql::{Sql, SqlError, SqlProjection, SqlQuery, SqlStore, SqlWork};
+    use crate::store::{BoxFuture, StoredEvent};
     use eventsmith_sqlite::SqliteDocuments;
 
     /// The file, removed (with SQLite's journal files) when dropped, also after a panic.
@@ -197,12 +215,8 @@ mod temporary_read_model {
         }
     }
 
-    pub(super) fn answer<Q: DocumentQuery>(
-        query: Q,
-        documents: HashMap<String, Q::Projection>,
-        checkpoint: u64,
-    ) -> Q::Output {
-        let name = <Q::Projection as DocumentProjection>::NAME;
+    /// The runtime and the file of one answer.
+    fn temporary() -> (tokio::runtime::Runtime, TemporaryFile) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -210,6 +224,84 @@ mod temporary_read_model {
         let file = TemporaryFile(
             std::env::temp_dir().join(format!("eventsmith-test-kit-{}.db", uuid::Uuid::now_v7().simple())),
         );
+        (runtime, file)
+    }
+
+    /// The given events, applied in one transaction as a SQL projection's batch is.
+    struct Given(Vec<(usize, Box<dyn SqlWork>)>);
+
+    impl SqlWork for Given {
+        fn run<'t>(self: Box<Self>, sql: &'t mut Sql<'_>) -> BoxFuture<'t, Result<(), SqlError>> {
+            Box::pin(async move {
+                for (index, work) in self.0 {
+                    if let Err(error) = work.run(sql).await {
+                        return Err(SqlError::Statement {
+                            sql: String::new(),
+                            message: format!("the given event #{} cannot be applied: {error}", index + 1),
+                            code: None,
+                        });
+                    }
+                }
+                Ok(())
+            })
+        }
+    }
+
+    /// The answer to `Asked`'s query, kept where the read connection's work can put it.
+    struct Asked<Q: SqlQuery>(Option<Q>, Arc<std::sync::Mutex<Option<Q::Output>>>);
+
+    impl<Q: SqlQuery> SqlWork for Asked<Q> {
+        fn run<'t>(mut self: Box<Self>, sql: &'t mut Sql<'_>) -> BoxFuture<'t, Result<(), SqlError>> {
+            Box::pin(async move {
+                let query = self.0.take().expect("asked once");
+                let answer = query.answer(sql).await?;
+                *self.1.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer);
+                Ok(())
+            })
+        }
+    }
+
+    pub(super) fn answer_sql<Q: SqlQuery>(query: Q, history: &[StoredEvent]) -> Q::Output {
+        let name = <Q::Projection as SqlProjection>::NAME;
+        let mut given = Vec::new();
+        for (index, stored) in history.iter().enumerate() {
+            match <Q::Projection as SqlProjection>::route(stored.as_log()) {
+                Ok(Some(apply)) => given.push((index, apply.into_work())),
+                Ok(None) => {}
+                Err(error) => panic!("projection `{name}` cannot apply the given event #{}: {error}", index + 1),
+            }
+        }
+        let last = history.last().map_or(0, |event| event.position);
+        let (runtime, file) = temporary();
+        runtime.block_on(async {
+            let store = SqliteDocuments::open(&file.0)
+                .await
+                .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()));
+            store
+                .migrate(name, <Q::Projection as SqlProjection>::MIGRATIONS)
+                .await
+                .unwrap_or_else(|error| panic!("the test kit cannot create the tables of `{name}`: {error}"));
+            store
+                .transact(name, 0, last, Box::new(Given(given)))
+                .await
+                .unwrap_or_else(|error| panic!("projection `{name}` failed on its tables: {error}"));
+            let answer = Arc::new(std::sync::Mutex::new(None));
+            store
+                .read(Box::new(Asked(Some(query), Arc::clone(&answer))))
+                .await
+                .unwrap_or_else(|error| panic!("the query of `{name}` failed on its tables: {error}"));
+            let answer = answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            answer.expect("a query that returned Ok gave its answer")
+        })
+    }
+
+    pub(super) fn answer<Q: DocumentQuery>(
+        query: Q,
+        documents: HashMap<String, Q::Projection>,
+        checkpoint: u64,
+    ) -> Q::Output {
+        let name = <Q::Projection as DocumentProjection>::NAME;
+        let (runtime, file) = temporary();
         runtime.block_on(async {
             let store = SqliteDocuments::open(&file.0)
                 .await

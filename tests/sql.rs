@@ -781,3 +781,60 @@ async fn sql_projections_need_a_sql_store() {
     let app = App::builder().store(MemoryStore::new()).build().await.unwrap();
     assert!(matches!(app.query(GetOrder("01".into())).await, Err(Error::Sql(SqlError::NoStore))));
 }
+
+// ---------------------------------------------------------------------------------------
+// The test kit: given events, then a query's answer from the projection's tables.
+
+fn recorded(stream_id: &str, position: u64, event: OrderEvent) -> Recorded<OrderEvent> {
+    Recorded {
+        id: uuid::Uuid::now_v7(),
+        stream_id: stream_id.to_owned(),
+        stream_version: 1,
+        position,
+        recorded_at: std::time::SystemTime::UNIX_EPOCH,
+        metadata: Metadata::default(),
+        event,
+    }
+}
+
+fn kit_history() -> Vec<Recorded<OrderEvent>> {
+    let placed = |customer: &str, total| OrderEvent::Placed(Placed { customer: customer.into(), total });
+    vec![
+        recorded("Order-01", 1, placed("ann", 10)),
+        recorded("Order-02", 2, placed("bob", 20)),
+        recorded("Order-01", 3, OrderEvent::Paid(Paid { amount: 4 })),
+        recorded("Order-03", 4, placed("ann", 30)),
+        recorded("Order-03", 5, OrderEvent::Cancelled),
+    ]
+}
+
+#[test]
+fn the_test_kit_answers_sql_queries_from_the_projections_tables() {
+    eventsmith::testing::given(kit_history())
+        .then_query(GetOrder("01".into()), Some(row("01", "ann", 10, 4, false, 2)))
+        .then_query(GetOrder("03".into()), Some(row("03", "ann", 30, 0, true, 2)))
+        .then_query(GetOrder("04".into()), None)
+        .then_query(CustomerOrders { customer: "ann".into() }, vec!["01".to_owned(), "03".into()])
+        .then_query(CustomerTotal("ann".into()), Some(40));
+}
+
+#[test]
+#[should_panic(expected = "GetOrder(\"02\") answered")]
+fn the_test_kit_fails_on_another_sql_answer() {
+    eventsmith::testing::given(kit_history()).then_query(GetOrder("02".into()), None);
+}
+
+/// An event the tables refuse fails the test, naming it.
+#[test]
+#[should_panic(expected = "the given event #2 cannot be applied")]
+fn the_test_kit_fails_on_an_event_the_tables_refuse() {
+    let placed = OrderEvent::Placed(Placed { customer: "ann".into(), total: 5_000_000 });
+    eventsmith::testing::given(vec![kit_history().remove(0), recorded("Order-09", 2, placed)])
+        .then_query(GetOrder("01".into()), None);
+}
+
+/// Inside a test's own runtime, too.
+#[tokio::test]
+async fn the_test_kit_answers_sql_queries_inside_an_async_test() {
+    eventsmith::testing::given(kit_history()).then_query(CustomerTotal("bob".into()), Some(20));
+}

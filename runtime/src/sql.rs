@@ -142,6 +142,16 @@ impl SqlApply {
     }
 }
 
+impl SqlApply {
+    /// The bound `#[apply]` call as plain work, without the error attribution
+    /// [`SqlProjection`]'s runner adds: for the test kit.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn into_work(self) -> Box<dyn SqlWork> {
+        self.apply
+    }
+}
+
 /// The event and the method that applies it.
 struct Bound<X> {
     recorded: Recorded<X>,
