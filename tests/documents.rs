@@ -587,7 +587,57 @@ async fn read_models_of_a_newer_release_are_refused(models: ReadModels) {
             PostgresDocuments::connect_with(&support::postgres::url(), options).await.map(drop)
         }
     };
-    assert!(matches!(refused, Err(StoreError::SchemaTooNew { found: 99, supported: 1, .. })), "{refused:?}");
+    assert!(matches!(refused, Err(StoreError::SchemaTooNew { found: 99, supported: 2, .. })), "{refused:?}");
+}
+
+/// Read models of the first release (every projection's documents in one table) are moved to
+/// a table per projection when opened, and read as before.
+async fn read_models_of_the_first_release_are_moved_to_a_table_per_projection(models: ReadModels) {
+    let first_release = r#"
+        CREATE TABLE {prefix}read_model_schema (version integer NOT NULL);
+        INSERT INTO {prefix}read_model_schema (version) VALUES (1);
+        CREATE TABLE {checkpoints} (projection text PRIMARY KEY, position bigint NOT NULL, generation bigint NOT NULL DEFAULT 0);
+        INSERT INTO {checkpoints} (projection, position) VALUES ('order_summaries', 3), ('customer_totals', 3);
+        CREATE TABLE {documents} (projection text NOT NULL, key text NOT NULL, document {json} NOT NULL, PRIMARY KEY (projection, key));
+        INSERT INTO {documents} (projection, key, document) VALUES
+            ('order_summaries', '01', '{"customer":"ann","status":"paid","total":10,"paid":10,"events":2}'),
+            ('order_summaries', '02', '{"customer":"bob","status":"placed","total":20,"paid":0,"events":1}'),
+            ('customer_totals', 'ann', '{"orders":1,"total":10}');
+    "#;
+    match &models {
+        ReadModels::Sqlite(path) => {
+            let sql = first_release
+                .replace("{prefix}", "eventsmith_")
+                .replace("{checkpoints}", "eventsmith_read_models")
+                .replace("{documents}", "eventsmith_documents")
+                .replace("{json}", "text");
+            rusqlite::Connection::open(path).unwrap().execute_batch(&sql).unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        ReadModels::Postgres(schema) => {
+            let sql = first_release
+                .replace("{prefix}", "")
+                .replace("{checkpoints}", "read_model_checkpoints")
+                .replace("{documents}", "read_model_documents")
+                .replace("{json}", "jsonb");
+            let admin = support::postgres::admin().await;
+            admin
+                .batch_execute(&format!("CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"; {sql}"))
+                .await
+                .unwrap();
+        }
+    }
+    let store = models.open().await;
+    let summaries: Documents<OrderSummary> = Documents::new(Arc::clone(&store));
+    let paid = OrderSummary { customer: "ann".into(), status: Status::Paid, total: 10, paid: 10, events: 2 };
+    assert_eq!(summaries.get("01").await.unwrap(), Some(paid));
+    assert_eq!(keys(&summaries.list(None, 10).await.unwrap()), ["01", "02"]);
+    assert_eq!(keys(&summaries.filter("status", &Status::Placed, None, 10).await.unwrap()), ["02"]);
+    assert_eq!(summaries.checkpoint().await.unwrap(), 3);
+    let totals: Documents<CustomerTotals> = Documents::new(store);
+    assert_eq!(totals.get("ann").await.unwrap(), Some(CustomerTotals { orders: 1, total: 10 }));
+    // Opened again: already moved.
+    drop(models.open().await);
 }
 
 /// The database's side of exactly once, without the runner: a commit from a stale
@@ -700,6 +750,11 @@ macro_rules! read_model_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_stale_commit_writes_nothing_and_keys_are_ordered_per_projection() {
                 super::a_stale_commit_writes_nothing_and_keys_are_ordered_per_projection($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn read_models_of_the_first_release_are_moved_to_a_table_per_projection() {
+                super::read_models_of_the_first_release_are_moved_to_a_table_per_projection($place).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

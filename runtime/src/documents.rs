@@ -70,7 +70,12 @@ impl<D: serde::Serialize + serde::de::DeserializeOwned> StoredDocument for D {
     }
 
     fn decode_document(json: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(json)
+        // Checked as UTF-8 once, then parsed as text: serde_json checks the bytes of each
+        // string again when it parses from bytes.
+        match std::str::from_utf8(json) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(json),
+        }
     }
 }
 
@@ -184,6 +189,15 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// The stored documents of `keys` (those there are), as JSON.
     fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>>;
+
+    /// The stored document of `key`, if there is one: [`load`](Self::load) of one key, which
+    /// a database may answer with less work.
+    fn load_one<'a>(&'a self, projection: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let keys = [key.to_owned()];
+            Ok(self.load(projection, &keys).await?.into_iter().next().map(|(_, json)| json))
+        })
+    }
 
     /// Writes `documents` and moves the checkpoint from `from` to position `to`, in one
     /// transaction. `Ok(false)`, and nothing written, when the checkpoint is no longer
@@ -313,9 +327,11 @@ impl<D: DocumentProjection> Documents<D> {
     /// # Errors
     /// The database failed, or the document does not decode.
     pub async fn get(&self, key: &str) -> Result<Option<D>, DocumentError> {
-        let keys = [key.to_owned()];
-        let found = self.store.load(D::NAME, &keys).await?;
-        found.into_iter().next().map(|(key, json)| Self::decode(key, &json).map(|(_, document)| document)).transpose()
+        let Some(json) = self.store.load_one(D::NAME, key).await? else { return Ok(None) };
+        match D::decode_document(&json) {
+            Ok(document) => Ok(Some(document)),
+            Err(source) => Err(DocumentError::Decode { projection: D::NAME, key: key.to_owned(), source }),
+        }
     }
 
     /// The documents of `keys` that exist, with their keys.

@@ -136,7 +136,9 @@ impl<D: DocumentProjection> DocumentRunner<D> {
         for routed in &routed {
             first.entry(routed.key.clone()).or_insert(routed.position);
         }
-        let keys: Vec<String> = first.keys().cloned().collect();
+        // In key order: a database finds (and writes) neighbouring keys on the same pages.
+        let mut keys: Vec<String> = first.keys().cloned().collect();
+        keys.sort_unstable();
         let mut documents: HashMap<String, D> = HashMap::with_capacity(keys.len());
         for (key, json) in self.documents.load(D::NAME, &keys).await? {
             match D::decode_document(&json) {
@@ -174,6 +176,7 @@ impl<D: DocumentProjection> DocumentRunner<D> {
                 }
             }
         }
+        written.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         if !self.documents.commit(D::NAME, from, last, written).await? {
             return Ok(Batch::Lost);
         }

@@ -14,8 +14,9 @@ use crate::db::{Db, to_i64, to_u64};
 use crate::error::{backend, pool_error};
 use crate::{own_pool, valid_schema};
 
-/// The schema version of the read-model tables this release writes.
-const SCHEMA_VERSION: i32 = 1;
+/// The schema version of the read-model tables this release writes: 2 keeps each
+/// projection's documents in a table of its own (1 kept all in `read_model_documents`).
+const SCHEMA_VERSION: i32 = 2;
 
 /// Options for [`PostgresDocuments::connect_with`] and [`PostgresDocuments::from_pool`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,8 @@ impl Default for PostgresDocumentOptions {
 #[derive(Clone)]
 pub struct PostgresDocuments {
     pub(crate) db: Arc<Db>,
+    /// The documents tables this process has made sure of.
+    tables: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for PostgresDocuments {
@@ -96,12 +99,6 @@ impl PostgresDocuments {
                        position bigint NOT NULL,
                        generation bigint NOT NULL DEFAULT 0
                    );
-                   CREATE TABLE IF NOT EXISTS read_model_documents (
-                       projection text NOT NULL,
-                       key text COLLATE "C" NOT NULL,
-                       document jsonb NOT NULL,
-                       PRIMARY KEY (projection, key)
-                   );
                    CREATE TABLE IF NOT EXISTS sql_read_models (
                        projection text PRIMARY KEY,
                        position bigint NOT NULL DEFAULT 0,
@@ -126,10 +123,17 @@ impl PostgresDocuments {
                     supported: i64::from(SCHEMA_VERSION),
                 });
             }
+            Some(1) => {
+                split_documents(&transaction).await.map_err(failed)?;
+                transaction
+                    .execute("UPDATE read_model_schema SET version = $1", &[&SCHEMA_VERSION])
+                    .await
+                    .map_err(failed)?;
+            }
             Some(_) => {}
         }
         transaction.commit().await.map_err(failed)?;
-        Ok(PostgresDocuments { db: Arc::new(db) })
+        Ok(PostgresDocuments { db: Arc::new(db), tables: Arc::default() })
     }
 }
 
@@ -148,6 +152,68 @@ fn lock_key(schema: &str) -> i64 {
     )
 }
 
+/// The table of a projection's documents: its name as an identifier (letters, digits and
+/// `_`, at most 24), for whoever looks at the schema, and a hash of the whole name, so that
+/// no two projections share one (57 bytes at most, within PostgreSQL's 63).
+fn documents_table(projection: &str) -> String {
+    let readable: String = projection
+        .chars()
+        .take(24)
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    format!("read_model_docs_{readable}_{:016x}", eventsmith_runtime::id::fnv1a(projection.as_bytes()))
+}
+
+fn create_table_sql(table: &str) -> String {
+    format!("CREATE TABLE IF NOT EXISTS {table} (key text COLLATE \"C\" PRIMARY KEY, document jsonb NOT NULL)")
+}
+
+/// A statement on a table that is not there: a projection whose documents were never
+/// written has none.
+fn missing_table(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
+}
+
+/// Schema 1 to 2: each projection's documents from the shared table into a table of its
+/// own (indexes are made again by the projection's next `prepare`).
+async fn split_documents(transaction: &tokio_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    let shared = transaction.query_one("SELECT to_regclass('read_model_documents') IS NOT NULL", &[]).await?;
+    if !shared.get::<_, bool>(0) {
+        return Ok(());
+    }
+    let projections = transaction.query("SELECT DISTINCT projection FROM read_model_documents", &[]).await?;
+    for row in projections {
+        let projection: String = row.get(0);
+        let table = documents_table(&projection);
+        transaction.batch_execute(&create_table_sql(&table)).await?;
+        let copy = format!(
+            "INSERT INTO {table} (key, document) SELECT key, document FROM read_model_documents WHERE projection = $1"
+        );
+        transaction.execute(&copy, &[&projection]).await?;
+    }
+    transaction.batch_execute("DROP TABLE read_model_documents").await
+}
+
+impl PostgresDocuments {
+    /// Makes the table of `projection`'s documents, once per process.
+    async fn ensure_table(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        projection: &str,
+    ) -> Result<String, StoreError> {
+        let table = documents_table(projection);
+        if self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&table) {
+            return Ok(table);
+        }
+        client
+            .batch_execute(&create_table_sql(&table))
+            .await
+            .map_err(|error| backend("create a documents table", error))?;
+        self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(table.clone());
+        Ok(table)
+    }
+}
+
 /// The expression a field is indexed and filtered by: its JSON value.
 fn field_expression(field: &str) -> String {
     format!("(document -> '{field}')")
@@ -158,9 +224,6 @@ const NUL: &str = "PostgreSQL text cannot hold a NUL byte";
 impl DocumentStore for PostgresDocuments {
     fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            if indexed.is_empty() {
-                return Ok(());
-            }
             let failed = |error| backend("create an index", error);
             let mut client = self.db.client("create an index").await?;
             let transaction = client.transaction().await.map_err(failed)?;
@@ -168,16 +231,15 @@ impl DocumentStore for PostgresDocuments {
                 .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&self.db.schema)])
                 .await
                 .map_err(failed)?;
+            let table = documents_table(projection);
+            transaction.batch_execute(&create_table_sql(&table)).await.map_err(failed)?;
             for field in indexed {
                 check_field(field)?;
                 let name = format!(
-                    "read_model_documents_{:016x}",
+                    "read_model_index_{:016x}",
                     eventsmith_runtime::id::fnv1a(format!("{projection}\0{field}").as_bytes())
                 );
-                let sql = format!(
-                    "CREATE INDEX IF NOT EXISTS {name} ON read_model_documents (projection, {}, key)",
-                    field_expression(field)
-                );
+                let sql = format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({}, key)", field_expression(field));
                 transaction.batch_execute(&sql).await.map_err(failed)?;
             }
             transaction.commit().await.map_err(failed)
@@ -205,14 +267,13 @@ impl DocumentStore for PostgresDocuments {
         Box::pin(async move {
             // PostgreSQL text holds no NUL byte, so no document has such a key.
             let asked: Vec<&String> = keys.iter().filter(|key| !key.contains('\0')).collect();
-            let rows = self
-                .db
-                .rows(
-                    "load documents",
-                    "SELECT key, document::text FROM read_model_documents WHERE projection = $1 AND key = ANY($2)",
-                    &[&projection, &asked],
-                )
-                .await?;
+            let sql = format!("SELECT key, document::text FROM {} WHERE key = ANY($1)", documents_table(projection));
+            let client = self.db.client("load documents").await?;
+            let statement = match client.prepare_cached(&sql).await {
+                Err(error) if missing_table(&error) => return Ok(Vec::new()),
+                prepared => prepared.map_err(|error| backend("load documents", error))?,
+            };
+            let rows = client.query(&statement, &[&asked]).await.map_err(|error| backend("load documents", error))?;
             let mut found: HashMap<String, String> = rows.into_iter().map(|row| (row.get(0), row.get(1))).collect();
             // In the order asked for.
             Ok(keys
@@ -243,46 +304,46 @@ impl DocumentStore for PostgresDocuments {
                 );
             }
             let failed = |error| backend("commit documents", error);
-            let mut client = self.db.client("commit documents").await?;
-            let transaction = client.transaction().await.map_err(failed)?;
-            transaction
-                .execute(
-                    "INSERT INTO read_model_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
-                    &[&projection],
-                )
+            let client = self.db.client("commit documents").await?;
+            let table = self.ensure_table(&client, projection).await?;
+            // One statement, so one transaction and one round trip: the checkpoint moves only
+            // from where the batch was read (a process that read the same checkpoint waits for
+            // the row, then finds it moved), and the documents are written only if it moved.
+            let statement = client
+                .prepare_cached(&format!(
+                    "WITH moved AS (
+                         UPDATE read_model_checkpoints SET position = $3
+                          WHERE projection = $1 AND position = $2 AND generation = $4
+                         RETURNING 1),
+                     written AS (
+                         INSERT INTO {table} (key, document)
+                         SELECT key, document::jsonb FROM unnest($5::text[], $6::text[]) AS batch (key, document)
+                          WHERE EXISTS (SELECT 1 FROM moved)
+                         ON CONFLICT (key) DO UPDATE SET document = excluded.document
+                         RETURNING 1)
+                     SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM written)"
+                ))
                 .await
                 .map_err(failed)?;
-            // Locked until the commit: a process that read the same checkpoint waits here,
-            // then finds it moved and drops its batch.
-            let row = transaction
-                .query_one(
-                    "SELECT position, generation FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE",
-                    &[&projection],
-                )
-                .await
-                .map_err(failed)?;
-            let at = DocumentCheckpoint { position: to_u64(row.get(0)), generation: to_u64(row.get(1)) };
-            if at != from {
-                return Ok(false);
+            let (from_position, from_generation, to) = (to_i64(from.position), to_i64(from.generation), to_i64(to));
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                [&projection, &from_position, &to, &from_generation, &keys, &jsons];
+            let moved = |row: tokio_postgres::Row| row.get::<_, i64>(0) == 1;
+            if moved(client.query_one(&statement, &params).await.map_err(failed)?) {
+                return Ok(true);
             }
-            let upsert = transaction
-                .prepare_cached(
-                    "INSERT INTO read_model_documents (projection, key, document)
-                     SELECT $1, key, document::jsonb FROM unnest($2::text[], $3::text[]) AS batch (key, document)
-                     ON CONFLICT (projection, key) DO UPDATE SET document = excluded.document",
-                )
-                .await
-                .map_err(failed)?;
-            transaction.execute(&upsert, &[&projection, &keys, &jsons]).await.map_err(failed)?;
-            transaction
-                .execute(
-                    "UPDATE read_model_checkpoints SET position = $2 WHERE projection = $1",
-                    &[&projection, &to_i64(to)],
-                )
-                .await
-                .map_err(failed)?;
-            transaction.commit().await.map_err(failed)?;
-            Ok(true)
+            // A projection's first commit: its checkpoint row may not be there yet.
+            if from == DocumentCheckpoint::default() {
+                client
+                    .execute(
+                        "INSERT INTO read_model_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                        &[&projection],
+                    )
+                    .await
+                    .map_err(failed)?;
+                return Ok(moved(client.query_one(&statement, &params).await.map_err(failed)?));
+            }
+            Ok(false)
         })
     }
 
@@ -297,8 +358,8 @@ impl DocumentStore for PostgresDocuments {
             let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX));
             // No key holds a NUL byte, so the keys after `a\0b` are those after `a`.
             let after = after.map(|after| after.split('\0').next().unwrap_or_default());
-            let mut sql = "SELECT key, document::text FROM read_model_documents WHERE projection = $1".to_owned();
-            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&projection, &limit];
+            let mut sql = format!("SELECT key, document::text FROM {} WHERE true", documents_table(projection));
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&limit];
             if let Some(after) = &after {
                 params.push(after);
                 sql.push_str(&format!(" AND key > ${}", params.len()));
@@ -308,8 +369,13 @@ impl DocumentStore for PostgresDocuments {
                 params.push(value);
                 sql.push_str(&format!(" AND {} = ${}::text::jsonb", field_expression(field), params.len()));
             }
-            sql.push_str(" ORDER BY key LIMIT $2");
-            let rows = self.db.rows("list documents", &sql, &params).await?;
+            sql.push_str(" ORDER BY key LIMIT $1");
+            let client = self.db.client("list documents").await?;
+            let statement = match client.prepare_cached(&sql).await {
+                Err(error) if missing_table(&error) => return Ok(Vec::new()),
+                prepared => prepared.map_err(|error| backend("list documents", error))?,
+            };
+            let rows = client.query(&statement, &params).await.map_err(|error| backend("list documents", error))?;
             Ok(rows.into_iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).into_bytes())).collect())
         })
     }
@@ -330,10 +396,10 @@ impl DocumentStore for PostgresDocuments {
                 )
                 .await
                 .map_err(failed)?;
-            transaction
-                .execute("DELETE FROM read_model_documents WHERE projection = $1", &[&projection])
-                .await
-                .map_err(failed)?;
+            // A table of its own: emptied at once, without the dead rows a `DELETE` leaves for
+            // every upsert of the rebuild to step over.
+            let table = self.ensure_table(&transaction, projection).await?;
+            transaction.batch_execute(&format!("TRUNCATE {table}")).await.map_err(failed)?;
             transaction.commit().await.map_err(failed)
         })
     }

@@ -2,6 +2,7 @@
 //! another), each batch of documents written in one transaction with the projection's
 //! checkpoint.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,8 +13,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{blocking, lock, sqlite};
 
-/// The schema version of the read-model tables this release writes.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version of the read-model tables this release writes: 2 keeps each
+/// projection's documents in a table of its own (1 kept all in `eventsmith_documents`).
+const SCHEMA_VERSION: i64 = 2;
 
 /// Document read models in SQLite.
 ///
@@ -27,6 +29,8 @@ const SCHEMA_VERSION: i64 = 1;
 #[derive(Clone)]
 pub struct SqliteDocuments {
     connection: Arc<Mutex<Connection>>,
+    /// Each projection's statement that loads a document by key, made once.
+    load_sql: Arc<Mutex<HashMap<String, Arc<str>>>>,
     /// The file, for [`database_identity`](eventsmith_runtime::sql::SqlStore::database_identity).
     pub(crate) file: Option<std::path::PathBuf>,
 }
@@ -84,12 +88,6 @@ impl SqliteDocuments {
                      position INTEGER NOT NULL,
                      generation INTEGER NOT NULL DEFAULT 0
                  );
-                 CREATE TABLE IF NOT EXISTS eventsmith_documents (
-                     projection TEXT NOT NULL,
-                     key TEXT NOT NULL,
-                     document TEXT NOT NULL,
-                     PRIMARY KEY (projection, key)
-                 ) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS eventsmith_sql_read_models (
                      projection TEXT PRIMARY KEY,
                      position INTEGER NOT NULL DEFAULT 0,
@@ -113,10 +111,27 @@ impl SqliteDocuments {
                     supported: SCHEMA_VERSION,
                 });
             }
+            Some(1) => {
+                split_documents(&transaction)?;
+                transaction
+                    .execute("UPDATE eventsmith_read_model_schema SET version = ?1", [SCHEMA_VERSION])
+                    .map_err(|error| sqlite("open", error))?;
+            }
             Some(_) => {}
         }
         transaction.commit().map_err(|error| sqlite("open", error))?;
-        Ok(SqliteDocuments { connection: Arc::new(Mutex::new(connection)), file: None })
+        Ok(SqliteDocuments { connection: Arc::new(Mutex::new(connection)), load_sql: Arc::default(), file: None })
+    }
+
+    /// The statement that loads one of `projection`'s documents by key.
+    fn load_sql(&self, projection: &str) -> Arc<str> {
+        let mut statements = lock(&self.load_sql);
+        if let Some(sql) = statements.get(projection) {
+            return Arc::clone(sql);
+        }
+        let sql: Arc<str> = format!("SELECT document FROM {} WHERE key = ?1", documents_table(projection)).into();
+        statements.insert(projection.to_owned(), Arc::clone(&sql));
+        sql
     }
 
     pub(crate) async fn with<T: Send + 'static>(
@@ -128,10 +143,68 @@ impl SqliteDocuments {
     }
 }
 
+/// The table of a projection's documents: its name as an identifier (letters, digits and
+/// `_`, at most 32), for whoever looks at the file, and a hash of the whole name, so that no
+/// two projections share one.
+pub(crate) fn documents_table(projection: &str) -> String {
+    let readable: String = projection
+        .chars()
+        .take(32)
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    format!("eventsmith_docs_{readable}_{:016x}", eventsmith_runtime::id::fnv1a(projection.as_bytes()))
+}
+
 /// The index of a projection's field: a name from the projection's hash and the field,
 /// which is a Rust identifier (checked by the macro).
 fn index_name(projection: &str, field: &str) -> String {
-    format!("eventsmith_documents_{:016x}_{field}", eventsmith_runtime::id::fnv1a(projection.as_bytes()))
+    format!("eventsmith_index_{:016x}_{field}", eventsmith_runtime::id::fnv1a(projection.as_bytes()))
+}
+
+/// Makes the table of a projection's documents if it is not there.
+fn create_table(connection: &Connection, table: &str) -> Result<(), StoreError> {
+    let sql =
+        format!("CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, document TEXT NOT NULL) WITHOUT ROWID");
+    connection.execute(&sql, []).map_err(|error| sqlite("create a documents table", error))?;
+    Ok(())
+}
+
+/// A statement on a table that is not there yet: a projection whose documents were never
+/// written has none.
+fn missing_table(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(_, Some(message)) if message.starts_with("no such table"))
+}
+
+/// Schema 1 to 2: each projection's documents from the shared table into a table of its
+/// own (indexes are made again by the projection's next `prepare`).
+fn split_documents(connection: &Connection) -> Result<(), StoreError> {
+    let failed = |error| sqlite("move documents to a table per projection", error);
+    let shared: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'eventsmith_documents'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    if shared == 0 {
+        return Ok(());
+    }
+    let projections: Vec<String> = {
+        let mut statement =
+            connection.prepare("SELECT DISTINCT projection FROM eventsmith_documents").map_err(failed)?;
+        statement.query_map([], |row| row.get(0)).map_err(failed)?.collect::<Result<_, _>>().map_err(failed)?
+    };
+    for projection in projections {
+        let table = documents_table(&projection);
+        create_table(connection, &table)?;
+        connection
+            .execute(
+                &format!("INSERT INTO {table} (key, document) SELECT key, document FROM eventsmith_documents WHERE projection = ?1"),
+                [&projection],
+            )
+            .map_err(failed)?;
+    }
+    connection.execute_batch("DROP TABLE eventsmith_documents").map_err(failed)
 }
 
 /// The expression a field is indexed and filtered by: its value as JSON text (`"paid"`,
@@ -145,10 +218,12 @@ impl DocumentStore for SqliteDocuments {
         let projection = projection.to_owned();
         let indexed: Vec<String> = indexed.iter().map(|field| (*field).to_owned()).collect();
         Box::pin(self.with(move |connection| {
+            let table = documents_table(&projection);
+            create_table(connection, &table)?;
             for field in &indexed {
                 check_field(field)?;
                 let sql = format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON eventsmith_documents (projection, {})",
+                    "CREATE INDEX IF NOT EXISTS {} ON {table} ({})",
                     index_name(&projection, field),
                     field_expression(field)
                 );
@@ -163,24 +238,38 @@ impl DocumentStore for SqliteDocuments {
         Box::pin(self.with(move |connection| read_checkpoint(connection, &projection, "read a checkpoint")))
     }
 
+    fn load_one<'a>(&'a self, projection: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let sql = self.load_sql(projection);
+        let key = key.to_owned();
+        Box::pin(self.with(move |connection| {
+            let mut statement = match connection.prepare_cached(&sql) {
+                Err(error) if missing_table(&error) => return Ok(None),
+                prepared => prepared.map_err(|error| sqlite("load a document", error))?,
+            };
+            let document: Option<String> = statement
+                .query_row([&key], |row| row.get(0))
+                .optional()
+                .map_err(|error| sqlite("load a document", error))?;
+            Ok(document.map(String::into_bytes))
+        }))
+    }
+
     fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
-        let projection = projection.to_owned();
+        let sql = self.load_sql(projection);
         let keys = keys.to_vec();
         Box::pin(self.with(move |connection| {
-            let mut statement = connection
-                .prepare_cached("SELECT key, document FROM eventsmith_documents WHERE projection = ?1 AND key = ?2")
-                .map_err(|error| sqlite("load documents", error))?;
-            let mut found = Vec::with_capacity(keys.len());
-            for key in keys {
-                let document: Option<String> = statement
-                    .query_row(params![projection, key], |row| row.get(1))
-                    .optional()
-                    .map_err(|error| sqlite("load documents", error))?;
-                if let Some(document) = document {
-                    found.push((key, document.into_bytes()));
-                }
+            // One read transaction for several keys: a statement outside one takes and drops
+            // the database's shared lock each time, which costs more than the lookup.
+            let many = keys.len() > 1;
+            if many {
+                connection.execute_batch("BEGIN").map_err(|error| sqlite("load documents", error))?;
             }
-            Ok(found)
+            let found = load_keys(connection, &sql, keys);
+            if many {
+                let end = if found.is_ok() { "COMMIT" } else { "ROLLBACK" };
+                connection.execute_batch(end).map_err(|error| sqlite("load documents", error))?;
+            }
+            found
         }))
     }
 
@@ -200,18 +289,23 @@ impl DocumentStore for SqliteDocuments {
                 return Ok(false);
             }
             {
-                let mut upsert = transaction
-                    .prepare_cached(
-                        "INSERT INTO eventsmith_documents (projection, key, document) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (projection, key) DO UPDATE SET document = excluded.document",
-                    )
-                    .map_err(|error| sqlite("commit documents", error))?;
+                let table = documents_table(&projection);
+                let sql = format!(
+                    "INSERT INTO {table} (key, document) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET document = excluded.document"
+                );
+                let mut upsert = match transaction.prepare_cached(&sql) {
+                    Err(error) if missing_table(&error) => {
+                        create_table(&transaction, &table)?;
+                        transaction.prepare_cached(&sql)
+                    }
+                    prepared => prepared,
+                }
+                .map_err(|error| sqlite("commit documents", error))?;
                 for (key, document) in documents {
                     let document = String::from_utf8(document)
                         .map_err(|error| crate::backend("commit documents", false, error))?;
-                    upsert
-                        .execute(params![projection, key, document])
-                        .map_err(|error| sqlite("commit documents", error))?;
+                    upsert.execute(params![key, document]).map_err(|error| sqlite("commit documents", error))?;
                 }
             }
             let to = i64::try_from(to).map_err(|error| crate::backend("commit documents", false, error))?;
@@ -242,7 +336,7 @@ impl DocumentStore for SqliteDocuments {
             let (condition, value) = match &filter {
                 Some((field, value)) => {
                     check_field(field)?;
-                    (format!("AND {} = ?4", field_expression(field)), Some(value.clone()))
+                    (format!("AND {} = ?3", field_expression(field)), Some(value.clone()))
                 }
                 None => (String::new(), None),
             };
@@ -250,14 +344,16 @@ impl DocumentStore for SqliteDocuments {
             let from = if after.is_some() { ">" } else { ">=" };
             let after = after.unwrap_or_default();
             let sql = format!(
-                "SELECT key, document FROM eventsmith_documents
-                 WHERE projection = ?1 AND key {from} ?2 {condition}
-                 ORDER BY key LIMIT ?3"
+                "SELECT key, document FROM {} WHERE key {from} ?1 {condition} ORDER BY key LIMIT ?2",
+                documents_table(&projection)
             );
-            let mut statement = connection.prepare_cached(&sql).map_err(|error| sqlite("list documents", error))?;
+            let mut statement = match connection.prepare_cached(&sql) {
+                Err(error) if missing_table(&error) => return Ok(Vec::new()),
+                prepared => prepared.map_err(|error| sqlite("list documents", error))?,
+            };
             let rows = match &value {
-                Some(value) => statement.query_map(params![projection, after, limit, value], row),
-                None => statement.query_map(params![projection, after, limit], row),
+                Some(value) => statement.query_map(params![after, limit, value], row),
+                None => statement.query_map(params![after, limit], row),
             }
             .map_err(|error| sqlite("list documents", error))?;
             rows.collect::<Result<Vec<_>, _>>().map_err(|error| sqlite("list documents", error))
@@ -278,12 +374,34 @@ impl DocumentStore for SqliteDocuments {
                     [&projection],
                 )
                 .map_err(failed)?;
-            transaction
-                .execute("DELETE FROM eventsmith_documents WHERE projection = ?1", [&projection])
-                .map_err(failed)?;
+            // Without a `WHERE`, SQLite drops the table's pages instead of deleting row by row.
+            match transaction.execute(&format!("DELETE FROM {}", documents_table(&projection)), []) {
+                Ok(_) => {}
+                Err(error) if missing_table(&error) => {}
+                Err(error) => return Err(failed(error)),
+            }
             transaction.commit().map_err(failed)
         }))
     }
+}
+
+/// The stored documents of `keys` (those there are).
+fn load_keys(connection: &Connection, sql: &str, keys: Vec<String>) -> Result<Keyed, StoreError> {
+    let mut statement = match connection.prepare_cached(sql) {
+        Err(error) if missing_table(&error) => return Ok(Vec::new()),
+        prepared => prepared.map_err(|error| sqlite("load documents", error))?,
+    };
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        let document: Option<String> = statement
+            .query_row([&key], |row| row.get(0))
+            .optional()
+            .map_err(|error| sqlite("load documents", error))?;
+        if let Some(document) = document {
+            found.push((key, document.into_bytes()));
+        }
+    }
+    Ok(found)
 }
 
 /// A projection's checkpoint (position 0 of generation 0 when it has none).
