@@ -361,9 +361,14 @@ where
         // The type name matched, so the enum decoded this variant; nothing else can happen.
         return Ok(false);
     };
+    // The stream id is copied into a buffer kept for the next event, not a new allocation:
+    // a catch-up applies millions of events, each with its stream id.
+    let mut stream_id = STREAM_ID.take();
+    stream_id.clear();
+    stream_id.push_str(logged.stream_id);
     let recorded = Recorded {
         id: logged.id,
-        stream_id: logged.stream_id.to_owned(),
+        stream_id,
         stream_version: logged.stream_version,
         position: logged.position,
         recorded_at: logged.recorded_at,
@@ -371,7 +376,10 @@ where
         event,
     };
     match catch_unwind(AssertUnwindSafe(|| apply(&recorded))) {
-        Ok(Ok(())) => Ok(true),
+        Ok(Ok(())) => {
+            STREAM_ID.set(recorded.stream_id);
+            Ok(true)
+        }
         Ok(Err(message)) => Err(ApplyError::Failed {
             event_type: X::NAME,
             stream_id: recorded.stream_id,
@@ -385,6 +393,11 @@ where
             message: panic_message(&*panic),
         }),
     }
+}
+
+thread_local! {
+    /// The buffer [`apply_member`] copies stream ids into.
+    static STREAM_ID: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
 }
 
 /// What a caught panic said.
