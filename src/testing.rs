@@ -227,6 +227,13 @@ mod temporary_read_model {
         (runtime, file)
     }
 
+    /// The read models in the temporary file.
+    async fn open(file: &TemporaryFile) -> SqliteDocuments {
+        SqliteDocuments::open(&file.0)
+            .await
+            .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()))
+    }
+
     /// The given events, applied in one transaction as a SQL projection's batch is.
     struct Given(Vec<(usize, Box<dyn SqlWork>)>);
 
@@ -247,20 +254,6 @@ mod temporary_read_model {
         }
     }
 
-    /// The answer to `Asked`'s query, kept where the read connection's work can put it.
-    struct Asked<Q: SqlQuery>(Option<Q>, Arc<std::sync::Mutex<Option<Q::Output>>>);
-
-    impl<Q: SqlQuery> SqlWork for Asked<Q> {
-        fn run<'t>(mut self: Box<Self>, sql: &'t mut Sql<'_>) -> BoxFuture<'t, Result<(), SqlError>> {
-            Box::pin(async move {
-                let query = self.0.take().expect("asked once");
-                let answer = query.answer(sql).await?;
-                *self.1.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer);
-                Ok(())
-            })
-        }
-    }
-
     pub(super) fn answer_sql<Q: SqlQuery>(query: Q, history: &[StoredEvent]) -> Q::Output {
         let name = <Q::Projection as SqlProjection>::NAME;
         let mut given = Vec::new();
@@ -274,9 +267,7 @@ mod temporary_read_model {
         let last = history.last().map_or(0, |event| event.position);
         let (runtime, file) = temporary();
         runtime.block_on(async {
-            let store = SqliteDocuments::open(&file.0)
-                .await
-                .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()));
+            let store = open(&file).await;
             store
                 .migrate(name, <Q::Projection as SqlProjection>::MIGRATIONS)
                 .await
@@ -285,13 +276,9 @@ mod temporary_read_model {
                 .transact(name, 0, last, Box::new(Given(given)))
                 .await
                 .unwrap_or_else(|error| panic!("projection `{name}` failed on its tables: {error}"));
-            let answer = Arc::new(std::sync::Mutex::new(None));
-            store
-                .read(Box::new(Asked(Some(query), Arc::clone(&answer))))
+            crate::sql::ask(&store, query)
                 .await
-                .unwrap_or_else(|error| panic!("the query of `{name}` failed on its tables: {error}"));
-            let answer = answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-            answer.expect("a query that returned Ok gave its answer")
+                .unwrap_or_else(|error| panic!("the query of `{name}` failed on its tables: {error}"))
         })
     }
 
@@ -303,9 +290,7 @@ mod temporary_read_model {
         let name = <Q::Projection as DocumentProjection>::NAME;
         let (runtime, file) = temporary();
         runtime.block_on(async {
-            let store = SqliteDocuments::open(&file.0)
-                .await
-                .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()));
+            let store = open(&file).await;
             store
                 .prepare(name, <Q::Projection as DocumentProjection>::INDEXED)
                 .await

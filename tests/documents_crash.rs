@@ -119,36 +119,32 @@ const ORDERS: u64 = 6_000;
 const PAYMENTS: u64 = 4;
 const BATCH: usize = 250;
 
-/// Where the read model is: `sqlite:<path>` or `postgres:<schema>`.
-async fn open_models(place: &str) -> Arc<dyn DocumentStore> {
+/// The read-model database at `place` (`sqlite:<path>` or `postgres:<schema>`), as the
+/// document store and the SQL store it is.
+async fn open(place: &str) -> (Arc<dyn DocumentStore>, Arc<dyn SqlStore>) {
     match place.split_once(':') {
-        Some(("sqlite", path)) => Arc::new(SqliteDocuments::open(path).await.expect("open the SQLite read model")),
+        Some(("sqlite", path)) => {
+            let models = SqliteDocuments::open(path).await.expect("open the SQLite read model");
+            (Arc::new(models.clone()), Arc::new(models))
+        }
         #[cfg(feature = "postgres")]
         Some(("postgres", schema)) => {
             use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
             let options = PostgresDocumentOptions { schema: schema.to_owned(), ..PostgresDocumentOptions::default() };
-            Arc::new(
-                PostgresDocuments::connect_with(&support::postgres::url(), options).await.expect("open PostgreSQL"),
-            )
+            let models =
+                PostgresDocuments::connect_with(&support::postgres::url(), options).await.expect("open PostgreSQL");
+            (Arc::new(models.clone()), Arc::new(models))
         }
         _ => panic!("no read-model database {place}"),
     }
 }
 
-/// The SQL side of the same database.
+async fn open_models(place: &str) -> Arc<dyn DocumentStore> {
+    open(place).await.0
+}
+
 async fn open_tables(place: &str) -> Arc<dyn SqlStore> {
-    match place.split_once(':') {
-        Some(("sqlite", path)) => Arc::new(SqliteDocuments::open(path).await.expect("open the SQLite read model")),
-        #[cfg(feature = "postgres")]
-        Some(("postgres", schema)) => {
-            use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
-            let options = PostgresDocumentOptions { schema: schema.to_owned(), ..PostgresDocumentOptions::default() };
-            Arc::new(
-                PostgresDocuments::connect_with(&support::postgres::url(), options).await.expect("open PostgreSQL"),
-            )
-        }
-        _ => panic!("no read-model database {place}"),
-    }
+    open(place).await.1
 }
 
 async fn app(events: &str, place: &str, form: Form) -> App {

@@ -82,3 +82,16 @@ pub fn decode_recorded<E: Event>(stored: StoredEvent) -> Result<Recorded<E>, Box
         event,
     })
 }
+
+/// The envelope of a logged event around its decoded payload, owned.
+pub(crate) fn recorded<E>(logged: LogEvent<'_>, event: E) -> Recorded<E> {
+    Recorded {
+        id: logged.id,
+        stream_id: logged.stream_id.to_owned(),
+        stream_version: logged.stream_version,
+        position: logged.position,
+        recorded_at: logged.recorded_at,
+        metadata: logged.metadata.into_owned(),
+        event,
+    }
+}

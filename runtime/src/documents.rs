@@ -156,15 +156,7 @@ where
 {
     let enum_event = decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
     let Some(event) = X::extract(enum_event) else { return Ok(None) };
-    let recorded = Recorded {
-        id: logged.id,
-        stream_id: logged.stream_id.to_owned(),
-        stream_version: logged.stream_version,
-        position: logged.position,
-        recorded_at: logged.recorded_at,
-        metadata: logged.metadata.into_owned(),
-        event,
-    };
+    let recorded = crate::decode::recorded(logged, event);
     Ok(Some(Routed {
         key: key(&recorded),
         position: recorded.position,

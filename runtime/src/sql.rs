@@ -13,6 +13,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use crate::decode::decode_logged;
@@ -114,6 +115,35 @@ pub trait SqlQuery: Send + 'static {
     fn answer<'t>(self, sql: &'t mut Sql<'_>) -> BoxFuture<'t, Result<Self::Output, SqlError>>;
 }
 
+/// Answers `query` on a read connection of `store`: what [`App::query`](crate::App::query)
+/// does for a [`SqlQuery`], for code that has the database and no app (the test kit).
+///
+/// # Errors
+/// The query's own error, or the database failed.
+pub async fn ask<Q: SqlQuery>(store: &dyn SqlStore, query: Q) -> Result<Q::Output, SqlError> {
+    let answer = Arc::new(Mutex::new(None));
+    store.read(Box::new(Asking { query, answer: Arc::clone(&answer) })).await?;
+    let answer = answer.lock().unwrap_or_else(PoisonError::into_inner).take();
+    Ok(answer.expect("a query that returned Ok gave its answer"))
+}
+
+/// A query on its way to a read connection.
+struct Asking<Q: SqlQuery> {
+    query: Q,
+    answer: Arc<Mutex<Option<Q::Output>>>,
+}
+
+impl<Q: SqlQuery> SqlWork for Asking<Q> {
+    fn run<'t>(self: Box<Self>, sql: &'t mut Sql<'_>) -> BoxFuture<'t, Result<(), SqlError>> {
+        Box::pin(async move {
+            let Asking { query, answer } = *self;
+            let output = query.answer(sql).await?;
+            *answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(output);
+            Ok(())
+        })
+    }
+}
+
 /// An `#[apply]` method of a SQL projection, as generated code hands it to the runtime.
 pub type ApplyFn<X> = for<'t, 'c> fn(&'t mut Sql<'c>, &'t Recorded<X>) -> BoxFuture<'t, Result<(), SqlError>>;
 
@@ -179,15 +209,7 @@ where
 {
     let enum_event = decode_logged::<X::Enum>(&logged).map_err(ApplyError::Corrupt)?;
     let Some(event) = X::extract(enum_event) else { return Ok(None) };
-    let recorded = Recorded {
-        id: logged.id,
-        stream_id: logged.stream_id.to_owned(),
-        stream_version: logged.stream_version,
-        position: logged.position,
-        recorded_at: logged.recorded_at,
-        metadata: logged.metadata.into_owned(),
-        event,
-    };
+    let recorded = crate::decode::recorded(logged, event);
     Ok(Some(SqlApply {
         position: recorded.position,
         event_type: X::NAME,

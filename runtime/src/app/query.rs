@@ -2,8 +2,6 @@
 //! document projection's database ([`DocumentQuery`]). Which one is known from the query's
 //! type, so that `app.query(q)` is one call for both.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use super::App;
 use super::documents::DocumentRunner;
 use super::error::Error;
@@ -11,8 +9,7 @@ use super::future::Answer;
 use super::sql::SqlRunner;
 use crate::documents::DocumentQuery;
 use crate::projection::Query;
-use crate::sql::{Sql, SqlError, SqlQuery, SqlWork};
-use crate::store::BoxFuture;
+use crate::sql::SqlQuery;
 
 /// `Via` for a query a projection answers from memory.
 #[doc(hidden)]
@@ -79,28 +76,6 @@ impl<Q: SqlQuery> Answerable<InSql> for Q {
             Ok(sql) => sql,
             Err(error) => return Answer::ready(Err(error.into())),
         };
-        Answer::pending(Box::pin(async move {
-            let answer = Arc::new(Mutex::new(None));
-            sql.read(Box::new(Asking { query: self, answer: Arc::clone(&answer) })).await?;
-            let answer = answer.lock().unwrap_or_else(PoisonError::into_inner).take();
-            Ok(answer.expect("a query that returned Ok gave its answer"))
-        }))
-    }
-}
-
-/// A query on its way to a read connection.
-struct Asking<Q: SqlQuery> {
-    query: Q,
-    answer: Arc<Mutex<Option<Q::Output>>>,
-}
-
-impl<Q: SqlQuery> SqlWork for Asking<Q> {
-    fn run<'t>(self: Box<Self>, sql: &'t mut Sql<'_>) -> BoxFuture<'t, Result<(), SqlError>> {
-        Box::pin(async move {
-            let Asking { query, answer } = *self;
-            let output = query.answer(sql).await?;
-            *answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(output);
-            Ok(())
-        })
+        Answer::pending(Box::pin(async move { Ok(crate::sql::ask(&*sql, self).await?) }))
     }
 }

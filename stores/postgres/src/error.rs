@@ -17,23 +17,26 @@ pub(crate) const DUPLICATE_ID: &str = "ES422";
 /// A driver error as a [`StoreError::Backend`], retryable when the connection or the server
 /// went away, or the transaction lost a race it may win next time.
 pub(crate) fn backend(operation: &'static str, error: tokio_postgres::Error) -> StoreError {
-    let retryable = error.is_closed()
-        || error.code().is_none_or(|code| {
-            code.code().starts_with("08")
-                || [
-                    SqlState::ADMIN_SHUTDOWN,
-                    SqlState::CRASH_SHUTDOWN,
-                    SqlState::CANNOT_CONNECT_NOW,
-                    SqlState::T_R_SERIALIZATION_FAILURE,
-                    SqlState::T_R_DEADLOCK_DETECTED,
-                ]
-                .contains(code)
-        });
+    let retryable = error.is_closed() || error.code().is_none_or(transient);
     let message = match error.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => error.to_string(),
     };
     StoreError::backend(operation, retryable, PostgresError { message, source: error })
+}
+
+/// A SQLSTATE that a later try may not meet: the connection or the server went away, or the
+/// transaction lost a race.
+pub(crate) fn transient(code: &SqlState) -> bool {
+    code.code().starts_with("08")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(code)
 }
 
 /// A driver error whose text is the server's own message rather than "db error".

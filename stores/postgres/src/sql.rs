@@ -9,7 +9,6 @@ use bytes::{BufMut, BytesMut};
 use deadpool_postgres::Object;
 use eventsmith_runtime::sql::{Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 use crate::db::to_u64;
@@ -163,18 +162,7 @@ impl SqlConnection for Statements<'_> {
 /// A statement the server refused (the projection stops), or a connection or server that
 /// failed (the batch is tried again).
 fn statement_error(sql: &'static str, error: tokio_postgres::Error) -> SqlError {
-    let transient = error.is_closed()
-        || error.code().is_some_and(|code| {
-            code.code().starts_with("08")
-                || [
-                    SqlState::ADMIN_SHUTDOWN,
-                    SqlState::CRASH_SHUTDOWN,
-                    SqlState::CANNOT_CONNECT_NOW,
-                    SqlState::T_R_SERIALIZATION_FAILURE,
-                    SqlState::T_R_DEADLOCK_DETECTED,
-                ]
-                .contains(code)
-        });
+    let transient = error.is_closed() || error.code().is_some_and(crate::error::transient);
     if transient {
         return SqlError::Store(backend("run a read model's statement", error));
     }
