@@ -636,8 +636,37 @@ async fn read_models_of_the_first_release_are_moved_to_a_table_per_projection(mo
     assert_eq!(summaries.checkpoint().await.unwrap(), 3);
     let totals: Documents<CustomerTotals> = Documents::new(store);
     assert_eq!(totals.get("ann").await.unwrap(), Some(CustomerTotals { orders: 1, total: 10 }));
-    // Opened again: already moved.
-    drop(models.open().await);
+    // The shared table is gone, and the schema is at version 2.
+    let (shared, version): (i64, i64) = match &models {
+        ReadModels::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'eventsmith_documents'),
+                        (SELECT max(version) FROM eventsmith_read_model_schema)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap(),
+        #[cfg(feature = "postgres")]
+        ReadModels::Postgres(schema) => {
+            let admin = support::postgres::admin().await;
+            let row = admin
+                .query_one(
+                    &format!(
+                        "SELECT (to_regclass('\"{schema}\".read_model_documents') IS NOT NULL)::int::int8,
+                                (SELECT max(version)::int8 FROM \"{schema}\".read_model_schema)"
+                    ),
+                    &[],
+                )
+                .await
+                .unwrap();
+            (row.get(0), row.get(1))
+        }
+    };
+    assert_eq!((shared, version), (0, 2));
+    // Opened again: already moved, and read as before.
+    let again: Documents<OrderSummary> = Documents::new(models.open().await);
+    assert_eq!(keys(&again.list(None, 10).await.unwrap()), ["01", "02"]);
 }
 
 /// The database's side of exactly once, without the runner: a commit from a stale

@@ -161,7 +161,22 @@ impl SqlApply {
     /// naming the event, a database that failed is `Err(Ok(...))`.
     pub(crate) async fn apply(self, sql: &mut Sql<'_>) -> Result<(), Result<SqlError, ApplyError>> {
         let SqlApply { position, event_type, stream_id, apply } = self;
-        match CatchUnwind(apply.run(sql)).await {
+        let ran = CatchUnwind(apply.run(sql)).await;
+        // On PostgreSQL a statement that failed aborted the transaction, also when the
+        // method ignored its error: the event is refused, not the next one.
+        let ran = match (ran, sql.take_failure()) {
+            (Ok(Ok(())), Some(SqlError::Store(error))) => Ok(Err(SqlError::Store(error))),
+            (Ok(Ok(())), Some(failure)) => Ok(Err(SqlError::Statement {
+                sql: String::new(),
+                message: format!(
+                    "a statement failed and the `#[apply]` went on as if it had not, which PostgreSQL's \
+                     transaction cannot: {failure}"
+                ),
+                code: None,
+            })),
+            (ran, _) => ran,
+        };
+        match ran {
             Ok(Ok(())) => Ok(()),
             Ok(Err(SqlError::Store(error))) => Err(Ok(SqlError::Store(error))),
             Ok(Err(error)) => {

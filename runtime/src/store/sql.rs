@@ -336,6 +336,13 @@ pub trait SqlConnection: Send {
         sql: &'static str,
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<Vec<SqlRow>, SqlError>>;
+
+    /// The failure of a statement since the last call, on a database where a failed
+    /// statement aborts the transaction around it (PostgreSQL): work that went on after
+    /// ignoring the error cannot commit. `None` by default.
+    fn take_failure(&mut self) -> Option<SqlError> {
+        None
+    }
 }
 
 /// The read-model database as an `#[apply]` method (inside the batch's transaction) or a
@@ -370,6 +377,11 @@ impl<'c> Sql<'c> {
     pub async fn query(&mut self, sql: &'static str, params: &[&dyn ToSql]) -> Result<Vec<SqlRow>, SqlError> {
         let params = bind(sql, params)?;
         self.connection.query(sql, params).await
+    }
+
+    /// See [`SqlConnection::take_failure`].
+    pub(crate) fn take_failure(&mut self) -> Option<SqlError> {
+        self.connection.take_failure()
     }
 
     /// Runs a query that returns at most one row.
@@ -448,12 +460,21 @@ pub fn numbered_parameters(sql: &str) -> std::borrow::Cow<'_, str> {
     let mut copied = 0;
     while index < bytes.len() {
         match bytes[index] {
-            quote @ (b'\'' | b'"' | b'`') => {
+            quote @ (b'\'' | b'"' | b'`' | b'[') => {
+                let close = if quote == b'[' { b']' } else { quote };
                 index += 1;
-                while index < bytes.len() && bytes[index] != quote {
+                while index < bytes.len() && bytes[index] != close {
                     index += 1;
                 }
                 index += 1;
+            }
+            // A name or a number, with any `$` in it (`a$1`): not a parameter.
+            byte if byte.is_ascii_alphanumeric() || byte == b'_' => {
+                while index < bytes.len()
+                    && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_' || bytes[index] == b'$')
+                {
+                    index += 1;
+                }
             }
             b'-' if bytes.get(index + 1) == Some(&b'-') => {
                 while index < bytes.len() && bytes[index] != b'\n' {
@@ -493,6 +514,11 @@ mod tests {
         );
         assert_eq!(numbered_parameters("SELECT 'it''s $1', $1"), "SELECT 'it''s $1', ?1");
         assert_eq!(numbered_parameters("SELECT $a, $"), "SELECT $a, $");
+        assert_eq!(
+            numbered_parameters("SELECT [$1], a$1, x FROM t WHERE y=$1"),
+            "SELECT [$1], a$1, x FROM t WHERE y=?1"
+        );
+        assert_eq!(numbered_parameters("VALUES($1,$2)"), "VALUES(?1,?2)");
     }
 
     #[test]

@@ -65,7 +65,11 @@ impl Db {
     /// servers are told apart by it, whatever address each is reached by).
     pub(crate) async fn identity(&self) -> Result<Option<String>, StoreError> {
         let rows = self
-            .rows("identify the database", "SELECT current_database() || '@' || pg_postmaster_start_time()::text", &[])
+            .rows(
+                "identify the database",
+                "SELECT current_database() || '@' || extract(epoch FROM pg_postmaster_start_time())::text",
+                &[],
+            )
             .await?;
         Ok(rows.first().map(|row| format!("postgres:{}", row.get::<_, String>(0))))
     }

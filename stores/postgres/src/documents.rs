@@ -181,6 +181,9 @@ async fn split_documents(transaction: &tokio_postgres::Transaction<'_>) -> Resul
     if !shared.get::<_, bool>(0) {
         return Ok(());
     }
+    // A process of the first release still running commits into the shared table: the lock
+    // waits for its commit in flight and refuses the next, so nothing it writes is left behind.
+    transaction.batch_execute("LOCK TABLE read_model_documents IN ACCESS EXCLUSIVE MODE").await?;
     let projections = transaction.query("SELECT DISTINCT projection FROM read_model_documents", &[]).await?;
     for row in projections {
         let projection: String = row.get(0);
@@ -385,8 +388,12 @@ impl DocumentStore for PostgresDocuments {
             let failed = |error| backend("clear documents", error);
             let mut client = self.db.client("clear documents").await?;
             let transaction = client.transaction().await.map_err(failed)?;
-            // The checkpoint first: this waits for a commit in flight, which then cannot
-            // commit again (a new generation), and the delete that follows sees what it wrote.
+            // The table first, then the checkpoint: a commit writes the table in the statement
+            // that moves the checkpoint, so it holds the table before the row, and taking them
+            // the other way round here would deadlock against it. The lock waits for a commit
+            // in flight; the new generation refuses a batch read before the clear.
+            let table = self.ensure_table(&transaction, projection).await?;
+            transaction.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await.map_err(failed)?;
             transaction
                 .execute(
                     "INSERT INTO read_model_checkpoints (projection, position, generation) VALUES ($1, 0, 1)
@@ -398,7 +405,6 @@ impl DocumentStore for PostgresDocuments {
                 .map_err(failed)?;
             // A table of its own: emptied at once, without the dead rows a `DELETE` leaves for
             // every upsert of the rebuild to step over.
-            let table = self.ensure_table(&transaction, projection).await?;
             transaction.batch_execute(&format!("TRUNCATE {table}")).await.map_err(failed)?;
             transaction.commit().await.map_err(failed)
         })

@@ -28,13 +28,14 @@ pub(crate) fn backend(operation: &'static str, error: tokio_postgres::Error) -> 
 /// A SQLSTATE that a later try may not meet: the connection or the server went away, or the
 /// transaction lost a race.
 pub(crate) fn transient(code: &SqlState) -> bool {
-    code.code().starts_with("08")
+    // 08: connection; 53: insufficient resources (disk, memory, connections); 58: system
+    // errors (I/O); 57: operator intervention (shutdowns, a cancelled or timed-out statement).
+    ["08", "53", "58", "57"].iter().any(|class| code.code().starts_with(class))
         || [
-            SqlState::ADMIN_SHUTDOWN,
-            SqlState::CRASH_SHUTDOWN,
-            SqlState::CANNOT_CONNECT_NOW,
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN,
+            SqlState::LOCK_NOT_AVAILABLE,
         ]
         .contains(code)
 }

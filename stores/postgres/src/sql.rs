@@ -99,6 +99,9 @@ impl<'a> FromSql<'a> for Column {
 /// A pooled connection as user code's statements see it.
 pub(crate) struct Statements<'c> {
     pub(crate) client: &'c Object,
+    /// The last statement that failed: PostgreSQL aborts the transaction it is in, so the
+    /// work cannot go on as if it had not, even when user code ignored the error.
+    pub(crate) failed: Option<SqlError>,
 }
 
 impl Statements<'_> {
@@ -123,12 +126,36 @@ fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|param| param as &(dyn ToSql + Sync)).collect()
 }
 
+impl Statements<'_> {
+    /// Keeps the failure of a statement, and passes it on.
+    fn failing<T>(&mut self, result: Result<T, SqlError>) -> Result<T, SqlError> {
+        if let Err(error) = &result {
+            self.failed = Some(match error {
+                SqlError::Store(store) => {
+                    SqlError::Store(StoreError::backend("run a read model's statement", true, store.to_string()))
+                }
+                other => SqlError::Statement { sql: String::new(), message: other.to_string(), code: None },
+            });
+        }
+        result
+    }
+}
+
 impl SqlConnection for Statements<'_> {
     fn execute<'a>(&'a mut self, sql: &'static str, params: Vec<SqlValue>) -> BoxFuture<'a, Result<u64, SqlError>> {
         Box::pin(async move {
-            let (statement, params) = self.prepare(sql, params).await?;
-            self.client.execute(&statement, &refs(&params)).await.map_err(|error| statement_error(sql, error))
+            let executed = match self.prepare(sql, params).await {
+                Ok((statement, params)) => {
+                    self.client.execute(&statement, &refs(&params)).await.map_err(|error| statement_error(sql, error))
+                }
+                Err(error) => Err(error),
+            };
+            self.failing(executed)
         })
+    }
+
+    fn take_failure(&mut self) -> Option<SqlError> {
+        self.failed.take()
     }
 
     fn query<'a>(
@@ -137,9 +164,10 @@ impl SqlConnection for Statements<'_> {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<Vec<SqlRow>, SqlError>> {
         Box::pin(async move {
-            let (statement, params) = self.prepare(sql, params).await?;
-            let rows =
-                self.client.query(&statement, &refs(&params)).await.map_err(|error| statement_error(sql, error))?;
+            let prepared = self.prepare(sql, params).await;
+            let (statement, params) = self.failing(prepared)?;
+            let rows = self.client.query(&statement, &refs(&params)).await.map_err(|error| statement_error(sql, error));
+            let rows = self.failing(rows)?;
             let columns: Arc<[String]> = statement.columns().iter().map(|column| column.name().to_owned()).collect();
             rows.iter()
                 .map(|row| {
@@ -188,8 +216,20 @@ pub(crate) struct Transaction {
 
 impl Transaction {
     pub(crate) async fn begin(client: Object, operation: &'static str) -> Result<Self, StoreError> {
-        client.batch_execute("BEGIN").await.map_err(|error| backend(operation, error))?;
-        Ok(Transaction { client: Some(client) })
+        Self::begin_with(client, "BEGIN", operation).await
+    }
+
+    /// Opens a transaction with `statement` (`BEGIN ...`). The guard exists before the
+    /// statement is sent: a future dropped while it is in flight discards the connection
+    /// rather than give the pool one inside a transaction.
+    pub(crate) async fn begin_with(
+        client: Object,
+        statement: &str,
+        operation: &'static str,
+    ) -> Result<Self, StoreError> {
+        let transaction = Transaction { client: Some(client) };
+        transaction.client().batch_execute(statement).await.map_err(|error| backend(operation, error))?;
+        Ok(transaction)
     }
 
     pub(crate) fn client(&self) -> &Object {
@@ -226,7 +266,7 @@ impl Drop for Transaction {
 }
 
 async fn run(client: &Object, work: Box<dyn SqlWork>) -> Result<(), SqlError> {
-    let mut statements = Statements { client };
+    let mut statements = Statements { client, failed: None };
     work.run(&mut Sql::new(&mut statements)).await
 }
 
@@ -308,9 +348,15 @@ impl SqlStore for PostgresDocuments {
     }
 
     fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
+        const OPERATION: &str = "answer a query";
         Box::pin(async move {
-            let client = self.db.client("answer a query").await?;
-            run(&client, work).await
+            // One snapshot for all of the query's statements, and no writes.
+            let client = self.db.client(OPERATION).await?;
+            let transaction =
+                Transaction::begin_with(client, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", OPERATION).await?;
+            let answered = run(transaction.client(), work).await;
+            transaction.end(if answered.is_ok() { "COMMIT" } else { "ROLLBACK" }, OPERATION).await?;
+            answered
         })
     }
 
@@ -326,12 +372,16 @@ impl SqlStore for PostgresDocuments {
             // The append's connection looks in the events' schema: the projection's tables and
             // checkpoint are in this one's, for the rest of the append's transaction.
             sql.query("SELECT set_config('search_path', $1, true)", &[&self.db.schema]).await?;
-            sql.execute("INSERT INTO sql_read_models (projection) VALUES ($1) ON CONFLICT DO NOTHING", &[&projection])
-                .await?;
+            // Skipped when a catch-up holds the row (its batch commits, and the events of this
+            // append are applied after it): waiting here would hold every append of the store,
+            // which waits behind this one's lock. The row is made by `migrate`.
             let row = sql
-                .query_opt("SELECT position FROM sql_read_models WHERE projection = $1 FOR UPDATE", &[&projection])
+                .query_opt(
+                    "SELECT position FROM sql_read_models WHERE projection = $1 FOR UPDATE SKIP LOCKED",
+                    &[&projection],
+                )
                 .await?;
-            if row.map(|row| row.get::<u64>(0)).transpose()?.unwrap_or(0) != from {
+            if row.map(|row| row.get::<u64>(0)).transpose()? != Some(from) {
                 return Ok(false);
             }
             work.run(sql).await?;

@@ -75,6 +75,9 @@ impl SqliteDocuments {
 
     fn with_connection(connection: Connection, location: &str) -> Result<Self, StoreError> {
         connection.busy_timeout(Duration::from_secs(5)).map_err(|error| sqlite("open", error))?;
+        // As on the store's own connection: a SQL projection's statements behave the same
+        // inline (there) and in its catch-ups (here).
+        connection.execute_batch("PRAGMA foreign_keys = ON").map_err(|error| sqlite("open", error))?;
         // One transaction, so that two processes opening the file at once agree.
         let mut connection = connection;
         let transaction = connection
@@ -139,7 +142,15 @@ impl SqliteDocuments {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let connection = Arc::clone(&self.connection);
-        blocking(move || f(&mut lock(&connection))).await
+        blocking(move || {
+            let mut connection = lock(&connection);
+            // A transaction a panic left open on the shared connection ends here.
+            if !connection.is_autocommit() {
+                connection.execute_batch("ROLLBACK").map_err(|error| sqlite("end a transaction", error))?;
+            }
+            f(&mut connection)
+        })
+        .await
     }
 }
 

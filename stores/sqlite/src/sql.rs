@@ -112,6 +112,21 @@ fn statement_error(sql: &'static str, error: rusqlite::Error) -> SqlError {
     }
 }
 
+/// Runs `f`, which opens a transaction, and rolls it back if `f` returned before ending it
+/// (an error on the way): the connection is shared, and must not stay inside it. A read's
+/// `query_only` is switched off again likewise.
+fn guarded<T>(
+    connection: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<Result<T, SqlError>, StoreError>,
+) -> Result<Result<T, SqlError>, StoreError> {
+    let result = f(connection);
+    if !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    let _ = connection.execute_batch("PRAGMA query_only = OFF");
+    result
+}
+
 /// Opens a write transaction, first rolling back one a failure in between left open.
 fn begin(connection: &Connection, operation: &'static str) -> Result<(), StoreError> {
     if !connection.is_autocommit() {
@@ -154,36 +169,39 @@ impl SqlStore for SqliteDocuments {
         const OPERATION: &str = "migrate a read model";
         Box::pin(async move {
             self.with(move |connection| {
-                begin(connection, OPERATION)?;
-                let (_, version) = state(connection, projection, OPERATION)?;
-                let supported = migrations.len();
-                if version > supported as u64 {
-                    rollback(connection, OPERATION)?;
-                    return Ok(Err(SqlError::SchemaAhead {
-                        projection: projection.to_owned(),
-                        found: version,
-                        supported,
-                    }));
-                }
-                for (index, migration) in migrations.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
-                    if let Err(error) = connection.execute_batch(migration) {
+                guarded(connection, |connection| {
+                    begin(connection, OPERATION)?;
+                    let (_, version) = state(connection, projection, OPERATION)?;
+                    let supported = migrations.len();
+                    if version > supported as u64 {
                         rollback(connection, OPERATION)?;
-                        return Ok(Err(SqlError::Migration {
+                        return Ok(Err(SqlError::SchemaAhead {
                             projection: projection.to_owned(),
-                            version: index + 1,
-                            message: error.to_string(),
+                            found: version,
+                            supported,
                         }));
                     }
-                }
-                connection
-                    .execute(
-                        "INSERT INTO eventsmith_sql_read_models (projection, position, version) VALUES (?1, 0, ?2)
+                    for (index, migration) in migrations.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
+                    {
+                        if let Err(error) = connection.execute_batch(migration) {
+                            rollback(connection, OPERATION)?;
+                            return Ok(Err(SqlError::Migration {
+                                projection: projection.to_owned(),
+                                version: index + 1,
+                                message: error.to_string(),
+                            }));
+                        }
+                    }
+                    connection
+                        .execute(
+                            "INSERT INTO eventsmith_sql_read_models (projection, position, version) VALUES (?1, 0, ?2)
                          ON CONFLICT (projection) DO UPDATE SET version = excluded.version",
-                        rusqlite::params![projection, supported as i64],
-                    )
-                    .map_err(|error| sqlite(OPERATION, error))?;
-                connection.execute_batch("COMMIT").map_err(|error| sqlite(OPERATION, error))?;
-                Ok(Ok(()))
+                            rusqlite::params![projection, supported as i64],
+                        )
+                        .map_err(|error| sqlite(OPERATION, error))?;
+                    connection.execute_batch("COMMIT").map_err(|error| sqlite(OPERATION, error))?;
+                    Ok(Ok(()))
+                })
             })
             .await?
         })
@@ -204,32 +222,50 @@ impl SqlStore for SqliteDocuments {
         const OPERATION: &str = "apply events to a read model";
         Box::pin(async move {
             self.with(move |connection| {
-                begin(connection, OPERATION)?;
-                if state(connection, projection, OPERATION)?.0 != from {
-                    rollback(connection, OPERATION)?;
-                    return Ok(Ok(false));
-                }
-                if let Err(error) = run(connection, work) {
-                    rollback(connection, OPERATION)?;
-                    return Ok(Err(error));
-                }
-                let to = i64::try_from(to).map_err(|error| crate::backend(OPERATION, false, error))?;
-                connection
-                    .execute(
-                        "INSERT INTO eventsmith_sql_read_models (projection, position) VALUES (?1, ?2)
+                guarded(connection, |connection| {
+                    begin(connection, OPERATION)?;
+                    if state(connection, projection, OPERATION)?.0 != from {
+                        rollback(connection, OPERATION)?;
+                        return Ok(Ok(false));
+                    }
+                    if let Err(error) = run(connection, work) {
+                        rollback(connection, OPERATION)?;
+                        return Ok(Err(error));
+                    }
+                    let to = i64::try_from(to).map_err(|error| crate::backend(OPERATION, false, error))?;
+                    connection
+                        .execute(
+                            "INSERT INTO eventsmith_sql_read_models (projection, position) VALUES (?1, ?2)
                          ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                        rusqlite::params![projection, to],
-                    )
-                    .map_err(|error| sqlite(OPERATION, error))?;
-                connection.execute_batch("COMMIT").map_err(|error| sqlite(OPERATION, error))?;
-                Ok(Ok(true))
+                            rusqlite::params![projection, to],
+                        )
+                        .map_err(|error| sqlite(OPERATION, error))?;
+                    connection.execute_batch("COMMIT").map_err(|error| sqlite(OPERATION, error))?;
+                    Ok(Ok(true))
+                })
             })
             .await?
         })
     }
 
     fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
-        Box::pin(async move { self.with(move |connection| Ok(run(connection, work))).await? })
+        const OPERATION: &str = "answer a query";
+        Box::pin(async move {
+            // One snapshot for all of the query's statements, and no writes.
+            self.with(move |connection| {
+                guarded(connection, |connection| {
+                    connection
+                        .execute_batch("PRAGMA query_only = ON; BEGIN")
+                        .map_err(|error| sqlite(OPERATION, error))?;
+                    let answered = run(connection, work);
+                    connection
+                        .execute_batch(if answered.is_ok() { "COMMIT" } else { "ROLLBACK" })
+                        .map_err(|error| sqlite(OPERATION, error))?;
+                    Ok(answered)
+                })
+            })
+            .await?
+        })
     }
 
     fn transact_in<'a>(

@@ -76,7 +76,7 @@ impl Db {
             recorded_at: row.get(1),
             already_stored: false,
         };
-        let mut statements = Statements { client };
+        let mut statements = Statements { client, failed: None };
         let applied = inline.apply(&mut Sql::new(&mut statements), after, stream_id, events, &outcome).await;
         if let Err(error) = applied {
             transaction.end("ROLLBACK", "append").await?;
