@@ -355,7 +355,7 @@ pub struct Sql<'c> {
 }
 
 impl<'c> Sql<'c> {
-    /// User code's view of `connection`: what a [`SqlStore`] hands to a [`SqlWork`].
+    /// User code's view of `connection`: what a [`SqlStore`](crate::sql::SqlStore) hands to a [`SqlWork`].
     pub fn new(connection: &'c mut dyn SqlConnection) -> Self {
         Sql { connection }
     }

@@ -232,6 +232,17 @@ impl Transaction {
         Ok(transaction)
     }
 
+    /// Guards a connection whose transaction the caller opens itself.
+    pub(crate) fn adopt(client: Object) -> Self {
+        Transaction { client: Some(client) }
+    }
+
+    /// The transaction ended (committed by the caller's own statements): the connection goes
+    /// back to the pool.
+    pub(crate) fn release(mut self) {
+        self.client = None;
+    }
+
     pub(crate) fn client(&self) -> &Object {
         self.client.as_ref().expect("a transaction not yet ended")
     }

@@ -14,6 +14,7 @@ use tokio_postgres::types::{ToSql, Type};
 use super::earlier_append;
 use crate::db::{CURRENT_VERSION, Db, encode_metadata, to_i64, to_u64};
 use crate::error::{backend, duplicate};
+use crate::sql::Transaction;
 
 /// Why a `COPY` append did not commit: a version conflict (with the actual version), an event
 /// id already stored (an exact retry, or a duplicate), or a failure.
@@ -30,13 +31,19 @@ impl Db {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendOutcome, StoreError> {
-        let client = self.client("append").await?;
-        let refusal = match self.copy_in_transaction(&client, stream_id, expected, events).await {
-            Ok(outcome) => return Ok(outcome),
+        // Guarded from before `BEGIN` is sent: a future dropped anywhere in the transaction
+        // discards the connection rather than return it to the pool inside one.
+        let transaction = Transaction::adopt(self.client("append").await?);
+        let refusal = match self.copy_in_transaction(transaction.client(), stream_id, expected, events).await {
+            Ok(outcome) => {
+                transaction.release();
+                return Ok(outcome);
+            }
             Err(refusal) => refusal,
         };
         // The transaction failed: end it before the connection goes back to the pool.
-        client.batch_execute("ROLLBACK").await.map_err(|error| backend("append", error))?;
+        transaction.end("ROLLBACK", "append").await?;
+        let client = self.client("append").await?;
         let actual = match refusal {
             CopyRefusal::Store(error) => return Err(error),
             CopyRefusal::Conflict(actual) => Some(actual),
