@@ -39,6 +39,26 @@ impl Findings {
     }
 }
 
+/// The result of a read, tried again for up to a minute while the store says a try may
+/// succeed: right after a cluster's leaders were killed, its first requests can time out.
+/// Only what is read is checked; a store that stays down fails the run.
+async fn with_retries<T, F>(what: &str, mut read: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Result<T, eventsmith::StoreError>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match read().await {
+            Ok(value) => return value,
+            Err(error) if error.is_retryable() && started.elapsed() < std::time::Duration::from_secs(60) => {
+                eprintln!("{what}: {error}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(error) => panic!("{what}: {error:?}"),
+        }
+    }
+}
+
 /// Reads the whole log and checks it against the journals. Returns the findings and the
 /// ledger rebuilt from zero.
 pub async fn check_log(store: &dyn EventStore, journals: &[std::path::PathBuf]) -> (Findings, Ledger) {
@@ -51,7 +71,7 @@ pub async fn check_log(store: &dyn EventStore, journals: &[std::path::PathBuf]) 
     let mut from = 1;
     let mut last_position = 0;
     loop {
-        let page = store.read_all(from, 4096, &[]).await.expect("read the log");
+        let page = with_retries("read the log", || store.read_all(from, 4096, &[])).await;
         let Some(last) = page.last() else { break };
         from = last.position + 1;
         for event in page {
@@ -88,7 +108,7 @@ pub async fn check_log(store: &dyn EventStore, journals: &[std::path::PathBuf]) 
     for (stream_id, versions) in &by_stream {
         // The log's order of a stream's events is its version order, with no gap; reading the
         // stream gives the same events.
-        let read = store.read_stream(stream_id, 1, usize::MAX >> 1).await.expect("read a stream");
+        let read = with_retries("read a stream", || store.read_stream(stream_id, 1, usize::MAX >> 1)).await;
         let expected: Vec<u64> = (1..=versions.len() as u64).collect();
         let in_log: Vec<u64> = versions.iter().map(|(version, _)| *version).collect();
         let in_stream: Vec<(u64, uuid::Uuid)> = read.iter().map(|event| (event.stream_version, event.id)).collect();
