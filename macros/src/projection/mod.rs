@@ -5,6 +5,7 @@ mod check;
 mod documents;
 mod expand;
 mod model;
+mod query;
 mod sql;
 
 use proc_macro2::TokenStream;

@@ -7,7 +7,7 @@ use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, LitStr, Meta, Path, ReturnT
 use crate::attr::{self, Once};
 use crate::ctxt::Ctxt;
 use crate::naming;
-use crate::sig::{borrows, by_value_or_ref, check_plain, check_receiver, last_segment_args, typed_param};
+use crate::sig::{check_plain, check_receiver, last_segment_args, typed_param};
 use crate::symbol::{APPLY, DOCUMENTS, EVENTS, INDEX, KEY, MIGRATIONS, NAME, PERSIST, QUERY, SQL};
 
 pub struct ProjectionImpl<'a> {
@@ -71,13 +71,6 @@ pub struct QueryHandler<'a> {
     /// A document projection's query: the `T` of the `Result<T, DocumentError>` it returns.
     pub answer: Option<&'a Type>,
 }
-
-/// What a `#[query]` method has to say about a document projection's `#[query]` signature.
-const DOCUMENT_QUERY: &str =
-    "async fn get(documents: &Documents<Self>, query: GetOrder) -> Result<YourAnswer, DocumentError>";
-
-/// What a `#[query]` method has to say about a SQL projection's `#[query]` signature.
-const SQL_QUERY: &str = "async fn get(sql: &mut Sql<'_>, query: GetOrder) -> Result<YourAnswer, SqlError>";
 
 /// What an `#[apply]` method has to say about a SQL projection's `#[apply]` signature.
 const SQL_APPLY: &str = "async fn on_placed(sql: &mut Sql<'_>, event: &Recorded<OrderPlaced>) -> Result<(), SqlError>";
@@ -437,7 +430,7 @@ fn sql_apply_params<'a>(cx: &Ctxt, method: &'a ImplItemFn) -> Option<Vec<&'a Typ
 }
 
 /// `&mut Sql<'_>`.
-fn is_sql(ty: &Type) -> bool {
+pub(super) fn is_sql(ty: &Type) -> bool {
     matches!(ty, Type::Reference(reference)
         if reference.mutability.is_some() && last_segment_args(&reference.elem, "Sql").is_some())
 }
@@ -447,204 +440,6 @@ fn recorded_payload(ty: &Type) -> Option<&Type> {
     match last_segment_args(ty, "Recorded")?.as_slice() {
         [payload] => Some(payload),
         _ => None,
-    }
-}
-
-impl<'a> QueryHandler<'a> {
-    fn lower(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn) -> Option<Self> {
-        let sig = &method.sig;
-        check_marker(cx, marker);
-        check_plain(cx, method, "a `#[query]` method")?;
-        check_receiver(
-            cx,
-            sig,
-            false,
-            "a `#[query]` method takes `&self`: it reads the read model without changing it",
-        )?;
-        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
-        let [query] = params.as_slice() else {
-            cx.error_on(
-                &sig.inputs,
-                "a `#[query]` method takes `&self` and the query: `fn get(&self, query: GetOrder) -> Answer`",
-            );
-            return None;
-        };
-        let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
-        let ReturnType::Type(_, output) = &sig.output else {
-            cx.error_on(
-                &sig.ident,
-                format_args!("`{}` answers nothing: a `#[query]` method returns its answer, e.g. `-> u32`", sig.ident),
-            );
-            return None;
-        };
-        if borrows(output) {
-            cx.error_on(
-                output,
-                "a query's answer must not borrow from the read model, which is locked only while the query runs; \
-                 return owned data (clone what you return)",
-            );
-            return None;
-        }
-        Some(Self { method: &sig.ident, query, by_ref, output, answer: None })
-    }
-
-    /// A document projection's `#[query]`: `async fn`, no receiver, the projection's
-    /// `&Documents<Self>` and the query.
-    fn lower_stored(cx: &Ctxt, marker: &Attribute, method: &'a ImplItemFn, form: Form) -> Option<Self> {
-        let sig = &method.sig;
-        check_marker(cx, marker);
-        if form == Form::Sql {
-            return Self::lower_sql(cx, method);
-        }
-        if let Some(receiver) = sig.receiver() {
-            cx.error_on(
-                receiver,
-                format_args!(
-                    "a document projection's `#[query]` reads its documents from the database, not from `self`: \
-                     `{DOCUMENT_QUERY}`"
-                ),
-            );
-            return None;
-        }
-        if sig.asyncness.is_none() {
-            cx.error_on(
-                sig.fn_token,
-                format_args!("a document projection's `#[query]` is `async`: it reads a database. `{DOCUMENT_QUERY}`"),
-            );
-            return None;
-        }
-        if !sig.generics.params.is_empty() {
-            cx.error_on(&sig.generics, "a `#[query]` method cannot be generic");
-            return None;
-        }
-        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
-        let [documents, query] = params.as_slice() else {
-            cx.error_on(
-                &sig.inputs,
-                format_args!(
-                    "a document projection's `#[query]` takes the projection's documents and the query: \
-                     `{DOCUMENT_QUERY}`"
-                ),
-            );
-            return None;
-        };
-        let is_documents = matches!(documents, Type::Reference(reference)
-            if reference.mutability.is_none() && last_segment_args(&reference.elem, "Documents").is_some());
-        if !is_documents {
-            cx.error_on(
-                documents,
-                "the first parameter of a document projection's `#[query]` is its documents: \
-                 `documents: &Documents<Self>`",
-            );
-            return None;
-        }
-        let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
-        let ReturnType::Type(_, output) = &sig.output else {
-            cx.error_on(
-                &sig.ident,
-                format_args!(
-                    "`{}` answers nothing: a document projection's `#[query]` returns \
-                     `Result<YourAnswer, DocumentError>`",
-                    sig.ident
-                ),
-            );
-            return None;
-        };
-        let Some(&answer) = last_segment_args(output, "Result").as_deref().and_then(<[_]>::first) else {
-            cx.error_on(
-                output,
-                "a document projection's `#[query]` returns `Result<YourAnswer, DocumentError>`: it reads a \
-                 database, which can fail (return its error with `?`)",
-            );
-            return None;
-        };
-        if borrows(answer) {
-            cx.error_on(
-                answer,
-                "a query's answer must not borrow: it is read from the database and handed to the caller; \
-                 return owned data",
-            );
-            return None;
-        }
-        Some(Self { method: &sig.ident, query, by_ref, output, answer: Some(answer) })
-    }
-}
-
-impl<'a> QueryHandler<'a> {
-    /// A SQL projection's `#[query]`: `async fn`, no receiver, `sql: &mut Sql<'_>` and the
-    /// query.
-    fn lower_sql(cx: &Ctxt, method: &'a ImplItemFn) -> Option<Self> {
-        let sig = &method.sig;
-        if let Some(receiver) = sig.receiver() {
-            cx.error_on(
-                receiver,
-                format_args!(
-                    "a SQL projection's `#[query]` reads its tables through the connection it is given, not \
-                     `self`: `{SQL_QUERY}`"
-                ),
-            );
-            return None;
-        }
-        if sig.asyncness.is_none() {
-            cx.error_on(
-                sig.fn_token,
-                format_args!("a SQL projection's `#[query]` is `async`: it reads a database. `{SQL_QUERY}`"),
-            );
-            return None;
-        }
-        if !sig.generics.params.is_empty() {
-            cx.error_on(&sig.generics, "a `#[query]` method cannot be generic");
-            return None;
-        }
-        let params: Vec<_> = sig.inputs.iter().filter_map(typed_param).collect();
-        let [sql, query] = params.as_slice() else {
-            cx.error_on(
-                &sig.inputs,
-                format_args!("a SQL projection's `#[query]` takes a read connection and the query: `{SQL_QUERY}`"),
-            );
-            return None;
-        };
-        if !is_sql(sql) {
-            cx.error_on(
-                sql,
-                "the first parameter of a SQL projection's `#[query]` is its read connection: `sql: &mut Sql<'_>`",
-            );
-            return None;
-        }
-        let (query, by_ref) = by_value_or_ref(cx, query, "query")?;
-        let ReturnType::Type(_, output) = &sig.output else {
-            cx.error_on(
-                &sig.ident,
-                format_args!(
-                    "`{}` answers nothing: a SQL projection's `#[query]` returns `Result<YourAnswer, SqlError>`",
-                    sig.ident
-                ),
-            );
-            return None;
-        };
-        let Some(&answer) = last_segment_args(output, "Result").as_deref().and_then(<[_]>::first) else {
-            cx.error_on(
-                output,
-                "a SQL projection's `#[query]` returns `Result<YourAnswer, SqlError>`: it reads a database, which \
-                 can fail (return its error with `?`)",
-            );
-            return None;
-        };
-        if borrows(answer) {
-            cx.error_on(
-                answer,
-                "a query's answer must not borrow: it is read from the database and handed to the caller; return \
-                 owned data",
-            );
-            return None;
-        }
-        Some(Self { method: &sig.ident, query, by_ref, output, answer: Some(answer) })
-    }
-}
-
-fn check_marker(cx: &Ctxt, marker: &Attribute) {
-    if !matches!(marker.meta, Meta::Path(_)) {
-        cx.error_on(marker, "`#[query]` on a method takes no arguments; the query type is the method's parameter");
     }
 }
 
