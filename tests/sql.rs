@@ -584,35 +584,56 @@ impl Shared {
     }
 }
 
-/// The read-model database with every transaction of its own failing: a projection runs
-/// only inside the appends' transactions.
-struct AppendsOnly(Arc<dyn SqlStore>);
+/// The read-model database with its own transactions failing, as a lost connection would:
+/// while `failing` is set, or always (a projection then runs only inside appends).
+struct Failing {
+    models: Arc<dyn SqlStore>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    once: bool,
+}
 
-impl SqlStore for AppendsOnly {
+impl Failing {
+    /// Every transaction of its own fails: only appends apply inline projections.
+    fn always(models: Arc<dyn SqlStore>) -> Self {
+        Failing { models, failing: Arc::new(std::sync::atomic::AtomicBool::new(true)), once: false }
+    }
+}
+
+impl SqlStore for Failing {
     fn migrate<'a>(
         &'a self,
         projection: &'static str,
         migrations: &'static [&'static str],
     ) -> BoxFuture<'a, Result<(), SqlError>> {
-        self.0.migrate(projection, migrations)
+        self.models.migrate(projection, migrations)
     }
 
     fn sql_checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
-        self.0.sql_checkpoint(projection)
+        self.models.sql_checkpoint(projection)
     }
 
     fn transact<'a>(
         &'a self,
-        _: &'static str,
-        _: u64,
-        _: u64,
-        _: Box<dyn SqlWork>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn SqlWork>,
     ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        Box::pin(async { Err(SqlError::Store(StoreError::backend("apply", true, "catch-ups are off in this test"))) })
+        let failing = if self.once {
+            self.failing.swap(false, std::sync::atomic::Ordering::SeqCst)
+        } else {
+            self.failing.load(std::sync::atomic::Ordering::SeqCst)
+        };
+        if failing {
+            return Box::pin(async {
+                Err(SqlError::Store(StoreError::backend("apply", true, "the connection was lost")))
+            });
+        }
+        self.models.transact(projection, from, to, work)
     }
 
     fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
-        self.0.read(work)
+        self.models.read(work)
     }
 
     fn transact_in<'a>(
@@ -623,11 +644,11 @@ impl SqlStore for AppendsOnly {
         to: u64,
         work: Box<dyn SqlWork>,
     ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        self.0.transact_in(sql, projection, from, to, work)
+        self.models.transact_in(sql, projection, from, to, work)
     }
 
     fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
-        self.0.database_identity()
+        self.models.database_identity()
     }
 }
 
@@ -637,7 +658,7 @@ async fn inline_rows_are_committed_with_the_events(shared: Shared) {
     let app = App::builder()
         .shared_store(shared.store().await)
         .aggregate::<Order>()
-        .sql_in(AppendsOnly(shared.models().open().await))
+        .sql_in(Failing::always(shared.models().open().await))
         .inline_sql_projection::<OrderRows>()
         .build()
         .await
@@ -694,7 +715,7 @@ async fn events_of_other_writers_are_caught_up(shared: Shared) {
     let appends_only = App::builder()
         .shared_store(shared.store().await)
         .aggregate::<Order>()
-        .sql_in(AppendsOnly(shared.models().open().await))
+        .sql_in(Failing::always(shared.models().open().await))
         .inline_sql_projection::<OrderRows>()
         .build()
         .await
@@ -753,57 +774,6 @@ async fn inline_projections_need_the_events_database() {
     assert!(matches!(&built, Err(Error::Config(message)) if message.contains("has none to share")), "{built:?}");
 }
 
-/// The read-model database, whose batch transactions fail once, as a lost connection would.
-struct FailsOnce(Arc<dyn SqlStore>, Arc<std::sync::atomic::AtomicBool>);
-
-impl SqlStore for FailsOnce {
-    fn migrate<'a>(
-        &'a self,
-        projection: &'static str,
-        migrations: &'static [&'static str],
-    ) -> BoxFuture<'a, Result<(), SqlError>> {
-        self.0.migrate(projection, migrations)
-    }
-
-    fn sql_checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
-        self.0.sql_checkpoint(projection)
-    }
-
-    fn transact<'a>(
-        &'a self,
-        projection: &'static str,
-        from: u64,
-        to: u64,
-        work: Box<dyn SqlWork>,
-    ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        if self.1.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            return Box::pin(async {
-                Err(SqlError::Store(StoreError::backend("apply", true, "the connection was lost")))
-            });
-        }
-        self.0.transact(projection, from, to, work)
-    }
-
-    fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
-        self.0.read(work)
-    }
-
-    fn transact_in<'a>(
-        &'a self,
-        sql: &'a mut Sql<'_>,
-        projection: &'static str,
-        from: u64,
-        to: u64,
-        work: Box<dyn SqlWork>,
-    ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        self.0.transact_in(sql, projection, from, to, work)
-    }
-
-    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
-        self.0.database_identity()
-    }
-}
-
 /// A database that fails (not a statement it refuses) does not stop the projection: the
 /// batch is rolled back and applied whole by the next catch-up.
 async fn a_failing_database_does_not_stop_the_projection(models: ReadModels) {
@@ -812,7 +782,7 @@ async fn a_failing_database_does_not_stop_the_projection(models: ReadModels) {
     let app = App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
-        .sql_in(FailsOnce(models.open().await, Arc::clone(&fail)))
+        .sql_in(Failing { models: models.open().await, failing: Arc::clone(&fail), once: true })
         .sql_projection::<OrderRows>()
         .build()
         .await
