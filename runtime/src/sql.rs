@@ -77,6 +77,32 @@ pub trait SqlStore: Send + Sync + 'static {
     fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
 }
 
+/// What [`SqlStore::transact_in`] does once a database has said how: `select` reads the
+/// projection's position (locking its row where the database locks rows; no row when it is
+/// locked by another, or not there), `update` moves it. Both take the projection as `$1`,
+/// `update` the new position as `$2`. `Ok(false)`, and nothing done, unless the position is
+/// `from`.
+///
+/// # Errors
+/// A statement of `work`, or one of the two, failed.
+pub async fn transact_through(
+    sql: &mut Sql<'_>,
+    select: &'static str,
+    update: &'static str,
+    projection: &'static str,
+    from: u64,
+    to: u64,
+    work: Box<dyn SqlWork>,
+) -> Result<bool, SqlError> {
+    let row = sql.query_opt(select, &[&projection]).await?;
+    if row.map(|row| row.get::<u64>(0)).transpose()? != Some(from) {
+        return Ok(false);
+    }
+    work.run(sql).await?;
+    sql.execute(update, &[&projection, &to]).await?;
+    Ok(true)
+}
+
 /// A read model in SQL tables: implemented by `#[projection(name = "...", events = E,
 /// sql(migrations = [...]))]` on the impl block of a type that names the projection.
 pub trait SqlProjection: Send + Sync + 'static {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 use deadpool_postgres::Object;
-use eventsmith_runtime::sql::{Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork};
+use eventsmith_runtime::sql::{Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork, transact_through};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
@@ -386,18 +386,16 @@ impl SqlStore for PostgresDocuments {
             // Skipped when a catch-up holds the row (its batch commits, and the events of this
             // append are applied after it): waiting here would hold every append of the store,
             // which waits behind this one's lock. The row is made by `migrate`.
-            let row = sql
-                .query_opt(
-                    "SELECT position FROM sql_read_models WHERE projection = $1 FOR UPDATE SKIP LOCKED",
-                    &[&projection],
-                )
-                .await?;
-            if row.map(|row| row.get::<u64>(0)).transpose()? != Some(from) {
-                return Ok(false);
-            }
-            work.run(sql).await?;
-            sql.execute("UPDATE sql_read_models SET position = $2 WHERE projection = $1", &[&projection, &to]).await?;
-            Ok(true)
+            transact_through(
+                sql,
+                "SELECT position FROM sql_read_models WHERE projection = $1 FOR UPDATE SKIP LOCKED",
+                "UPDATE sql_read_models SET position = $2 WHERE projection = $1",
+                projection,
+                from,
+                to,
+                work,
+            )
+            .await
         })
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use eventsmith_runtime::sql::{
     InlineWork, Sql, SqlConnection, SqlError, SqlRow, SqlStore, SqlValue, SqlWork, numbered_parameters,
+    transact_through,
 };
 use eventsmith_runtime::store::{AppendOutcome, BoxFuture, NewEvent, StoreError};
 use rusqlite::types::{Value, ValueRef};
@@ -276,22 +277,15 @@ impl SqlStore for SqliteDocuments {
         to: u64,
         work: Box<dyn SqlWork>,
     ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        Box::pin(async move {
-            let row = sql
-                .query_opt("SELECT position FROM eventsmith_sql_read_models WHERE projection = $1", &[&projection])
-                .await?;
-            if row.map(|row| row.get::<u64>(0)).transpose()?.unwrap_or(0) != from {
-                return Ok(false);
-            }
-            work.run(sql).await?;
-            sql.execute(
-                "INSERT INTO eventsmith_sql_read_models (projection, position) VALUES ($1, $2)
-                 ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                &[&projection, &to],
-            )
-            .await?;
-            Ok(true)
-        })
+        Box::pin(transact_through(
+            sql,
+            "SELECT position FROM eventsmith_sql_read_models WHERE projection = $1",
+            "UPDATE eventsmith_sql_read_models SET position = $2 WHERE projection = $1",
+            projection,
+            from,
+            to,
+            work,
+        ))
     }
 
     fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
