@@ -8,6 +8,11 @@
 //! accounts in turn) on both, alternately, and the six read models are checked against the
 //! commands at the end.
 //!
+//! Then the same for read models in a database: sequential commands on SQLite with three
+//! document projections (in a SQLite file of their own) kept up to date by workers
+//! ([`AppBuilder::projection_workers`]), and by the commands themselves, each against
+//! commands with no projection (the goal for workers: the commands pay nothing, 1.0x).
+//!
 //! `cargo bench --bench commands` (add `--features postgres,nats` and the URLs for the
 //! servers; `EVENTSMITH_BENCH_STORES=sqlite,postgres` runs only those).
 
@@ -108,6 +113,35 @@ macro_rules! projections {
 
 projections!(First "first", Second "second", Third "third", Fourth "fourth", Fifth "fifth", Sixth "sixth");
 
+/// Three document read models (one document per account), each counting its deposits.
+macro_rules! document_projections {
+    ($($model:ident $name:literal),+) => {
+        $(
+            #[derive(Debug, Default, Serialize, Deserialize)]
+            pub struct $model {
+                deposits: u64,
+                total: u64,
+            }
+
+            #[projection(name = $name, events = AccountEvent, documents)]
+            impl $model {
+                #[apply]
+                fn deposited(&mut self, event: &Recorded<Deposited>) {
+                    self.deposits += 1;
+                    self.total += event.amount;
+                }
+
+                #[apply]
+                fn withdrawn(&mut self, event: &Recorded<Withdrawn>) {
+                    self.total -= event.amount;
+                }
+            }
+        )+
+    };
+}
+
+document_projections!(FirstDocuments "first_documents", SecondDocuments "second_documents", ThirdDocuments "third_documents");
+
 /// How many deposits projection `P` has seen.
 #[derive(Debug)]
 pub struct Seen<P>(std::marker::PhantomData<fn() -> P>);
@@ -143,6 +177,86 @@ async fn run(app: &App, round: u32, commands: u32) {
 /// Whether `EVENTSMITH_BENCH_STORES` (a comma-separated list; all when unset) names `store`.
 fn wanted(store: &str) -> bool {
     std::env::var("EVENTSMITH_BENCH_STORES").map_or(true, |stores| stores.split(',').any(|name| name.trim() == store))
+}
+
+/// How the stored projections of [`measure_stored`] are run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stored {
+    None,
+    InCommands,
+    InWorkers,
+}
+
+async fn stored_app(directory: &std::path::Path, name: &str, stored: Stored) -> App {
+    let store = eventsmith::SqliteStore::open(directory.join(format!("{name}.db"))).await.unwrap();
+    let builder = App::builder().store(store).aggregate::<Account>();
+    if stored == Stored::None {
+        return builder.build().await.unwrap();
+    }
+    let documents = eventsmith::documents::SqliteDocuments::open(directory.join(format!("{name}-views.db")));
+    let builder = builder
+        .documents_in(documents.await.unwrap())
+        .document_projection::<FirstDocuments>()
+        .document_projection::<SecondDocuments>()
+        .document_projection::<ThirdDocuments>();
+    let builder = if stored == Stored::InWorkers {
+        builder.projection_workers(std::time::Duration::from_millis(100))
+    } else {
+        builder
+    };
+    builder.build().await.unwrap()
+}
+
+/// Sequential commands on SQLite with three document projections, by workers and by the
+/// commands, each against none.
+fn measure_stored(runtime: &tokio::runtime::Runtime, directory: &std::path::Path, commands: u32) {
+    if !wanted("sqlite") {
+        return;
+    }
+    for stored in [Stored::InWorkers, Stored::InCommands] {
+        let name = format!("{stored:?}").to_lowercase();
+        let (none, with) = runtime.block_on(async {
+            (
+                stored_app(directory, &format!("{name}-none"), Stored::None).await,
+                stored_app(directory, &name, stored).await,
+            )
+        });
+        let (mut with_round, mut none_round) = (0, 0);
+        let pairs = 7;
+        let (ratio, with_three, with_none) = support::paired_ratio(
+            pairs,
+            || {
+                runtime.block_on(run(&with, with_round, commands));
+                with_round += 1;
+            },
+            || {
+                runtime.block_on(run(&none, none_round, commands));
+                none_round += 1;
+            },
+        );
+        // Every deposit reached each read model, once.
+        runtime.block_on(async {
+            let head = with.store().head().await.unwrap();
+            with.wait_for::<FirstDocuments>(head, std::time::Duration::from_secs(60)).await.unwrap();
+            with.wait_for::<ThirdDocuments>(head, std::time::Duration::from_secs(60)).await.unwrap();
+            let documents = with.documents::<ThirdDocuments>().unwrap();
+            let mut deposits = 0;
+            for account in 0..100u32 {
+                deposits += documents.get(&account.to_string()).await.unwrap().map_or(0, |account| account.deposits);
+            }
+            assert_eq!(deposits, u64::from(commands) * pairs as u64);
+        });
+        let per_second = |ms: f64| f64::from(commands) / ms * 1e3;
+        let goal = if stored == Stored::InWorkers { " (goal 1.0x: the commands pay nothing)" } else { "" };
+        println!(
+            "sqlite: {commands} sequential commands: none {with_none:.0} ms ({:.0}/s), three document projections \
+             {} {with_three:.0} ms ({:.0}/s); throughput with three / with none {:.2}x{goal}",
+            per_second(with_none),
+            if stored == Stored::InWorkers { "in workers" } else { "in the commands" },
+            per_second(with_three),
+            1.0 / ratio
+        );
+    }
 }
 
 fn measure(label: &str, runtime: &tokio::runtime::Runtime, stores: [Arc<dyn EventStore>; 2], commands: u32) {
@@ -195,6 +309,7 @@ fn main() {
         stores
     });
     measure("sqlite", &runtime, sqlite, 2_000);
+    measure_stored(&runtime, &directory, 2_000);
 
     #[cfg(feature = "postgres")]
     if let Ok(url) = std::env::var("EVENTSMITH_POSTGRES_URL") {

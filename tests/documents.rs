@@ -245,6 +245,10 @@ impl Events {
 }
 
 async fn app(events: &Events, place: &ReadModels, batch: usize) -> App {
+    builder(events, place, batch).await.build().await.expect("build the app")
+}
+
+async fn builder(events: &Events, place: &ReadModels, batch: usize) -> eventsmith::AppBuilder {
     App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
@@ -252,9 +256,6 @@ async fn app(events: &Events, place: &ReadModels, batch: usize) -> App {
         .document_projection::<OrderSummary>()
         .document_projection::<CustomerTotals>()
         .document_batch(batch)
-        .build()
-        .await
-        .expect("build the app")
 }
 
 fn place(id: &str, customer: &str, total: u64) -> Place {
@@ -412,12 +413,20 @@ async fn a_process_that_only_queries_reads_the_database_and_waits_for_positions(
 }
 
 /// Two processes (their own connections to the event store and the read-model database)
-/// execute commands at once and both run the projections, in small batches: every event is
-/// applied once, whichever process commits its batch first.
-async fn two_processes_apply_every_event_once(models: ReadModels) {
+/// execute commands at once and both run the projections, in small batches, after their
+/// commands or in workers: every event is applied once, whichever process commits its batch
+/// first.
+async fn two_processes_apply_every_event_once(models: ReadModels, workers: bool) {
     let events = Events::new();
-    let first = app(&events, &models, 3).await;
-    let second = app(&events, &models, 5).await;
+    let process = |batch| {
+        let (events, models) = (&events, &models);
+        async move {
+            let builder = builder(events, models, batch).await;
+            let builder = if workers { builder.projection_workers(Duration::from_millis(20)) } else { builder };
+            builder.build().await.unwrap()
+        }
+    };
+    let (first, second) = (process(3).await, process(5).await);
     let run = |app: App, offset: u64| {
         tokio::spawn(async move {
             for n in 0..60u64 {
@@ -430,8 +439,14 @@ async fn two_processes_apply_every_event_once(models: ReadModels) {
     let (a, b) = (run(first.clone(), 0), run(second.clone(), 7));
     a.await.unwrap();
     b.await.unwrap();
-    first.update_documents::<OrderSummary>().await.unwrap();
-    second.update_documents::<CustomerTotals>().await.unwrap();
+    if workers {
+        let head = first.store().head().await.unwrap();
+        first.wait_for::<OrderSummary>(head, Duration::from_secs(10)).await.unwrap();
+        second.wait_for::<CustomerTotals>(head, Duration::from_secs(10)).await.unwrap();
+    } else {
+        first.update_documents::<OrderSummary>().await.unwrap();
+        second.update_documents::<CustomerTotals>().await.unwrap();
+    }
 
     let store = events.open().await;
     let summaries = first.documents::<OrderSummary>().unwrap();
@@ -753,7 +768,12 @@ macro_rules! read_model_tests {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn two_processes_apply_every_event_once() {
-                super::two_processes_apply_every_event_once($place).await;
+                super::two_processes_apply_every_event_once($place, false).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn workers_of_two_processes_apply_every_event_once() {
+                super::two_processes_apply_every_event_once($place, true).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ use eventsmith::prelude::*;
 use eventsmith::sql::{SqlStore, SqlWork};
 use eventsmith::store::NewEvent;
 use eventsmith::store::{BoxFuture, StoreError};
-use eventsmith::{ApplyError, Error, SqliteStore};
+use eventsmith::{AppBuilder, ApplyError, Error, SqliteStore};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Placed {
@@ -333,16 +333,20 @@ impl Events {
 }
 
 async fn app(events: &Events, models: &ReadModels, batch: usize) -> App {
+    builder(events, models, batch).await.build().await.expect("build the app")
+}
+
+async fn builder(events: &Events, models: &ReadModels, batch: usize) -> AppBuilder {
     App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
         .shared_sql(models.open().await)
         .sql_projection::<OrderRows>()
         .document_batch(batch)
-        .build()
-        .await
-        .expect("build the app")
 }
+
+/// How often the workers of the tests look at the log when nothing woke them.
+const POLL: Duration = Duration::from_millis(20);
 
 fn place(id: &str, customer: &str, total: u64) -> Place {
     Place { id: id.to_owned(), customer: customer.to_owned(), total }
@@ -400,10 +404,16 @@ async fn a_process_that_only_queries_reads_the_tables(models: ReadModels) {
     assert_eq!(reader.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 5, 2, false, 2)));
 }
 
-async fn two_processes_apply_every_event_once(models: ReadModels) {
+/// Two processes committing at once, each bringing the tables up to date after its
+/// commands, or each with a worker doing it.
+async fn two_processes_apply_every_event_once(models: ReadModels, workers: bool) {
     let events = Events::new();
-    let first = app(&events, &models, 3).await;
-    let second = app(&events, &models, 5).await;
+    let (events_ref, models_ref) = (&events, &models);
+    let process = move |batch| async move {
+        let builder = builder(events_ref, models_ref, batch).await;
+        if workers { builder.projection_workers(POLL) } else { builder }.build().await.unwrap()
+    };
+    let (first, second) = (process(3).await, process(5).await);
     // Placed once each (a second `Placed` of an order would break the table's primary key,
     // as applying one twice would), then paid by both processes at once.
     for n in 0..10u64 {
@@ -419,8 +429,13 @@ async fn two_processes_apply_every_event_once(models: ReadModels) {
     let (a, b) = (run(first.clone(), 0), run(second.clone(), 7));
     a.await.unwrap();
     b.await.unwrap();
-    first.update_sql::<OrderRows>().await.unwrap();
-    second.update_sql::<OrderRows>().await.unwrap();
+    if workers {
+        let head = first.store().head().await.unwrap();
+        second.wait_for::<OrderRows>(head, Duration::from_secs(10)).await.unwrap();
+    } else {
+        first.update_sql::<OrderRows>().await.unwrap();
+        second.update_sql::<OrderRows>().await.unwrap();
+    }
 
     let store = events.open().await;
     let mut applied = 0;
@@ -434,6 +449,69 @@ async fn two_processes_apply_every_event_once(models: ReadModels) {
     }
     assert_eq!(applied, 80);
     assert_eq!(second.query(CustomerTotal("ann".into())).await.unwrap(), Some(10));
+}
+
+/// With a worker, a command returns once its events are committed, while the tables are
+/// still being written (here: held); `wait_for` then waits for them.
+async fn a_command_does_not_wait_for_a_worker(models: ReadModels) {
+    let events = Events::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let app = App::builder()
+        .store(events.open().await)
+        .aggregate::<Order>()
+        .sql_in(Interposed::held(models.open().await, Arc::clone(&gate)))
+        .sql_projection::<OrderRows>()
+        .projection_workers(POLL)
+        .build()
+        .await
+        .unwrap();
+    // Without a worker, the command itself would wait at the gate: it would never return.
+    let committed = tokio::time::timeout(Duration::from_secs(10), app.execute(place("01", "ann", 5)))
+        .await
+        .expect("the command waited for the read model")
+        .unwrap();
+    let position = committed.events[0].position;
+    let waited = app.wait_for::<OrderRows>(position, Duration::from_millis(100)).await;
+    assert!(matches!(waited, Err(Error::NotYet { reached: 0, .. })), "{waited:?}");
+    assert_eq!(app.query(GetOrder("01".into())).await.unwrap(), None);
+
+    gate.add_permits(1);
+    app.wait_for::<OrderRows>(position, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(app.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 5, 0, false, 1)));
+    // Events appended around the app (another process) are found by the poll.
+    let paid = OrderEvent::Paid(Paid { amount: 2 });
+    let outcome =
+        events.open().await.append("Order-01", ExpectedVersion::Any, vec![NewEvent::encode(&paid).unwrap()]).await;
+    app.wait_for::<OrderRows>(outcome.unwrap().positions[0], Duration::from_secs(10)).await.unwrap();
+    assert_eq!(app.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 5, 2, false, 2)));
+}
+
+/// Dropping the last clone of an app ends its workers, which let go of the database.
+async fn workers_end_with_their_app(models: ReadModels) {
+    let events = Events::new();
+    let sql = models.open().await;
+    let app = App::builder()
+        .store(events.open().await)
+        .aggregate::<Order>()
+        .shared_sql(Arc::clone(&sql))
+        .sql_projection::<OrderRows>()
+        .projection_workers(POLL)
+        .build()
+        .await
+        .unwrap();
+    app.execute(place("01", "ann", 5)).await.unwrap();
+    assert!(Arc::strong_count(&sql) > 1);
+    let clone = app.clone();
+    drop(app);
+    clone.execute(place("02", "ann", 5)).await.expect("a clone keeps the workers");
+    let head = clone.store().head().await.unwrap();
+    clone.wait_for::<OrderRows>(head, Duration::from_secs(10)).await.unwrap();
+    drop(clone);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while Arc::strong_count(&sql) > 1 {
+        assert!(std::time::Instant::now() < deadline, "a worker outlived its app");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Started again, a process runs no migration twice (the first has no `IF NOT EXISTS`) and
@@ -584,22 +662,34 @@ impl Shared {
     }
 }
 
-/// The read-model database with its own transactions failing, as a lost connection would:
-/// while `failing` is set, or always (a projection then runs only inside appends).
-struct Failing {
+/// The read-model database with its own transactions failing, as a lost connection would
+/// (while `failing` is set, or always: a projection then runs only inside appends), or held
+/// until `gate` has a permit.
+struct Interposed {
     models: Arc<dyn SqlStore>,
     failing: Arc<std::sync::atomic::AtomicBool>,
     once: bool,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
-impl Failing {
+impl Interposed {
     /// Every transaction of its own fails: only appends apply inline projections.
-    fn always(models: Arc<dyn SqlStore>) -> Self {
-        Failing { models, failing: Arc::new(std::sync::atomic::AtomicBool::new(true)), once: false }
+    fn failing(models: Arc<dyn SqlStore>) -> Self {
+        Interposed { models, failing: Arc::new(std::sync::atomic::AtomicBool::new(true)), once: false, gate: None }
+    }
+
+    /// Each transaction of its own waits for a permit of `gate` (and gives it back).
+    fn held(models: Arc<dyn SqlStore>, gate: Arc<tokio::sync::Semaphore>) -> Self {
+        Interposed {
+            models,
+            failing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            once: false,
+            gate: Some(gate),
+        }
     }
 }
 
-impl SqlStore for Failing {
+impl SqlStore for Interposed {
     fn migrate<'a>(
         &'a self,
         projection: &'static str,
@@ -629,7 +719,12 @@ impl SqlStore for Failing {
                 Err(SqlError::Store(StoreError::backend("apply", true, "the connection was lost")))
             });
         }
-        self.models.transact(projection, from, to, work)
+        Box::pin(async move {
+            if let Some(gate) = &self.gate {
+                let _permit = gate.acquire().await.expect("the gate stays open");
+            }
+            self.models.transact(projection, from, to, work).await
+        })
     }
 
     fn read<'a>(&'a self, work: Box<dyn SqlWork>) -> BoxFuture<'a, Result<(), SqlError>> {
@@ -658,7 +753,7 @@ async fn inline_rows_are_committed_with_the_events(shared: Shared) {
     let app = App::builder()
         .shared_store(shared.store().await)
         .aggregate::<Order>()
-        .sql_in(Failing::always(shared.models().open().await))
+        .sql_in(Interposed::failing(shared.models().open().await))
         .inline_sql_projection::<OrderRows>()
         .build()
         .await
@@ -715,7 +810,7 @@ async fn events_of_other_writers_are_caught_up(shared: Shared) {
     let appends_only = App::builder()
         .shared_store(shared.store().await)
         .aggregate::<Order>()
-        .sql_in(Failing::always(shared.models().open().await))
+        .sql_in(Interposed::failing(shared.models().open().await))
         .inline_sql_projection::<OrderRows>()
         .build()
         .await
@@ -782,7 +877,7 @@ async fn a_failing_database_does_not_stop_the_projection(models: ReadModels) {
     let app = App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
-        .sql_in(Failing { models: models.open().await, failing: Arc::clone(&fail), once: true })
+        .sql_in(Interposed { models: models.open().await, failing: Arc::clone(&fail), once: true, gate: None })
         .sql_projection::<OrderRows>()
         .build()
         .await
@@ -857,7 +952,22 @@ macro_rules! sql_tests {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn two_processes_apply_every_event_once() {
-                super::two_processes_apply_every_event_once($place).await;
+                super::two_processes_apply_every_event_once($place, false).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn workers_of_two_processes_apply_every_event_once() {
+                super::two_processes_apply_every_event_once($place, true).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_command_does_not_wait_for_a_worker() {
+                super::a_command_does_not_wait_for_a_worker($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn workers_end_with_their_app() {
+                super::workers_end_with_their_app($place).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -259,6 +259,10 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
         })
     }
 
+    fn stored(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -18,6 +18,7 @@ mod query;
 mod replay;
 mod sql;
 mod stored;
+mod worker;
 
 use crate::aggregate::{Aggregate, HandledBy};
 use crate::command::{Command, ExpectStream};
@@ -108,7 +109,13 @@ pub struct App {
 struct Inner {
     store: Arc<dyn EventStore>,
     max_retries: u32,
+    /// Every projection, for lookups and [`App::follow_log`].
     projections: Vec<Arc<dyn Runner>>,
+    /// The projections each command brings up to date after its commit: all of them, or,
+    /// with [`AppBuilder::projection_workers`], those kept in memory.
+    after_commit: Vec<Arc<dyn Runner>>,
+    /// The workers that keep the stored projections up to date, when the app has them.
+    workers: Option<worker::Workers>,
     cache: AggregateCache,
     documents: Option<Arc<dyn DocumentStore>>,
     sql: Option<Arc<dyn SqlStore>>,
@@ -140,6 +147,8 @@ pub struct AppBuilder {
     sql: Option<Arc<dyn SqlStore>>,
     /// SQL projections, made into runners once the SQL store is known.
     sql_projections: Vec<MakeSqlRunner>,
+    /// The poll interval of the stored projections' workers, when they have workers.
+    workers: Option<std::time::Duration>,
 }
 
 /// Makes the runner of a document projection on the app's document store, with its batch.
@@ -166,6 +175,7 @@ impl App {
             document_batch: DEFAULT_DOCUMENT_BATCH,
             sql: None,
             sql_projections: Vec::new(),
+            workers: None,
         }
     }
 
@@ -451,11 +461,14 @@ impl App {
     /// others read the log. A projection that fails stops on its own (and says so in its
     /// queries); the command stays committed.
     async fn update_projections(&self, stream_id: &str, events: &[NewEvent], outcome: &AppendOutcome) {
-        if self.inner.projections.is_empty() {
+        if let (Some(workers), Some(&last)) = (&self.inner.workers, outcome.positions.last()) {
+            workers.committed(last);
+        }
+        if self.inner.after_commit.is_empty() {
             return;
         }
         let committed = CommittedBatch { stream_id, events, outcome };
-        for runner in &self.inner.projections {
+        for runner in &self.inner.after_commit {
             match runner.update(&*self.inner.store, &committed).await {
                 Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                 Err(error) => tracing::warn!(projection = runner.name(), %error, "projection not updated"),
@@ -482,6 +495,24 @@ impl AppBuilder {
     /// A store shared with other apps or with code that reads it directly.
     pub fn shared_store(mut self, store: Arc<dyn EventStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Runs each stored projection (documents or SQL tables, inline ones too) in a worker: a
+    /// background task that catches it up after every commit of this app, on the store's
+    /// notification of another process's append (PostgreSQL, NATS), and every `poll`
+    /// otherwise. A command then returns as soon as its events
+    /// are committed, whatever the number of stored projections, and `build` returns
+    /// without waiting for them to catch up; [`App::wait_for`] waits until one has applied
+    /// a command's events (read-your-writes). Workers of the same projection in several
+    /// processes are safe together: each batch moves the checkpoint in the read model's own
+    /// transaction, so every event is applied once, and the others carry on when one
+    /// process dies. The workers end when the last clone of the app is dropped.
+    ///
+    /// Without it (the default), each command brings every projection up to date before it
+    /// returns. Projections kept in memory are always updated that way.
+    pub fn projection_workers(mut self, poll: std::time::Duration) -> Self {
+        self.workers = Some(poll);
         self
     }
 
@@ -589,15 +620,36 @@ impl AppBuilder {
                 )));
             }
             runner.restore(&*store).await?;
-            match runner.catch_up(&*store).await {
-                Ok(_) | Err(Error::ProjectionStopped(_)) => {}
-                Err(other) => return Err(other),
+            // A worker catches its projection up as it starts: the build does not wait.
+            if self.workers.is_none() || !runner.stored() {
+                match runner.catch_up(&*store).await {
+                    Ok(_) | Err(Error::ProjectionStopped(_)) => {}
+                    Err(other) => return Err(other),
+                }
             }
             projections.push(runner);
         }
+        let (after_commit, workers) = match self.workers {
+            None => (projections.clone(), None),
+            Some(poll) => {
+                let (stored, in_memory): (Vec<_>, Vec<_>) =
+                    projections.iter().cloned().partition(|runner| runner.stored());
+                (in_memory, Some(worker::Workers::start(&store, &stored, poll)))
+            }
+        };
         let cache = AggregateCache::new(self.cached_aggregates);
         let (documents, sql) = (self.documents, self.sql);
-        let inner = Inner { store, max_retries: self.max_retries, projections, cache, documents, sql, inline };
+        let inner = Inner {
+            store,
+            max_retries: self.max_retries,
+            projections,
+            after_commit,
+            workers,
+            cache,
+            documents,
+            sql,
+            inline,
+        };
         Ok(App { inner: Arc::new(inner) })
     }
 }

@@ -48,6 +48,11 @@ pub(crate) trait Runner: Send + Sync {
     /// Replaces the read model with a fresh one and replays the whole log into it.
     fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
     fn as_any(&self) -> &dyn Any;
+    /// Whether its read model and checkpoint are in a database (documents, SQL tables), so
+    /// that a worker can keep it up to date instead of the commands.
+    fn stored(&self) -> bool {
+        false
+    }
 }
 
 /// The events one append of this process committed, as the log holds them.

@@ -197,6 +197,10 @@ impl<P: SqlProjection> Runner for SqlRunner<P> {
         })
     }
 
+    fn stored(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

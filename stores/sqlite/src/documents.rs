@@ -54,6 +54,11 @@ impl SqliteDocuments {
             let _: String = connection
                 .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
                 .map_err(|error| sqlite("open", error))?;
+            // A commit of a read model need not reach the disk before it returns: what a
+            // power loss takes back, it takes back whole (WAL keeps the file consistent),
+            // checkpoint included, and the next catch-up applies those events again from
+            // the log. This connection writes nothing else, also in the events' own file.
+            connection.pragma_update(None, "synchronous", "NORMAL").map_err(|error| sqlite("open", error))?;
             let mut documents = Self::with_connection(connection, &path.display().to_string())?;
             documents.file = Some(path);
             Ok(documents)
