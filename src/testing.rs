@@ -1,6 +1,8 @@
 //! Given/when/then tests for aggregates (`given(events).when(command).then(events)`) and for
-//! projections (`given(events).then_query(query, answer)`), in memory or, for a document
-//! projection, in a real SQLite read model in a temporary file.
+//! projections (`given(events).then_query(query, answer)`), in memory or, for a document or
+//! SQL projection, in a real read model: a SQLite file of its own, or a schema of its own in
+//! PostgreSQL ([`Given::on_postgres`], or `EVENTSMITH_TEST_POSTGRES_URL` for every test), both
+//! removed afterwards.
 //!
 //! ```
 //! # use eventsmith::prelude::*;
@@ -43,7 +45,35 @@ pub use eventsmith_runtime::testing::GivenEvent;
 
 /// Starts a test from the events already in the aggregate's stream.
 pub fn given<T>(events: impl IntoIterator<Item = T>) -> Given<T> {
-    Given { events: events.into_iter().collect() }
+    Given { events: events.into_iter().collect(), database: KitDatabase::from_env() }
+}
+
+/// Where [`Given::then_query`] keeps the read models of document and SQL projections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KitDatabase {
+    /// A SQLite file of the test's own, in the temporary directory.
+    Sqlite,
+    /// A schema of the test's own (`eventsmith_kit_...`) in the PostgreSQL database at `url`.
+    #[cfg(feature = "postgres")]
+    Postgres {
+        /// The database, as for `PostgresDocuments::connect`.
+        url: String,
+    },
+}
+
+impl KitDatabase {
+    /// PostgreSQL where `EVENTSMITH_TEST_POSTGRES_URL` names a database (with the `postgres`
+    /// feature), else SQLite: so that one suite runs on either.
+    fn from_env() -> Self {
+        #[cfg(feature = "postgres")]
+        if let Ok(url) = std::env::var("EVENTSMITH_TEST_POSTGRES_URL")
+            && !url.is_empty()
+        {
+            return KitDatabase::Postgres { url };
+        }
+        KitDatabase::Sqlite
+    }
 }
 
 /// Starts a test on an aggregate with no events.
@@ -53,16 +83,30 @@ where
     C::Aggregate: Handle<C>,
     <C::Aggregate as Aggregate>::Event: Debug,
 {
-    Given::<<C::Aggregate as Aggregate>::Event> { events: Vec::new() }.when(command)
+    Given::<<C::Aggregate as Aggregate>::Event> { events: Vec::new(), database: KitDatabase::Sqlite }.when(command)
 }
 
 /// The history of a given/when/then test.
 #[must_use = "a given/when/then test does nothing until `.when(...).then(...)`"]
 pub struct Given<T> {
     events: Vec<T>,
+    database: KitDatabase,
 }
 
 impl<T> Given<T> {
+    /// Keeps the read models of [`then_query`](Self::then_query) in a schema of their own in
+    /// the PostgreSQL database at `url`, dropped after each answer, instead of SQLite.
+    #[cfg(feature = "postgres")]
+    pub fn on_postgres(mut self, url: impl Into<String>) -> Self {
+        self.database = KitDatabase::Postgres { url: url.into() };
+        self
+    }
+
+    /// Where [`then_query`](Self::then_query) keeps the read models.
+    pub fn database(&self) -> &KitDatabase {
+        &self.database
+    }
+
     /// Applies the history to a fresh aggregate (each event through an encode and decode
     /// round trip, as a store would) and runs `command` against it.
     ///
@@ -101,11 +145,11 @@ impl<T: GivenEvent> Given<T> {
     ///
     /// A projection in memory answers from memory. A document projection's documents (each
     /// round-tripped through JSON after every event, as [`then_document`](Self::then_document)
-    /// does) are written with their checkpoint to a SQLite read model in a temporary file,
-    /// and its `#[query]` method answers from there: keys, pages and filters as the database
-    /// orders and compares them. A SQL projection's migrations make its tables in a
-    /// temporary SQLite file, its `#[apply]` methods write the events there in one
-    /// transaction, and its `#[query]` reads them.
+    /// does) are written with their checkpoint to a read model of the test's own (a
+    /// temporary SQLite file, or a PostgreSQL schema: see [`KitDatabase`]), and its
+    /// `#[query]` method answers from there: keys, pages and filters as the database orders
+    /// and compares them. A SQL projection's migrations make its tables there, its `#[apply]`
+    /// methods write the events in one transaction, and its `#[query]` reads them.
     ///
     /// # Panics
     /// When an event cannot be applied, the read model cannot be written or read, or the
@@ -119,7 +163,7 @@ impl<T: GivenEvent> Given<T> {
         let history: Vec<StoredEvent> =
             self.events.iter().enumerate().map(|(index, event)| event.to_stored(index as u64 + 1)).collect();
         let description = format!("{query:?}");
-        let answer = query.answer_given(history);
+        let answer = query.answer_given(history, &self.database);
         assert!(answer == expected, "{description} answered\n  {answer:#?}\nbut the test expected\n  {expected:#?}");
         self
     }
@@ -142,14 +186,14 @@ pub trait KitQuery<Via> {
     ///
     /// # Panics
     /// When an event cannot be applied or the read model fails.
-    fn answer_given(self, history: Vec<StoredEvent>) -> Self::Output;
+    fn answer_given(self, history: Vec<StoredEvent>, database: &KitDatabase) -> Self::Output;
 }
 
 #[diagnostic::do_not_recommend]
 impl<Q: Query> KitQuery<crate::app::InMemory> for Q {
     type Output = Q::Output;
 
-    fn answer_given(self, history: Vec<StoredEvent>) -> Q::Output {
+    fn answer_given(self, history: Vec<StoredEvent>, _: &KitDatabase) -> Q::Output {
         let mut model = <Q::Projection as Projection>::initial();
         for (index, stored) in history.into_iter().enumerate() {
             if let Err(error) = model.apply_stored(stored) {
@@ -165,35 +209,38 @@ impl<Q: Query> KitQuery<crate::app::InMemory> for Q {
 impl<Q: crate::documents::DocumentQuery> KitQuery<crate::app::InDocuments> for Q {
     type Output = Q::Output;
 
-    fn answer_given(self, history: Vec<StoredEvent>) -> Q::Output {
+    fn answer_given(self, history: Vec<StoredEvent>, database: &KitDatabase) -> Q::Output {
         let documents = fold_documents::<Q::Projection>(&history);
         let checkpoint = history.last().map_or(0, |event| event.position);
         // On a thread of its own with its own runtime, so that a `#[tokio::test]` can call it.
         let answered = std::thread::scope(|scope| {
-            scope.spawn(move || temporary_read_model::answer(self, documents, checkpoint)).join()
+            scope.spawn(move || temporary_read_model::answer(self, documents, checkpoint, database)).join()
         });
         answered.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 
-/// A SQL query answered from the projection's tables in a SQLite file of their own.
+/// A SQL query answered from the projection's tables in a database of their own.
 #[cfg(feature = "sqlite")]
 #[diagnostic::do_not_recommend]
 impl<Q: crate::sql::SqlQuery> KitQuery<crate::app::InSql> for Q {
     type Output = Q::Output;
 
-    fn answer_given(self, history: Vec<StoredEvent>) -> Q::Output {
-        let answered =
-            std::thread::scope(|scope| scope.spawn(move || temporary_read_model::answer_sql(self, &history)).join());
+    fn answer_given(self, history: Vec<StoredEvent>, database: &KitDatabase) -> Q::Output {
+        let answered = std::thread::scope(|scope| {
+            scope.spawn(move || temporary_read_model::answer_sql(self, &history, database)).join()
+        });
         answered.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 
-/// A document query answered from a SQLite read model in a temporary file.
+/// Document and SQL queries answered from a read model of their own, removed afterwards.
 #[cfg(feature = "sqlite")]
 mod temporary_read_model {
     use std::collections::HashMap;
     use std::sync::Arc;
+
+    use super::KitDatabase;
 
     use crate::documents::{
         DocumentCheckpoint, DocumentProjection, DocumentQuery, DocumentStore, Documents, StoredDocument,
@@ -215,23 +262,80 @@ mod temporary_read_model {
         }
     }
 
-    /// The runtime and the file of one answer.
-    fn temporary() -> (tokio::runtime::Runtime, TemporaryFile) {
+    /// The read-model database of one answer.
+    enum Temporary {
+        Sqlite(TemporaryFile),
+        /// A schema of the kit's own, dropped by [`Kit`].
+        #[cfg(feature = "postgres")]
+        Postgres(eventsmith_postgres::PostgresDocuments),
+    }
+
+    /// The runtime and the read-model database of one answer. Dropped (also after a panic
+    /// in the answer), it drops the PostgreSQL schema, on the runtime its connections are
+    /// on: the answer's `block_on` has returned or unwound by then.
+    struct Kit {
+        runtime: tokio::runtime::Runtime,
+        database: Temporary,
+    }
+
+    impl Drop for Kit {
+        fn drop(&mut self) {
+            #[cfg(feature = "postgres")]
+            if let Temporary::Postgres(documents) = &self.database
+                && let Err(error) = self.runtime.block_on(documents.drop_schema())
+            {
+                // Not a panic: this may run while one unwinds.
+                eprintln!("the test kit could not drop its PostgreSQL schema: {error}");
+            }
+        }
+    }
+
+    impl Temporary {
+        /// Its read models, as documents.
+        async fn documents(&self) -> Arc<dyn DocumentStore> {
+            match self {
+                Temporary::Sqlite(file) => Arc::new(sqlite(file).await),
+                #[cfg(feature = "postgres")]
+                Temporary::Postgres(documents) => Arc::new(documents.clone()),
+            }
+        }
+
+        /// Its read models, as tables.
+        async fn sql(&self) -> Arc<dyn SqlStore> {
+            match self {
+                Temporary::Sqlite(file) => Arc::new(sqlite(file).await),
+                #[cfg(feature = "postgres")]
+                Temporary::Postgres(documents) => Arc::new(documents.clone()),
+            }
+        }
+    }
+
+    async fn sqlite(file: &TemporaryFile) -> SqliteDocuments {
+        SqliteDocuments::open(&file.0)
+            .await
+            .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()))
+    }
+
+    /// The runtime and the read-model database of one answer.
+    fn temporary(database: &KitDatabase) -> Kit {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap_or_else(|error| panic!("the test kit cannot start a runtime: {error}"));
-        let file = TemporaryFile(
-            std::env::temp_dir().join(format!("eventsmith-test-kit-{}.db", uuid::Uuid::now_v7().simple())),
-        );
-        (runtime, file)
-    }
-
-    /// The read models in the temporary file.
-    async fn open(file: &TemporaryFile) -> SqliteDocuments {
-        SqliteDocuments::open(&file.0)
-            .await
-            .unwrap_or_else(|error| panic!("the test kit cannot open {}: {error}", file.0.display()))
+        let name = format!("eventsmith_kit_{}", uuid::Uuid::now_v7().simple());
+        let temporary = match database {
+            KitDatabase::Sqlite => Temporary::Sqlite(TemporaryFile(std::env::temp_dir().join(format!("{name}.db")))),
+            #[cfg(feature = "postgres")]
+            KitDatabase::Postgres { url } => {
+                use eventsmith_postgres::{PostgresDocumentOptions, PostgresDocuments};
+                let options = PostgresDocumentOptions { schema: name, pool_size: 1 };
+                let documents = runtime
+                    .block_on(PostgresDocuments::connect_with(url, options))
+                    .unwrap_or_else(|error| panic!("the test kit cannot open a schema in {url}: {error}"));
+                Temporary::Postgres(documents)
+            }
+        };
+        Kit { runtime, database: temporary }
     }
 
     /// The given events, applied in one transaction as a SQL projection's batch is.
@@ -254,7 +358,7 @@ mod temporary_read_model {
         }
     }
 
-    pub(super) fn answer_sql<Q: SqlQuery>(query: Q, history: &[StoredEvent]) -> Q::Output {
+    pub(super) fn answer_sql<Q: SqlQuery>(query: Q, history: &[StoredEvent], database: &KitDatabase) -> Q::Output {
         let name = <Q::Projection as SqlProjection>::NAME;
         let mut given = Vec::new();
         for (index, stored) in history.iter().enumerate() {
@@ -265,9 +369,9 @@ mod temporary_read_model {
             }
         }
         let last = history.last().map_or(0, |event| event.position);
-        let (runtime, file) = temporary();
-        runtime.block_on(async {
-            let store = open(&file).await;
+        let kit = temporary(database);
+        kit.runtime.block_on(async {
+            let store = kit.database.sql().await;
             store
                 .migrate(name, <Q::Projection as SqlProjection>::MIGRATIONS)
                 .await
@@ -276,7 +380,7 @@ mod temporary_read_model {
                 .transact(name, 0, last, Box::new(Given(given)))
                 .await
                 .unwrap_or_else(|error| panic!("projection `{name}` failed on its tables: {error}"));
-            crate::sql::ask(&store, query)
+            crate::sql::ask(&*store, query)
                 .await
                 .unwrap_or_else(|error| panic!("the query of `{name}` failed on its tables: {error}"))
         })
@@ -286,11 +390,12 @@ mod temporary_read_model {
         query: Q,
         documents: HashMap<String, Q::Projection>,
         checkpoint: u64,
+        database: &KitDatabase,
     ) -> Q::Output {
         let name = <Q::Projection as DocumentProjection>::NAME;
-        let (runtime, file) = temporary();
-        runtime.block_on(async {
-            let store = open(&file).await;
+        let kit = temporary(database);
+        kit.runtime.block_on(async {
+            let store = kit.database.documents().await;
             store
                 .prepare(name, <Q::Projection as DocumentProjection>::INDEXED)
                 .await
@@ -309,7 +414,6 @@ mod temporary_read_model {
                 .await
                 .unwrap_or_else(|error| panic!("the test kit cannot write `{name}`'s documents: {error}"));
             assert!(committed, "the test kit's read model of `{name}` was changed behind it");
-            let store: Arc<dyn DocumentStore> = Arc::new(store);
             query
                 .answer(&Documents::new(store))
                 .await

@@ -927,6 +927,19 @@ fn the_test_kit_fails_on_an_event_the_projection_refuses() {
 
 #[test]
 fn the_test_kit_answers_document_queries_from_a_sqlite_read_model() {
+    document_queries_answered(|given| given);
+}
+
+/// The same answers, in the same key order, from PostgreSQL.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_test_kit_answers_document_queries_from_postgres() {
+    document_queries_answered(|given| given.on_postgres(support::postgres::url()));
+}
+
+type GivenHistory = eventsmith::testing::Given<Recorded<OrderEvent>>;
+
+fn document_queries_answered(place: impl FnOnce(GivenHistory) -> GivenHistory) {
     let mut history = kit_history();
     history.push(recorded("Order-3", 4, OrderEvent::Placed(Placed { customer: "bob".into(), total: 7 })));
     history.push(recorded("Order-3", 5, OrderEvent::Paid(Paid { amount: 7 })));
@@ -935,7 +948,7 @@ fn the_test_kit_answers_document_queries_from_a_sqlite_read_model() {
     let paid = OrderSummary { customer: "ann".into(), status: Status::Paid, total: 10, paid: 10, events: 2 };
     let with_status =
         |status, after: Option<&str>, limit| OrdersWithStatus { status, after: after.map(Into::into), limit };
-    eventsmith::testing::given(history)
+    place(eventsmith::testing::given(history))
         .then_query(GetSummary("1".into()), Some(paid))
         .then_query(GetSummary("4".into()), None)
         // In the database's key order (bytes: "10" before "3"), filtered and paged there.

@@ -1066,6 +1066,33 @@ fn the_test_kit_fails_on_an_event_the_tables_refuse() {
         .then_query(GetOrder("01".into()), None);
 }
 
+/// On PostgreSQL, the same answers from a schema of the kit's own, dropped after each
+/// answer, also after one that fails the test. (The other kit tests here use SQLite: `.ci/run`
+/// does not set `EVENTSMITH_TEST_POSTGRES_URL`, so no other test makes such schemas at once.)
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_kit_answers_sql_queries_from_postgres() {
+    let url = support::postgres::url();
+    let given = eventsmith::testing::given(kit_history()).on_postgres(&url);
+    assert_eq!(given.database(), &eventsmith::testing::KitDatabase::Postgres { url: url.clone() });
+    given
+        .then_query(GetOrder("01".into()), Some(row("01", "ann", 10, 4, false, 2)))
+        .then_query(GetOrder("03".into()), Some(row("03", "ann", 30, 0, true, 2)))
+        .then_query(CustomerOrders { customer: "ann".into() }, vec!["01".to_owned(), "03".into()])
+        .then_query(CustomerTotal("ann".into()), Some(40));
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        given.then_query(GetOrder("02".into()), None);
+    }));
+    let message = failed.expect_err("another answer fails the test");
+    assert!(message.downcast_ref::<String>().is_some_and(|text| text.contains("GetOrder(\"02\") answered")));
+    let admin = support::postgres::admin().await;
+    let left = admin
+        .query_one("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'eventsmith\\_kit\\_%'", &[])
+        .await
+        .unwrap();
+    assert_eq!(left.get::<_, i64>(0), 0, "the kit left a schema behind");
+}
+
 /// Inside a test's own runtime, too.
 #[tokio::test]
 async fn the_test_kit_answers_sql_queries_inside_an_async_test() {

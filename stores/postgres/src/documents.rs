@@ -85,6 +85,20 @@ impl PostgresDocuments {
         Self::open(Db::new(pool, options.schema, false)).await
     }
 
+    /// Drops the schema with every read model in it (`DROP SCHEMA ... CASCADE`): for tests
+    /// and throwaway databases. The read models are of no use afterwards.
+    ///
+    /// # Errors
+    /// The server refused or could not be reached.
+    pub async fn drop_schema(&self) -> Result<(), StoreError> {
+        const WORK: &str = "drop the read-model schema";
+        let client = self.db.pool.get().await.map_err(|error| pool_error(WORK, error))?;
+        // A checked lowercase identifier (`check_schema`), quoted besides.
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.db.schema);
+        client.batch_execute(&sql).await.map_err(|error| backend(WORK, error))?;
+        Ok(())
+    }
+
     async fn open(db: Db) -> Result<Self, StoreError> {
         let failed = |error| backend("create the read-model tables", error);
         let mut client = db.pool.get().await.map_err(|error| pool_error("create the read-model tables", error))?;
