@@ -1,0 +1,358 @@
+//! The commands: each opens the store, does its work and writes to standard output.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufWriter, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsmith::store::{EventStore, ExpectedVersion, StoreError, StoredEvent};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::line::EventLine;
+use crate::open::{Access, open};
+use crate::{Cli, Command};
+
+/// Events read from the store at a time.
+const PAGE: usize = 1000;
+
+/// Why a command failed, as standard error says it.
+#[derive(Debug)]
+pub(crate) struct Failure(String);
+
+impl Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Failure(message.into())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure(format!("the store failed: {error}"))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure(format!("cannot write: {error}"))
+    }
+}
+
+pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
+    let access = if matches!(cli.command, Command::Import { .. }) { Access::Write } else { Access::Read };
+    let store = open(&cli, access).await?;
+    let json = cli.json;
+    match cli.command {
+        Command::Show { stream } => show(&*store, &stream, json).await,
+        Command::Log { from, limit, follow } => log(&*store, from, limit, follow, json).await,
+        Command::Stats => stats(&*store, json).await,
+        Command::Export { from, output } => export(&*store, from, output.as_deref()).await,
+        Command::Import { input } => import(store, input.as_deref()).await,
+    }
+}
+
+/// Standard output, buffered; a closed pipe (`| head`) ends the command quietly.
+fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
+    BufWriter::new(std::io::stdout().lock())
+}
+
+fn print_event(out: &mut impl Write, event: StoredEvent, json: bool, verbose: bool) -> Result<(), Failure> {
+    let line = EventLine::of(event)?;
+    if json {
+        serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let namespace = line.namespace.as_deref().map(|namespace| format!("{namespace}::")).unwrap_or_default();
+    writeln!(
+        out,
+        "{:>8}  {} v{}  {namespace}{} v{}  {}",
+        line.position, line.stream_id, line.stream_version, line.event_type, line.event_version, line.recorded_at
+    )?;
+    if verbose {
+        writeln!(out, "          id {}", line.id)?;
+        if !line.metadata.is_empty() {
+            writeln!(
+                out,
+                "          metadata {}",
+                serde_json::to_string(&line.metadata).map_err(std::io::Error::other)?
+            )?;
+        }
+        let pretty = serde_json::from_str::<serde_json::Value>(line.payload.get())
+            .and_then(|value| serde_json::to_string_pretty(&value))
+            .unwrap_or_else(|_| line.payload.get().to_owned());
+        for text in pretty.lines() {
+            writeln!(out, "          {text}")?;
+        }
+    } else {
+        writeln!(out, "          {}", line.payload.get())?;
+    }
+    Ok(())
+}
+
+/// A write that failed because the reader went away is the end of the output, not an error.
+fn quiet_on_closed_pipe(result: Result<(), Failure>) -> Result<(), Failure> {
+    match result {
+        Err(Failure(message)) if message.contains("Broken pipe") => Ok(()),
+        other => other,
+    }
+}
+
+async fn show(store: &dyn EventStore, stream: &str, json: bool) -> Result<(), Failure> {
+    let mut out = stdout();
+    let mut from = 1;
+    loop {
+        let page = store.read_stream(stream, from, PAGE).await?;
+        if page.is_empty() && from == 1 {
+            return Err(Failure::new(format!("the stream `{stream}` has no events")));
+        }
+        let Some(last) = page.last() else { break };
+        from = last.stream_version + 1;
+        let full = page.len() == PAGE;
+        for event in page {
+            quiet_on_closed_pipe(print_event(&mut out, event, json, true))?;
+        }
+        if !full {
+            break;
+        }
+    }
+    quiet_on_closed_pipe(out.flush().map_err(Failure::from))
+}
+
+async fn log(store: &dyn EventStore, from: u64, limit: Option<u64>, follow: bool, json: bool) -> Result<(), Failure> {
+    let mut out = stdout();
+    let (mut next, mut left) = (from.max(1), limit.unwrap_or(u64::MAX));
+    let mut head = follow.then(|| store.subscribe()).flatten();
+    while left > 0 {
+        let page = store.read_all(next, PAGE.min(usize::try_from(left).unwrap_or(PAGE)), &[]).await?;
+        let read = page.len();
+        for event in page {
+            next = event.position + 1;
+            left -= 1;
+            quiet_on_closed_pipe(print_event(&mut out, event, json, false))?;
+        }
+        if read == 0 {
+            if !follow {
+                break;
+            }
+            quiet_on_closed_pipe(out.flush().map_err(Failure::from))?;
+            // Woken by the store's notifications where it has them, else every half second.
+            match &mut head {
+                Some(head) => {
+                    let _ = tokio::time::timeout(Duration::from_millis(500), head.changed()).await;
+                }
+                None => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+    quiet_on_closed_pipe(out.flush().map_err(Failure::from))
+}
+
+fn progress(length: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(length);
+    let template = format!("{what} {{wide_bar}} {{pos}}/{{len}} events, {{per_sec}}, {{eta}} left");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn stats(store: &dyn EventStore, json: bool) -> Result<(), Failure> {
+    let head = store.head().await?;
+    let bar = progress(head, "reading");
+    let (mut types, mut streams, mut events, mut next) = (BTreeMap::new(), HashSet::new(), 0u64, 1);
+    loop {
+        let page = store.read_all(next, PAGE, &[]).await?;
+        let Some(last) = page.last() else { break };
+        next = last.position + 1;
+        events += page.len() as u64;
+        bar.set_position(last.position);
+        for event in page {
+            *types.entry((event.event_type, event.event_version)).or_insert(0u64) += 1;
+            if !streams.contains(&event.stream_id) {
+                streams.insert(event.stream_id);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let mut out = stdout();
+    if json {
+        let types: Vec<_> = types
+            .iter()
+            .map(|((name, version), count)| serde_json::json!({"event_type": name, "event_version": version, "events": count}))
+            .collect();
+        let stats = serde_json::json!({"head": head, "events": events, "streams": streams.len(), "types": types});
+        writeln!(out, "{stats}")?;
+    } else {
+        writeln!(out, "head position {head}\nevents        {events}\nstreams       {}", streams.len())?;
+        for ((name, version), count) in &types {
+            writeln!(out, "{count:>12}  {name} v{version}")?;
+        }
+    }
+    quiet_on_closed_pipe(out.flush().map_err(Failure::from))
+}
+
+async fn export(store: &dyn EventStore, from: u64, output: Option<&std::path::Path>) -> Result<(), Failure> {
+    let head = store.head().await?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(from > 1)
+                .truncate(from <= 1)
+                .open(path)
+                .map_err(|error| Failure::new(format!("cannot write `{}`: {error}", path.display())))?;
+            Box::new(BufWriter::with_capacity(1 << 20, file))
+        }
+        None => Box::new(stdout()),
+    };
+    let bar = progress(head.saturating_sub(from.max(1) - 1), "exporting");
+    let mut next = from.max(1);
+    loop {
+        let page = store.read_all(next, PAGE, &[]).await?;
+        let Some(last) = page.last() else { break };
+        next = last.position + 1;
+        bar.inc(page.len() as u64);
+        for event in page {
+            let line = EventLine::of(event)?;
+            serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Appends the lines' events, one append per run of lines of the same stream, at the
+/// versions they had, keeping their ids: events already in the target (an earlier import,
+/// whole or in part) are found by id at their versions and not written again. A line that
+/// does not parse stops the import after the lines before it.
+async fn import(store: Arc<dyn EventStore>, input: Option<&std::path::Path>) -> Result<(), Failure> {
+    let (reader, size): (Box<dyn BufRead>, Option<u64>) = match input {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .map_err(|error| Failure::new(format!("cannot read `{}`: {error}", path.display())))?;
+            let size = file.metadata().ok().map(|metadata| metadata.len());
+            (Box::new(std::io::BufReader::with_capacity(1 << 20, file)), size)
+        }
+        None => (Box::new(std::io::BufReader::new(std::io::stdin().lock())), None),
+    };
+    let bar = match size {
+        Some(bytes) => {
+            let bar = ProgressBar::new(bytes);
+            if let Ok(style) =
+                ProgressStyle::with_template("importing {wide_bar} {bytes}/{total_bytes}, {bytes_per_sec}, {eta} left")
+            {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => ProgressBar::new_spinner(),
+    };
+    let (mut run, mut lines) = (Vec::<EventLine>::new(), 0u64);
+    let mut imported = Imported::default();
+    for text in reader.lines() {
+        let text = text.map_err(|error| Failure::new(format!("cannot read line {}: {error}", lines + 1)))?;
+        lines += 1;
+        bar.inc(text.len() as u64 + 1);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<EventLine>(&text)
+            .map_err(|error| format!("line {lines} is not an exported event: {error}"))
+            .and_then(|line| match run.last() {
+                Some(previous)
+                    if previous.stream_id == line.stream_id && previous.stream_version + 1 != line.stream_version =>
+                {
+                    Err(format!(
+                        "line {lines}: `{}` version {} follows version {}",
+                        line.stream_id, line.stream_version, previous.stream_version
+                    ))
+                }
+                _ => Ok(line),
+            });
+        let line = match parsed {
+            Ok(line) => line,
+            Err(reason) => {
+                // The lines before it are whole: they go in, and running the import again
+                // after a fix goes on from there.
+                imported.add(&*store, std::mem::take(&mut run)).await?;
+                return Err(Failure::new(format!("{reason}; {imported} before it")));
+            }
+        };
+        if run.first().is_some_and(|first| first.stream_id != line.stream_id) {
+            imported.add(&*store, std::mem::take(&mut run)).await?;
+        }
+        run.push(line);
+    }
+    imported.add(&*store, run).await?;
+    bar.finish_and_clear();
+    eprintln!("{imported}");
+    Ok(())
+}
+
+/// What an import did so far.
+#[derive(Debug, Default)]
+struct Imported {
+    appended: u64,
+    there: u64,
+}
+
+impl std::fmt::Display for Imported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "imported {} events ({} were there already)", self.appended, self.there)
+    }
+}
+
+impl Imported {
+    /// Appends a run of one stream's events at their versions; those already there (same
+    /// ids at the same versions) are skipped.
+    async fn add(&mut self, store: &dyn EventStore, run: Vec<EventLine>) -> Result<(), Failure> {
+        let Some(first) = run.first() else { return Ok(()) };
+        let (stream, from) = (first.stream_id.clone(), first.stream_version);
+        let events = run.iter().map(EventLine::to_new).collect();
+        match store.append(&stream, ExpectedVersion::Exact(from - 1), events).await {
+            Ok(outcome) if outcome.already_stored => {
+                self.there += run.len() as u64;
+                return Ok(());
+            }
+            Ok(_) => {
+                self.appended += run.len() as u64;
+                return Ok(());
+            }
+            Err(StoreError::Conflict { .. } | StoreError::DuplicateEvent { .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+        let stored = store.read_stream(&stream, from, run.len()).await?;
+        let there = stored.iter().zip(&run).take_while(|(stored, line)| stored.id == line.id).count();
+        if there < stored.len() {
+            let version = from + there as u64;
+            return Err(Failure::new(format!(
+                "`{stream}` version {version} in the target is another event than the export's (id {}): the \
+                 target holds other events of that stream; {self} before it",
+                run[there].id
+            )));
+        }
+        if stored.is_empty() {
+            return Err(Failure::new(format!(
+                "`{stream}` ends before version {} in the target, and the export goes on from version {from}: \
+                 import the export from its first line; {self} before it",
+                from - 1
+            )));
+        }
+        self.there += there as u64;
+        let rest: Vec<_> = run[there..].iter().map(EventLine::to_new).collect();
+        if !rest.is_empty() {
+            store.append(&stream, ExpectedVersion::Exact(from - 1 + there as u64), rest).await?;
+            self.appended += (run.len() - there) as u64;
+        }
+        Ok(())
+    }
+}
