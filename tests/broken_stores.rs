@@ -7,7 +7,7 @@ use std::time::Duration;
 use eventsmith::conformance;
 use eventsmith::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogFold, MemoryStore,
-    NewEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+    NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold,
 };
 
 /// Which one mistake the store makes.
@@ -42,6 +42,8 @@ enum Mistake {
     AlwaysFollows,
     /// Returns a commit time from its append that is not the one it stores.
     OutcomeTimeDiffers,
+    /// Appends to several streams go on after a refused one.
+    StreamsGoOnAfterARefusal,
 }
 
 struct Broken {
@@ -129,6 +131,19 @@ impl EventStore for Broken {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
         Box::pin(self.append_broken(stream_id, expected, events))
+    }
+
+    fn append_streams(&self, appends: Vec<StreamAppend>) -> BoxFuture<'_, Vec<Result<AppendOutcome, StoreError>>> {
+        if self.mistake != Mistake::StreamsGoOnAfterARefusal {
+            return Box::pin(eventsmith::store::append_one_at_a_time(self, appends));
+        }
+        Box::pin(async move {
+            let mut outcomes = Vec::new();
+            for append in appends {
+                outcomes.push(self.append(&append.stream_id, append.expected, append.events).await);
+            }
+            outcomes
+        })
     }
 
     fn read_stream<'a>(
@@ -254,6 +269,7 @@ rejected_by! {
     a_stale_head: StaleHead by the_head_is_the_last_position;
     appends_that_claim_to_follow_any_other: AlwaysFollows by appends_say_which_follows_directly;
     an_outcome_with_another_commit_time: OutcomeTimeDiffers by append_and_read_back_byte_identical;
+    appends_to_streams_past_a_refusal: StreamsGoOnAfterARefusal by appends_to_several_streams_go_in_order;
 }
 
 /// The store with no mistake passes every one of those behaviours: the failures above are

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufWriter, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventsmith::store::{EventStore, ExpectedVersion, StoreError, StoredEvent};
+use eventsmith::store::{EventStore, ExpectedVersion, StoreError, StoredEvent, StreamAppend};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::line::EventLine;
@@ -14,6 +14,9 @@ use crate::{Cli, Command};
 
 /// Events read from the store at a time.
 const PAGE: usize = 1000;
+
+/// Events an import appends together (whole runs of a stream's lines).
+const IMPORT_BATCH: usize = 32_768;
 
 /// Why a command failed, as standard error says it.
 #[derive(Debug)]
@@ -235,14 +238,14 @@ async fn export(store: &dyn EventStore, from: u64, output: Option<&std::path::Pa
 /// whole or in part) are found by id at their versions and not written again. A line that
 /// does not parse stops the import after the lines before it.
 async fn import(store: Arc<dyn EventStore>, input: Option<&std::path::Path>) -> Result<(), Failure> {
-    let (reader, size): (Box<dyn BufRead>, Option<u64>) = match input {
+    let (reader, size): (Box<dyn BufRead + Send>, Option<u64>) = match input {
         Some(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|error| Failure::new(format!("cannot read `{}`: {error}", path.display())))?;
             let size = file.metadata().ok().map(|metadata| metadata.len());
             (Box::new(std::io::BufReader::with_capacity(1 << 20, file)), size)
         }
-        None => (Box::new(std::io::BufReader::new(std::io::stdin().lock())), None),
+        None => (Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())), None),
     };
     let bar = match size {
         Some(bytes) => {
@@ -256,46 +259,91 @@ async fn import(store: Arc<dyn EventStore>, input: Option<&std::path::Path>) -> 
         }
         None => ProgressBar::new_spinner(),
     };
-    let (mut run, mut lines) = (Vec::<EventLine>::new(), 0u64);
+    // Lines are parsed on a thread of their own while the store writes the batch before.
+    let (batches, mut parsed) = tokio::sync::mpsc::channel(2);
+    let parser = {
+        let bar = bar.clone();
+        std::thread::spawn(move || parse(reader, &bar, &batches))
+    };
     let mut imported = Imported::default();
-    for text in reader.lines() {
-        let text = text.map_err(|error| Failure::new(format!("cannot read line {}: {error}", lines + 1)))?;
-        lines += 1;
-        bar.inc(text.len() as u64 + 1);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let parsed = serde_json::from_str::<EventLine>(&text)
-            .map_err(|error| format!("line {lines} is not an exported event: {error}"))
-            .and_then(|line| match run.last() {
-                Some(previous)
-                    if previous.stream_id == line.stream_id && previous.stream_version + 1 != line.stream_version =>
-                {
-                    Err(format!(
-                        "line {lines}: `{}` version {} follows version {}",
-                        line.stream_id, line.stream_version, previous.stream_version
-                    ))
-                }
-                _ => Ok(line),
-            });
-        let line = match parsed {
-            Ok(line) => line,
-            Err(reason) => {
+    while let Some(batch) = parsed.recv().await {
+        match batch {
+            Parsed::Runs(runs) => imported.add(&*store, runs).await?,
+            Parsed::Stop { runs, reason } => {
                 // The lines before it are whole: they go in, and running the import again
                 // after a fix goes on from there.
-                imported.add(&*store, std::mem::take(&mut run)).await?;
+                imported.add(&*store, runs).await?;
                 return Err(Failure::new(format!("{reason}; {imported} before it")));
             }
-        };
-        if run.first().is_some_and(|first| first.stream_id != line.stream_id) {
-            imported.add(&*store, std::mem::take(&mut run)).await?;
         }
-        run.push(line);
     }
-    imported.add(&*store, run).await?;
+    if parser.join().is_err() {
+        return Err(Failure::new(format!("the import stopped unexpectedly; {imported} before it")));
+    }
     bar.finish_and_clear();
     eprintln!("{imported}");
     Ok(())
+}
+
+/// What the parser of an import hands on: whole runs of lines of one stream each, and a
+/// last batch with why it stopped early.
+enum Parsed {
+    Runs(Vec<Vec<EventLine>>),
+    Stop { runs: Vec<Vec<EventLine>>, reason: String },
+}
+
+/// Reads and parses the lines into batches of about [`IMPORT_BATCH`] events in runs of one
+/// stream each, until the input ends or a line does not parse.
+fn parse(reader: Box<dyn BufRead + Send>, bar: &ProgressBar, batches: &tokio::sync::mpsc::Sender<Parsed>) {
+    // The lines of the stream being read, the whole runs before it, and their events.
+    let (mut run, mut runs, mut batched) = (Vec::<EventLine>::new(), Vec::new(), 0);
+    for (index, text) in reader.lines().enumerate() {
+        let number = index + 1;
+        let parsed = text
+            .map_err(|error| format!("cannot read line {number}: {error}"))
+            .and_then(|text| {
+                bar.inc(text.len() as u64 + 1);
+                if text.trim().is_empty() {
+                    return Ok(None);
+                }
+                serde_json::from_str::<EventLine>(&text)
+                    .map(Some)
+                    .map_err(|error| format!("line {number} is not an exported event: {error}"))
+            })
+            .and_then(|line| match (run.last(), line) {
+                (Some(previous), Some(line))
+                    if previous.stream_id == line.stream_id && previous.stream_version + 1 != line.stream_version =>
+                {
+                    Err(format!(
+                        "line {number}: `{}` version {} follows version {}",
+                        line.stream_id, line.stream_version, previous.stream_version
+                    ))
+                }
+                (_, line) => Ok(line),
+            });
+        let line = match parsed {
+            Ok(Some(line)) => line,
+            Ok(None) => continue,
+            Err(reason) => {
+                runs.push(run);
+                let _ = batches.blocking_send(Parsed::Stop { runs, reason });
+                return;
+            }
+        };
+        if run.first().is_some_and(|first| first.stream_id != line.stream_id) {
+            batched += run.len();
+            runs.push(std::mem::take(&mut run));
+            if batched >= IMPORT_BATCH {
+                if batches.blocking_send(Parsed::Runs(std::mem::take(&mut runs))).is_err() {
+                    return;
+                }
+                batched = 0;
+            }
+        }
+        run.push(line);
+    }
+    runs.push(run);
+    let _ = batches.blocking_send(Parsed::Runs(runs));
 }
 
 /// What an import did so far.
@@ -312,26 +360,43 @@ impl std::fmt::Display for Imported {
 }
 
 impl Imported {
-    /// Appends a run of one stream's events at their versions; those already there (same
-    /// ids at the same versions) are skipped.
-    async fn add(&mut self, store: &dyn EventStore, run: Vec<EventLine>) -> Result<(), Failure> {
+    /// Appends runs of lines (each of one stream) at their versions, together, in order.
+    async fn add(&mut self, store: &dyn EventStore, mut runs: Vec<Vec<EventLine>>) -> Result<(), Failure> {
+        runs.retain(|run| !run.is_empty());
+        while !runs.is_empty() {
+            let appends = runs
+                .iter()
+                .map(|run| StreamAppend {
+                    stream_id: run[0].stream_id.clone(),
+                    expected: ExpectedVersion::Exact(run[0].stream_version - 1),
+                    events: run.iter().map(EventLine::to_new).collect(),
+                })
+                .collect();
+            let outcomes = store.append_streams(appends).await;
+            let tried = outcomes.len();
+            for (outcome, run) in outcomes.into_iter().zip(&runs) {
+                match outcome {
+                    Ok(outcome) if outcome.already_stored => self.there += run.len() as u64,
+                    Ok(_) => self.appended += run.len() as u64,
+                    // Refused (part of it there already, or other events): on its own.
+                    Err(StoreError::Conflict { .. } | StoreError::DuplicateEvent { .. }) => {
+                        self.add_run(store, run).await?;
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            runs.drain(..tried.max(1));
+        }
+        Ok(())
+    }
+
+    /// A run the store refused as a whole: the events of it already there (same ids at the
+    /// same versions: an earlier import stopped inside it) are skipped, the rest appended.
+    async fn add_run(&mut self, store: &dyn EventStore, run: &[EventLine]) -> Result<(), Failure> {
         let Some(first) = run.first() else { return Ok(()) };
         let (stream, from) = (first.stream_id.clone(), first.stream_version);
-        let events = run.iter().map(EventLine::to_new).collect();
-        match store.append(&stream, ExpectedVersion::Exact(from - 1), events).await {
-            Ok(outcome) if outcome.already_stored => {
-                self.there += run.len() as u64;
-                return Ok(());
-            }
-            Ok(_) => {
-                self.appended += run.len() as u64;
-                return Ok(());
-            }
-            Err(StoreError::Conflict { .. } | StoreError::DuplicateEvent { .. }) => {}
-            Err(other) => return Err(other.into()),
-        }
         let stored = store.read_stream(&stream, from, run.len()).await?;
-        let there = stored.iter().zip(&run).take_while(|(stored, line)| stored.id == line.id).count();
+        let there = stored.iter().zip(run).take_while(|(stored, line)| stored.id == line.id).count();
         if there < stored.len() {
             let version = from + there as u64;
             return Err(Failure::new(format!(

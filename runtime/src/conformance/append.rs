@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use super::{event, head, numbered, unique_stream};
-use crate::store::{AppendOutcome, EventStore, ExpectedVersion, StoreError};
+use crate::store::{AppendOutcome, EventStore, ExpectedVersion, StoreError, StreamAppend};
 
 fn is_conflict(result: &Result<AppendOutcome, StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict { .. }))
@@ -195,6 +195,55 @@ pub async fn a_partial_retry_is_refused<S: EventStore>(store: S) {
     let result = store.append(&stream, ExpectedVersion::Any, tail_first).await;
     assert!(matches!(result, Err(StoreError::DuplicateEvent { .. })), "{result:?}");
     assert_eq!(head(&store).await, before, "a refused retry writes nothing");
+}
+
+/// Appends to several streams at once go in order, as one append after the other would (a
+/// later one sees the earlier ones of its stream), until one is refused: those before it
+/// are committed, none after it is tried; an exact retry among them is acknowledged. (Fails
+/// a store that tries the appends after a refused one, or reorders them.)
+pub async fn appends_to_several_streams_go_in_order<S: EventStore>(store: S) {
+    let (a, b) = (unique_stream("streams-a"), unique_stream("streams-b"));
+    let append = |stream: &str, expected, events| StreamAppend { stream_id: stream.to_owned(), expected, events };
+    let third = numbered(1);
+    let outcomes = store
+        .append_streams(vec![
+            append(&a, ExpectedVersion::NoStream, numbered(2)),
+            append(&b, ExpectedVersion::NoStream, numbered(1)),
+            append(&a, ExpectedVersion::Exact(2), third.clone()),
+        ])
+        .await;
+    let outcomes: Vec<AppendOutcome> = outcomes.into_iter().map(|outcome| outcome.expect("append")).collect();
+    assert_eq!(outcomes.iter().map(|outcome| outcome.first_version).collect::<Vec<_>>(), [1, 1, 3]);
+    let positions: Vec<u64> = outcomes.iter().flat_map(|outcome| outcome.positions.clone()).collect();
+    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "in the order of the appends: {positions:?}");
+    let log: Vec<_> = super::whole_log(&store, positions[0]).await;
+    let order: Vec<_> = log.iter().map(|event| (event.stream_id.as_str(), event.stream_version)).collect();
+    assert_eq!(order, [(a.as_str(), 1), (a.as_str(), 2), (b.as_str(), 1), (a.as_str(), 3)]);
+
+    let before = head(&store).await;
+    let outcomes = store
+        .append_streams(vec![
+            append(&b, ExpectedVersion::Exact(1), numbered(1)),
+            append(&a, ExpectedVersion::Exact(1), numbered(1)),
+            append(&b, ExpectedVersion::Exact(2), numbered(1)),
+        ])
+        .await;
+    assert_eq!(outcomes.len(), 2, "none is tried after a refused one: {outcomes:?}");
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    assert!(matches!(outcomes[1], Err(StoreError::Conflict { actual: 3, .. })), "{outcomes:?}");
+    assert_eq!(store.read_stream(&b, 1, 100).await.expect("read").len(), 2, "the one before the refusal is kept");
+    let written = super::whole_log(&store, before + 1).await;
+    assert_eq!(written.len(), 1, "only the one before the refusal is written");
+
+    let again = store
+        .append_streams(vec![
+            append(&a, ExpectedVersion::Exact(2), third),
+            append(&b, ExpectedVersion::Exact(2), vec![]),
+        ])
+        .await;
+    assert!(again[0].as_ref().is_ok_and(|outcome| outcome.already_stored), "{again:?}");
+    assert!(matches!(again[1], Err(StoreError::EmptyAppend { .. })), "{again:?}");
+    assert_eq!(super::whole_log(&store, before + 1).await, written, "a retry and an empty append write nothing");
 }
 
 /// 10,000 events in one append are one atomic batch at consecutive stream versions: a reader

@@ -27,9 +27,9 @@ use crate::store::{EventStore, NewEvent, StoredEvent};
 
 pub use append::{
     a_conflict_writes_nothing, a_large_batch_is_one_append, a_partial_retry_is_refused, an_exact_retry_is_idempotent,
-    append_and_read_back_byte_identical, appends_say_which_follows_directly, concurrent_appends_to_one_stream,
-    empty_appends_are_rejected, expected_version_any, expected_version_exact, expected_version_no_stream,
-    expected_version_stream_exists,
+    append_and_read_back_byte_identical, appends_say_which_follows_directly, appends_to_several_streams_go_in_order,
+    concurrent_appends_to_one_stream, empty_appends_are_rejected, expected_version_any, expected_version_exact,
+    expected_version_no_stream, expected_version_stream_exists,
 };
 pub use read::{
     a_concurrent_reader_never_skips, folding_a_stream_sees_what_reading_it_returns,
@@ -66,6 +66,7 @@ macro_rules! conformance_suite {
             folding_the_log_sees_what_reading_it_returns,
             folding_a_stream_sees_what_reading_it_returns,
             a_large_batch_is_one_append,
+            appends_to_several_streams_go_in_order,
             appends_say_which_follows_directly,
             missing_streams_read_empty,
             the_head_is_the_last_position,

@@ -10,8 +10,26 @@ use tokio::sync::watch;
 use super::sql::InlineWork;
 use super::{
     AppendOutcome, Capabilities, Checkpoint, ExpectedVersion, FoldedLog, LogFold, LogFolded, NewEvent, Snapshot,
-    StoreError, StoredEvent, StreamFold,
+    StoreError, StoredEvent, StreamAppend, StreamFold,
 };
+
+/// [`EventStore::append_streams`] as separate appends, one after the other: its default, and
+/// what a store that commits them together does when it cannot.
+pub async fn append_one_at_a_time<S: EventStore + ?Sized>(
+    store: &S,
+    appends: Vec<StreamAppend>,
+) -> Vec<Result<AppendOutcome, StoreError>> {
+    let mut outcomes = Vec::with_capacity(appends.len());
+    for append in appends {
+        let outcome = store.append(&append.stream_id, append.expected, append.events).await;
+        let failed = outcome.is_err();
+        outcomes.push(outcome);
+        if failed {
+            break;
+        }
+    }
+    outcomes
+}
 
 /// A future returned by an [`EventStore`]: boxed, so that the trait is object-safe and an
 /// [`App`](crate::App) can hold any store chosen at run time as `Arc<dyn EventStore>`.
@@ -57,6 +75,17 @@ pub trait EventStore: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>>;
+
+    /// Appends to several streams, in order, as [`append`](Self::append) one after the other
+    /// would (a later append to a stream sees the earlier ones), until one fails: returns
+    /// the outcome of each append tried, the last one an error if one failed, after which
+    /// none is tried. The appends that succeeded are committed. Stores commit them together
+    /// where they can (SQLite and PostgreSQL: one transaction for all), which makes writing
+    /// many small streams at once (an import) as fast as one large append; the others append
+    /// one at a time.
+    fn append_streams(&self, appends: Vec<StreamAppend>) -> BoxFuture<'_, Vec<Result<AppendOutcome, StoreError>>> {
+        Box::pin(append_one_at_a_time(self, appends))
+    }
 
     /// Reads up to `max_count` events of `stream_id` from stream version `from_version` on.
     ///

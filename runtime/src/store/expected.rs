@@ -61,3 +61,15 @@ impl AppendOutcome {
         self.first_version + self.positions.len() as u64 - 1
     }
 }
+
+/// One append of [`EventStore::append_streams`](super::EventStore::append_streams): events
+/// for a stream, and what the stream must be at.
+#[derive(Debug, Clone)]
+pub struct StreamAppend {
+    /// The stream appended to.
+    pub stream_id: String,
+    /// What the append expects of the stream.
+    pub expected: ExpectedVersion,
+    /// The events, in order.
+    pub events: Vec<super::NewEvent>,
+}

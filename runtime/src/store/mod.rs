@@ -18,10 +18,10 @@ mod memory;
 mod records;
 pub mod sql;
 
-pub use contract::{BoxFuture, EventStore};
+pub use contract::{BoxFuture, EventStore, append_one_at_a_time};
 pub use error::StoreError;
 pub use event::{LogEvent, NewEvent, RawEvent, StoredEvent};
-pub use expected::{AppendOutcome, ExpectedVersion};
+pub use expected::{AppendOutcome, ExpectedVersion, StreamAppend};
 pub use ext::EventStoreExt;
 pub use fold::{FoldedLog, LogFold, LogFolded, StreamFold};
 pub use head::Head;

@@ -46,7 +46,7 @@ use eventsmith_runtime::store::batch::PendingAppend;
 use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
-    NewEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+    NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold, append_one_at_a_time,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
@@ -278,6 +278,31 @@ impl EventStore for PostgresStore {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
         Box::pin(self.append_events(stream_id, expected, events))
+    }
+
+    /// One transaction and one `COPY` for all (when the role may insert into the table);
+    /// when an append is refused, nothing of it is written and they go one at a time.
+    fn append_streams(&self, appends: Vec<StreamAppend>) -> BoxFuture<'_, Vec<Result<AppendOutcome, StoreError>>> {
+        Box::pin(async move {
+            let together = appends.len() > 1
+                && self.shared.db.can_insert()
+                && appends.iter().all(|append| {
+                    !append.events.is_empty() && Self::check_append(&append.stream_id, &append.events).is_ok()
+                });
+            if together {
+                match self.shared.db.append_streams_copy(&appends).await {
+                    Ok(outcomes) => {
+                        if let Some(&last) = outcomes.iter().filter_map(|outcome| outcome.positions.last()).max() {
+                            self.shared.head.advance(last);
+                        }
+                        return outcomes.into_iter().map(Ok).collect();
+                    }
+                    Err(Some(failure)) => return vec![Err(failure)],
+                    Err(None) => {}
+                }
+            }
+            append_one_at_a_time(self, appends).await
+        })
     }
 
     fn append_inline<'a>(

@@ -1,11 +1,12 @@
 //! Appending: the group commit of the appends that wait for the write connection, and one
 //! append's checks (expected version, exact retries, duplicate ids) inside its savepoint.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use eventsmith_runtime::store::batch::{PendingAppend, fail_all};
 use eventsmith_runtime::store::sql::InlineWork;
-use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError};
+use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError, StreamAppend};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{backend, from_micros, micros, sqlite, to_i64, to_u64};
@@ -83,20 +84,7 @@ pub(crate) fn commit_appends(connection: &mut Connection, batch: Vec<PendingAppe
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for append in &batch {
-        let outcome = match transaction.savepoint() {
-            Ok(mut savepoint) => {
-                let outcome = append_in(&savepoint, &append.stream_id, append.expected, &append.events);
-                if outcome.as_ref().is_ok_and(|outcome| !outcome.already_stored) {
-                    savepoint.commit().map_err(|error| sqlite("append", error)).and(outcome)
-                } else {
-                    // Dropping the savepoint rolls it back: a refused append leaves nothing.
-                    savepoint.set_drop_behavior(rusqlite::DropBehavior::Rollback);
-                    outcome
-                }
-            }
-            Err(error) => Err(sqlite("append", error)),
-        };
-        outcomes.push(outcome);
+        outcomes.push(in_savepoint(&mut transaction, &append.stream_id, append.expected, None, &append.events));
     }
     match transaction.commit() {
         Ok(()) => {
@@ -106,6 +94,93 @@ pub(crate) fn commit_appends(connection: &mut Connection, batch: Vec<PendingAppe
         }
         // Nothing of the batch was committed.
         Err(error) => fail_all(batch, &sqlite("append", error)),
+    }
+}
+
+/// One append in a savepoint of its own: a refused append (or an exact retry, which writes
+/// nothing) rolls back alone. `actual` is the stream's version, when known.
+fn in_savepoint(
+    transaction: &mut rusqlite::Transaction<'_>,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    actual: Option<u64>,
+    events: &[NewEvent],
+) -> Result<AppendOutcome, StoreError> {
+    let mut savepoint = transaction.savepoint().map_err(|error| sqlite("append", error))?;
+    let outcome = match actual {
+        Some(actual) => append_at(&savepoint, stream_id, expected, actual, events),
+        None => append_in(&savepoint, stream_id, expected, events),
+    };
+    if outcome.as_ref().is_ok_and(|outcome| !outcome.already_stored) {
+        savepoint.commit().map_err(|error| sqlite("append", error)).and(outcome)
+    } else {
+        // Dropping the savepoint rolls it back: a refused append leaves nothing.
+        savepoint.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+        outcome
+    }
+}
+
+/// The versions of `streams` (0 for none), read by one statement.
+fn versions(transaction: &Connection, streams: &[&str]) -> Result<HashMap<String, u64>, StoreError> {
+    let failed = |error| sqlite("append", error);
+    let list = serde_json::to_string(streams).map_err(|error| backend("append", false, error))?;
+    let mut statement = transaction
+        .prepare_cached(
+            "SELECT value, (SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = value)
+             FROM json_each(?1)",
+        )
+        .map_err(failed)?;
+    let rows =
+        statement.query_map([list], |row| Ok((row.get::<_, String>(0)?, to_u64(row.get(1)?)))).map_err(failed)?;
+    rows.collect::<Result<_, _>>().map_err(failed)
+}
+
+/// Commits `appends` in order in one `BEGIN IMMEDIATE` transaction until one is refused:
+/// those before it are committed, none after it is tried. The streams' versions are read
+/// by one statement first; an append of one event needs no savepoint (its insert is
+/// written whole or not at all), a longer one has its own.
+pub(crate) fn commit_streams(
+    connection: &mut Connection,
+    appends: &[StreamAppend],
+) -> Vec<Result<AppendOutcome, StoreError>> {
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(transaction) => transaction,
+        Err(error) => return vec![Err(sqlite("append", error))],
+    };
+    let mut streams: Vec<&str> = appends.iter().map(|append| append.stream_id.as_str()).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    let mut versions = match versions(&transaction, &streams) {
+        Ok(versions) => versions,
+        Err(error) => return vec![Err(error)],
+    };
+    let mut outcomes = Vec::with_capacity(appends.len());
+    for append in appends {
+        let actual = versions.get(&append.stream_id).copied();
+        let outcome = match append.events.len() {
+            0 => Err(StoreError::EmptyAppend { stream_id: append.stream_id.clone() }),
+            1 => match actual {
+                Some(actual) => append_at(&transaction, &append.stream_id, append.expected, actual, &append.events),
+                None => append_in(&transaction, &append.stream_id, append.expected, &append.events),
+            },
+            _ => in_savepoint(&mut transaction, &append.stream_id, append.expected, actual, &append.events),
+        };
+        match &outcome {
+            Ok(written) if !written.already_stored => {
+                versions.insert(append.stream_id.clone(), written.first_version + written.positions.len() as u64 - 1);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                outcomes.push(outcome);
+                break;
+            }
+        }
+        outcomes.push(outcome);
+    }
+    match transaction.commit() {
+        Ok(()) => outcomes,
+        // Nothing was committed: as if the first append had failed.
+        Err(error) => vec![Err(sqlite("append", error))],
     }
 }
 
@@ -161,7 +236,17 @@ fn append_in(
         .prepare_cached("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1")
         .and_then(|mut statement| statement.query_row([stream_id], |row| row.get(0)))
         .map_err(|error| sqlite("append", error))?;
-    let actual = to_u64(actual);
+    append_at(transaction, stream_id, expected, to_u64(actual), events)
+}
+
+/// [`append_in`] with the stream's version known (`actual`).
+fn append_at(
+    transaction: &Connection,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    actual: u64,
+    events: &[NewEvent],
+) -> Result<AppendOutcome, StoreError> {
     if !expected.admits(actual) {
         return match earlier_append(transaction, stream_id, events)? {
             Some(outcome) => Ok(outcome),

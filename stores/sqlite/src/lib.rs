@@ -34,7 +34,7 @@ use eventsmith_runtime::store::batch::PendingAppend;
 use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
-    LogFolded, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+    LogFolded, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
@@ -310,6 +310,19 @@ impl EventStore for SqliteStore {
             Location::Memory => Ok(None),
         };
         Box::pin(std::future::ready(identity))
+    }
+
+    fn append_streams(&self, appends: Vec<StreamAppend>) -> BoxFuture<'_, Vec<Result<AppendOutcome, StoreError>>> {
+        Box::pin(async move {
+            let shared = Arc::clone(&self.shared);
+            // After the group commits waiting for the connection: one transaction for all.
+            let outcomes = blocking(move || Ok(append::commit_streams(&mut lock(&shared.writer), &appends))).await;
+            let outcomes = outcomes.unwrap_or_else(|error| vec![Err(error)]);
+            if let Some(last) = outcomes.iter().filter_map(|outcome| outcome.as_ref().ok()?.positions.last()).max() {
+                self.shared.head.advance(*last);
+            }
+            outcomes
+        })
     }
 
     fn read_stream<'a>(

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use deadpool_postgres::Object;
-use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError};
+use eventsmith_runtime::store::{AppendOutcome, ExpectedVersion, NewEvent, StoreError, StreamAppend};
 use futures_util::pin_mut;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
@@ -145,5 +145,157 @@ impl Db {
             recorded_at: now,
             already_stored: false,
         })
+    }
+}
+
+/// One append of a multi-stream `COPY`, with the versions it takes.
+struct Placed<'a> {
+    append: &'a StreamAppend,
+    first_version: u64,
+}
+
+impl Db {
+    /// Appends to several streams in one transaction: under the store-wide lock, every
+    /// stream's version read at once and each append's expectation checked in order (a
+    /// later append to a stream after the earlier ones), the events of all written by one
+    /// binary `COPY`, their positions read back and one notification sent.
+    ///
+    /// # Errors
+    /// `Err(None)` when an append is refused (a version that does not hold, an id already
+    /// stored): nothing is written, and the caller appends one at a time, which says which
+    /// and acknowledges exact retries. `Err(Some(error))` for a failure.
+    pub(crate) async fn append_streams_copy(
+        &self,
+        appends: &[StreamAppend],
+    ) -> Result<Vec<AppendOutcome>, Option<StoreError>> {
+        let transaction = Transaction::adopt(self.client("append").await.map_err(Some)?);
+        match self.streams_copy_in_transaction(transaction.client(), appends).await {
+            Ok(outcomes) => {
+                transaction.release();
+                Ok(outcomes)
+            }
+            Err(refusal) => {
+                transaction.end("ROLLBACK", "append").await.map_err(Some)?;
+                Err(match refusal {
+                    CopyRefusal::Store(error) => Some(error),
+                    CopyRefusal::Conflict(_) | CopyRefusal::Duplicate => None,
+                })
+            }
+        }
+    }
+
+    async fn streams_copy_in_transaction(
+        &self,
+        client: &Object,
+        appends: &[StreamAppend],
+    ) -> Result<Vec<AppendOutcome>, CopyRefusal> {
+        let failed = |error: tokio_postgres::Error| CopyRefusal::Store(backend("append", error));
+        let mut streams: Vec<&str> = appends.iter().map(|append| append.stream_id.as_str()).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
+        let heads = client
+            .prepare_cached(
+                "SELECT s.stream_id, coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.stream_id), 0) \
+                 FROM unnest($1::text[]) AS s(stream_id)",
+            )
+            .await
+            .map_err(failed)?;
+        // The log's last position and the commit time, under the lock: every position after
+        // it is this transaction's, drawn in the order of the rows copied.
+        let end = client
+            .prepare_cached("SELECT coalesce(max(position), 0), clock_timestamp() FROM events")
+            .await
+            .map_err(failed)?;
+        let (lock_params, heads_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+            ([&self.lock], [&streams]);
+        let (_, _, rows, end) = tokio::try_join!(
+            client.batch_execute("BEGIN"),
+            client.execute(&lock, &lock_params),
+            client.query(&heads, &heads_params),
+            client.query_one(&end, &[]),
+        )
+        .map_err(failed)?;
+        let (after, now): (i64, SystemTime) = (end.get(0), end.get(1));
+        let mut versions: std::collections::HashMap<&str, u64> =
+            rows.iter().map(|row| (row.get::<_, &str>(0), to_u64(row.get(1)))).collect();
+        let mut placed = Vec::with_capacity(appends.len());
+        for append in appends {
+            let version = versions.entry(append.stream_id.as_str()).or_insert(0);
+            if !append.expected.admits(*version) {
+                return Err(CopyRefusal::Conflict(*version));
+            }
+            placed.push(Placed { append, first_version: *version + 1 });
+            *version += append.events.len() as u64;
+        }
+        let sink = client
+            .copy_in(
+                "COPY events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata, \
+                 recorded_at) FROM STDIN BINARY",
+            )
+            .await
+            .map_err(failed)?;
+        let types = [
+            Type::UUID,
+            Type::TEXT,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::BYTEA,
+            Type::BYTEA,
+            Type::TIMESTAMPTZ,
+        ];
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        pin_mut!(writer);
+        let copy_failed = |error: tokio_postgres::Error| {
+            if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                CopyRefusal::Duplicate
+            } else {
+                CopyRefusal::Store(backend("append", error))
+            }
+        };
+        for Placed { append, first_version } in &placed {
+            for (offset, event) in append.events.iter().enumerate() {
+                let version = to_i64(first_version + offset as u64);
+                let event_version = i32::try_from(event.event_version).unwrap_or(i32::MAX);
+                let metadata = encode_metadata(&event.metadata).map_err(CopyRefusal::Store)?;
+                let row: [&(dyn ToSql + Sync); 9] = [
+                    &event.id,
+                    &append.stream_id,
+                    &version,
+                    &event.namespace.as_deref(),
+                    &event.event_type.as_ref(),
+                    &event_version,
+                    &event.payload,
+                    &metadata,
+                    &now,
+                ];
+                writer.as_mut().write(&row).await.map_err(copy_failed)?;
+            }
+        }
+        writer.finish().await.map_err(copy_failed)?;
+        // The rows' positions, in the order they were copied.
+        let positions = client
+            .prepare_cached(
+                "SELECT array_agg(position ORDER BY position), pg_notify($2, max(position)::text) \
+                 FROM events WHERE position > $1",
+            )
+            .await
+            .map_err(failed)?;
+        let params: [&(dyn ToSql + Sync); 2] = [&after, &self.channel];
+        let (row, ()) =
+            tokio::try_join!(client.query_one(&positions, &params), client.batch_execute("COMMIT")).map_err(failed)?;
+        let positions: Vec<i64> = row.get(0);
+        let mut positions = positions.into_iter().map(to_u64);
+        Ok(placed
+            .iter()
+            .map(|placed| AppendOutcome {
+                first_version: placed.first_version,
+                positions: positions.by_ref().take(placed.append.events.len()).collect(),
+                recorded_at: now,
+                already_stored: false,
+            })
+            .collect())
     }
 }
