@@ -13,7 +13,7 @@ use crate::open::{Access, open};
 use crate::{Cli, Command};
 
 /// Events read from the store at a time.
-const PAGE: usize = 1000;
+pub(crate) const PAGE: usize = 1000;
 
 /// Events an import appends together (whole runs of a stream's lines).
 const IMPORT_BATCH: usize = 32_768;
@@ -54,13 +54,14 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Show { stream } => show(&*store, &stream, json).await,
         Command::Log { from, limit, follow } => log(&*store, from, limit, follow, json).await,
         Command::Stats => stats(&*store, json).await,
+        Command::Trace { correlation } => crate::trace::trace(&*store, correlation, json).await,
         Command::Export { from, output } => export(&*store, from, output.as_deref()).await,
         Command::Import { input } => import(store, input.as_deref()).await,
     }
 }
 
 /// Standard output, buffered; a closed pipe (`| head`) ends the command quietly.
-fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
+pub(crate) fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
     BufWriter::new(std::io::stdout().lock())
 }
 
@@ -99,7 +100,7 @@ fn print_event(out: &mut impl Write, event: StoredEvent, json: bool, verbose: bo
 }
 
 /// A write that failed because the reader went away is the end of the output, not an error.
-fn quiet_on_closed_pipe(result: Result<(), Failure>) -> Result<(), Failure> {
+pub(crate) fn quiet_on_closed_pipe(result: Result<(), Failure>) -> Result<(), Failure> {
     match result {
         Err(Failure(message)) if message.contains("Broken pipe") => Ok(()),
         other => other,
@@ -156,7 +157,7 @@ async fn log(store: &dyn EventStore, from: u64, limit: Option<u64>, follow: bool
     quiet_on_closed_pipe(out.flush().map_err(Failure::from))
 }
 
-fn progress(length: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress(length: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(length);
     let template = format!("{what} {{wide_bar}} {{pos}}/{{len}} events, {{per_sec}}, {{eta}} left");
     if let Ok(style) = ProgressStyle::with_template(&template) {

@@ -14,6 +14,7 @@ mod commands;
 mod line;
 mod open;
 mod time;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -68,6 +69,12 @@ enum Command {
     },
     /// The log's head and its events per type and version.
     Stats,
+    /// What one request caused: the events of a correlation id, as a tree by causation
+    /// (each event under the command or event that caused it).
+    Trace {
+        /// The correlation id (the first command's id, unless the caller gave one).
+        correlation: uuid::Uuid,
+    },
     /// Writes the log as JSON Lines (one event per line, in commit order) to standard
     /// output or a file, with a progress bar on standard error.
     Export {

@@ -260,3 +260,45 @@ async fn a_resumed_export_and_a_malformed_line() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("imported 1 events (4 were there already)"));
     assert_same_log(&store, &events).await;
 }
+
+/// A request's events under what caused them: a command's two events, an event a reaction
+/// appended in another stream because of the first, and one caused by that one.
+#[tokio::test]
+async fn trace_draws_a_requests_events_by_causation() {
+    let path = temp_file("trace.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (request, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let caused = |event_type: &'static str, cause: uuid::Uuid| {
+        let mut event = event(event_type, "{}");
+        event.metadata = Metadata { correlation_id: Some(request), causation_id: Some(cause), ..Metadata::default() };
+        event
+    };
+    let (placed, approved) = (caused("OrderPlaced", request), caused("OrderApproved", request));
+    let requested = caused("ShipmentRequested", placed.id);
+    let booked = caused("CarrierBooked", requested.id);
+    let mut unrelated = event("OrderPlaced", "{}");
+    unrelated.metadata.correlation_id = Some(other);
+    store.append("Order-1", ExpectedVersion::NoStream, vec![placed, approved]).await.unwrap();
+    store.append("Order-2", ExpectedVersion::NoStream, vec![unrelated]).await.unwrap();
+    store.append("Shipment-1", ExpectedVersion::NoStream, vec![requested.clone()]).await.unwrap();
+    store.append("Shipment-1", ExpectedVersion::Exact(1), vec![booked]).await.unwrap();
+
+    let request_text = request.to_string();
+    let text = succeeded(&eventsmith(&["--store", arg(&path), "trace", &request_text], None));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("correlation {request}: 4 events"));
+    assert_eq!(lines[1], format!("request {request}"));
+    assert!(lines[2].starts_with("├─ 1  Order-1 v1  OrderPlaced v1"), "{text}");
+    assert!(lines[3].starts_with("│  └─ 4  Shipment-1 v1  ShipmentRequested v1"), "{text}");
+    assert!(lines[4].starts_with("│     └─ 5  Shipment-1 v2  CarrierBooked v1"), "{text}");
+    assert!(lines[5].starts_with("└─ 2  Order-1 v2  OrderApproved v1"), "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
+
+    let json = json_lines(&succeeded(&eventsmith(&["--store", arg(&path), "--json", "trace", &request_text], None)));
+    assert_eq!(json.len(), 4);
+    assert_eq!(json[2]["event_type"], "ShipmentRequested");
+    assert_eq!((json[2]["caused_by_event"].as_bool(), json[0]["caused_by_event"].as_bool()), (Some(true), Some(false)));
+
+    let stderr = failed(&eventsmith(&["--store", arg(&path), "trace", &uuid::Uuid::now_v7().to_string()], None));
+    assert!(stderr.contains("no event has the correlation id"), "{stderr}");
+}
