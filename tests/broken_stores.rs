@@ -7,7 +7,7 @@ use std::time::Duration;
 use eventsmith::conformance;
 use eventsmith::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogFold, MemoryStore,
-    NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold,
+    NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold, StreamInfo,
 };
 
 /// Which one mistake the store makes.
@@ -44,6 +44,8 @@ enum Mistake {
     OutcomeTimeDiffers,
     /// Appends to several streams go on after a refused one.
     StreamsGoOnAfterARefusal,
+    /// Lists streams from the `after` of a page, not after it.
+    StreamPagesRepeatTheirStart,
 }
 
 struct Broken {
@@ -131,6 +133,25 @@ impl EventStore for Broken {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
         Box::pin(self.append_broken(stream_id, expected, events))
+    }
+
+    fn streams<'a>(
+        &'a self,
+        prefix: &'a str,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StreamInfo>, StoreError>> {
+        Box::pin(async move {
+            let mut streams = eventsmith::store::streams_from_log(self, prefix, after, limit).await?;
+            if self.mistake == Mistake::StreamPagesRepeatTheirStart
+                && let Some(after) = after
+            {
+                let start = eventsmith::store::streams_from_log(self, after, None, 1).await?;
+                streams.splice(0..0, start.into_iter().filter(|stream| stream.stream_id == after));
+                streams.truncate(limit);
+            }
+            Ok(streams)
+        })
     }
 
     fn append_streams(&self, appends: Vec<StreamAppend>) -> BoxFuture<'_, Vec<Result<AppendOutcome, StoreError>>> {
@@ -270,6 +291,7 @@ rejected_by! {
     appends_that_claim_to_follow_any_other: AlwaysFollows by appends_say_which_follows_directly;
     an_outcome_with_another_commit_time: OutcomeTimeDiffers by append_and_read_back_byte_identical;
     appends_to_streams_past_a_refusal: StreamsGoOnAfterARefusal by appends_to_several_streams_go_in_order;
+    stream_pages_that_repeat_their_start: StreamPagesRepeatTheirStart by streams_are_listed_by_prefix_in_byte_order;
 }
 
 /// The store with no mistake passes every one of those behaviours: the failures above are

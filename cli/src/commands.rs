@@ -51,6 +51,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     let store = open(&cli, access).await?;
     let json = cli.json;
     match cli.command {
+        Command::Streams { prefix, after, limit } => streams(&*store, &prefix, after, limit, json).await,
         Command::Show { stream } => show(&*store, &stream, json).await,
         Command::Log { from, limit, follow } => log(&*store, from, limit, follow, json).await,
         Command::Stats => stats(&*store, json).await,
@@ -105,6 +106,38 @@ pub(crate) fn quiet_on_closed_pipe(result: Result<(), Failure>) -> Result<(), Fa
         Err(Failure(message)) if message.contains("Broken pipe") => Ok(()),
         other => other,
     }
+}
+
+async fn streams(
+    store: &dyn EventStore,
+    prefix: &str,
+    mut after: Option<String>,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut out = stdout();
+    let mut left = limit.unwrap_or(usize::MAX);
+    while left > 0 {
+        let page = store.streams(prefix, after.as_deref(), PAGE.min(left)).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.stream_id.clone());
+        left -= page.len();
+        for stream in page {
+            let last_recorded_at = crate::time::rfc3339(stream.last_recorded_at);
+            let written = if json {
+                let line = serde_json::json!({
+                    "stream_id": stream.stream_id,
+                    "version": stream.version,
+                    "last_recorded_at": last_recorded_at,
+                });
+                writeln!(out, "{line}")
+            } else {
+                writeln!(out, "{}  {} events  last {last_recorded_at}", stream.stream_id, stream.version)
+            };
+            quiet_on_closed_pipe(written.map_err(Failure::from))?;
+        }
+    }
+    quiet_on_closed_pipe(out.flush().map_err(Failure::from))
 }
 
 async fn show(store: &dyn EventStore, stream: &str, json: bool) -> Result<(), Failure> {

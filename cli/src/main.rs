@@ -50,6 +50,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The streams, in the byte order of their ids: each with its number of events and
+    /// when its last one was committed.
+    Streams {
+        /// Only the streams whose ids start with this, e.g. `Order-`.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only the streams after this id (the last one of a page before).
+        #[arg(long)]
+        after: Option<String>,
+        /// At most this many streams (all when not given).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// The events of one stream, with their envelopes and payloads.
     Show {
         /// The stream, e.g. `Order-42`.

@@ -302,3 +302,22 @@ async fn trace_draws_a_requests_events_by_causation() {
     let stderr = failed(&eventsmith(&["--store", arg(&path), "trace", &uuid::Uuid::now_v7().to_string()], None));
     assert!(stderr.contains("no event has the correlation id"), "{stderr}");
 }
+
+#[tokio::test]
+async fn streams_are_listed_by_prefix_with_their_lengths() {
+    let (path, _) = sqlite_seeded().await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.append("Invoice-1", ExpectedVersion::NoStream, vec![event("InvoiceSent", "{}")]).await.unwrap();
+    let text = succeeded(&eventsmith(&["--store", arg(&path), "streams"], None));
+    let ids: Vec<&str> = text.lines().map(|line| line.split_whitespace().next().unwrap()).collect();
+    assert_eq!(ids, ["Invoice-1", "Order-1", "Order-2"]);
+    assert!(text.contains("Order-1  4 events  last 20"), "{text}");
+    let orders = json_lines(&succeeded(&eventsmith(
+        &["--store", arg(&path), "--json", "streams", "--prefix", "Order-", "--after", "Order-1"],
+        None,
+    )));
+    assert_eq!(orders.len(), 1);
+    assert_eq!((orders[0]["stream_id"].as_str(), orders[0]["version"].as_u64()), (Some("Order-2"), Some(1)));
+    let first = succeeded(&eventsmith(&["--store", arg(&path), "streams", "--limit", "1"], None));
+    assert_eq!(first.lines().count(), 1);
+}

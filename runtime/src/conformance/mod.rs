@@ -35,7 +35,8 @@ pub use read::{
     a_concurrent_reader_never_skips, folding_a_stream_sees_what_reading_it_returns,
     folding_the_log_sees_what_reading_it_returns, global_order_is_commit_order,
     hostile_identifiers_are_kept_exactly_or_refused, missing_streams_read_empty, reads_filter_by_type,
-    reads_from_the_middle, subscribers_hear_of_appends, the_head_is_the_last_position,
+    reads_from_the_middle, streams_are_listed_by_prefix_in_byte_order, subscribers_hear_of_appends,
+    the_head_is_the_last_position,
 };
 pub use records::{checkpoints_round_trip, snapshots_round_trip};
 
@@ -69,6 +70,7 @@ macro_rules! conformance_suite {
             appends_to_several_streams_go_in_order,
             appends_say_which_follows_directly,
             missing_streams_read_empty,
+            streams_are_listed_by_prefix_in_byte_order,
             the_head_is_the_last_position,
             subscribers_hear_of_appends,
             checkpoints_round_trip,

@@ -162,6 +162,43 @@ pub async fn folding_the_log_sees_what_reading_it_returns<S: EventStore>(store: 
     assert_eq!(folded, LogFolded { folded: 2, stopped: true });
 }
 
+/// Streams are listed by prefix, in the byte order of their ids (`z` before `é`), each with
+/// its version and its last event's commit time, in pages that go on after the last id of
+/// the page before. (Fails a store whose pages start at their `after` or lose it.)
+pub async fn streams_are_listed_by_prefix_in_byte_order<S: EventStore>(store: S) {
+    let prefix = unique_stream("list");
+    let id = |suffix: &str| format!("{prefix}-{suffix}");
+    for (suffix, events) in [("b", 2), ("\u{e9}", 1), ("a", 1), ("z", 1), ("c", 2)] {
+        store.append(&id(suffix), ExpectedVersion::NoStream, numbered(events)).await.expect("append");
+    }
+    store.append(&id("c"), ExpectedVersion::Exact(2), numbered(1)).await.expect("append");
+    store.append(&format!("{prefix}x"), ExpectedVersion::NoStream, numbered(1)).await.expect("append");
+    store.append(&unique_stream("unlisted"), ExpectedVersion::NoStream, numbered(1)).await.expect("append");
+
+    let all = store.streams(&format!("{prefix}-"), None, 100).await.expect("list");
+    let listed: Vec<(&str, u64)> = all.iter().map(|stream| (stream.stream_id.as_str(), stream.version)).collect();
+    let expected = [(id("a"), 1), (id("b"), 2), (id("c"), 3), (id("z"), 1), (id("\u{e9}"), 1)];
+    let expected: Vec<(&str, u64)> = expected.iter().map(|(id, version)| (id.as_str(), *version)).collect();
+    assert_eq!(listed, expected);
+    for stream in &all {
+        let last = store.read_stream(&stream.stream_id, stream.version, 1).await.expect("read");
+        assert_eq!(stream.last_recorded_at, last[0].recorded_at, "{}: its last event's commit time", stream.stream_id);
+    }
+    let mut paged = Vec::new();
+    let mut after = None;
+    for _ in 0..=all.len() {
+        let page = store.streams(&format!("{prefix}-"), after.as_deref(), 2).await.expect("list");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.stream_id.clone());
+        paged.extend(page);
+    }
+    assert_eq!(paged, all, "pages after the last id of the page before");
+    let wider = store.streams(&prefix, Some(&id("z")), 100).await.expect("list");
+    let wider: Vec<&str> = wider.iter().map(|stream| stream.stream_id.as_str()).collect();
+    assert_eq!(wider, [id("\u{e9}"), format!("{prefix}x")], "after the last of the narrower prefix");
+}
+
 /// A stream without events reads as empty, not as an error.
 pub async fn missing_streams_read_empty<S: EventStore>(store: S) {
     assert!(store.read_stream(&unique_stream("missing"), 1, 10).await.expect("read").is_empty());

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::sql::InlineWork;
 use super::{
     AppendOutcome, Capabilities, Checkpoint, ExpectedVersion, FoldedLog, LogFold, LogFolded, NewEvent, Snapshot,
-    StoreError, StoredEvent, StreamAppend, StreamFold,
+    StoreError, StoredEvent, StreamAppend, StreamFold, StreamInfo,
 };
 
 /// [`EventStore::append_streams`] as separate appends, one after the other: its default, and
@@ -29,6 +29,68 @@ pub async fn append_one_at_a_time<S: EventStore + ?Sized>(
         }
     }
     outcomes
+}
+
+/// [`EventStore::streams`] from a read of the whole log, keeping only the first `limit`
+/// streams it finds: the default for stores without an index of their streams.
+///
+/// # Errors
+/// A read of the log that fails.
+pub async fn streams_from_log<S: EventStore + ?Sized>(
+    store: &S,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<StreamInfo>, StoreError> {
+    let mut found: std::collections::BTreeMap<String, StreamInfo> = std::collections::BTreeMap::new();
+    let mut next = 1;
+    loop {
+        let page = store.read_all(next, 1000, &[]).await?;
+        let Some(last) = page.last() else { break };
+        next = last.position + 1;
+        for event in page {
+            let wanted =
+                event.stream_id.starts_with(prefix) && after.is_none_or(|after| event.stream_id.as_str() > after);
+            if !wanted {
+                continue;
+            }
+            if let Some(stream) = found.get_mut(&event.stream_id) {
+                (stream.version, stream.last_recorded_at) = (event.stream_version, event.recorded_at);
+                continue;
+            }
+            let past_the_last =
+                found.len() >= limit && found.last_key_value().is_some_and(|(last, _)| event.stream_id > *last);
+            if past_the_last {
+                continue;
+            }
+            let info = StreamInfo {
+                stream_id: event.stream_id.clone(),
+                version: event.stream_version,
+                last_recorded_at: event.recorded_at,
+            };
+            found.insert(event.stream_id, info);
+            if found.len() > limit {
+                found.pop_last();
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// The first string after every string that starts with `prefix` (its last character
+/// moved to the next), for a range scan of a prefix; `None` for the empty prefix, or when
+/// no such character exists.
+#[must_use]
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// A future returned by an [`EventStore`]: boxed, so that the trait is object-safe and an
@@ -85,6 +147,24 @@ pub trait EventStore: Send + Sync + 'static {
     /// one at a time.
     fn append_streams(&self, appends: Vec<StreamAppend>) -> BoxFuture<'_, Vec<Result<AppendOutcome, StoreError>>> {
         Box::pin(append_one_at_a_time(self, appends))
+    }
+
+    /// The streams whose ids start with `prefix`, in the byte order of their ids, from the
+    /// first after `after` (`None`: from the first), at most `limit`: to page through them,
+    /// pass the last id of a page as the next page's `after`.
+    ///
+    /// The default reads the whole log ([`streams_from_log`]); SQLite and PostgreSQL read
+    /// their table.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn streams<'a>(
+        &'a self,
+        prefix: &'a str,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StreamInfo>, StoreError>> {
+        Box::pin(streams_from_log(self, prefix, after, limit))
     }
 
     /// Reads up to `max_count` events of `stream_id` from stream version `from_version` on.

@@ -18,7 +18,7 @@ mod memory;
 mod records;
 pub mod sql;
 
-pub use contract::{BoxFuture, EventStore, append_one_at_a_time};
+pub use contract::{BoxFuture, EventStore, append_one_at_a_time, prefix_end, streams_from_log};
 pub use error::StoreError;
 pub use event::{LogEvent, NewEvent, RawEvent, StoredEvent};
 pub use expected::{AppendOutcome, ExpectedVersion, StreamAppend};
@@ -26,4 +26,4 @@ pub use ext::EventStoreExt;
 pub use fold::{FoldedLog, LogFold, LogFolded, StreamFold};
 pub use head::Head;
 pub use memory::MemoryStore;
-pub use records::{Capabilities, Checkpoint, Snapshot};
+pub use records::{Capabilities, Checkpoint, Snapshot, StreamInfo};

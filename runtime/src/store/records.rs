@@ -40,3 +40,14 @@ pub struct Checkpoint {
     /// The serialized read model after that event, for a persisted projection.
     pub state: Option<Vec<u8>>,
 }
+
+/// A stream, as [`EventStore::streams`](super::EventStore::streams) lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Its id.
+    pub stream_id: String,
+    /// Its version: the stream version of its last event, which is its number of events.
+    pub version: u64,
+    /// When its last event was committed.
+    pub last_recorded_at: std::time::SystemTime,
+}

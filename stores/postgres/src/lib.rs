@@ -46,7 +46,7 @@ use eventsmith_runtime::store::batch::PendingAppend;
 use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
-    NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold, append_one_at_a_time,
+    NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold, StreamInfo, append_one_at_a_time,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
@@ -333,6 +333,15 @@ impl EventStore for PostgresStore {
         max_count: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
         Box::pin(self.shared.db.read_stream(stream_id, from_version, max_count))
+    }
+
+    fn streams<'a>(
+        &'a self,
+        prefix: &'a str,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StreamInfo>, StoreError>> {
+        Box::pin(self.shared.db.streams(prefix, after, limit))
     }
 
     fn read_all<'a>(

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use eventsmith_runtime::recorded::Metadata;
 use eventsmith_runtime::store::{
     Checkpoint, FoldedLog, LogEvent, LogFold, LogFolded, RawEvent, Snapshot, StoreError, StoredEvent, StreamFold,
+    StreamInfo,
 };
 use futures_util::TryStreamExt;
 use tokio_postgres::Row;
@@ -67,6 +68,24 @@ impl Db {
         let rows =
             self.rows("read a stream", &sql, &[&stream_id, &to_i64(from_version), &to_i64(max_count as u64)]).await?;
         rows.iter().map(stored_event).collect()
+    }
+
+    /// The streams of `prefix` in byte order (`COLLATE "C"`, whatever the database's): the
+    /// table is read whole for each page, as the index is in the column's collation.
+    pub(crate) async fn streams(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>, StoreError> {
+        let sql = "SELECT stream_id, max(stream_version), (array_agg(recorded_at ORDER BY stream_version DESC))[1] \
+                   FROM events WHERE starts_with(stream_id, $1) AND ($2::text IS NULL OR stream_id COLLATE \"C\" > $2) \
+                   GROUP BY stream_id ORDER BY stream_id COLLATE \"C\" LIMIT $3";
+        let rows = self.rows("list the streams", sql, &[&prefix, &after, &to_i64(limit as u64)]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| StreamInfo { stream_id: row.get(0), version: to_u64(row.get(1)), last_recorded_at: row.get(2) })
+            .collect())
     }
 
     pub(crate) async fn read_all(

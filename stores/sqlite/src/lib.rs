@@ -34,7 +34,7 @@ use eventsmith_runtime::store::batch::PendingAppend;
 use eventsmith_runtime::store::sql::InlineWork;
 use eventsmith_runtime::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, Head, LogFold,
-    LogFolded, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold,
+    LogFolded, NewEvent, RawEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold, StreamInfo, prefix_end,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
@@ -322,6 +322,19 @@ impl EventStore for SqliteStore {
                 self.shared.head.advance(*last);
             }
             outcomes
+        })
+    }
+
+    fn streams<'a>(
+        &'a self,
+        prefix: &'a str,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StreamInfo>, StoreError>> {
+        Box::pin(async move {
+            let (prefix, after, end) = (prefix.to_owned(), after.map(str::to_owned), prefix_end(prefix));
+            self.read(move |connection| read::streams(connection, &prefix, after.as_deref(), end.as_deref(), limit))
+                .await
         })
     }
 

@@ -2,7 +2,7 @@
 //! [`LogEvent`].
 
 use eventsmith_runtime::recorded::Metadata;
-use eventsmith_runtime::store::{LogEvent, StoreError, StoredEvent};
+use eventsmith_runtime::store::{LogEvent, StoreError, StoredEvent, StreamInfo};
 use uuid::Uuid;
 
 use crate::{from_micros, sqlite, to_u64};
@@ -61,4 +61,39 @@ pub(crate) fn collect(
     rows: impl Iterator<Item = rusqlite::Result<Result<StoredEvent, StoreError>>>,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     rows.map(|row| row.map_err(|error| sqlite("read", error))?).collect()
+}
+
+/// The streams from `prefix` up to `end` (the first id past the prefix), after `after`: one
+/// walk of the `(stream_id, stream_version)` index, in its (byte) order, stopped at `limit`
+/// streams. (With `MAX`, SQLite takes `recorded_at` from the row of the last version.)
+pub(crate) fn streams(
+    connection: &rusqlite::Connection,
+    prefix: &str,
+    after: Option<&str>,
+    end: Option<&str>,
+    limit: usize,
+) -> Result<Vec<StreamInfo>, StoreError> {
+    let read = |error| sqlite("list the streams", error);
+    let from = after.filter(|after| *after >= prefix);
+    let mut conditions = vec![if from.is_some() { "stream_id > ?1" } else { "stream_id >= ?1" }];
+    if end.is_some() {
+        conditions.push("stream_id < ?2");
+    }
+    let sql = format!(
+        "SELECT stream_id, MAX(stream_version), recorded_at FROM events WHERE {} GROUP BY stream_id \
+         ORDER BY stream_id LIMIT ?3",
+        conditions.join(" AND ")
+    );
+    let mut statement = connection.prepare_cached(&sql).map_err(read)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement
+        .query_map(rusqlite::params![from.unwrap_or(prefix), end, limit], |row| {
+            Ok(StreamInfo {
+                stream_id: row.get(0)?,
+                version: to_u64(row.get(1)?),
+                last_recorded_at: from_micros(row.get(2)?),
+            })
+        })
+        .map_err(read)?;
+    rows.collect::<Result<_, _>>().map_err(read)
 }
