@@ -46,11 +46,15 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
+pub(crate) async fn run(cli: Cli, builder: Option<eventsmith::AppBuilder>) -> Result<(), Failure> {
     let access = if matches!(cli.command, Command::Import { .. }) { Access::Write } else { Access::Read };
     let store = open(&cli, access).await?;
     let json = cli.json;
+    let app = |builder| build(builder, Arc::clone(&store));
     match cli.command {
+        Command::Verify => crate::domain::verify(&app(builder).await?, json).await,
+        Command::Rebuild { projection } => crate::domain::rebuild(&app(builder).await?, &projection, json).await,
+        Command::Projections => crate::domain::projections(&app(builder).await?, json).await,
         Command::Streams { prefix, after, limit } => streams(&*store, &prefix, after, limit, json).await,
         Command::Show { stream } => show(&*store, &stream, json).await,
         Command::Log { from, limit, follow } => log(&*store, from, limit, follow, json).await,
@@ -59,6 +63,21 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Export { from, output } => export(&*store, from, output.as_deref()).await,
         Command::Import { input } => import(store, input.as_deref()).await,
     }
+}
+
+/// The application on the store, its projections where their checkpoints are.
+async fn build(
+    builder: Option<eventsmith::AppBuilder>,
+    store: Arc<dyn EventStore>,
+) -> Result<eventsmith::App, Failure> {
+    let Some(builder) = builder else {
+        return Err(Failure::new(
+            "this command needs the application's domain: run it from the application's own binary, which calls \
+             `eventsmith_cli::run` with its `App` builder",
+        ));
+    };
+    let built = builder.shared_store(store).catch_up_at_build(false).build().await;
+    built.map_err(|error| Failure::new(format!("the application does not start: {error}")))
 }
 
 /// Standard output, buffered; a closed pipe (`| head`) ends the command quietly.

@@ -97,6 +97,9 @@ pub struct EventEnumInfo {
     pub namespace: &'static str,
     /// [`Event::TYPES`].
     pub types: &'static [EventType],
+    /// Decodes a stored payload (type name, version, bytes) with [`Event::decode`] and drops
+    /// it: whether the code still reads it, and why not.
+    pub check: fn(&str, u32, &[u8]) -> Result<(), DecodeError>,
 }
 
 impl EventEnumInfo {
@@ -108,6 +111,7 @@ impl EventEnumInfo {
             type_id: std::any::TypeId::of::<E>(),
             namespace: E::NAMESPACE,
             types: E::TYPES,
+            check: |event_type, event_version, payload| E::decode(event_type, event_version, payload).map(drop),
         }
     }
 

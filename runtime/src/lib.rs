@@ -58,7 +58,7 @@ pub mod __private;
 // The root holds what a domain and an application use; what the macros implement for them
 // (`Apply`, `Handle`, `VariantOf`, ...) and what a store implements stay in their modules.
 pub use aggregate::Aggregate;
-pub use app::{Answer, App, AppBuilder, Committed, Execution, Loaded};
+pub use app::{Answer, App, AppBuilder, Committed, Execution, Loaded, ProjectionStatus, Verification, VerifiedType};
 pub use command::Command;
 pub use envelope::{CommandEnvelope, Dispatched, DispatchedEvent, Envelope, QueryEnvelope};
 pub use error::{

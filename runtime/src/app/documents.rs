@@ -263,6 +263,14 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
         true
     }
 
+    fn stop(&self) -> Option<Arc<ProjectionStopped>> {
+        self.stopped()
+    }
+
+    fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move { Ok(self.documents.checkpoint(D::NAME).await?.position) })
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -18,6 +18,7 @@ mod query;
 mod replay;
 mod sql;
 mod stored;
+mod tools;
 mod worker;
 
 use crate::aggregate::{Aggregate, HandledBy};
@@ -38,6 +39,7 @@ pub use query::{Answerable, InDocuments, InMemory, InSql};
 use runner::{CommittedBatch, ProjectionRunner, Runner};
 pub use sql::{sql_reached, sql_stopped};
 pub use stored::StoredProjection;
+pub use tools::{ProjectionStatus, Verification, VerifiedType};
 
 /// How many events a load reads from the store at a time.
 const READ_PAGE: usize = 1024;
@@ -116,6 +118,8 @@ struct Inner {
     after_commit: Vec<Arc<dyn Runner>>,
     /// The workers that keep the stored projections up to date, when the app has them.
     workers: Option<worker::Workers>,
+    /// The event enums of the aggregates and projections, for [`App::verify`].
+    enums: Vec<EventEnumInfo>,
     cache: AggregateCache,
     documents: Option<Arc<dyn DocumentStore>>,
     sql: Option<Arc<dyn SqlStore>>,
@@ -149,6 +153,8 @@ pub struct AppBuilder {
     sql_projections: Vec<MakeSqlRunner>,
     /// The poll interval of the stored projections' workers, when they have workers.
     workers: Option<std::time::Duration>,
+    /// Whether `build` catches the projections up.
+    catch_up_at_build: bool,
 }
 
 /// Makes the runner of a document projection on the app's document store, with its batch.
@@ -176,6 +182,7 @@ impl App {
             sql: None,
             sql_projections: Vec::new(),
             workers: None,
+            catch_up_at_build: true,
         }
     }
 
@@ -516,6 +523,15 @@ impl AppBuilder {
         self
     }
 
+    /// Whether [`build`](Self::build) catches the projections up (default: yes). A tool that
+    /// only reads the store, lists the projections' checkpoints or rebuilds one by name
+    /// turns it off, so that it starts without replaying the log; the projections are then
+    /// where their checkpoints are (in memory: at the start, unless persisted).
+    pub fn catch_up_at_build(mut self, catch_up: bool) -> Self {
+        self.catch_up_at_build = catch_up;
+        self
+    }
+
     /// How many times a command is tried again after a version conflict (default 3).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
@@ -621,7 +637,7 @@ impl AppBuilder {
             }
             runner.restore(&*store).await?;
             // A worker catches its projection up as it starts: the build does not wait.
-            if self.workers.is_none() || !runner.stored() {
+            if self.catch_up_at_build && (self.workers.is_none() || !runner.stored()) {
                 match runner.catch_up(&*store).await {
                     Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                     Err(other) => return Err(other),
@@ -645,6 +661,7 @@ impl AppBuilder {
             projections,
             after_commit,
             workers,
+            enums: self.enums,
             cache,
             documents,
             sql,

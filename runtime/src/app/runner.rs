@@ -53,6 +53,11 @@ pub(crate) trait Runner: Send + Sync {
     fn stored(&self) -> bool {
         false
     }
+    /// The position up to which it has applied the log, as its checkpoint says (for a
+    /// stored one, its database's).
+    fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>>;
+    /// Why it stopped, if it did in this process.
+    fn stop(&self) -> Option<Arc<ProjectionStopped>>;
 }
 
 /// The events one append of this process committed, as the log holds them.
@@ -284,6 +289,15 @@ fn snapshot<P: Projection>(state: &mut RunnerState<P>) -> Result<Checkpoint, Err
 impl<P: Projection> Runner for ProjectionRunner<P> {
     fn name(&self) -> &'static str {
         P::NAME
+    }
+
+    fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
+        let position = self.checkpoint();
+        Box::pin(async move { Ok(position) })
+    }
+
+    fn stop(&self) -> Option<Arc<ProjectionStopped>> {
+        self.read().stopped.clone()
     }
 
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {

@@ -201,6 +201,14 @@ impl<P: SqlProjection> Runner for SqlRunner<P> {
         true
     }
 
+    fn stop(&self) -> Option<Arc<ProjectionStopped>> {
+        self.stopped()
+    }
+
+    fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move { Ok(self.sql.sql_checkpoint(P::NAME).await?) })
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
