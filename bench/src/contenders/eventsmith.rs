@@ -1,4 +1,5 @@
 //! eventsmith through its public API (`App::execute`, `App::load`, `EventStore::append`,
+//! `EventStore::append_streams` for the import,
 //! `#[projection]`s caught up by `App::builder().build()`), on any of its stores. Three
 //! variants: as configured by default (the aggregate cache on), with the cache off (every
 //! command loads its aggregate, as the peers' do), and without projections (case h's
@@ -7,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eventsmith::store::{EventStore, NewEvent, PostgresOptions, SqliteOptions};
+use eventsmith::store::{EventStore, NewEvent, PostgresOptions, SqliteOptions, StreamAppend};
 use eventsmith::{App, ExecuteError, ExpectedVersion, MemoryStore, PostgresStore, SqliteStore};
 
 use crate::cases::{Case, Sizes};
@@ -160,6 +161,22 @@ impl Session for EventsmithSession {
         Box::pin(async move {
             let events = events.iter().map(NewEvent::encode).collect::<Result<Vec<_>, _>>()?;
             self.store.append(&self.stream(account), ExpectedVersion::Exact(version), events).await?;
+            Ok(())
+        })
+    }
+
+    /// The store's bulk path, `append_streams`: every stream in one call (one transaction on
+    /// SQLite, one `COPY` on PostgreSQL), each at its expected version.
+    fn import<'a>(&'a self, streams: &'a [(String, Vec<AccountEvent>)]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut appends = Vec::with_capacity(streams.len());
+            for (account, events) in streams {
+                let events = events.iter().map(NewEvent::encode).collect::<Result<Vec<_>, _>>()?;
+                appends.push(StreamAppend { stream_id: self.stream(account), expected: ExpectedVersion::NoStream, events });
+            }
+            for outcome in self.store.append_streams(appends).await {
+                outcome?;
+            }
             Ok(())
         })
     }
