@@ -441,8 +441,10 @@ async fn two_processes_apply_every_event_once(models: ReadModels, workers: bool)
     b.await.unwrap();
     if workers {
         let head = first.store().head().await.unwrap();
-        first.wait_for::<OrderSummary>(head, Duration::from_secs(10)).await.unwrap();
-        second.wait_for::<CustomerTotals>(head, Duration::from_secs(10)).await.unwrap();
+        for app in [&first, &second] {
+            app.wait_for::<OrderSummary>(head, Duration::from_secs(10)).await.unwrap();
+            app.wait_for::<CustomerTotals>(head, Duration::from_secs(10)).await.unwrap();
+        }
     } else {
         first.update_documents::<OrderSummary>().await.unwrap();
         second.update_documents::<CustomerTotals>().await.unwrap();

@@ -431,6 +431,7 @@ async fn two_processes_apply_every_event_once(models: ReadModels, workers: bool)
     b.await.unwrap();
     if workers {
         let head = first.store().head().await.unwrap();
+        first.wait_for::<OrderRows>(head, Duration::from_secs(10)).await.unwrap();
         second.wait_for::<OrderRows>(head, Duration::from_secs(10)).await.unwrap();
     } else {
         first.update_sql::<OrderRows>().await.unwrap();
@@ -484,6 +485,18 @@ async fn a_command_does_not_wait_for_a_worker(models: ReadModels) {
         events.open().await.append("Order-01", ExpectedVersion::Any, vec![NewEvent::encode(&paid).unwrap()]).await;
     app.wait_for::<OrderRows>(outcome.unwrap().positions[0], Duration::from_secs(10)).await.unwrap();
     assert_eq!(app.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 5, 2, false, 2)));
+}
+
+/// A commit wakes the worker: with a poll of an hour, the command's row is there in
+/// seconds.
+async fn a_commit_wakes_the_worker(models: ReadModels) {
+    let events = Events::new();
+    let app = builder(&events, &models, 16).await.projection_workers(Duration::from_secs(3600)).build().await.unwrap();
+    for n in 1..=3 {
+        let committed = app.execute(place(&format!("0{n}"), "ann", 5)).await.unwrap();
+        app.wait_for::<OrderRows>(committed.events[0].position, Duration::from_secs(10)).await.unwrap();
+    }
+    assert_eq!(app.query(CustomerTotal("ann".into())).await.unwrap(), Some(15));
 }
 
 /// Dropping the last clone of an app ends its workers, which let go of the database.
@@ -664,18 +677,25 @@ impl Shared {
 
 /// The read-model database with its own transactions failing, as a lost connection would
 /// (while `failing` is set, or always: a projection then runs only inside appends), or held
-/// until `gate` has a permit.
+/// until `gate` has a permit (given back after the transaction, or used up when `metered`).
 struct Interposed {
     models: Arc<dyn SqlStore>,
     failing: Arc<std::sync::atomic::AtomicBool>,
     once: bool,
     gate: Option<Arc<tokio::sync::Semaphore>>,
+    metered: bool,
 }
 
 impl Interposed {
     /// Every transaction of its own fails: only appends apply inline projections.
     fn failing(models: Arc<dyn SqlStore>) -> Self {
-        Interposed { models, failing: Arc::new(std::sync::atomic::AtomicBool::new(true)), once: false, gate: None }
+        Interposed {
+            models,
+            failing: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            once: false,
+            gate: None,
+            metered: false,
+        }
     }
 
     /// Each transaction of its own waits for a permit of `gate` (and gives it back).
@@ -685,7 +705,13 @@ impl Interposed {
             failing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             once: false,
             gate: Some(gate),
+            metered: false,
         }
+    }
+
+    /// Each transaction of its own uses up a permit of `gate`: as many as it has, then none.
+    fn metered(models: Arc<dyn SqlStore>, gate: Arc<tokio::sync::Semaphore>) -> Self {
+        Interposed { metered: true, ..Interposed::held(models, gate) }
     }
 }
 
@@ -721,7 +747,10 @@ impl SqlStore for Interposed {
         }
         Box::pin(async move {
             if let Some(gate) = &self.gate {
-                let _permit = gate.acquire().await.expect("the gate stays open");
+                let permit = gate.acquire().await.expect("the gate stays open");
+                if self.metered {
+                    permit.forget();
+                }
             }
             self.models.transact(projection, from, to, work).await
         })
@@ -794,6 +823,33 @@ async fn an_inline_refusal_fails_the_command_with_nothing_appended(shared: Share
 
 /// Events another writer appended (a process that does not run the projection) are applied
 /// after the next commit of the app that runs it, which then applies inline again.
+/// With workers, an inline projection is still caught up by `build` (its appends apply it
+/// only right after its checkpoint): `build` waits for the read-model database, here held
+/// at a gate that lets one transaction through once it opens; the worker's would wait for
+/// ever.
+async fn an_inline_projection_is_caught_up_at_build_with_workers(shared: Shared) {
+    let other = App::builder().shared_store(shared.store().await).aggregate::<Order>().build().await.unwrap();
+    other.execute(place("01", "ann", 1)).await.unwrap();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let builder = App::builder()
+        .shared_store(shared.store().await)
+        .aggregate::<Order>()
+        .sql_in(Interposed::metered(shared.models().open().await, Arc::clone(&gate)))
+        .inline_sql_projection::<OrderRows>()
+        .projection_workers(Duration::from_secs(3600));
+    let mut building = tokio::spawn(builder.build());
+    let waited = tokio::time::timeout(Duration::from_millis(500), &mut building).await;
+    assert!(waited.is_err(), "build returned without catching the inline projection up");
+    gate.add_permits(1);
+    let app = building.await.unwrap().unwrap();
+    let head = shared.store().await.head().await.unwrap();
+    assert_eq!(shared.models().open().await.sql_checkpoint("order_rows").await.unwrap(), head);
+    app.execute(place("02", "bob", 2)).await.unwrap();
+    let reader = shared.reader().await;
+    assert_eq!(reader.query(GetOrder("01".into())).await.unwrap(), Some(row("01", "ann", 1, 0, false, 1)));
+    assert_eq!(reader.query(GetOrder("02".into())).await.unwrap(), Some(row("02", "bob", 2, 0, false, 1)), "inline");
+}
+
 async fn events_of_other_writers_are_caught_up(shared: Shared) {
     let app = shared.inline_app().await;
     app.execute(place("01", "ann", 1)).await.unwrap();
@@ -840,6 +896,11 @@ macro_rules! inline_tests {
             async fn events_of_other_writers_are_caught_up() {
                 super::events_of_other_writers_are_caught_up($shared).await;
             }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_inline_projection_is_caught_up_at_build_with_workers() {
+                super::an_inline_projection_is_caught_up_at_build_with_workers($shared).await;
+            }
         }
     };
 }
@@ -877,7 +938,13 @@ async fn a_failing_database_does_not_stop_the_projection(models: ReadModels) {
     let app = App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
-        .sql_in(Interposed { models: models.open().await, failing: Arc::clone(&fail), once: true, gate: None })
+        .sql_in(Interposed {
+            models: models.open().await,
+            failing: Arc::clone(&fail),
+            once: true,
+            gate: None,
+            metered: false,
+        })
         .sql_projection::<OrderRows>()
         .build()
         .await
@@ -963,6 +1030,11 @@ macro_rules! sql_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_command_does_not_wait_for_a_worker() {
                 super::a_command_does_not_wait_for_a_worker($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_commit_wakes_the_worker() {
+                super::a_commit_wakes_the_worker($place).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

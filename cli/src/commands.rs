@@ -364,6 +364,15 @@ fn parse(reader: Box<dyn BufRead + Send>, bar: &ProgressBar, batches: &tokio::sy
                     .map_err(|error| format!("line {number} is not an exported event: {error}"))
             })
             .and_then(|line| match (run.last(), line) {
+                (_, Some(line)) if line.stream_version == 0 => {
+                    Err(format!("line {number}: `{}` has version 0; versions start at 1", line.stream_id))
+                }
+                // The same line twice in a row (an export resumed from its last line): once.
+                (Some(previous), Some(line))
+                    if previous.id == line.id && previous.stream_version == line.stream_version =>
+                {
+                    Ok(None)
+                }
                 (Some(previous), Some(line))
                     if previous.stream_id == line.stream_id && previous.stream_version + 1 != line.stream_version =>
                 {
@@ -427,6 +436,9 @@ impl Imported {
                 .collect();
             let outcomes = store.append_streams(appends).await;
             let tried = outcomes.len();
+            if tried == 0 {
+                return Err(Failure::new(format!("the store answered no outcome for {} appends; {self}", runs.len())));
+            }
             for (outcome, run) in outcomes.into_iter().zip(&runs) {
                 match outcome {
                     Ok(outcome) if outcome.already_stored => self.there += run.len() as u64,
@@ -438,7 +450,7 @@ impl Imported {
                     Err(other) => return Err(other.into()),
                 }
             }
-            runs.drain(..tried.max(1));
+            runs.drain(..tried);
         }
         Ok(())
     }

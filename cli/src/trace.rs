@@ -48,6 +48,15 @@ pub(crate) async fn trace(store: &dyn EventStore, correlation: Uuid, json: bool)
                 writeln!(out, "{} {root}", if *root == correlation { "request" } else { "command" })?;
                 print_tree(&mut out, &found, &children, *root, "", &mut printed)?;
             }
+            // Events that cause each other in a cycle (hand-made causation ids) hang from no
+            // root: each is printed under the first of them.
+            for (index, event) in found.iter().enumerate() {
+                if !printed.contains(&index) {
+                    writeln!(out, "cycle through {}", event.id)?;
+                    let cause = event.metadata.causation_id.unwrap_or(correlation);
+                    print_tree(&mut out, &found, &children, cause, "", &mut printed)?;
+                }
+            }
             Ok(())
         })
     };

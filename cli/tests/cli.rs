@@ -254,11 +254,20 @@ async fn a_resumed_export_and_a_malformed_line() {
     assert_eq!(store.head().await.unwrap(), 4, "the lines before the broken one are imported, no more");
 
     lines[4] = &fifth;
+    // An export resumed from its last line repeats it: imported once.
+    lines.insert(5, &fifth);
     let fixed = lines.join("\n");
     let output = eventsmith(&["--store", arg(&target), "import"], Some(fixed.as_bytes()));
     succeeded(&output);
     assert!(String::from_utf8_lossy(&output.stderr).contains("imported 1 events (4 were there already)"));
     assert_same_log(&store, &events).await;
+
+    let version_zero = whole.lines().next().unwrap().replace("\"stream_version\":1", "\"stream_version\":0");
+    let stderr = failed(&eventsmith(
+        &["--store", arg(&path.with_file_name("zero.db")), "import"],
+        Some(version_zero.as_bytes()),
+    ));
+    assert!(stderr.contains("line 1: `Order-1` has version 0"), "{stderr}");
 }
 
 /// A request's events under what caused them: a command's two events, an event a reaction
@@ -298,6 +307,14 @@ async fn trace_draws_a_requests_events_by_causation() {
     assert_eq!(json.len(), 4);
     assert_eq!(json[2]["event_type"], "ShipmentRequested");
     assert_eq!((json[2]["caused_by_event"].as_bool(), json[0]["caused_by_event"].as_bool()), (Some(true), Some(false)));
+
+    // Two events that name each other as their cause hang from no root: printed anyway.
+    let (mut first, mut second) = (caused("Looped", request), caused("Looped", request));
+    (first.metadata.causation_id, second.metadata.causation_id) = (Some(second.id), Some(first.id));
+    store.append("Loop-1", ExpectedVersion::NoStream, vec![first, second]).await.unwrap();
+    let text = succeeded(&eventsmith(&["--store", arg(&path), "trace", &request_text], None));
+    assert!(text.starts_with(&format!("correlation {request}: 6 events")), "{text}");
+    assert_eq!(text.matches("Loop-1 v").count(), 2, "{text}");
 
     let stderr = failed(&eventsmith(&["--store", arg(&path), "trace", &uuid::Uuid::now_v7().to_string()], None));
     assert!(stderr.contains("no event has the correlation id"), "{stderr}");

@@ -402,8 +402,10 @@ impl App {
     /// projection in memory, or a document projection's database, which any process with
     /// the database reads without running the projection.
     ///
-    /// Within one process, a query sees every command that `execute` returned from; across
-    /// processes, wait for a command's position first with [`wait_for`](Self::wait_for).
+    /// Within one process, a query sees every command that `execute` returned from (unless
+    /// stored projections run in [workers](AppBuilder::projection_workers)); across
+    /// processes, and with workers, wait for a command's position first with
+    /// [`wait_for`](Self::wait_for).
     ///
     /// # Errors
     /// The projection is not registered (in memory) or the app has no document store, the
@@ -508,9 +510,10 @@ impl AppBuilder {
     /// Runs each stored projection (documents or SQL tables, inline ones too) in a worker: a
     /// background task that catches it up after every commit of this app, on the store's
     /// notification of another process's append (PostgreSQL, NATS), and every `poll`
-    /// otherwise. A command then returns as soon as its events
-    /// are committed, whatever the number of stored projections, and `build` returns
-    /// without waiting for them to catch up; [`App::wait_for`] waits until one has applied
+    /// otherwise. A command then returns as soon as its events are committed, whatever the
+    /// number of stored projections, and `build` returns without waiting for them to catch
+    /// up (but for an inline one, which its appends need caught up); [`App::wait_for`]
+    /// waits until one has applied
     /// a command's events (read-your-writes). Workers of the same projection in several
     /// processes are safe together: each batch moves the checkpoint in the read model's own
     /// transaction, so every event is applied once, and the others carry on when one
@@ -519,14 +522,16 @@ impl AppBuilder {
     /// Without it (the default), each command brings every projection up to date before it
     /// returns. Projections kept in memory are always updated that way.
     pub fn projection_workers(mut self, poll: std::time::Duration) -> Self {
-        self.workers = Some(poll);
+        // A zero interval would have the workers read the database without pause.
+        self.workers = Some(poll.max(std::time::Duration::from_millis(1)));
         self
     }
 
     /// Whether [`build`](Self::build) catches the projections up (default: yes). A tool that
     /// only reads the store, lists the projections' checkpoints or rebuilds one by name
     /// turns it off, so that it starts without replaying the log; the projections are then
-    /// where their checkpoints are (in memory: at the start, unless persisted).
+    /// where their checkpoints are (in memory: at the start, unless persisted), and no
+    /// [worker](Self::projection_workers) starts.
     pub fn catch_up_at_build(mut self, catch_up: bool) -> Self {
         self.catch_up_at_build = catch_up;
         self
@@ -607,6 +612,9 @@ impl AppBuilder {
             }
         }
         let mut inline = Vec::new();
+        // The runners that also apply inside appends: caught up at build even with workers,
+        // as an append applies them only when their checkpoint is right before its events.
+        let mut inline_runners: Vec<&'static str> = Vec::new();
         if !self.sql_projections.is_empty() {
             let sql = self.sql.clone().ok_or_else(|| {
                 Error::Config(
@@ -615,6 +623,9 @@ impl AppBuilder {
             })?;
             for make in self.sql_projections {
                 let (runner, inline_projection) = make(Arc::clone(&sql), self.document_batch);
+                if inline_projection.is_some() {
+                    inline_runners.push(runner.name());
+                }
                 registered.push((runner, false));
                 inline.extend(inline_projection);
             }
@@ -624,6 +635,8 @@ impl AppBuilder {
         }
         let inline = (!inline.is_empty())
             .then(|| inline::Inline { sql: self.sql.clone().expect("checked above"), projections: inline });
+        // A tool that does not catch up at build starts no workers either: they would write.
+        let workers = self.workers.filter(|_| self.catch_up_at_build);
         let mut projections = Vec::with_capacity(registered.len());
         for (runner, persist) in registered {
             if projections.iter().any(|other: &Arc<dyn Runner>| other.name() == runner.name()) {
@@ -636,8 +649,10 @@ impl AppBuilder {
                 )));
             }
             runner.restore(&*store).await?;
-            // A worker catches its projection up as it starts: the build does not wait.
-            if self.catch_up_at_build && (self.workers.is_none() || !runner.stored()) {
+            // A worker catches its projection up as it starts: the build does not wait (but
+            // for an inline one).
+            let by_worker = workers.is_some() && runner.stored() && !inline_runners.contains(&runner.name());
+            if self.catch_up_at_build && !by_worker {
                 match runner.catch_up(&*store).await {
                     Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                     Err(other) => return Err(other),
@@ -645,7 +660,7 @@ impl AppBuilder {
             }
             projections.push(runner);
         }
-        let (after_commit, workers) = match self.workers {
+        let (after_commit, workers) = match workers {
             None => (projections.clone(), None),
             Some(poll) => {
                 let (stored, in_memory): (Vec<_>, Vec<_>) =

@@ -244,6 +244,17 @@ pub async fn appends_to_several_streams_go_in_order<S: EventStore>(store: S) {
     assert!(again[0].as_ref().is_ok_and(|outcome| outcome.already_stored), "{again:?}");
     assert!(matches!(again[1], Err(StoreError::EmptyAppend { .. })), "{again:?}");
     assert_eq!(super::whole_log(&store, before + 1).await, written, "a retry and an empty append write nothing");
+    if store.capabilities().unique_event_ids {
+        // Refused at its second event (an id stored before): its first is not kept either.
+        let stored = store.read_stream(&b, 1, 1).await.expect("read").remove(0);
+        let mut again = event("Numbered", "{}");
+        again.id = stored.id;
+        let outcomes = store
+            .append_streams(vec![append(&a, ExpectedVersion::Exact(3), vec![event("Numbered", "{}"), again])])
+            .await;
+        assert!(matches!(outcomes[..], [Err(StoreError::DuplicateEvent { .. })]), "{outcomes:?}");
+        assert_eq!(super::whole_log(&store, before + 1).await, written, "nothing of a refused append is kept");
+    }
 }
 
 /// 10,000 events in one append are one atomic batch at consecutive stream versions: a reader

@@ -82,51 +82,9 @@ impl Db {
         if !expected.admits(actual) {
             return Err(CopyRefusal::Conflict(actual));
         }
-        let sink = client
-            .copy_in(
-                "COPY events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata, \
-                 recorded_at) FROM STDIN BINARY",
-            )
-            .await
-            .map_err(failed)?;
-        let types = [
-            Type::UUID,
-            Type::TEXT,
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT4,
-            Type::BYTEA,
-            Type::BYTEA,
-            Type::TIMESTAMPTZ,
-        ];
-        let writer = BinaryCopyInWriter::new(sink, &types);
-        pin_mut!(writer);
-        let copy_failed = |error: tokio_postgres::Error| {
-            if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                CopyRefusal::Duplicate
-            } else {
-                CopyRefusal::Store(backend("append", error))
-            }
-        };
-        for (offset, event) in events.iter().enumerate() {
-            let version = to_i64(actual + offset as u64 + 1);
-            let event_version = i32::try_from(event.event_version).unwrap_or(i32::MAX);
-            let metadata = encode_metadata(&event.metadata).map_err(CopyRefusal::Store)?;
-            let row: [&(dyn ToSql + Sync); 9] = [
-                &event.id,
-                &stream_id,
-                &version,
-                &event.namespace.as_deref(),
-                &event.event_type.as_ref(),
-                &event_version,
-                &event.payload,
-                &metadata,
-                &now,
-            ];
-            writer.as_mut().write(&row).await.map_err(copy_failed)?;
-        }
-        writer.finish().await.map_err(copy_failed)?;
+        let rows: Vec<(&str, u64, &NewEvent)> =
+            events.iter().zip(actual + 1..).map(|(event, version)| (stream_id, version, event)).collect();
+        copy_events(client, &rows, now).await?;
         let positions = client
             .prepare_cached(
                 "SELECT array_agg(position ORDER BY stream_version), pg_notify($3, max(position)::text) \
@@ -228,53 +186,14 @@ impl Db {
             placed.push(Placed { append, first_version: *version + 1 });
             *version += append.events.len() as u64;
         }
-        let sink = client
-            .copy_in(
-                "COPY events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata, \
-                 recorded_at) FROM STDIN BINARY",
-            )
-            .await
-            .map_err(failed)?;
-        let types = [
-            Type::UUID,
-            Type::TEXT,
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT4,
-            Type::BYTEA,
-            Type::BYTEA,
-            Type::TIMESTAMPTZ,
-        ];
-        let writer = BinaryCopyInWriter::new(sink, &types);
-        pin_mut!(writer);
-        let copy_failed = |error: tokio_postgres::Error| {
-            if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                CopyRefusal::Duplicate
-            } else {
-                CopyRefusal::Store(backend("append", error))
-            }
-        };
-        for Placed { append, first_version } in &placed {
-            for (offset, event) in append.events.iter().enumerate() {
-                let version = to_i64(first_version + offset as u64);
-                let event_version = i32::try_from(event.event_version).unwrap_or(i32::MAX);
-                let metadata = encode_metadata(&event.metadata).map_err(CopyRefusal::Store)?;
-                let row: [&(dyn ToSql + Sync); 9] = [
-                    &event.id,
-                    &append.stream_id,
-                    &version,
-                    &event.namespace.as_deref(),
-                    &event.event_type.as_ref(),
-                    &event_version,
-                    &event.payload,
-                    &metadata,
-                    &now,
-                ];
-                writer.as_mut().write(&row).await.map_err(copy_failed)?;
-            }
-        }
-        writer.finish().await.map_err(copy_failed)?;
+        let rows: Vec<(&str, u64, &NewEvent)> = placed
+            .iter()
+            .flat_map(|Placed { append, first_version }| {
+                let stream_id = append.stream_id.as_str();
+                append.events.iter().zip(*first_version..).map(move |(event, version)| (stream_id, version, event))
+            })
+            .collect();
+        copy_events(client, &rows, now).await?;
         // The rows' positions, in the order they were copied.
         let positions = client
             .prepare_cached(
@@ -298,4 +217,55 @@ impl Db {
             })
             .collect())
     }
+}
+
+/// Writes `rows` (stream, stream version, event) into `events` with one binary `COPY`, in
+/// their order, each committed at `now`.
+async fn copy_events(client: &Object, rows: &[(&str, u64, &NewEvent)], now: SystemTime) -> Result<(), CopyRefusal> {
+    let sink = client
+        .copy_in(
+            "COPY events (event_id, stream_id, stream_version, namespace, event_type, event_version, payload, metadata, \
+             recorded_at) FROM STDIN BINARY",
+        )
+        .await
+        .map_err(|error| CopyRefusal::Store(backend("append", error)))?;
+    let types = [
+        Type::UUID,
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::BYTEA,
+        Type::BYTEA,
+        Type::TIMESTAMPTZ,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    let copy_failed = |error: tokio_postgres::Error| {
+        if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            CopyRefusal::Duplicate
+        } else {
+            CopyRefusal::Store(backend("append", error))
+        }
+    };
+    for &(stream_id, version, event) in rows {
+        let version = to_i64(version);
+        let event_version = i32::try_from(event.event_version).unwrap_or(i32::MAX);
+        let metadata = encode_metadata(&event.metadata).map_err(CopyRefusal::Store)?;
+        let row: [&(dyn ToSql + Sync); 9] = [
+            &event.id,
+            &stream_id,
+            &version,
+            &event.namespace.as_deref(),
+            &event.event_type.as_ref(),
+            &event_version,
+            &event.payload,
+            &metadata,
+            &now,
+        ];
+        writer.as_mut().write(&row).await.map_err(copy_failed)?;
+    }
+    writer.finish().await.map_err(copy_failed)?;
+    Ok(())
 }
