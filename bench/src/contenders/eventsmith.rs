@@ -172,7 +172,11 @@ impl Session for EventsmithSession {
             let mut appends = Vec::with_capacity(streams.len());
             for (account, events) in streams {
                 let events = events.iter().map(NewEvent::encode).collect::<Result<Vec<_>, _>>()?;
-                appends.push(StreamAppend { stream_id: self.stream(account), expected: ExpectedVersion::NoStream, events });
+                appends.push(StreamAppend {
+                    stream_id: self.stream(account),
+                    expected: ExpectedVersion::NoStream,
+                    events,
+                });
             }
             for outcome in self.store.append_streams(appends).await {
                 outcome?;
