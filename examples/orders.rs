@@ -571,6 +571,13 @@ mod tests {
         eventsmith::assert_event_schemas!(OrderEvent, "examples/orders.events.lock.json");
     }
 
+    /// The domain's catalog, rendered as Markdown with its diagram, is committed under docs.
+    #[test]
+    fn the_catalog_matches_docs() {
+        let catalog = App::builder().aggregate::<Order>().document_projection::<OrderSummary>().catalog();
+        eventsmith::assert_catalog!(catalog, "docs/orders-catalog.md");
+    }
+
     #[test]
     fn old_versions_and_names_still_decode() {
         let shipped = OrderEvent::decode("OrderShipped", 1, br#"{"order_id":"o"}"#).unwrap();

@@ -105,6 +105,10 @@ pub use eventsmith_postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use eventsmith_sqlite::SqliteStore;
 
+/// The read-only dashboard: [`dashboard::router`] to mount in an axum server.
+#[cfg(feature = "dashboard")]
+pub use eventsmith_dashboard as dashboard;
+
 /// The store contract ([`EventStore`] and what it takes and gives back) and
 /// every store of the enabled features, with their options.
 pub mod store {
@@ -165,4 +169,6 @@ pub mod guide {
     pub struct Servers;
     #[doc = include_str!("../docs/diagnostics.md")]
     pub struct Diagnostics;
+    #[doc = include_str!("../docs/catalog.md")]
+    pub struct Catalog;
 }

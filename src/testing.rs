@@ -633,6 +633,31 @@ pub fn check_schema_lock(enum_name: &str, namespace: &str, current: Vec<crate::s
     assert!(failures.is_empty(), "schema lock {lock_path} for `{enum_name}`:\n\n{}", failures.join("\n\n"));
 }
 
+/// Checks a domain's catalog against a committed Markdown rendering of it (see
+/// [`assert_catalog!`](crate::assert_catalog)), so that a change to the domain shows in
+/// review as a change to its documentation.
+///
+/// # Panics
+/// When the rendering differs from the file (with a line diff) and `EVENTSMITH_BLESS` is not
+/// set; with `EVENTSMITH_BLESS=1` the file is rewritten instead.
+#[track_caller]
+pub fn check_catalog(catalog: &crate::catalog::Catalog, path: &str) {
+    let current = catalog.markdown();
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    if committed == current {
+        return;
+    }
+    if std::env::var_os("EVENTSMITH_BLESS").is_some_and(|value| value != "0") {
+        std::fs::write(path, current).unwrap_or_else(|error| panic!("cannot write the catalog {path}: {error}"));
+        return;
+    }
+    panic!(
+        "the domain's catalog differs from {path} (`-` committed, `+` the code's): review the change, then run the \
+         tests with EVENTSMITH_BLESS=1 to write it\n{}",
+        line_diff(&committed, &current)
+    );
+}
+
 /// The lock's entry for the namespace, beside the `Name@vN` entries of the types.
 const NAMESPACE_KEY: &str = "$namespace";
 
@@ -687,5 +712,21 @@ macro_rules! assert_event_schemas {
             <$event as $crate::schema::EventSchemas>::event_schemas(),
             &::std::format!("{}/{}", ::core::env!("CARGO_MANIFEST_DIR"), $lock),
         )
+    };
+}
+
+/// Compares an app's [catalog](crate::catalog::Catalog), rendered as Markdown, with a
+/// committed file (a path relative to the crate's manifest); `EVENTSMITH_BLESS=1` rewrites
+/// the file. See [`check_catalog`](crate::testing::check_catalog).
+///
+/// ```no_run
+/// # use eventsmith::prelude::*;
+/// let catalog = App::builder().catalog(); // with your `.aggregate::<..>()` and projections
+/// eventsmith::assert_catalog!(catalog, "docs/catalog.md");
+/// ```
+#[macro_export]
+macro_rules! assert_catalog {
+    ($catalog:expr, $path:expr) => {
+        $crate::testing::check_catalog(&$catalog, &::std::format!("{}/{}", ::core::env!("CARGO_MANIFEST_DIR"), $path))
     };
 }

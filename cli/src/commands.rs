@@ -47,6 +47,10 @@ impl From<std::io::Error> for Failure {
 }
 
 pub(crate) async fn run(cli: Cli, builder: Option<eventsmith::AppBuilder>) -> Result<(), Failure> {
+    // The catalog is the code's alone: no store is opened for it.
+    if let Command::Catalog { mermaid } = cli.command {
+        return crate::domain::catalog(&domain(builder)?, mermaid, cli.json);
+    }
     let access = if matches!(cli.command, Command::Import { .. }) { Access::Write } else { Access::Read };
     let store = open(&cli, access).await?;
     let json = cli.json;
@@ -55,6 +59,11 @@ pub(crate) async fn run(cli: Cli, builder: Option<eventsmith::AppBuilder>) -> Re
         Command::Verify => crate::domain::verify(&app(builder).await?, json).await,
         Command::Rebuild { projection } => crate::domain::rebuild(&app(builder).await?, &projection, json).await,
         Command::Projections => crate::domain::projections(&app(builder).await?, json).await,
+        Command::Catalog { mermaid } => crate::domain::catalog(&domain(builder)?, mermaid, json),
+        Command::Dashboard { listen } => {
+            let builder = builder.unwrap_or_else(eventsmith::App::builder);
+            dashboard(build(Some(builder), Arc::clone(&store)).await?, listen, json).await
+        }
         Command::Streams { prefix, after, limit } => streams(&*store, &prefix, after, limit, json).await,
         Command::Show { stream } => show(&*store, &stream, json).await,
         Command::Log { from, limit, follow } => log(&*store, from, limit, follow, json).await,
@@ -70,14 +79,50 @@ async fn build(
     builder: Option<eventsmith::AppBuilder>,
     store: Arc<dyn EventStore>,
 ) -> Result<eventsmith::App, Failure> {
-    let Some(builder) = builder else {
-        return Err(Failure::new(
+    let built = domain(builder)?.shared_store(store).catch_up_at_build(false).build().await;
+    built.map_err(|error| Failure::new(format!("the application does not start: {error}")))
+}
+
+/// Serves the dashboard on `listen` until interrupted (SIGINT or SIGTERM).
+async fn dashboard(app: eventsmith::App, listen: std::net::SocketAddr, json: bool) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| Failure::new(format!("cannot listen on {listen}: {error}")))?;
+    let address = listener.local_addr()?;
+    let mut out = stdout();
+    if json {
+        writeln!(out, "{}", serde_json::json!({"dashboard": format!("http://{address}/")}))?;
+    } else {
+        writeln!(out, "dashboard on http://{address}/ (read-only; interrupt to stop)")?;
+    }
+    out.flush()?;
+    axum::serve(listener, eventsmith_dashboard::router(app))
+        .with_graceful_shutdown(interrupted())
+        .await
+        .map_err(|error| Failure::new(format!("the dashboard stopped: {error}")))
+}
+
+/// Resolves on SIGINT, or on SIGTERM where there is one.
+async fn interrupted() {
+    #[cfg(unix)]
+    if let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The application's builder, which the commands that need the domain cannot do without.
+fn domain(builder: Option<eventsmith::AppBuilder>) -> Result<eventsmith::AppBuilder, Failure> {
+    builder.ok_or_else(|| {
+        Failure::new(
             "this command needs the application's domain: run it from the application's own binary, which calls \
              `eventsmith_cli::run` with its `App` builder",
-        ));
-    };
-    let built = builder.shared_store(store).catch_up_at_build(false).build().await;
-    built.map_err(|error| Failure::new(format!("the application does not start: {error}")))
+        )
+    })
 }
 
 /// Standard output, buffered; a closed pipe (`| head`) ends the command quietly.
@@ -142,7 +187,7 @@ async fn streams(
         after = Some(last.stream_id.clone());
         left -= page.len();
         for stream in page {
-            let last_recorded_at = crate::time::rfc3339(stream.last_recorded_at);
+            let last_recorded_at = eventsmith::time::rfc3339(stream.last_recorded_at);
             let written = if json {
                 let line = serde_json::json!({
                     "stream_id": stream.stream_id,

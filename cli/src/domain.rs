@@ -1,4 +1,5 @@
-//! The commands that need the application's domain: `verify`, `rebuild`, `projections`.
+//! The commands that need the application's domain: `verify`, `rebuild`, `projections`,
+//! `catalog`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -125,6 +126,19 @@ pub(crate) async fn projections(app: &App, json: bool) -> Result<(), Failure> {
         quiet_on_closed_pipe(printed.map_err(Failure::from))?;
     }
     quiet_on_closed_pipe(out.flush().map_err(Failure::from))
+}
+
+pub(crate) fn catalog(builder: &eventsmith::AppBuilder, mermaid: bool, json: bool) -> Result<(), Failure> {
+    let catalog = builder.catalog();
+    let mut out = stdout();
+    let printed = if json {
+        serde_json::to_writer(&mut out, &catalog).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+    } else if mermaid {
+        out.write_all(catalog.mermaid().as_bytes())
+    } else {
+        out.write_all(catalog.markdown().as_bytes())
+    };
+    quiet_on_closed_pipe(printed.and_then(|()| out.flush()).map_err(Failure::from))
 }
 
 fn app_failed(error: eventsmith::Error) -> Failure {

@@ -1,6 +1,6 @@
 //! `eventsmith`: look into an event store, follow its log, and move it between stores; and,
 //! from a binary of the application's own with its domain, verify, rebuild and list its
-//! projections.
+//! projections, and draw its catalog.
 //!
 //! ```text
 //! eventsmith --store orders.db show Order-42
@@ -29,12 +29,11 @@ mod commands;
 mod domain;
 mod line;
 mod open;
-mod time;
 mod trace;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Look into an eventsmith event store, follow its log, export and import it.
 #[doc(hidden)]
@@ -80,6 +79,23 @@ enum Command {
     /// The application's projections: where each one's checkpoint is, and how many events
     /// of the log are after it. (In the application's binary.)
     Projections,
+    /// The application's domain as its macros describe it: aggregates with their commands,
+    /// events with their versions and schemas, projections with their events and queries;
+    /// Markdown with a Mermaid diagram, the diagram alone, or JSON. Needs no store. (In the
+    /// application's binary.)
+    Catalog {
+        /// Only the Mermaid diagram (not with `--json`).
+        #[arg(long)]
+        mermaid: bool,
+    },
+    /// Serves the read-only dashboard (streams, events, the log live, projections, the
+    /// domain's diagram) over HTTP until interrupted; prints its address first. With the
+    /// application's domain (`eventsmith_cli::run`), its projections and diagram too.
+    Dashboard {
+        /// The address to listen on; port 0 takes a free port.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: std::net::SocketAddr,
+    },
     /// The streams, in the byte order of their ids: each with its number of events and
     /// when its last one was committed.
     Streams {
@@ -147,7 +163,7 @@ pub fn main() -> ExitCode {
 
 /// The `eventsmith` tool with the application's domain: `builder` holds its aggregates,
 /// projections and read-model databases; the tool gives it the store of `--store`. Every
-/// command of [`main`] is there, and `verify`, `rebuild` and `projections`.
+/// command of [`main`] is there, and `verify`, `rebuild`, `projections` and `catalog`.
 #[must_use]
 pub fn run(builder: eventsmith::AppBuilder) -> ExitCode {
     run_with(|| async { Ok(builder) })
@@ -174,6 +190,15 @@ where
     Made: std::future::Future<Output = Result<eventsmith::AppBuilder, Box<dyn std::error::Error + Send + Sync>>>,
 {
     let cli = Cli::parse();
+    if cli.json && matches!(cli.command, Command::Catalog { mermaid: true }) {
+        // `--json` is global, so clap cannot see the conflict: said as clap says its own.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`--mermaid` prints the diagram as text: not with `--json`",
+            )
+            .exit();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

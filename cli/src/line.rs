@@ -43,7 +43,7 @@ impl EventLine {
             stream_id: event.stream_id,
             stream_version: event.stream_version,
             id: event.id,
-            recorded_at: crate::time::rfc3339(event.recorded_at),
+            recorded_at: eventsmith::time::rfc3339(event.recorded_at),
             namespace: event.namespace,
             event_type: event.event_type,
             event_version: event.event_version,

@@ -338,3 +338,36 @@ async fn streams_are_listed_by_prefix_with_their_lengths() {
     let first = succeeded(&eventsmith(&["--store", arg(&path), "streams", "--limit", "1"], None));
     assert_eq!(first.lines().count(), 1);
 }
+
+/// `dashboard` serves the store's pages until it is told to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_serves_the_stores_pages_until_stopped() {
+    use std::io::{BufRead, Read, Write};
+    let (path, _) = sqlite_seeded().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventsmith"))
+        .args(["--store", arg(&path), "--json", "dashboard", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let announced: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let url = announced["dashboard"].as_str().unwrap().to_owned();
+    let address = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let get = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let streams = get("/streams");
+    assert!(streams.starts_with("HTTP/1.0 200"), "{streams}");
+    assert!(streams.contains("<a href=\"stream?id=Order-1\">Order-1</a></td><td class=\"number\">4</td>"), "{streams}");
+    let missing = get("/stream?id=Order-9");
+    assert!(missing.starts_with("HTTP/1.0 404"), "{missing}");
+    // SIGTERM: it stops, and says nothing went wrong.
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -1,6 +1,6 @@
 //! The commands that need the application's domain, run in an application's own binary (the
 //! crate's `shop` example, which calls `eventsmith_cli::run_with`) against a SQLite store
-//! the library wrote: `verify`, `projections`, `rebuild`.
+//! the library wrote: `verify`, `projections`, `rebuild`; and `catalog`, which needs no store.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -107,4 +107,29 @@ async fn projections_are_listed_and_rebuilt_by_name() {
     let output = run(&shop, &views, &["--store", store, "rebuild", "nope"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("no projection is named `nope`"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn the_catalog_is_drawn_from_the_code_without_a_store() {
+    let shop = shop();
+    let views = std::env::temp_dir().join(format!("eventsmith-cli-catalog-{}.db", uuid::Uuid::now_v7().simple()));
+    let output = run(&shop, &views, &["catalog"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let markdown = text(&output.stdout);
+    for part in [
+        "# Domain catalog",
+        "```mermaid\nflowchart LR\n",
+        "| `Place` | anything | `Placed` |",
+        "Read model `CustomerTotals`, documents; applies `Placed`.",
+        "| `PlacementCount` | `u64` |",
+    ] {
+        assert!(markdown.contains(part), "`{part}` missing from\n{markdown}");
+    }
+    let mermaid = text(&run(&shop, &views, &["catalog", "--mermaid"]).stdout);
+    assert!(mermaid.starts_with("flowchart LR\n") && mermaid.contains("c0_0 --> a0"), "{mermaid}");
+    let json: serde_json::Value = serde_json::from_slice(&run(&shop, &views, &["--json", "catalog"]).stdout).unwrap();
+    assert_eq!(json["aggregates"][0]["commands"][0]["produces"], serde_json::json!(["Placed"]));
+    assert_eq!(json["projections"][1]["kind"]["form"], "documents");
+    // `--mermaid` and `--json` are two answers to one question: refused together.
+    assert_eq!(run(&shop, &views, &["--json", "catalog", "--mermaid"]).status.code(), Some(2));
 }

@@ -55,6 +55,28 @@ const _: () = {
             use ::eventsmith::__private::{CloneIfClone as _, NotClone as _};
             (&&::eventsmith::__private::MaybeClone(self)).maybe_clone()
         }
+        fn commands() -> ::eventsmith::__private::Vec<
+            ::eventsmith::__private::CommandEntry,
+        > {
+            ::eventsmith::__private::Vec::from([
+                ::eventsmith::__private::CommandEntry::of::<
+                    CreateOrder,
+                >(
+                    <CreateOrder as ::eventsmith::__private::CommandFor<Order>>::EXPECT,
+                    <OrderCreated as ::eventsmith::__private::Produces<
+                        OrderEvent,
+                    >>::PRODUCED,
+                ),
+                ::eventsmith::__private::CommandEntry::of::<
+                    ShipOrder,
+                >(
+                    <ShipOrder as ::eventsmith::__private::CommandFor<Order>>::EXPECT,
+                    <OrderEvent as ::eventsmith::__private::Produces<
+                        OrderEvent,
+                    >>::PRODUCED,
+                ),
+            ])
+        }
     }
     const _: usize = <OrderCreated as ::eventsmith::__private::VariantOf<
         OrderEvent,

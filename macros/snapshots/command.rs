@@ -13,5 +13,7 @@ const _: () = {
     impl<__A> ::eventsmith::__private::CommandFor<__A> for ShipOrder
     where
         (): ::eventsmith::__private::RoutedTo<Order, __A, ShipOrder>,
-    {}
+    {
+        const EXPECT: ::eventsmith::__private::ExpectStream = ::eventsmith::__private::ExpectStream::Existing;
+    }
 };

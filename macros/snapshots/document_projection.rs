@@ -101,5 +101,19 @@ const _: () = {
             }
             ::core::result::Result::Ok(::core::option::Option::None)
         }
+        fn applies() -> ::eventsmith::__private::Vec<::eventsmith::__private::StoredAs> {
+            ::eventsmith::__private::Vec::from([
+                <OrderCreated as ::eventsmith::__private::Member<
+                    (OrderEvent,),
+                    _,
+                >>::STORED_AS,
+                <Paid as ::eventsmith::__private::Member<(OrderEvent,), _>>::STORED_AS,
+            ])
+        }
+        fn queries() -> ::eventsmith::__private::Vec<
+            ::eventsmith::__private::QueryEntry,
+        > {
+            ::eventsmith::__private::Vec::from([])
+        }
     }
 };

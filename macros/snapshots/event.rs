@@ -12,6 +12,11 @@ const _: () = {
     #[automatically_derived]
     #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Produces<OrderEvent> for OrderEvent {
+        const PRODUCED: &'static [&'static str] = &[
+            "OrderCreated",
+            "OrderShipped",
+            "Cancelled",
+        ];
         #[inline]
         fn produce(self) -> Self {
             self
@@ -237,6 +242,31 @@ const _: () = {
         fn is_deprecated(&self) -> bool {
             ::core::matches!(self, Self::Refunded(..))
         }
+        const HISTORY: &'static [::eventsmith::__private::TypeHistory] = &[
+            ::eventsmith::__private::TypeHistory {
+                upcast_from: &[],
+                deprecated: false,
+            },
+            ::eventsmith::__private::TypeHistory {
+                upcast_from: &[1u32, 2u32],
+                deprecated: false,
+            },
+            ::eventsmith::__private::TypeHistory {
+                upcast_from: &[],
+                deprecated: true,
+            },
+            ::eventsmith::__private::TypeHistory {
+                upcast_from: &[],
+                deprecated: false,
+            },
+        ];
+        fn catalog_schemas() -> ::core::option::Option<
+            ::eventsmith::__private::Vec<::eventsmith::__private::EventSchema>,
+        > {
+            #[allow(unused_imports)]
+            use ::eventsmith::__private::{NoSchemas as _, SchemasIfAny as _};
+            (&&::eventsmith::__private::MaybeSchemas::<Self>::NEW).maybe_schemas()
+        }
     }
     #[automatically_derived]
     impl ::core::convert::From<OrderCreated> for OrderEvent {
@@ -248,6 +278,7 @@ const _: () = {
     #[automatically_derived]
     #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Produces<OrderEvent> for OrderCreated {
+        const PRODUCED: &'static [&'static str] = &["OrderCreated"];
         #[inline]
         fn produce(self) -> OrderEvent {
             OrderEvent::OrderCreated(self)
@@ -284,6 +315,7 @@ const _: () = {
     #[automatically_derived]
     #[diagnostic::do_not_recommend]
     impl ::eventsmith::__private::Produces<OrderEvent> for OrderShipped {
+        const PRODUCED: &'static [&'static str] = &["OrderShipped"];
         #[inline]
         fn produce(self) -> OrderEvent {
             OrderEvent::Shipped(self)
@@ -320,6 +352,7 @@ const _: () = {
     where
         (): ::eventsmith::__private::NotDeprecated<'__x, Refunded, OrderEvent>,
     {
+        const PRODUCED: &'static [&'static str] = &["Refunded"];
         #[inline]
         fn produce(self) -> OrderEvent {
             OrderEvent::Refunded(self)

@@ -221,6 +221,66 @@ const _: () = {
         ) -> ::core::result::Result<Self, ::eventsmith::__private::serde_json::Error> {
             <Self as ::eventsmith::__private::PersistedModel>::restore_model(state)
         }
+        fn applies() -> ::eventsmith::__private::Vec<::eventsmith::__private::StoredAs> {
+            #[allow(unused_imports)]
+            use ::eventsmith::__private::{NoOverlap as _, Overlap as _};
+            <_ as ::eventsmith::__private::OneEnum<
+                OrderCreated,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<
+                    OrderCreated,
+                    OrderEvent,
+                    PaymentEvent,
+                >::NEW)
+                    .overlap(),
+            );
+            <_ as ::eventsmith::__private::OneEnum<
+                Paid,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<Paid, OrderEvent, PaymentEvent>::NEW)
+                    .overlap(),
+            );
+            <_ as ::eventsmith::__private::OneEnum<
+                unit_variants_of_OrderEvent::Cancelled,
+                OrderEvent,
+                PaymentEvent,
+            >>::accept(
+                (&&::eventsmith::__private::Pair::<
+                    unit_variants_of_OrderEvent::Cancelled,
+                    OrderEvent,
+                    PaymentEvent,
+                >::NEW)
+                    .overlap(),
+            );
+            ::eventsmith::__private::Vec::from([
+                <OrderCreated as ::eventsmith::__private::Member<
+                    (OrderEvent, PaymentEvent),
+                    _,
+                >>::STORED_AS,
+                <Paid as ::eventsmith::__private::Member<
+                    (OrderEvent, PaymentEvent),
+                    _,
+                >>::STORED_AS,
+                <unit_variants_of_OrderEvent::Cancelled as ::eventsmith::__private::Member<
+                    (OrderEvent, PaymentEvent),
+                    _,
+                >>::STORED_AS,
+            ])
+        }
+        fn queries() -> ::eventsmith::__private::Vec<
+            ::eventsmith::__private::QueryEntry,
+        > {
+            ::eventsmith::__private::Vec::from([
+                ::eventsmith::__private::QueryEntry::of::<
+                    GetOrder,
+                    Option<OrderSummary>,
+                >(),
+            ])
+        }
     }
     #[automatically_derived]
     #[diagnostic::do_not_recommend]

@@ -16,6 +16,9 @@ pub use crate::aggregate::{
 };
 pub use crate::app::runner::ProjectionStopped;
 pub use crate::app::{App, StoredProjection, sql_reached, sql_stopped};
+pub use crate::catalog::{
+    CommandEntry, MaybeSchemas, NoSchemas, ProjectionEntry, ProjectionKind, QueryEntry, SchemasIfAny, TypeHistory,
+};
 pub use crate::codec::{
     DecodeError, EncodeError, OlderVersion, Payload, UpcastStep, UpcastVia, decode_unit, unit_payload, unknown_type,
     unknown_version,

@@ -51,6 +51,11 @@ pub trait Aggregate: Sized + Send + Sync + 'static {
     fn cached_copy(&self) -> Option<Self> {
         None
     }
+
+    /// Its command handlers, for the [catalog](crate::catalog): written by `#[aggregate]`.
+    fn commands() -> Vec<crate::catalog::CommandEntry> {
+        Vec::new()
+    }
 }
 
 /// What an aggregate's error (`#[aggregate(error = E)]`) needs: implemented for every

@@ -44,6 +44,11 @@ pub trait CommandFor<A> {
     /// Names the routing in generated code, which checks it at the handler's command type.
     #[doc(hidden)]
     const ROUTED: () = ();
+
+    /// [`Command::EXPECT`], for the [catalog](crate::catalog) entry `#[aggregate]` writes
+    /// for the handler (read through the routing, so that a handler taking a type that is
+    /// not a command is one error).
+    const EXPECT: ExpectStream = ExpectStream::Any;
 }
 
 /// Holds when `Actual` and `Expected` are one aggregate: the bound of the `CommandFor`

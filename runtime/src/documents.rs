@@ -40,6 +40,19 @@ pub trait DocumentProjection: StoredDocument + Send + Sync + 'static {
     /// # Errors
     /// An event that does not decode.
     fn route(event: LogEvent<'_>) -> Result<Option<Routed<Self>>, ApplyError>;
+
+    /// How each event type its `#[apply]` methods take is stored, in their order, for the
+    /// [catalog](crate::catalog). Written by `#[projection]`.
+    #[doc(hidden)]
+    fn applies() -> Vec<crate::projection::StoredAs> {
+        Vec::new()
+    }
+
+    /// The queries its `#[query]` methods answer, for the [catalog](crate::catalog).
+    /// Written by `#[projection]`.
+    fn queries() -> Vec<crate::catalog::QueryEntry> {
+        Vec::new()
+    }
 }
 
 /// What a document needs: it is kept in its database as JSON, so it implements `Serialize`

@@ -13,6 +13,17 @@ pub struct EventType {
     pub aliases: &'static [&'static str],
 }
 
+/// What an event type's declaration says beyond its name and version: the versions its
+/// upcasters read, and whether it is deprecated. Written by `#[derive(Event)]` into
+/// [`Event::HISTORY`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeHistory {
+    /// The older versions an upcaster reads, oldest first.
+    pub upcast_from: &'static [u32],
+    /// Whether the type is `#[event(deprecated)]`.
+    pub deprecated: bool,
+}
+
 impl EventType {
     /// Every name the type is read under: its name, then its aliases.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + use<> {
@@ -83,6 +94,19 @@ pub trait Event: Sized + Send + Sync + 'static {
     fn is_deprecated(&self) -> bool {
         false
     }
+
+    /// For the [catalog](crate::catalog): per type of [`Event::TYPES`], in the same order,
+    /// the older versions its upcasters read and whether it is deprecated. Written by
+    /// `#[derive(Event)]`; a type it does not cover has no upcasters and is not deprecated.
+    const HISTORY: &'static [TypeHistory] = &[];
+
+    /// For the [catalog](crate::catalog): the JSON Schema of every (name, version) the enum
+    /// reads, when its payloads derive `schemars::JsonSchema` (see
+    /// [`EventSchemas`](crate::schema::EventSchemas)), and `None` otherwise. Written by
+    /// `#[derive(Event)]`.
+    fn catalog_schemas() -> Option<Vec<crate::schema::EventSchema>> {
+        None
+    }
 }
 
 /// An event enum as the engine sees it when it checks a domain: its Rust type, the namespace
@@ -100,6 +124,8 @@ pub struct EventEnumInfo {
     /// Decodes a stored payload (type name, version, bytes) with [`Event::decode`] and drops
     /// it: whether the code still reads it, and why not.
     pub check: fn(&str, u32, &[u8]) -> Result<(), DecodeError>,
+    /// The enum's entry in the [catalog](crate::catalog).
+    pub describe: fn() -> crate::catalog::EventEnumEntry,
 }
 
 impl EventEnumInfo {
@@ -112,6 +138,7 @@ impl EventEnumInfo {
             namespace: E::NAMESPACE,
             types: E::TYPES,
             check: |event_type, event_version, payload| E::decode(event_type, event_version, payload).map(drop),
+            describe: crate::catalog::EventEnumEntry::of::<E>,
         }
     }
 
@@ -201,6 +228,10 @@ pub trait VariantOf<E: Event>: Sized {
     note = "return one of `{E}`'s event structs, `{E}` itself, or an `Option`, `Vec` or array of them"
 )]
 pub trait Produces<E> {
+    /// The stored names of the events it converts into, for the [catalog](crate::catalog):
+    /// a payload's own name, or every type an enum can write.
+    const PRODUCED: &'static [&'static str] = &[];
+
     /// Converts the returned value into the event enum.
     fn produce(self) -> E;
 }

@@ -9,9 +9,10 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | events | [`id`], [`codec`], [`event`], [`schema`], [`recorded`] |
+//! | events | [`id`], [`time`], [`codec`], [`event`], [`schema`], [`recorded`] |
 //! | the store contract | [`store`], [`decode`] |
 //! | the domain's traits | [`aggregate`], [`command`], [`projection`], [`documents`] |
+//! | the domain's description | [`catalog`] |
 //! | the engine | [`app`] (with its errors, re-exported as [`error`]) |
 //! | the dynamic envelopes | [`envelope`] |
 //! | tests | [`testing`] (the events a given/when/then test starts from; the kit is `eventsmith::testing`), [`conformance`] (for stores) |
@@ -20,6 +21,7 @@
 
 pub mod aggregate;
 pub mod app;
+pub mod catalog;
 pub mod codec;
 pub mod command;
 #[cfg(feature = "testkit")]
@@ -35,6 +37,7 @@ pub mod schema;
 pub mod sql;
 pub mod store;
 pub mod testing;
+pub mod time;
 
 /// Every error type, in one place.
 pub mod error {

@@ -67,6 +67,19 @@ pub trait Projection: Sized + Send + Sync + 'static {
     fn restore_state(_state: &[u8]) -> Result<Self, serde_json::Error> {
         Ok(Self::initial())
     }
+
+    /// How each event type its `#[apply]` methods take is stored, in their order, for the
+    /// [catalog](crate::catalog). Written by `#[projection]`.
+    #[doc(hidden)]
+    fn applies() -> Vec<crate::projection::StoredAs> {
+        Vec::new()
+    }
+
+    /// The queries its `#[query]` methods answer, for the [catalog](crate::catalog).
+    /// Written by `#[projection]`.
+    fn queries() -> Vec<crate::catalog::QueryEntry> {
+        Vec::new()
+    }
 }
 
 /// Why a projection could not apply an event.

@@ -122,6 +122,19 @@ pub trait SqlProjection: Send + Sync + 'static {
     /// # Errors
     /// An event that does not decode.
     fn route(event: LogEvent<'_>) -> Result<Option<SqlApply>, ApplyError>;
+
+    /// How each event type its `#[apply]` methods take is stored, in their order, for the
+    /// [catalog](crate::catalog). Written by `#[projection]`.
+    #[doc(hidden)]
+    fn applies() -> Vec<crate::projection::StoredAs> {
+        Vec::new()
+    }
+
+    /// The queries its `#[query]` methods answer, for the [catalog](crate::catalog).
+    /// Written by `#[projection]`.
+    fn queries() -> Vec<crate::catalog::QueryEntry> {
+        Vec::new()
+    }
 }
 
 /// A query answered by a SQL projection from its tables: implemented by a `#[query] async

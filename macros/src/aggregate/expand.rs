@@ -85,6 +85,17 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
             }
         }
     });
+    let commands = model.commands.iter().map(|handler| {
+        let command = handler.command;
+        let (Output::One(produced) | Output::Option(produced) | Output::Many(produced)) = handler.output;
+        // Read through the same traits, at the same tokens, as the handler's checks: a
+        // mistake there is reported once.
+        let expect =
+            quote_spanned!(command.span()=> <#command as ::eventsmith::__private::CommandFor<#self_ty>>::EXPECT);
+        let produces =
+            quote_spanned!(produced.span()=> <#produced as ::eventsmith::__private::Produces<#event>>::PRODUCED);
+        quote!(::eventsmith::__private::CommandEntry::of::<#command>(#expect, #produces))
+    });
     let attributes = naming::impl_attributes();
     quote! {
         #attributes
@@ -108,6 +119,10 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
                 #[allow(unused_imports)]
                 use ::eventsmith::__private::{CloneIfClone as _, NotClone as _};
                 (&&::eventsmith::__private::MaybeClone(self)).maybe_clone()
+            }
+
+            fn commands() -> ::eventsmith::__private::Vec<::eventsmith::__private::CommandEntry> {
+                ::eventsmith::__private::Vec::from([#(#commands),*])
             }
 
             #snapshots

@@ -47,6 +47,7 @@ pub fn expand(command: &CommandStruct<'_>) -> TokenStream {
             where
                 #routed,
             {
+                const EXPECT: ::eventsmith::__private::ExpectStream = ::eventsmith::__private::ExpectStream::#expect;
             }
         };
     }

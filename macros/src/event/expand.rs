@@ -128,11 +128,30 @@ fn event_impl(model: &EventEnum<'_>, recovering: bool) -> TokenStream {
             }
         }
     });
+    let histories = model.variants.iter().map(|variant| {
+        let mut upcast_from: Vec<u32> = variant
+            .upcasts
+            .iter()
+            .filter(|upcast| !recovering && upcast.from < variant.version)
+            .map(|upcast| upcast.from)
+            .collect();
+        upcast_from.sort_unstable();
+        let deprecated = variant.deprecated.is_some();
+        quote!(::eventsmith::__private::TypeHistory { upcast_from: &[#(#upcast_from),*], deprecated: #deprecated })
+    });
+    let written: Vec<&str> = model
+        .variants
+        .iter()
+        .filter(|variant| variant.deprecated.is_none())
+        .map(|variant| variant.name.as_str())
+        .collect();
     let attributes = naming::impl_attributes();
     let allow_repeats = recovering.then(|| quote!(#[allow(unreachable_patterns)]));
     quote! {
         #attributes
         impl ::eventsmith::__private::Produces<#ident> for #ident {
+            const PRODUCED: &'static [&'static str] = &[#(#written),*];
+
             #[inline]
             fn produce(self) -> Self {
                 self
@@ -179,6 +198,14 @@ fn event_impl(model: &EventEnum<'_>, recovering: bool) -> TokenStream {
             }
 
             #is_deprecated
+
+            const HISTORY: &'static [::eventsmith::__private::TypeHistory] = &[#(#histories),*];
+
+            fn catalog_schemas() -> ::core::option::Option<::eventsmith::__private::Vec<::eventsmith::__private::EventSchema>> {
+                #[allow(unused_imports)]
+                use ::eventsmith::__private::{NoSchemas as _, SchemasIfAny as _};
+                (&&::eventsmith::__private::MaybeSchemas::<Self>::NEW).maybe_schemas()
+            }
         }
     }
 }
@@ -306,6 +333,8 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
         None => quote! {
             #attributes
             impl ::eventsmith::__private::Produces<#ident> for #payload {
+                const PRODUCED: &'static [&'static str] = &[#name];
+
                 #[inline]
                 fn produce(self) -> #ident {
                     #ident::#variant_ident(self)
@@ -319,6 +348,8 @@ fn payload_impls(model: &EventEnum<'_>, index: usize, variant: &Variant<'_>) -> 
             where
                 (): ::eventsmith::__private::NotDeprecated<'__x, #payload, #ident>,
             {
+                const PRODUCED: &'static [&'static str] = &[#name];
+
                 #[inline]
                 fn produce(self) -> #ident {
                     #ident::#variant_ident(self)

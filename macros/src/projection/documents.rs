@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::expand::{events_tuple, index_of, outcome, overlap_checks, stored_as};
+use super::expand::{catalog_items, events_tuple, index_of, outcome, overlap_checks, stored_as};
 use super::model::{ProjectionApply, ProjectionImpl, QueryHandler};
 use crate::naming::{self, located};
 use crate::sig::self_replaced;
@@ -15,6 +15,7 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let events = events_tuple(model);
     let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
+    let catalog = catalog_items(model, &events);
     let arms = model.applies.iter().map(|apply| route_arm(model, apply, &events));
     let overlaps = overlap_checks(model);
     let fields = model.documents.as_ref().map(|documents| documents.indexed.as_slice()).unwrap_or_default();
@@ -58,6 +59,8 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
                     #(#arms)*
                     ::core::result::Result::Ok(::core::option::Option::None)
                 }
+
+                #catalog
             }
         };
     }

@@ -85,6 +85,7 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let events = events_tuple(model);
     let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
+    let catalog = catalog_items(model, &events);
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let overlaps = overlap_checks(model);
     // Spanned at the read model's type: a model without `Default` is one error there.
@@ -141,6 +142,31 @@ fn projection_impl(model: &ProjectionImpl<'_>) -> TokenStream {
             }
 
             #persist
+            #catalog
+        }
+    }
+}
+
+/// The items every form of projection has for the catalog: how the events of its `#[apply]`
+/// methods are stored, and the queries it answers with their answers' types.
+pub fn catalog_items(model: &ProjectionImpl<'_>, events: &TokenStream) -> TokenStream {
+    let stored = model.applies.iter().map(|apply| stored_as(model, apply, events));
+    // The same checks as the other items that name the `#[apply]` events, in the same body,
+    // so that an event in two enums is one error and not also an inference failure.
+    let overlaps = overlap_checks(model);
+    let queries = model.queries.iter().map(|query| {
+        let query_ty = query.query;
+        let answer = crate::sig::self_replaced(query.answer.unwrap_or(query.output), model.self_ty);
+        quote!(::eventsmith::__private::QueryEntry::of::<#query_ty, #answer>())
+    });
+    quote! {
+        fn applies() -> ::eventsmith::__private::Vec<::eventsmith::__private::StoredAs> {
+            #overlaps
+            ::eventsmith::__private::Vec::from([#(#stored),*])
+        }
+
+        fn queries() -> ::eventsmith::__private::Vec<::eventsmith::__private::QueryEntry> {
+            ::eventsmith::__private::Vec::from([#(#queries),*])
         }
     }
 }

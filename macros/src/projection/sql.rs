@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::expand::{events_tuple, index_of, overlap_checks, stored_as};
+use super::expand::{catalog_items, events_tuple, index_of, overlap_checks, stored_as};
 use super::model::{Applied, ProjectionApply, ProjectionImpl, QueryHandler};
 use crate::naming::{self, located};
 use crate::sig::self_replaced;
@@ -16,6 +16,7 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let events = events_tuple(model);
     let stored = model.applies.iter().map(|apply| stored_as(model, apply, &events));
+    let catalog = catalog_items(model, &events);
     let arms = model.applies.iter().map(|apply| apply_arm(model, apply, &events));
     let overlaps = overlap_checks(model);
     let migrations = model.sql.as_ref().map(|tables| tables.migrations.as_slice()).unwrap_or_default();
@@ -54,6 +55,8 @@ pub fn expand(model: &ProjectionImpl<'_>) -> TokenStream {
                     #(#arms)*
                     ::core::result::Result::Ok(::core::option::Option::None)
                 }
+
+                #catalog
             }
             #stored_projection
         };

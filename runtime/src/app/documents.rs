@@ -82,6 +82,7 @@ impl AppBuilder {
     pub fn document_projection<D: DocumentProjection>(mut self) -> Self {
         self.document_projections
             .push(Box::new(|documents, batch| Arc::new(DocumentRunner::<D>::new(documents, batch))));
+        self.described.documents::<D>();
         self.enums.extend(<D::Events as EventSet>::enums());
         self
     }

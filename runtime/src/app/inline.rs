@@ -125,6 +125,7 @@ impl AppBuilder {
             let runner = Arc::new(SqlRunner::<P>::new(sql, batch).inline());
             (Arc::clone(&runner) as Arc<dyn Runner>, Some(runner as Arc<dyn InlineProjection>))
         }));
+        self.described.sql::<P>(true);
         self.enums.extend(<P::Events as EventSet>::enums());
         self
     }

@@ -11,6 +11,7 @@ pub(crate) mod runner;
 
 mod batches;
 mod cache;
+mod catalog;
 mod documents;
 mod future;
 mod inline;
@@ -125,6 +126,8 @@ struct Inner {
     sql: Option<Arc<dyn SqlStore>>,
     /// The projections applied in each append's transaction.
     inline: Option<inline::Inline>,
+    /// How to describe the aggregates and projections, for [`App::catalog`].
+    described: catalog::Described,
 }
 
 impl std::fmt::Debug for App {
@@ -155,6 +158,8 @@ pub struct AppBuilder {
     workers: Option<std::time::Duration>,
     /// Whether `build` catches the projections up.
     catch_up_at_build: bool,
+    /// How to describe the registered aggregates and projections.
+    described: catalog::Described,
 }
 
 /// Makes the runner of a document projection on the app's document store, with its batch.
@@ -183,6 +188,7 @@ impl App {
             sql_projections: Vec::new(),
             workers: None,
             catch_up_at_build: true,
+            described: catalog::Described::default(),
         }
     }
 
@@ -560,6 +566,7 @@ impl AppBuilder {
     /// registered enum's.
     pub fn aggregate<A: Aggregate>(mut self) -> Self {
         self.aggregates.push((A::NAME, type_name::<A>()));
+        self.described.aggregate::<A>();
         self.enums.push(EventEnumInfo::of::<A::Event>());
         self
     }
@@ -569,6 +576,7 @@ impl AppBuilder {
     pub fn projection<P: Projection>(mut self) -> Self {
         let runner: Arc<dyn Runner> = Arc::new(ProjectionRunner::<P>::new(self.save_every));
         self.projections.push((runner, P::PERSIST));
+        self.described.projection::<P>();
         self.enums.extend(<P::Events as EventSet>::enums());
         self
     }
@@ -681,6 +689,7 @@ impl AppBuilder {
             documents,
             sql,
             inline,
+            described: self.described,
         };
         Ok(App { inner: Arc::new(inner) })
     }

@@ -262,6 +262,7 @@ impl AppBuilder {
     pub fn sql_projection<P: SqlProjection>(mut self) -> Self {
         self.sql_projections
             .push(Box::new(|sql, batch| (Arc::new(SqlRunner::<P>::new(sql, batch)) as Arc<dyn Runner>, None)));
+        self.described.sql::<P>(false);
         self.enums.extend(<P::Events as EventSet>::enums());
         self
     }

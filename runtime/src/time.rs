@@ -1,9 +1,11 @@
-//! Commit times as RFC 3339 text (UTC, microseconds), without a date-time dependency.
+//! Commit times as RFC 3339 text (UTC, microseconds), as the tools print them, without a
+//! date-time dependency.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `2026-11-30T15:08:07.123456Z`.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
+/// `time` as `2026-11-30T15:08:07.123456Z`; a time before 1970 as the epoch.
+#[must_use]
+pub fn rfc3339(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let seconds = since.as_secs();
     let (days, of_day) = (seconds / 86_400, seconds % 86_400);
