@@ -15,6 +15,7 @@ mod catalog;
 mod documents;
 mod future;
 mod inline;
+pub mod metrics;
 mod query;
 mod replay;
 mod sql;
@@ -231,8 +232,18 @@ impl App {
             let command_id = new_event_id();
             metadata.correlation_id.get_or_insert(command_id);
             metadata.causation_id.get_or_insert(command_id);
-            let span = info_span!("execute", command = type_name::<C>(), stream = %stream_id);
-            self.execute_on_stream(stream_id, &command, metadata).instrument(span).await
+            let span = info_span!(
+                "execute",
+                command = type_name::<C>(),
+                stream = %stream_id,
+                command_id = %command_id,
+                correlation_id = %metadata.correlation_id.unwrap_or(command_id),
+                causation_id = %metadata.causation_id.unwrap_or(command_id),
+            );
+            let started = std::time::Instant::now();
+            let executed = self.execute_on_stream(stream_id, &command, metadata).instrument(span).await;
+            metrics::command(A::NAME, outcome(&executed), started.elapsed());
+            executed
         })
     }
 
@@ -292,8 +303,10 @@ impl App {
             let ids: Vec<_> = new_events.iter().map(|event| event.id).collect();
             let expected = ExpectedVersion::Exact(version);
             let append = self.append_once(&stream_id, expected, &new_events);
+            let started = std::time::Instant::now();
             match append.instrument(info_span!("append", stream = %stream_id, events = ids.len())).await {
                 Ok(outcome) => {
+                    metrics::appended(ids.len(), started.elapsed());
                     let recorded = events
                         .into_iter()
                         .zip(ids)
@@ -487,6 +500,11 @@ impl App {
             match runner.update(&*self.inner.store, &committed).await {
                 Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                 Err(error) => tracing::warn!(projection = runner.name(), %error, "projection not updated"),
+            }
+            if metrics::ENABLED
+                && let Some(&head) = outcome.positions.last()
+            {
+                metrics::projection(&**runner, head).await;
             }
         }
     }
@@ -736,6 +754,22 @@ pub struct Committed<A: Aggregate> {
     pub state: A,
     /// The events the command appended, with their envelopes (empty if it produced none).
     pub events: Vec<Recorded<A::Event>>,
+}
+
+/// A command's outcome, as the metrics label it.
+fn outcome<A: Aggregate>(executed: &Result<Committed<A>, ExecuteError<A::Error>>) -> &'static str {
+    match executed {
+        Ok(committed) if committed.events.is_empty() => "unchanged",
+        Ok(_) => "committed",
+        Err(
+            ExecuteError::Rejected { .. }
+            | ExecuteError::NotFound { .. }
+            | ExecuteError::AlreadyExists { .. }
+            | ExecuteError::Deprecated { .. },
+        ) => "rejected",
+        Err(ExecuteError::Conflict { .. }) => "conflict",
+        Err(_) => "failed",
+    }
 }
 
 /// The stream id of aggregate `A` with id `id`: `Name-id`.

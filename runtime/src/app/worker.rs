@@ -76,6 +76,11 @@ impl Worker {
                 Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                 Err(error) => tracing::warn!(%error, "catch-up failed; trying again at the next wake"),
             }
+            if super::metrics::ENABLED
+                && let Ok(head) = self.store.head().await
+            {
+                super::metrics::projection(&*self.runner, head).await;
+            }
             if !self.wait().await {
                 return;
             }
