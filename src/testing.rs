@@ -722,7 +722,7 @@ macro_rules! assert_event_schemas {
 /// ```no_run
 /// # use eventsmith::prelude::*;
 /// let catalog = App::builder().catalog(); // with your `.aggregate::<..>()` and projections
-/// eventsmith::assert_catalog!(catalog, "docs/catalog.md");
+/// eventsmith::assert_catalog!(catalog, "docs/domain-catalog.md");
 /// ```
 #[macro_export]
 macro_rules! assert_catalog {

@@ -262,7 +262,7 @@ fn the_diagram_draws_commands_to_aggregates_to_events_to_projections_to_queries(
     }
     // Nothing produces the deprecated event, and each edge is drawn once.
     assert!(!mermaid.contains("a0 --> e0_2"), "{mermaid}");
-    let edges: Vec<&str> = mermaid.lines().filter(|line| line.contains("-->")).collect();
+    let edges: Vec<&str> = mermaid.lines().filter(|line| line.contains("-->") || line.contains("-.->")).collect();
     let mut unique = edges.clone();
     unique.sort_unstable();
     unique.dedup();
@@ -285,6 +285,14 @@ fn the_markdown_holds_the_diagram_and_a_section_per_part() {
         assert!(markdown.contains(text), "`{text}` missing from\n{markdown}");
     }
     assert_eq!(markdown, catalog().markdown(), "the same catalog renders the same text");
+}
+
+#[test]
+fn labels_with_quotes_and_generics_stay_labels() {
+    let mut catalog = catalog();
+    catalog.projections[0].queries[0].rust_type = "Page<\"Order\">".to_owned();
+    let mermaid = catalog.mermaid();
+    assert!(mermaid.contains("q0_0[\\\"Page#lt;#quot;Order#quot;#gt;\"\\]"), "{mermaid}");
 }
 
 #[tokio::test]

@@ -590,6 +590,26 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
 
     app.update_documents::<CustomerTotals>().await.unwrap();
     assert_eq!(app.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap().orders, 4);
+
+    // Another process (a tool) sees why it stopped, from the read-model database.
+    let tool = builder(&events, &models, 50).await.catch_up_at_build(false).build().await.unwrap();
+    let statuses = tool.projections().await.unwrap();
+    let status = |name: &str| statuses.iter().find(|status| status.name == name).unwrap().clone();
+    let stopped = status("order_summaries").stopped.expect("the stop is kept in the database");
+    assert!(stopped.contains("order Order-03 paid nothing"), "{stopped}");
+    assert_eq!(status("customer_totals").stopped, None);
+    // A stop kept at a position the projection has since passed no longer counts.
+    let documents = models.open().await;
+    documents.record_stop("customer_totals", 2, "an old stop").await.unwrap();
+    assert_eq!(
+        tool.projections().await.unwrap().iter().find(|status| status.name == "customer_totals").unwrap().stopped,
+        None
+    );
+    assert_eq!(documents.recorded_stop("customer_totals").await.unwrap().unwrap().reason, "an old stop");
+    // A rebuild forgets the kept stop (and keeps it again where it stops again).
+    documents.record_stop("customer_totals", u64::MAX, "a stop ahead").await.unwrap();
+    tool.rebuild_documents::<CustomerTotals>().await.unwrap();
+    assert_eq!(documents.recorded_stop("customer_totals").await.unwrap(), None);
 }
 
 async fn read_models_of_a_newer_release_are_refused(models: ReadModels) {

@@ -615,6 +615,19 @@ async fn a_refused_statement_stops_the_projection_alone(models: ReadModels) {
     assert_eq!(reader.query(GetOrder("03".into())).await.unwrap(), None);
     assert_eq!(reader.query(GetOrder("04".into())).await.unwrap(), None);
     assert_eq!(reader.query(CustomerTotal("ann".into())).await.unwrap(), Some(30));
+    // A process that runs the projection without having stopped it (a tool) says why it
+    // stopped, from the database.
+    let tool = App::builder()
+        .store(events.open().await)
+        .shared_sql(models.open().await)
+        .sql_projection::<OrderRows>()
+        .catch_up_at_build(false)
+        .build()
+        .await
+        .unwrap();
+    let statuses = tool.projections().await.unwrap();
+    let why = statuses[0].stopped.as_deref().expect("the stop is kept in the database");
+    assert!(why.contains("Order-03") && why.to_lowercase().contains("check"), "{why}");
     // Commands still commit.
     app.execute(Pay { id: "01".into(), amount: 1 }).await.unwrap();
 }

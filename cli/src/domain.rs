@@ -103,11 +103,10 @@ pub(crate) async fn rebuild(app: &App, projection: &str, json: bool) -> Result<(
 }
 
 pub(crate) async fn projections(app: &App, json: bool) -> Result<(), Failure> {
-    let head = app.store().head().await?;
     let statuses = app.projections().await.map_err(app_failed)?;
     let mut out = stdout();
     for status in statuses {
-        let behind = head.saturating_sub(status.position);
+        let (head, behind) = (status.head, status.behind);
         let kind = if status.stored { "in a database" } else { "in memory" };
         let printed = if json {
             let line = serde_json::json!({

@@ -99,6 +99,8 @@ async fn projections_are_listed_and_rebuilt_by_name() {
         text(&listed.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let totals = lines.iter().find(|line| line["projection"] == "customer_totals").unwrap();
     assert_eq!((totals["position"].as_u64(), totals["stored"].as_bool()), (Some(2), Some(true)));
+    // Its checkpoint stays at its last event (2); the two after it are not its to apply.
+    assert_eq!((totals["head"].as_u64(), totals["behind"].as_u64()), (Some(4), Some(0)));
     // Its documents are in the read-model database, for any process.
     let documents = eventsmith::documents::SqliteDocuments::open(&views).await.unwrap();
     let checkpoint = eventsmith::documents::DocumentStore::checkpoint(&documents, "customer_totals").await.unwrap();

@@ -53,9 +53,9 @@ fn respond(mount: &Mount, page: Result<Page, Failure>) -> Response {
 fn number(params: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, Failure> {
     match params.get(name).map(|value| value.trim()).filter(|value| !value.is_empty()) {
         None => Ok(default),
-        Some(value) => value.parse().map_err(|_| {
-            Failure::BadRequest(format!("`{name}` is a number of the log or of a stream, not `{value}`."))
-        }),
+        Some(value) => {
+            value.parse().map_err(|_| Failure::BadRequest(format!("`{name}` is a whole number, not `{value}`.")))
+        }
     }
 }
 
@@ -82,12 +82,12 @@ async fn overview_page(app: &App) -> Result<Page, Failure> {
         catalog.projections.len()
     );
     body.push_str("<h2>Projections</h2>\n");
-    body.push_str(&projections_table(app, head).await?);
+    body.push_str(&projections_table(app).await?);
     body.push_str("<p><a href=\"log\">Follow the log</a> · <a href=\"streams\">Browse the streams</a></p>\n");
     Ok(Page::new(Section::Overview, "Overview", body))
 }
 
-async fn projections_table(app: &App, head: u64) -> Result<String, Failure> {
+async fn projections_table(app: &App) -> Result<String, Failure> {
     let statuses = app.projections().await.map_err(|error| Failure::Store(error.to_string()))?;
     if statuses.is_empty() {
         return Ok("<p class=\"empty\">The application registers no projections.</p>\n".to_owned());
@@ -97,7 +97,7 @@ async fn projections_table(app: &App, head: u64) -> Result<String, Failure> {
          <th>behind</th><th>state</th></tr></thead>\n<tbody>\n",
     );
     for status in statuses {
-        let behind = head.saturating_sub(status.position);
+        let behind = status.behind;
         let kind = if status.stored { "in a database" } else { "in memory" };
         let state = match &status.stopped {
             Some(reason) => format!("<span class=\"stopped\">stopped: {}</span>", Escaped(reason)),
@@ -124,7 +124,7 @@ pub(crate) async fn projections(State(app): State<App>, mount: Mount) -> Respons
              {head}. A projection in memory is where this process has taken it; one in a database is where its \
              database says, for every process.</p>\n"
         );
-        body.push_str(&projections_table(&app, head).await?);
+        body.push_str(&projections_table(&app).await?);
         Ok(Page::new(Section::Projections, "Projections", body))
     };
     respond(&mount, page.await)
@@ -313,7 +313,8 @@ pub(crate) async fn log(State(app): State<App>, mount: Mount, Query(params): Par
         let last = events.last().map_or(from.saturating_sub(1), |event| event.position);
         let mut body = format!(
             "<h1>Log</h1>\n<p>The global log from position {from}, in commit order. \
-             <span class=\"live\" id=\"live\" hidden>Following: new events appear below as they are committed.</span></p>\n"
+             <span class=\"live\" id=\"live\" hidden>Following: new events appear below as they are committed \
+             (the last 1,000 are kept).</span></p>\n"
         );
         let _ = writeln!(
             body,
@@ -355,7 +356,9 @@ fn log_rows_html(events: &[StoredEvent]) -> String {
 pub(crate) async fn log_rows(State(app): State<App>, Query(params): Params) -> Response {
     let rows = async {
         let after = number(&params, "after", 0)?;
-        let events = app.store().read_all(after + 1, usize::try_from(LOG_PAGE).unwrap_or(usize::MAX), &[]).await?;
+        // Nothing comes after the last position there can be.
+        let Some(from) = after.checked_add(1) else { return Ok(String::new()) };
+        let events = app.store().read_all(from, usize::try_from(LOG_PAGE).unwrap_or(usize::MAX), &[]).await?;
         Ok::<_, Failure>(log_rows_html(&events))
     };
     match rows.await {

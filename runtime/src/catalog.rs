@@ -492,9 +492,10 @@ fn dash_if_empty(text: &str) -> String {
     if text.is_empty() { "–".to_owned() } else { text.to_owned() }
 }
 
-/// A Mermaid label between double quotes.
+/// A Mermaid label between double quotes: quotes and angle brackets as entity codes (a
+/// generic type's `<T>` would be taken for markup).
 fn label(text: &str) -> String {
-    text.replace('"', "#quot;")
+    text.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }
 
 #[cfg(test)]

@@ -231,6 +231,26 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// generation, for a rebuild, in one transaction that waits for a commit in flight: a
     /// batch read before it can no longer commit.
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Keeps, for every process to see, that `projection` stopped at the event at
+    /// `position` and why. It counts while the projection's checkpoint is before
+    /// `position`; clearing the projection (a rebuild) forgets it. The default keeps
+    /// nothing: the stop is then known only in the process where it happened.
+    fn record_stop<'a>(
+        &'a self,
+        projection: &'a str,
+        position: u64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (projection, position, reason);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// What [`record_stop`](Self::record_stop) kept for `projection`, if anything.
+    fn recorded_stop<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<RecordedStop>, StoreError>> {
+        let _ = projection;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Checks an indexed field's name for a [`DocumentStore`], which writes it into the SQL of
@@ -255,6 +275,16 @@ pub struct DocumentCheckpoint {
     pub position: u64,
     /// How many times the documents were cleared.
     pub generation: u64,
+}
+
+/// A stored projection's stop as its read-model database keeps it
+/// ([`DocumentStore::record_stop`], [`SqlStore::record_stop`](crate::sql::SqlStore::record_stop)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedStop {
+    /// The global position of the event it could not apply.
+    pub position: u64,
+    /// Why.
+    pub reason: String,
 }
 
 /// Why a document query failed.

@@ -75,6 +75,29 @@ pub trait SqlStore: Send + Sync + 'static {
     /// it, which inline projections need. `None` for a database no other connection can
     /// share (SQLite in memory).
     fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
+
+    /// Keeps, for every process to see, that `projection` stopped at the event at
+    /// `position` and why. It counts while the projection's checkpoint is before
+    /// `position`; clearing the projection (a rebuild) forgets it. The default keeps
+    /// nothing: the stop is then known only in the process where it happened.
+    fn record_stop<'a>(
+        &'a self,
+        projection: &'a str,
+        position: u64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (projection, position, reason);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// What [`record_stop`](Self::record_stop) kept for `projection`, if anything.
+    fn recorded_stop<'a>(
+        &'a self,
+        projection: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::documents::RecordedStop>, StoreError>> {
+        let _ = projection;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// What [`SqlStore::transact_in`] does once a database has said how: `select` reads the

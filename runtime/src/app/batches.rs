@@ -31,6 +31,10 @@ pub(crate) trait Batches: Send + Sync {
     /// Applies one batch of the log after the checkpoint (up to `until`'s position), and
     /// commits it with the new checkpoint.
     fn batch<'a>(&'a self, store: &'a dyn EventStore, until: Option<u64>) -> BoxFuture<'a, Result<Batch, Error>>;
+
+    /// Keeps in the read-model database that the projection stopped at the event at
+    /// `position`, and why, for every process to see.
+    fn record_stop<'a>(&'a self, position: u64, reason: &'a str) -> BoxFuture<'a, Result<(), Error>>;
 }
 
 /// A stored projection's catch-ups in this process, and whether it stopped.
@@ -50,9 +54,13 @@ impl Applying {
         self.stopped.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    fn stop(&self, source: ApplyError) -> Error {
+    /// Stops the projection in this process, and records why in its database.
+    async fn stop(&self, batches: &dyn Batches, source: ApplyError) -> Error {
         tracing::error!(projection = self.projection, error = %source, "stored projection stopped");
         let stopped = Arc::new(ProjectionStopped { projection: self.projection, source });
+        if let Err(error) = batches.record_stop(stopped.source.position(), &stopped.to_string()).await {
+            tracing::warn!(projection = self.projection, %error, "the stop is not recorded in the read-model database");
+        }
         *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&stopped));
         Error::ProjectionStopped(stopped)
     }
@@ -82,11 +90,11 @@ impl Applying {
                 && batches.position().await? >= last
             {
                 let (_, error) = failed.take().expect("a failure to report");
-                return Err(self.stop(error));
+                return Err(self.stop(batches, error).await);
             }
             match batches.batch(store, until).await? {
                 Batch::Empty => match failed.take() {
-                    Some((_, error)) => return Err(self.stop(error)),
+                    Some((_, error)) => return Err(self.stop(batches, error).await),
                     None => return Ok(applied),
                 },
                 Batch::Committed(count) => applied += count,
@@ -94,7 +102,7 @@ impl Applying {
                 Batch::Lost => {}
                 Batch::FailedAt { position, error } => match failed {
                     None => failed = Some((position - 1, error)),
-                    Some(_) => return Err(self.stop(error)),
+                    Some(_) => return Err(self.stop(batches, error).await),
                 },
             }
         }

@@ -13,7 +13,7 @@ use super::batches::{Applying, Batch, Batches};
 use super::error::Error;
 use super::runner::{ProjectionStopped, Runner};
 use super::{App, AppBuilder};
-use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents, Routed};
+use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents, RecordedStop, Routed};
 use crate::event::EventSet;
 use crate::projection::ApplyError;
 use crate::store::{BoxFuture, EventStore, EventStoreExt, LogEvent, LogFold};
@@ -197,6 +197,10 @@ impl<D: DocumentProjection> Batches for DocumentRunner<D> {
     fn batch<'a>(&'a self, store: &'a dyn EventStore, until: Option<u64>) -> BoxFuture<'a, Result<Batch, Error>> {
         Box::pin(self.batch_inner(store, until))
     }
+
+    fn record_stop<'a>(&'a self, position: u64, reason: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(self.documents.record_stop(D::NAME, position, reason).await?) })
+    }
 }
 
 /// Collects a batch of the log, routed to documents; stops at the first event that does not
@@ -270,6 +274,14 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
 
     fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move { Ok(self.documents.checkpoint(D::NAME).await?.position) })
+    }
+
+    fn event_types(&self) -> Vec<&'static str> {
+        self.types.clone()
+    }
+
+    fn recorded_stop<'a>(&'a self) -> BoxFuture<'a, Result<Option<RecordedStop>, Error>> {
+        Box::pin(async move { Ok(self.documents.recorded_stop(D::NAME).await?) })
     }
 
     fn as_any(&self) -> &dyn Any {

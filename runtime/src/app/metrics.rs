@@ -11,7 +11,7 @@
 //! | `eventsmith_appended_events_total` | counter | | events those appends committed |
 //! | `eventsmith_append_duration_seconds` | histogram | | one append to the store, from the call to its answer |
 //! | `eventsmith_projection_position` | gauge | `projection` | the position up to which the projection has applied the log |
-//! | `eventsmith_projection_lag_events` | gauge | `projection` | how far that is behind the log's head: the last position a command committed, or for a worker the store's head after its catch-up |
+//! | `eventsmith_projection_lag_events` | gauge | `projection` | how many positions of the log, up to its head, the projection has still to go over (for a stored one, from its next event on: its checkpoint stays at the last event it applied); the head is the last position a command committed, or for a worker the store's head after its catch-up |
 //! | `eventsmith_projection_stopped` | gauge | `projection` | 1 while the projection is stopped, else 0 |
 //!
 //! The projection gauges are set after each update of a projection by a command, and after
@@ -20,6 +20,7 @@
 use std::time::Duration;
 
 use super::runner::Runner;
+use crate::store::EventStore;
 
 /// A command's outcome, as the `outcome` label says it.
 pub(crate) fn command(aggregate: &'static str, outcome: &'static str, elapsed: Duration) {
@@ -45,24 +46,24 @@ pub(crate) fn appended(events: usize, elapsed: Duration) {
 }
 
 /// Where `runner` is against `head`, the log's head. Reads the projection's position (its
-/// database's, for a stored one): called only with the feature.
-pub(crate) async fn projection(runner: &dyn Runner, head: u64) {
+/// database's, for a stored one, and whether its next event is before the head): called
+/// only with the feature.
+pub(crate) async fn projection(store: &dyn EventStore, runner: &dyn Runner, head: u64) {
     #[cfg(feature = "metrics")]
     {
         let name = runner.name();
-        metrics::gauge!("eventsmith_projection_stopped", "projection" => name).set(if runner.stop().is_some() {
-            1.0
-        } else {
-            0.0
-        });
+        let stopped = if runner.stop().is_some() { 1.0 } else { 0.0 };
+        metrics::gauge!("eventsmith_projection_stopped", "projection" => name).set(stopped);
         if let Ok(position) = runner.position().await {
             metrics::gauge!("eventsmith_projection_position", "projection" => name).set(position as f64);
+        }
+        if let Ok(seen) = super::runner::caught_up_to(store, runner, head).await {
             metrics::gauge!("eventsmith_projection_lag_events", "projection" => name)
-                .set(head.saturating_sub(position) as f64);
+                .set(head.saturating_sub(seen) as f64);
         }
     }
     #[cfg(not(feature = "metrics"))]
-    let _ = (runner, head);
+    let _ = (store, runner, head);
 }
 
 /// Whether the gauges of projections are worth a read of their positions.

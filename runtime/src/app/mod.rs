@@ -504,7 +504,7 @@ impl App {
             if metrics::ENABLED
                 && let Some(&head) = outcome.positions.last()
             {
-                metrics::projection(&**runner, head).await;
+                metrics::projection(&*self.inner.store, &**runner, head).await;
             }
         }
     }

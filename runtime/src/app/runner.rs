@@ -27,6 +27,20 @@ pub struct ProjectionStopped {
     pub source: ApplyError,
 }
 
+/// The position up to which `runner` has seen the log, of a log whose head is `head`: its
+/// checkpoint for one in memory (which moves over every event); for a stored one, whose
+/// checkpoint stays at the last event it applied, the position before its next event, or
+/// the head when none of its events lies after its checkpoint.
+pub(crate) async fn caught_up_to(store: &dyn EventStore, runner: &dyn Runner, head: u64) -> Result<u64, Error> {
+    let position = runner.position().await?;
+    if !runner.stored() || position >= head {
+        return Ok(position);
+    }
+    let types = runner.event_types();
+    let next = store.read_all(position + 1, 1, &types).await?;
+    Ok(next.first().map_or(head, |next| (next.position - 1).min(head)))
+}
+
 /// The type-erased face of a runner, as the app holds it.
 pub(crate) trait Runner: Send + Sync {
     fn name(&self) -> &'static str;
@@ -58,6 +72,16 @@ pub(crate) trait Runner: Send + Sync {
     fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>>;
     /// Why it stopped, if it did in this process.
     fn stop(&self) -> Option<Arc<ProjectionStopped>>;
+    /// The stored type names of the events it consumes, for a stored one (whose checkpoint
+    /// stays at the last event it applied): what [`caught_up_to`] looks for after it.
+    fn event_types(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// Why it stopped as its read-model database keeps it, for a stored one: where and why
+    /// a process (perhaps another) stopped it.
+    fn recorded_stop<'a>(&'a self) -> BoxFuture<'a, Result<Option<crate::documents::RecordedStop>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The events one append of this process committed, as the log holds them.

@@ -12,6 +12,7 @@ use super::documents::check_checkpoint;
 use super::error::Error;
 use super::runner::{ProjectionStopped, Runner};
 use super::{App, AppBuilder};
+use crate::documents::RecordedStop;
 use crate::event::EventSet;
 use crate::projection::ApplyError;
 use crate::sql::{Sql, SqlApply, SqlError, SqlProjection, SqlStore, SqlWork};
@@ -131,6 +132,10 @@ impl<P: SqlProjection> Batches for SqlRunner<P> {
     fn batch<'a>(&'a self, store: &'a dyn EventStore, until: Option<u64>) -> BoxFuture<'a, Result<Batch, Error>> {
         Box::pin(self.batch_inner(store, until))
     }
+
+    fn record_stop<'a>(&'a self, position: u64, reason: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(self.sql.record_stop(P::NAME, position, reason).await?) })
+    }
 }
 
 /// Collects a batch of the log, bound to its `#[apply]` methods; stops at the first event
@@ -207,6 +212,14 @@ impl<P: SqlProjection> Runner for SqlRunner<P> {
 
     fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move { Ok(self.sql.sql_checkpoint(P::NAME).await?) })
+    }
+
+    fn event_types(&self) -> Vec<&'static str> {
+        self.types.clone()
+    }
+
+    fn recorded_stop<'a>(&'a self) -> BoxFuture<'a, Result<Option<RecordedStop>, Error>> {
+        Box::pin(async move { Ok(self.sql.recorded_stop(P::NAME).await?) })
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -13,9 +13,18 @@ pub struct ProjectionStatus {
     pub name: &'static str,
     /// Whether its read model is in a database (documents, SQL tables), not in memory.
     pub stored: bool,
-    /// The position up to which its checkpoint says it applied the log.
+    /// The position up to which its checkpoint says it applied the log (a stored
+    /// projection's stays at the last event it applied).
     pub position: u64,
-    /// Why it stopped, if it did in this process.
+    /// The log's head when it was asked.
+    pub head: u64,
+    /// How many positions of the log, up to `head`, it has still to go over: after its
+    /// checkpoint for one in memory; for a stored one, from its next event on (0 when none
+    /// of its events is after its checkpoint).
+    pub behind: u64,
+    /// Why it stopped: in this process, or, for a stored projection, in any process that
+    /// runs it (as its read-model database keeps it, while its checkpoint is before the
+    /// event it could not apply).
     pub stopped: Option<String>,
 }
 
@@ -66,12 +75,22 @@ impl App {
     /// A read-model database that fails.
     pub async fn projections(&self) -> Result<Vec<ProjectionStatus>, Error> {
         let mut statuses = Vec::with_capacity(self.inner.projections.len());
+        let head = self.inner.store.head().await?;
         for runner in &self.inner.projections {
+            let position = runner.position().await?;
+            let behind = head - super::runner::caught_up_to(&*self.inner.store, &**runner, head).await?.min(head);
+            let stopped = match runner.stop() {
+                Some(stopped) => Some(stopped.to_string()),
+                // Another process's stop, unless the projection has moved past it since.
+                None => runner.recorded_stop().await?.filter(|stop| stop.position > position).map(|stop| stop.reason),
+            };
             statuses.push(ProjectionStatus {
                 name: runner.name(),
                 stored: runner.stored(),
-                position: runner.position().await?,
-                stopped: runner.stop().map(|stopped| stopped.to_string()),
+                position,
+                head,
+                behind,
+                stopped,
             });
         }
         Ok(statuses)

@@ -79,7 +79,7 @@ impl Worker {
             if super::metrics::ENABLED
                 && let Ok(head) = self.store.head().await
             {
-                super::metrics::projection(&*self.runner, head).await;
+                super::metrics::projection(&*self.store, &*self.runner, head).await;
             }
             if !self.wait().await {
                 return;

@@ -161,18 +161,30 @@ pub async fn concurrent_appends_to_one_stream<S: EventStore>(store: S) {
 }
 
 /// Appending a batch again with the same event ids, at the same place, is acknowledged with
-/// the first outcome and writes nothing.
+/// the first outcome and writes nothing, also once the stream has moved on past it (the
+/// retry of a writer that never saw its first answer). (Fails a store that answers such a
+/// retry with a conflict: its writer would take a committed command for a failed one.)
 pub async fn an_exact_retry_is_idempotent<S: EventStore>(store: S) {
     let stream = unique_stream("retry");
     store.append(&stream, ExpectedVersion::Any, numbered(2)).await.expect("append");
     let batch = numbered(3);
     let first = store.append(&stream, ExpectedVersion::Exact(2), batch.clone()).await.expect("append");
     let before = head(&store).await;
-    let again = store.append(&stream, ExpectedVersion::Exact(2), batch).await.expect("an exact retry is acknowledged");
+    let again =
+        store.append(&stream, ExpectedVersion::Exact(2), batch.clone()).await.expect("an exact retry is acknowledged");
     assert!(again.already_stored);
     assert_eq!((again.first_version, &again.positions), (first.first_version, &first.positions));
     assert_eq!(store.read_stream(&stream, 1, 100).await.expect("read").len(), 5);
     assert_eq!(head(&store).await, before, "a retry writes nothing");
+
+    // Another writer appends; then the first batch is sent again.
+    store.append(&stream, ExpectedVersion::Exact(5), numbered(1)).await.expect("append");
+    let before = head(&store).await;
+    let late = store.append(&stream, ExpectedVersion::Exact(2), batch.clone()).await;
+    let late = late.expect("a retry after the stream moved on is acknowledged");
+    assert!(late.already_stored);
+    assert_eq!((late.first_version, &late.positions), (first.first_version, &first.positions));
+    assert_eq!(head(&store).await, before, "a late retry writes nothing");
 }
 
 /// A batch whose ids are stored elsewhere is an error and writes nothing; so is one whose
@@ -199,8 +211,9 @@ pub async fn a_partial_retry_is_refused<S: EventStore>(store: S) {
 
 /// Appends to several streams at once go in order, as one append after the other would (a
 /// later one sees the earlier ones of its stream), until one is refused: those before it
-/// are committed, none after it is tried; an exact retry among them is acknowledged. (Fails
-/// a store that tries the appends after a refused one, or reorders them.)
+/// are committed, none after it is tried; an exact retry among them is acknowledged; an
+/// expectation ahead of the stream is refused too. (Fails a store that tries the appends
+/// after a refused one, reorders them, or writes at a version past the stream's end.)
 pub async fn appends_to_several_streams_go_in_order<S: EventStore>(store: S) {
     let (a, b) = (unique_stream("streams-a"), unique_stream("streams-b"));
     let append = |stream: &str, expected, events| StreamAppend { stream_id: stream.to_owned(), expected, events };
@@ -244,6 +257,17 @@ pub async fn appends_to_several_streams_go_in_order<S: EventStore>(store: S) {
     assert!(again[0].as_ref().is_ok_and(|outcome| outcome.already_stored), "{again:?}");
     assert!(matches!(again[1], Err(StoreError::EmptyAppend { .. })), "{again:?}");
     assert_eq!(super::whole_log(&store, before + 1).await, written, "a retry and an empty append write nothing");
+
+    // An expectation ahead of its stream (which would leave a gap in its versions) is
+    // refused like one behind it, with nothing of the batch kept past it.
+    let ahead = store
+        .append_streams(vec![
+            append(&b, ExpectedVersion::Exact(7), numbered(1)),
+            append(&a, ExpectedVersion::Exact(3), numbered(1)),
+        ])
+        .await;
+    assert!(matches!(ahead[..], [Err(StoreError::Conflict { actual: 2, .. })]), "{ahead:?}");
+    assert_eq!(super::whole_log(&store, before + 1).await, written, "nothing of a refused batch is kept");
     if store.capabilities().unique_event_ids {
         // Refused at its second event (an id stored before): its first is not kept either.
         let stored = store.read_stream(&b, 1, 1).await.expect("read").remove(0);

@@ -12,8 +12,9 @@
 //!   position is `sequence << 20 | index in its batch`, so positions grow in log order but are
 //!   not consecutive.
 //! - Idempotency uses message ids: a retried batch (the same event ids) within the stream's
-//!   duplicate window is acknowledged with the first outcome, as is a retry of a stream's
-//!   last batch at any time. JetStream has no per-event uniqueness, so a batch that only
+//!   duplicate window is acknowledged with the first outcome, as is a retry at any time of a
+//!   batch at the version its expectation names (found by reading the subject's batches up
+//!   to it, only when the expectation no longer holds). JetStream has no per-event uniqueness, so a batch that only
 //!   partly repeats an earlier one is not detected: the store declares
 //!   `unique_event_ids: false`.
 //! - Checkpoints and snapshots live in key-value buckets: JetStream streams named
@@ -312,6 +313,33 @@ impl NatsStore {
     }
 
     /// The next message at or after `sequence` on `subject` (which may be a wildcard).
+    /// The batch of `events` stored earlier in the subject, where an append expecting
+    /// `expected` put it (the retry of a writer that did not see its answer, after the stream
+    /// moved on): for `Exact(v)` the batch at version `v + 1`, for `NoStream` the first.
+    async fn earlier_batch(
+        &self,
+        subject: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Option<Batch>, StoreError> {
+        let first_version = match expected {
+            ExpectedVersion::Exact(version) => version + 1,
+            ExpectedVersion::NoStream => 1,
+            ExpectedVersion::Any | ExpectedVersion::StreamExists => return Ok(None),
+        };
+        let mut sequence = 1;
+        while let Some(batch) = self.next(subject, sequence).await? {
+            if batch.first_version > first_version {
+                break;
+            }
+            if batch.first_version == first_version {
+                return Ok(batch.same_ids(events).then_some(batch));
+            }
+            sequence = batch.sequence + 1;
+        }
+        Ok(None)
+    }
+
     async fn next(&self, subject: &str, sequence: u64) -> Result<Option<Batch>, StoreError> {
         match self.shared.stream.direct_get_next_for_subject(subject, Some(sequence.max(1))).await {
             Ok(message) => Batch::from_message(message).map(Some),
@@ -395,6 +423,9 @@ impl EventStore for NatsStore {
                 let actual = last.as_ref().map_or(0, Batch::last_version);
                 if !expected.admits(actual) {
                     if let Some(batch) = last.filter(|batch| batch.same_ids(&events)) {
+                        return Ok(batch.outcome(true));
+                    }
+                    if let Some(batch) = self.earlier_batch(&subject, expected, &events).await? {
                         return Ok(batch.outcome(true));
                     }
                     return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });

@@ -49,6 +49,20 @@ impl Db {
         Ok(client)
     }
 
+    /// A second pooled connection if one is free now, without waiting: for work beside a
+    /// transaction that holds the store-wide lock (waiting for one there could wait on a
+    /// caller that waits for the lock).
+    pub(crate) async fn spare_client(&self, operation: &'static str) -> Option<Object> {
+        let now = deadpool_postgres::Timeouts { wait: Some(std::time::Duration::ZERO), ..Default::default() };
+        let client = self.pool.timeout_get(&now).await.ok()?;
+        if !self.own_pool {
+            let statement = client.prepare_cached("SELECT set_config('search_path', $1, false)").await.ok()?;
+            client.query_one(&statement, &[&self.schema]).await.ok()?;
+        }
+        let _ = operation;
+        Some(client)
+    }
+
     /// The rows of one prepared statement.
     pub(crate) async fn rows(
         &self,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, check_field};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, RecordedStop, check_field};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 
 use crate::db::{Db, to_i64, to_u64};
@@ -117,6 +117,11 @@ impl PostgresDocuments {
                        projection text PRIMARY KEY,
                        position bigint NOT NULL DEFAULT 0,
                        version bigint NOT NULL DEFAULT 0
+                   );
+                   CREATE TABLE IF NOT EXISTS stopped_projections (
+                       projection text PRIMARY KEY,
+                       position bigint NOT NULL,
+                       reason text NOT NULL
                    );"#,
             )
             .await
@@ -237,6 +242,37 @@ fn field_expression(field: &str) -> String {
 }
 
 const NUL: &str = "PostgreSQL text cannot hold a NUL byte";
+
+impl PostgresDocuments {
+    /// Keeps why `projection` stopped at `position` (documents and SQL tables alike).
+    pub(crate) async fn keep_stop(&self, projection: &str, position: u64, reason: &str) -> Result<(), StoreError> {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        self.db
+            .rows(
+                "record a stop",
+                "INSERT INTO stopped_projections (projection, position, reason) VALUES ($1, $2, $3)
+                 ON CONFLICT (projection) DO UPDATE SET position = excluded.position, reason = excluded.reason",
+                &[&projection, &position, &reason],
+            )
+            .await
+            .map(drop)
+    }
+
+    /// What [`keep_stop`](Self::keep_stop) kept for `projection`.
+    pub(crate) async fn kept_stop(&self, projection: &str) -> Result<Option<RecordedStop>, StoreError> {
+        let rows = self
+            .db
+            .rows(
+                "read a stop",
+                "SELECT position, reason FROM stopped_projections WHERE projection = $1",
+                &[&projection],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .map(|row| RecordedStop { position: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0), reason: row.get(1) }))
+    }
+}
 
 impl DocumentStore for PostgresDocuments {
     fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -397,6 +433,19 @@ impl DocumentStore for PostgresDocuments {
         })
     }
 
+    fn record_stop<'a>(
+        &'a self,
+        projection: &'a str,
+        position: u64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.keep_stop(projection, position, reason))
+    }
+
+    fn recorded_stop<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<RecordedStop>, StoreError>> {
+        Box::pin(self.kept_stop(projection))
+    }
+
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let failed = |error| backend("clear documents", error);
@@ -420,6 +469,11 @@ impl DocumentStore for PostgresDocuments {
             // A table of its own: emptied at once, without the dead rows a `DELETE` leaves for
             // every upsert of the rebuild to step over.
             transaction.batch_execute(&format!("TRUNCATE {table}")).await.map_err(failed)?;
+            // Rebuilt from the start: a stop kept for it no longer holds.
+            transaction
+                .execute("DELETE FROM stopped_projections WHERE projection = $1", &[&projection])
+                .await
+                .map_err(failed)?;
             transaction.commit().await.map_err(failed)
         })
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, check_field};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, RecordedStop, check_field};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -100,6 +100,11 @@ impl SqliteDocuments {
                      projection TEXT PRIMARY KEY,
                      position INTEGER NOT NULL DEFAULT 0,
                      version INTEGER NOT NULL DEFAULT 0
+                 );
+                 CREATE TABLE IF NOT EXISTS eventsmith_stopped_projections (
+                     projection TEXT PRIMARY KEY,
+                     position INTEGER NOT NULL,
+                     reason TEXT NOT NULL
                  );",
             )
             .map_err(|error| sqlite("create the read-model tables", error))?;
@@ -129,6 +134,44 @@ impl SqliteDocuments {
         }
         transaction.commit().map_err(|error| sqlite("open", error))?;
         Ok(SqliteDocuments { connection: Arc::new(Mutex::new(connection)), load_sql: Arc::default(), file: None })
+    }
+
+    /// Keeps why `projection` stopped at `position` (documents and SQL tables alike).
+    pub(crate) async fn keep_stop(&self, projection: &str, position: u64, reason: &str) -> Result<(), StoreError> {
+        let (projection, reason) = (projection.to_owned(), reason.to_owned());
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO eventsmith_stopped_projections (projection, position, reason) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (projection) DO UPDATE SET position = excluded.position, reason = excluded.reason",
+                    rusqlite::params![projection, position, reason],
+                )
+                .map(drop)
+                .map_err(|error| sqlite("record a stop", error))
+        })
+        .await
+    }
+
+    /// What [`keep_stop`](Self::keep_stop) kept for `projection`.
+    pub(crate) async fn kept_stop(&self, projection: &str) -> Result<Option<RecordedStop>, StoreError> {
+        let projection = projection.to_owned();
+        self.with(move |connection| {
+            connection
+                .query_row(
+                    "SELECT position, reason FROM eventsmith_stopped_projections WHERE projection = ?1",
+                    [&projection],
+                    |row| {
+                        Ok(RecordedStop {
+                            position: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                            reason: row.get(1)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(|error| sqlite("read a stop", error))
+        })
+        .await
     }
 
     /// The statement that loads one of `projection`'s documents by key.
@@ -247,6 +290,19 @@ impl DocumentStore for SqliteDocuments {
             }
             Ok(())
         }))
+    }
+
+    fn record_stop<'a>(
+        &'a self,
+        projection: &'a str,
+        position: u64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.keep_stop(projection, position, reason))
+    }
+
+    fn recorded_stop<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<RecordedStop>, StoreError>> {
+        Box::pin(self.kept_stop(projection))
     }
 
     fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
@@ -389,6 +445,10 @@ impl DocumentStore for SqliteDocuments {
                      ON CONFLICT (projection) DO UPDATE SET position = 0, generation = generation + 1",
                     [&projection],
                 )
+                .map_err(failed)?;
+            // Rebuilt from the start: a stop kept for it no longer holds.
+            transaction
+                .execute("DELETE FROM eventsmith_stopped_projections WHERE projection = ?1", [&projection])
                 .map_err(failed)?;
             // Without a `WHERE`, SQLite drops the table's pages instead of deleting row by row.
             match transaction.execute(&format!("DELETE FROM {}", documents_table(&projection)), []) {

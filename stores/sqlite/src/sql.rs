@@ -208,6 +208,22 @@ impl SqlStore for SqliteDocuments {
         })
     }
 
+    fn record_stop<'a>(
+        &'a self,
+        projection: &'a str,
+        position: u64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.keep_stop(projection, position, reason))
+    }
+
+    fn recorded_stop<'a>(
+        &'a self,
+        projection: &'a str,
+    ) -> BoxFuture<'a, Result<Option<eventsmith_runtime::documents::RecordedStop>, StoreError>> {
+        Box::pin(self.kept_stop(projection))
+    }
+
     fn sql_checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
         let projection = projection.to_owned();
         Box::pin(self.with(move |connection| Ok(state(connection, &projection, "read a checkpoint")?.0)))

@@ -152,48 +152,49 @@ impl Db {
         streams.sort_unstable();
         streams.dedup();
         let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
-        let heads = client
-            .prepare_cached(
-                "SELECT s.stream_id, coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.stream_id), 0) \
-                 FROM unnest($1::text[]) AS s(stream_id)",
-            )
-            .await
-            .map_err(failed)?;
         // The log's last position and the commit time, under the lock: every position after
         // it is this transaction's, drawn in the order of the rows copied.
         let end = client
             .prepare_cached("SELECT coalesce(max(position), 0), clock_timestamp() FROM events")
             .await
             .map_err(failed)?;
-        let (lock_params, heads_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
-            ([&self.lock], [&streams]);
-        let (_, _, rows, end) = tokio::try_join!(
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&self.lock];
+        let (_, _, end) = tokio::try_join!(
             client.batch_execute("BEGIN"),
             client.execute(&lock, &lock_params),
-            client.query(&heads, &heads_params),
             client.query_one(&end, &[]),
         )
         .map_err(failed)?;
         let (after, now): (i64, SystemTime) = (end.get(0), end.get(1));
-        let mut versions: std::collections::HashMap<&str, u64> =
-            rows.iter().map(|row| (row.get::<_, &str>(0), to_u64(row.get(1)))).collect();
-        let mut placed = Vec::with_capacity(appends.len());
-        for append in appends {
-            let version = versions.entry(append.stream_id.as_str()).or_insert(0);
-            if !append.expected.admits(*version) {
-                return Err(CopyRefusal::Conflict(*version));
+        // When each stream's first append says its version exactly (as an import's do), the
+        // events are copied at those versions while another connection reads the streams'
+        // versions: under the lock nothing else appends, so what it reads is the log as this
+        // transaction found it. A version that differs rolls it all back (as a duplicate of
+        // a later version would, by the table's constraint). Else the versions come first.
+        let assumed = assumed_versions(appends);
+        let spare = match &assumed {
+            Some(_) => self.spare_client("append").await,
+            None => None,
+        };
+        let (placed, rows) = match (assumed, spare) {
+            (Some(assumed), Some(spare)) => {
+                let (placed, rows) = place(appends, &assumed)?;
+                let (heads, copied) = tokio::join!(stream_heads(&spare, &streams), copy_events(client, &rows, now));
+                copied?;
+                let heads = heads.map_err(failed)?;
+                if let Some((_, actual)) = heads.iter().find(|(stream, actual)| assumed.get(stream) != Some(actual)) {
+                    return Err(CopyRefusal::Conflict(*actual));
+                }
+                (placed, rows)
             }
-            placed.push(Placed { append, first_version: *version + 1 });
-            *version += append.events.len() as u64;
-        }
-        let rows: Vec<(&str, u64, &NewEvent)> = placed
-            .iter()
-            .flat_map(|Placed { append, first_version }| {
-                let stream_id = append.stream_id.as_str();
-                append.events.iter().zip(*first_version..).map(move |(event, version)| (stream_id, version, event))
-            })
-            .collect();
-        copy_events(client, &rows, now).await?;
+            _ => {
+                let heads = stream_heads(client, &streams).await.map_err(failed)?;
+                let (placed, rows) = place(appends, &heads.into_iter().collect())?;
+                copy_events(client, &rows, now).await?;
+                (placed, rows)
+            }
+        };
+        drop(rows);
         // The rows' positions, in the order they were copied.
         let positions = client
             .prepare_cached(
@@ -217,6 +218,65 @@ impl Db {
             })
             .collect())
     }
+}
+
+/// Each stream's version as the first append to it in `appends` expects it exactly (`Exact`
+/// or `NoStream`); `None` when one does not say (`Any`, `StreamExists`).
+fn assumed_versions(appends: &[StreamAppend]) -> Option<std::collections::HashMap<String, u64>> {
+    let mut versions = std::collections::HashMap::with_capacity(appends.len());
+    for append in appends {
+        if versions.contains_key(&append.stream_id) {
+            continue;
+        }
+        let version = match append.expected {
+            ExpectedVersion::Exact(version) => version,
+            ExpectedVersion::NoStream => 0,
+            ExpectedVersion::Any | ExpectedVersion::StreamExists => return None,
+        };
+        versions.insert(append.stream_id.clone(), version);
+    }
+    Some(versions)
+}
+
+/// Each append's first version from its stream's version before the batch (`heads`; 0 for a
+/// stream not there), checking each expectation in order: a later append to a stream after
+/// the earlier ones. The rows to copy, in order.
+#[allow(clippy::type_complexity)]
+fn place<'a>(
+    appends: &'a [StreamAppend],
+    heads: &std::collections::HashMap<String, u64>,
+) -> Result<(Vec<Placed<'a>>, Vec<(&'a str, u64, &'a NewEvent)>), CopyRefusal> {
+    let mut versions: std::collections::HashMap<&str, u64> = std::collections::HashMap::with_capacity(heads.len());
+    let mut placed = Vec::with_capacity(appends.len());
+    for append in appends {
+        let stream_id = append.stream_id.as_str();
+        let version = versions.entry(stream_id).or_insert_with(|| heads.get(stream_id).copied().unwrap_or(0));
+        if !append.expected.admits(*version) {
+            return Err(CopyRefusal::Conflict(*version));
+        }
+        placed.push(Placed { append, first_version: *version + 1 });
+        *version += append.events.len() as u64;
+    }
+    let rows = placed
+        .iter()
+        .flat_map(|&Placed { append, first_version }| {
+            let stream_id = append.stream_id.as_str();
+            append.events.iter().zip(first_version..).map(move |(event, version)| (stream_id, version, event))
+        })
+        .collect();
+    Ok((placed, rows))
+}
+
+/// The version of each of `streams` (0 for one with no events).
+async fn stream_heads(client: &Object, streams: &[&str]) -> Result<Vec<(String, u64)>, tokio_postgres::Error> {
+    let heads = client
+        .prepare_cached(
+            "SELECT s.stream_id, coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.stream_id), 0) \
+             FROM unnest($1::text[]) AS s(stream_id)",
+        )
+        .await?;
+    let rows = client.query(&heads, &[&streams]).await?;
+    Ok(rows.iter().map(|row| (row.get::<_, String>(0), to_u64(row.get(1)))).collect())
 }
 
 /// Writes `rows` (stream, stream version, event) into `events` with one binary `COPY`, in
