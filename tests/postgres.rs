@@ -235,6 +235,33 @@ async fn large_appends_are_copied_with_the_same_checks() {
     assert_eq!(appended.first_version, 501);
 }
 
+/// Appends to several streams at once say each event's position, also when the positions
+/// the table's sequence draws are not consecutive (here it counts by three): then they are
+/// read back one by one rather than taken as a range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_streams_at_once_say_their_positions_whatever_the_sequence() {
+    use eventsmith::store::StreamAppend;
+    for step in [1, 3] {
+        let schema = unique_schema();
+        let store = store_in(&schema).await;
+        store.append("first", ExpectedVersion::NoStream, many(2)).await.unwrap();
+        let alter = format!("ALTER TABLE \"{schema}\".events ALTER COLUMN position SET INCREMENT BY {step}");
+        admin().await.batch_execute(&alter).await.unwrap();
+        let appends = ["a", "b", "a"]
+            .iter()
+            .zip([ExpectedVersion::NoStream, ExpectedVersion::NoStream, ExpectedVersion::Exact(2)])
+            .map(|(stream, expected)| StreamAppend { stream_id: (*stream).to_owned(), expected, events: many(2) })
+            .collect();
+        let outcomes: Vec<_> =
+            store.append_streams(appends).await.into_iter().map(|outcome| outcome.expect("append")).collect();
+        let said: Vec<u64> = outcomes.iter().flat_map(|outcome| outcome.positions.clone()).collect();
+        let stored: Vec<u64> = store.read_all(3, 100, &[]).await.unwrap().iter().map(|event| event.position).collect();
+        assert_eq!(said, stored, "increment {step}");
+        assert_eq!(said.len(), 6);
+        assert!(said.windows(2).all(|pair| pair[1] - pair[0] == step), "increment {step}: {said:?}");
+    }
+}
+
 fn store_lock(schema: &str) -> i64 {
     // The same store-wide lock key `PostgresStore` derives from its schema.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

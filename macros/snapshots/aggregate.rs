@@ -62,7 +62,8 @@ const _: () = {
                 ::eventsmith::__private::CommandEntry::of::<
                     CreateOrder,
                 >(
-                    <CreateOrder as ::eventsmith::__private::CommandFor<Order>>::EXPECT,
+                    <CreateOrder as ::eventsmith::__private::CommandFor<Order>>::EXPECT
+                        .name(),
                     <OrderCreated as ::eventsmith::__private::Produces<
                         OrderEvent,
                     >>::PRODUCED,
@@ -70,7 +71,8 @@ const _: () = {
                 ::eventsmith::__private::CommandEntry::of::<
                     ShipOrder,
                 >(
-                    <ShipOrder as ::eventsmith::__private::CommandFor<Order>>::EXPECT,
+                    <ShipOrder as ::eventsmith::__private::CommandFor<Order>>::EXPECT
+                        .name(),
                     <OrderEvent as ::eventsmith::__private::Produces<
                         OrderEvent,
                     >>::PRODUCED,

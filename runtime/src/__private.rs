@@ -16,14 +16,13 @@ pub use crate::aggregate::{
 };
 pub use crate::app::runner::ProjectionStopped;
 pub use crate::app::{App, StoredProjection, sql_reached, sql_stopped};
-pub use crate::catalog::{
-    CommandEntry, MaybeSchemas, NoSchemas, ProjectionEntry, ProjectionKind, QueryEntry, SchemasIfAny, TypeHistory,
-};
+pub use crate::catalog::{MaybeSchemas, NoSchemas, SchemasIfAny, TypeHistory};
 pub use crate::codec::{
     DecodeError, EncodeError, OlderVersion, Payload, UpcastStep, UpcastVia, decode_unit, unit_payload, unknown_type,
     unknown_version,
 };
 pub use crate::command::{AggregateId, ClonedCommand, Command, CommandFor, ExpectStream, RoutedTo};
+pub use crate::described::{CommandEntry, QueryEntry};
 pub use crate::documents::{
     DocumentError, DocumentKey, DocumentProjection, DocumentQuery, Documents, Routed, default_key, route_member,
 };

@@ -53,7 +53,7 @@ pub trait Aggregate: Sized + Send + Sync + 'static {
     }
 
     /// Its command handlers, for the [catalog](crate::catalog): written by `#[aggregate]`.
-    fn commands() -> Vec<crate::catalog::CommandEntry> {
+    fn commands() -> Vec<crate::described::CommandEntry> {
         Vec::new()
     }
 }

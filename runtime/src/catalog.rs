@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::command::ExpectStream;
+pub use crate::described::{CommandEntry, QueryEntry, short_type_name, short_type_name_of};
 pub use crate::event::TypeHistory;
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventEnumInfo, EventType};
 use crate::projection::StoredAs;
 use crate::schema::{EventSchema, EventSchemas};
 
@@ -43,31 +43,6 @@ pub struct AggregateEntry {
     pub commands: Vec<CommandEntry>,
 }
 
-/// A command and what its handler may produce.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CommandEntry {
-    /// The command's Rust type, without the module path.
-    pub rust_type: String,
-    /// What the command expects of the stream: `"new"`, `"existing"` or `"any"`.
-    pub expects: &'static str,
-    /// The stored names of the events the handler may produce (for a handler that returns
-    /// the enum itself: every event type it can write).
-    pub produces: Vec<&'static str>,
-}
-
-impl CommandEntry {
-    /// The entry of command `C`, which expects `expect` and produces events named `produces`.
-    #[must_use]
-    pub fn of<C: ?Sized>(expect: ExpectStream, produces: &'static [&'static str]) -> Self {
-        let expects = match expect {
-            ExpectStream::Any => "any",
-            ExpectStream::New => "new",
-            ExpectStream::Existing => "existing",
-        };
-        Self { rust_type: short_type_name::<C>(), expects, produces: produces.to_vec() }
-    }
-}
-
 /// An event enum: the namespace its events are stored in, and its types.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventEnumEntry {
@@ -83,16 +58,23 @@ impl EventEnumEntry {
     /// The entry of enum `E`.
     #[must_use]
     pub fn of<E: Event>() -> Self {
-        let mut schemas = E::catalog_schemas().unwrap_or_default();
-        let types = E::TYPES
+        Self::from_info(&EventEnumInfo::of::<E>())
+    }
+
+    /// The entry of the enum `info` describes.
+    #[must_use]
+    pub fn from_info(info: &EventEnumInfo) -> Self {
+        let mut schemas = (info.schemas)().unwrap_or_default();
+        let types = info
+            .types
             .iter()
             .enumerate()
             .map(|(index, event_type)| {
-                let history = E::HISTORY.get(index).copied().unwrap_or_default();
+                let history = info.history.get(index).copied().unwrap_or_default();
                 EventTypeEntry::new(event_type, history, &mut schemas)
             })
             .collect();
-        Self { rust_type: short_type_name::<E>(), namespace: E::NAMESPACE, types }
+        Self { rust_type: short_type_name_of(info.rust_type), namespace: info.namespace, types }
     }
 }
 
@@ -218,44 +200,6 @@ pub struct ConsumedEvent {
     pub namespace: &'static str,
     /// Its stored name.
     pub name: &'static str,
-}
-
-/// A query and the type of its answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryEntry {
-    /// The query's Rust type, without the module path.
-    pub rust_type: String,
-    /// The answer's Rust type, without module paths.
-    pub answer: String,
-}
-
-impl QueryEntry {
-    /// The entry of query `Q` answered with `A`.
-    #[must_use]
-    pub fn of<Q: ?Sized, A: ?Sized>() -> Self {
-        Self { rust_type: short_type_name::<Q>(), answer: short_type_name::<A>() }
-    }
-}
-
-/// `T`'s name without module paths: `Option<OrderSummary>` for
-/// `core::option::Option<orders::OrderSummary>`.
-#[must_use]
-pub fn short_type_name<T: ?Sized>() -> String {
-    let full = std::any::type_name::<T>();
-    let mut short = String::with_capacity(full.len());
-    let mut path = String::new();
-    for character in full.chars().chain(std::iter::once('\0')) {
-        if character.is_alphanumeric() || character == '_' || character == ':' {
-            path.push(character);
-            continue;
-        }
-        short.push_str(path.rsplit("::").next().unwrap_or_default());
-        path.clear();
-        if character != '\0' {
-            short.push(character);
-        }
-    }
-    short
 }
 
 /// The schemas of an enum whose payloads derive `schemars::JsonSchema`, and none otherwise:

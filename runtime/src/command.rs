@@ -13,6 +13,18 @@ pub enum ExpectStream {
     Existing,
 }
 
+impl ExpectStream {
+    /// `"any"`, `"new"` or `"existing"`, as the [catalog](crate::catalog) says it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::New => "new",
+            Self::Existing => "existing",
+        }
+    }
+}
+
 /// A command routed to one aggregate instance.
 ///
 /// Implemented by `#[derive(Command)]` with `#[command(aggregate = A)]` and an `#[command(id)]`

@@ -50,7 +50,7 @@ pub trait DocumentProjection: StoredDocument + Send + Sync + 'static {
 
     /// The queries its `#[query]` methods answer, for the [catalog](crate::catalog).
     /// Written by `#[projection]`.
-    fn queries() -> Vec<crate::catalog::QueryEntry> {
+    fn queries() -> Vec<crate::described::QueryEntry> {
         Vec::new()
     }
 }

@@ -124,8 +124,10 @@ pub struct EventEnumInfo {
     /// Decodes a stored payload (type name, version, bytes) with [`Event::decode`] and drops
     /// it: whether the code still reads it, and why not.
     pub check: fn(&str, u32, &[u8]) -> Result<(), DecodeError>,
-    /// The enum's entry in the [catalog](crate::catalog).
-    pub describe: fn() -> crate::catalog::EventEnumEntry,
+    /// [`Event::HISTORY`].
+    pub history: &'static [TypeHistory],
+    /// [`Event::catalog_schemas`].
+    pub schemas: fn() -> Option<Vec<crate::schema::EventSchema>>,
 }
 
 impl EventEnumInfo {
@@ -138,7 +140,8 @@ impl EventEnumInfo {
             namespace: E::NAMESPACE,
             types: E::TYPES,
             check: |event_type, event_version, payload| E::decode(event_type, event_version, payload).map(drop),
-            describe: crate::catalog::EventEnumEntry::of::<E>,
+            history: E::HISTORY,
+            schemas: E::catalog_schemas,
         }
     }
 

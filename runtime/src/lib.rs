@@ -11,6 +11,7 @@
 //! |---|---|
 //! | events | [`id`], [`time`], [`codec`], [`event`], [`schema`], [`recorded`] |
 //! | the store contract | [`store`], [`decode`] |
+//! | what the macros say of a domain's parts | [`described`] |
 //! | the domain's traits | [`aggregate`], [`command`], [`projection`], [`documents`] |
 //! | the domain's description | [`catalog`] |
 //! | the engine | [`app`] (with its errors, re-exported as [`error`]) |
@@ -27,6 +28,7 @@ pub mod command;
 #[cfg(feature = "testkit")]
 pub mod conformance;
 pub mod decode;
+pub mod described;
 pub mod documents;
 pub mod envelope;
 pub mod event;

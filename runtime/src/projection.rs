@@ -77,7 +77,7 @@ pub trait Projection: Sized + Send + Sync + 'static {
 
     /// The queries its `#[query]` methods answer, for the [catalog](crate::catalog).
     /// Written by `#[projection]`.
-    fn queries() -> Vec<crate::catalog::QueryEntry> {
+    fn queries() -> Vec<crate::described::QueryEntry> {
         Vec::new()
     }
 }

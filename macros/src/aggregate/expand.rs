@@ -94,7 +94,7 @@ fn aggregate_impl(model: &AggregateImpl<'_>) -> TokenStream {
             quote_spanned!(command.span()=> <#command as ::eventsmith::__private::CommandFor<#self_ty>>::EXPECT);
         let produces =
             quote_spanned!(produced.span()=> <#produced as ::eventsmith::__private::Produces<#event>>::PRODUCED);
-        quote!(::eventsmith::__private::CommandEntry::of::<#command>(#expect, #produces))
+        quote!(::eventsmith::__private::CommandEntry::of::<#command>(#expect.name(), #produces))
     });
     let attributes = naming::impl_attributes();
     quote! {

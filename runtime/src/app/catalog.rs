@@ -5,7 +5,7 @@ use std::any::TypeId;
 
 use super::{App, AppBuilder};
 use crate::aggregate::Aggregate;
-use crate::catalog::{AggregateEntry, Catalog, ProjectionEntry, ProjectionKind, short_type_name};
+use crate::catalog::{AggregateEntry, Catalog, EventEnumEntry, ProjectionEntry, ProjectionKind, short_type_name};
 use crate::documents::DocumentProjection;
 use crate::event::{Event, EventEnumInfo};
 use crate::projection::Projection;
@@ -61,7 +61,7 @@ impl Described {
                 seen.push(info.type_id);
                 first
             })
-            .map(|info| (info.describe)())
+            .map(EventEnumEntry::from_info)
             .collect();
         Catalog {
             aggregates: self.aggregates.iter().map(|describe| describe()).collect(),

@@ -316,9 +316,13 @@ impl NatsStore {
     /// The batch of `events` stored earlier in the subject, where an append expecting
     /// `expected` put it (the retry of a writer that did not see its answer, after the stream
     /// moved on): for `Exact(v)` the batch at version `v + 1`, for `NoStream` the first.
+    /// The subject's batches grow in version with their sequence, so it is found by a binary
+    /// search over the sequences up to `last` (the subject's last batch): a few direct gets,
+    /// whatever the stream's length, on a conflict that is not a retry too.
     async fn earlier_batch(
         &self,
         subject: &str,
+        last: u64,
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Option<Batch>, StoreError> {
@@ -327,15 +331,20 @@ impl NatsStore {
             ExpectedVersion::NoStream => 1,
             ExpectedVersion::Any | ExpectedVersion::StreamExists => return Ok(None),
         };
-        let mut sequence = 1;
-        while let Some(batch) = self.next(subject, sequence).await? {
-            if batch.first_version > first_version {
-                break;
-            }
+        let (mut low, mut high) = (1, last);
+        while low <= high {
+            let middle = low + (high - low) / 2;
+            // The subject's first batch at or after `middle`.
+            let Some(batch) = self.next(subject, middle).await? else { return Ok(None) };
             if batch.first_version == first_version {
                 return Ok(batch.same_ids(events).then_some(batch));
             }
-            sequence = batch.sequence + 1;
+            if batch.first_version < first_version {
+                low = batch.sequence + 1;
+            } else {
+                // Every batch from `middle` on is past it: it is before `middle`, if anywhere.
+                high = middle - 1;
+            }
         }
         Ok(None)
     }
@@ -422,10 +431,11 @@ impl EventStore for NatsStore {
                 let (last, condition) = self.condition(&subject).await?;
                 let actual = last.as_ref().map_or(0, Batch::last_version);
                 if !expected.admits(actual) {
+                    let last_sequence = last.as_ref().map_or(0, |batch| batch.sequence);
                     if let Some(batch) = last.filter(|batch| batch.same_ids(&events)) {
                         return Ok(batch.outcome(true));
                     }
-                    if let Some(batch) = self.earlier_batch(&subject, expected, &events).await? {
+                    if let Some(batch) = self.earlier_batch(&subject, last_sequence, expected, &events).await? {
                         return Ok(batch.outcome(true));
                     }
                     return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });

@@ -195,19 +195,36 @@ impl Db {
             }
         };
         drop(rows);
-        // The rows' positions, in the order they were copied.
-        let positions = client
+        // The rows' positions, in the order they were copied: under the lock, every row after
+        // `after` is this transaction's, its positions drawn in the order of the rows. Two
+        // ends of the index say them when they are consecutive (as they are unless the
+        // sequence skips), else they are read one by one.
+        let range = client
             .prepare_cached(
-                "SELECT array_agg(position ORDER BY position), pg_notify($2, max(position)::text) \
-                 FROM events WHERE position > $1",
+                "SELECT min(position), max(position), pg_notify($2, max(position)::text) FROM events WHERE position > $1",
             )
             .await
             .map_err(failed)?;
         let params: [&(dyn ToSql + Sync); 2] = [&after, &self.channel];
         let (row, ()) =
-            tokio::try_join!(client.query_one(&positions, &params), client.batch_execute("COMMIT")).map_err(failed)?;
-        let positions: Vec<i64> = row.get(0);
-        let mut positions = positions.into_iter().map(to_u64);
+            tokio::try_join!(client.query_one(&range, &params), client.batch_execute("COMMIT")).map_err(failed)?;
+        let (first, last): (i64, i64) = (row.get(0), row.get(1));
+        let copied: usize = placed.iter().map(|placed| placed.append.events.len()).sum();
+        let positions: Vec<u64> = if usize::try_from(last - first + 1).is_ok_and(|span| span == copied) {
+            (to_u64(first)..=to_u64(last)).collect()
+        } else {
+            // Committed: the rows between the two ends are still this append's alone, as
+            // later appends take positions after them.
+            let each = client
+                .prepare_cached(
+                    "SELECT array_agg(position ORDER BY position) FROM events WHERE position > $1 AND position <= $2",
+                )
+                .await
+                .map_err(failed)?;
+            let row = client.query_one(&each, &[&after, &last]).await.map_err(failed)?;
+            row.get::<_, Vec<i64>>(0).into_iter().map(to_u64).collect()
+        };
+        let mut positions = positions.into_iter();
         Ok(placed
             .iter()
             .map(|placed| AppendOutcome {
