@@ -57,6 +57,9 @@ const MAX_BATCH: usize = 1 << batch::INDEX_BITS;
 /// ones stream through a consumer.
 const DIRECT_READS: usize = 16;
 
+/// How long a read waits for the replica answering it to get a message the leader has.
+const REPLICA_WAIT: Duration = Duration::from_secs(5);
+
 /// Options for [`NatsStore::connect_with`] and [`NatsStore::from_client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsOptions {
@@ -349,10 +352,59 @@ impl NatsStore {
         Ok(None)
     }
 
+    /// The subject's first batch at or after `sequence` (`subject` may be a wildcard).
+    ///
+    /// A direct get of a replicated stream may be answered by a replica that has not yet
+    /// got the newest messages. What it finds is right (a replica holds a prefix of the
+    /// stream); that it finds nothing is checked with the leader, and while the leader has
+    /// a message there it is asked again, so that a read after an acknowledged append sees it.
     async fn next(&self, subject: &str, sequence: u64) -> Result<Option<Batch>, StoreError> {
-        match self.shared.stream.direct_get_next_for_subject(subject, Some(sequence.max(1))).await {
-            Ok(message) => Batch::from_message(message).map(Some),
-            Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+        let sequence = sequence.max(1);
+        let mut checked_with_leader = false;
+        let started = std::time::Instant::now();
+        loop {
+            match self.shared.stream.direct_get_next_for_subject(subject, Some(sequence)).await {
+                Ok(message) => return Batch::from_message(message).map(Some),
+                Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => {}
+                Err(error) => return Err(backend("read", error)),
+            }
+            if !self.shared.replicated {
+                return Ok(None);
+            }
+            if !checked_with_leader {
+                if self.leader_last(subject).await? < sequence {
+                    return Ok(None);
+                }
+                checked_with_leader = true;
+            }
+            if started.elapsed() > REPLICA_WAIT {
+                return Err(StoreError::Backend {
+                    operation: "read",
+                    retryable: true,
+                    source: format!(
+                        "the replica answering reads has not caught up with the leader within {REPLICA_WAIT:?}"
+                    )
+                    .into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The sequence of the last message of `subject` on the leader; 0 when there is none.
+    /// For the wildcard of all events, the stream's last when the stream holds nothing else
+    /// (as the store creates it), and 0 (nothing known) when it does.
+    async fn leader_last(&self, subject: &str) -> Result<u64, StoreError> {
+        if subject.ends_with('>') || subject.contains('*') {
+            if self.shared.stream.cached_info().config.subjects != [subject] {
+                return Ok(0);
+            }
+            let info = self.shared.stream.get_info().await.map_err(|error| backend("read", error))?;
+            return Ok(info.state.last_sequence);
+        }
+        match self.shared.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => Ok(message.sequence),
+            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(0),
             Err(error) => Err(backend("read", error)),
         }
     }
