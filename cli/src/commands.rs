@@ -60,9 +60,9 @@ pub(crate) async fn run(cli: Cli, builder: Option<eventsmith::AppBuilder>) -> Re
         Command::Rebuild { projection } => crate::domain::rebuild(&app(builder).await?, &projection, json).await,
         Command::Projections => crate::domain::projections(&app(builder).await?, json).await,
         Command::Catalog { mermaid } => crate::domain::catalog(&domain(builder)?, mermaid, json),
-        Command::Dashboard { listen } => {
+        Command::Dashboard { listen, allow_rebuild } => {
             let builder = builder.unwrap_or_else(eventsmith::App::builder);
-            dashboard(build(Some(builder), Arc::clone(&store)).await?, listen, json).await
+            dashboard(build(Some(builder), Arc::clone(&store)).await?, listen, allow_rebuild, json).await
         }
         Command::Streams { prefix, after, limit } => streams(&*store, &prefix, after, limit, json).await,
         Command::Show { stream } => show(&*store, &stream, json).await,
@@ -83,8 +83,14 @@ async fn build(
     built.map_err(|error| Failure::new(format!("the application does not start: {error}")))
 }
 
-/// Serves the dashboard on `listen` until interrupted (SIGINT or SIGTERM).
-async fn dashboard(app: eventsmith::App, listen: std::net::SocketAddr, json: bool) -> Result<(), Failure> {
+/// Serves the dashboard on `listen` until interrupted (SIGINT or SIGTERM), allowed to rebuild
+/// projections when `rebuilds`.
+async fn dashboard(
+    app: eventsmith::App,
+    listen: std::net::SocketAddr,
+    rebuilds: bool,
+    json: bool,
+) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| Failure::new(format!("cannot listen on {listen}: {error}")))?;
@@ -93,10 +99,15 @@ async fn dashboard(app: eventsmith::App, listen: std::net::SocketAddr, json: boo
     if json {
         writeln!(out, "{}", serde_json::json!({"dashboard": format!("http://{address}/")}))?;
     } else {
-        writeln!(out, "dashboard on http://{address}/ (read-only; interrupt to stop)")?;
+        let mode = if rebuilds { "rebuilds allowed" } else { "read-only" };
+        writeln!(out, "dashboard on http://{address}/ ({mode}; interrupt to stop)")?;
     }
     out.flush()?;
-    axum::serve(listener, eventsmith_dashboard::router(app))
+    let mut dashboard = eventsmith_dashboard::Dashboard::new(app);
+    if rebuilds {
+        dashboard = dashboard.with_rebuilds();
+    }
+    axum::serve(listener, dashboard.router())
         .with_graceful_shutdown(interrupted())
         .await
         .map_err(|error| Failure::new(format!("the dashboard stopped: {error}")))

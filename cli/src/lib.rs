@@ -88,13 +88,18 @@ enum Command {
         #[arg(long)]
         mermaid: bool,
     },
-    /// Serves the read-only dashboard (streams, events, the log live, projections, the
-    /// domain's diagram) over HTTP until interrupted; prints its address first. With the
+    /// Serves the dashboard (streams, events, the log live, projections, the domain's
+    /// diagram) over HTTP until interrupted; prints its address first. With the
     /// application's domain (`eventsmith_cli::run`), its projections and diagram too.
+    /// Read-only unless `--allow-rebuild`.
     Dashboard {
         /// The address to listen on; port 0 takes a free port.
         #[arg(long, default_value = "127.0.0.1:7070")]
         listen: std::net::SocketAddr,
+        /// Lets the projections page rebuild a projection. The tool has no authentication:
+        /// listen where only operators reach.
+        #[arg(long)]
+        allow_rebuild: bool,
     },
     /// The streams, in the byte order of their ids: each with its number of events and
     /// when its last one was committed.

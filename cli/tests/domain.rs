@@ -111,6 +111,53 @@ async fn projections_are_listed_and_rebuilt_by_name() {
     assert!(text(&output.stderr).contains("no projection is named `nope`"), "{}", text(&output.stderr));
 }
 
+/// `dashboard --allow-rebuild` in the application's binary: the projections page has a
+/// rebuild button per projection, and a post to it rebuilds in the background.
+#[tokio::test]
+async fn the_dashboard_rebuilds_a_projection_when_allowed() {
+    use std::io::{BufRead, Read, Write};
+    let (path, views) = seeded().await;
+    let mut child = Command::new(shop())
+        .args(["--store", path.to_str().unwrap(), "--json", "dashboard", "--listen", "127.0.0.1:0", "--allow-rebuild"])
+        .env("SHOP_VIEWS", &views)
+        .env_remove("EVENTSMITH_STORE")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let announced: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let address =
+        announced["dashboard"].as_str().unwrap().trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let request = |method: &str, path: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(stream, "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let page = request("GET", "/projections");
+    assert!(page.contains("<span class=\"mode\">rebuilds allowed</span>"), "{page}");
+    assert!(page.contains("action=\"projections/rebuild?projection=customer_totals\""), "{page}");
+    let posted = request("POST", "/projections/rebuild?projection=customer_totals");
+    assert!(posted.starts_with("HTTP/1.0 303"), "{posted}");
+    assert!(posted.to_ascii_lowercase().contains("location: /projections\r\n"), "{posted}");
+    let mut page = String::new();
+    for _ in 0..500 {
+        page = request("GET", "/projections");
+        if page.contains("rebuilt: 2 events applied") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(page.contains("rebuilt: 2 events applied"), "{page}");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    // The documents are in the read-model database, for any process.
+    let documents = eventsmith::documents::SqliteDocuments::open(&views).await.unwrap();
+    let checkpoint = eventsmith::documents::DocumentStore::checkpoint(&documents, "customer_totals").await.unwrap();
+    assert_eq!(checkpoint.position, 2);
+}
+
 #[test]
 fn the_catalog_is_drawn_from_the_code_without_a_store() {
     let shop = shop();

@@ -40,10 +40,25 @@ pub(crate) fn query_value(text: &str) -> String {
     encoded
 }
 
+/// What the dashboard may do: the router puts it in each request's extensions, and the
+/// pages say it in their navigation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    ReadOnly,
+    Rebuilds,
+}
+
 /// The path the dashboard is mounted at (`/events` for `nest("/events", ...)`, empty at the
 /// root), from the request's original URI: the pages' `<base>`, so that their links are
-/// relative to it.
-pub(crate) struct Mount(String);
+/// relative to it. With it, what the dashboard may do.
+pub(crate) struct Mount(String, Access);
+
+impl Mount {
+    /// The absolute path of `relative`, a page of the dashboard.
+    pub(crate) fn path(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.0)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Mount {
     type Rejection = std::convert::Infallible;
@@ -56,7 +71,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Mount {
         } else {
             original.strip_suffix(inner).unwrap_or_default()
         };
-        Ok(Self(mount.to_owned()))
+        let access = parts.extensions.get::<Access>().copied().unwrap_or(Access::ReadOnly);
+        Ok(Self(mount.to_owned(), access))
     }
 }
 
@@ -125,7 +141,11 @@ impl Page {
             };
             let _ = write!(out, "<a href=\"{href}\"{current}>{label}</a>");
         }
-        out.push_str("<span class=\"mode\">read-only</span></nav>\n<main>\n");
+        let mode = match mount.1 {
+            Access::ReadOnly => "read-only",
+            Access::Rebuilds => "rebuilds allowed",
+        };
+        let _ = write!(out, "<span class=\"mode\">{mode}</span></nav>\n<main>\n");
         out.push_str(&self.body);
         out.push_str("</main>\n</body>\n</html>\n");
         html_response(self.status, out)

@@ -7,10 +7,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eventsmith_runtime::App;
+use eventsmith_runtime::catalog::ProjectionKind;
 use eventsmith_runtime::store::StoredEvent;
 use eventsmith_runtime::time::rfc3339;
 
 use crate::html::{Escaped, Mount, Page, Section, html_response, query_value};
+use crate::rebuilds::{Rebuilding, Rebuilds};
 
 /// Streams per page of `/streams`.
 const STREAMS_PER_PAGE: usize = 50;
@@ -21,10 +23,10 @@ const LOG_PAGE: u64 = 100;
 /// Events `/log` shows when it is not given a position: the last ones.
 const LOG_TAIL: u64 = 50;
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
 /// What a page could not do: a store failure, or a parameter that does not parse.
-enum Failure {
+pub(crate) enum Failure {
     Store(String),
     BadRequest(String),
     NotFound(String, String),
@@ -36,7 +38,7 @@ impl<E: std::error::Error> From<E> for Failure {
     }
 }
 
-fn respond(mount: &Mount, page: Result<Page, Failure>) -> Response {
+pub(crate) fn respond(mount: &Mount, page: Result<Page, Failure>) -> Response {
     let page = page.unwrap_or_else(|failure| match failure {
         Failure::Store(message) => Page::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -59,15 +61,15 @@ fn number(params: &HashMap<String, String>, name: &str, default: u64) -> Result<
     }
 }
 
-fn text<'p>(params: &'p HashMap<String, String>, name: &str) -> &'p str {
+pub(crate) fn text<'p>(params: &'p HashMap<String, String>, name: &str) -> &'p str {
     params.get(name).map_or("", String::as_str)
 }
 
-pub(crate) async fn overview(State(app): State<App>, mount: Mount) -> Response {
-    respond(&mount, overview_page(&app).await)
+pub(crate) async fn overview(State(app): State<App>, State(rebuilds): State<Rebuilding>, mount: Mount) -> Response {
+    respond(&mount, overview_page(&app, rebuilds.as_deref()).await)
 }
 
-async fn overview_page(app: &App) -> Result<Page, Failure> {
+async fn overview_page(app: &App, rebuilds: Option<&Rebuilds>) -> Result<Page, Failure> {
     let head = app.store().head().await?;
     let catalog = app.catalog();
     let commands: usize = catalog.aggregates.iter().map(|aggregate| aggregate.commands.len()).sum();
@@ -82,20 +84,28 @@ async fn overview_page(app: &App) -> Result<Page, Failure> {
         catalog.projections.len()
     );
     body.push_str("<h2>Projections</h2>\n");
-    body.push_str(&projections_table(app).await?);
+    body.push_str(&projections_table(app, rebuilds).await?);
     body.push_str("<p><a href=\"log\">Follow the log</a> · <a href=\"streams\">Browse the streams</a></p>\n");
     Ok(Page::new(Section::Overview, "Overview", body))
 }
 
-async fn projections_table(app: &App) -> Result<String, Failure> {
+/// The projections' table; with `rebuilds`, each row also says how its last rebuild went and
+/// has the button that starts one.
+async fn projections_table(app: &App, rebuilds: Option<&Rebuilds>) -> Result<String, Failure> {
     let statuses = app.projections().await.map_err(|error| Failure::Store(error.to_string()))?;
     if statuses.is_empty() {
         return Ok("<p class=\"empty\">The application registers no projections.</p>\n".to_owned());
     }
+    let kinds: HashMap<&str, ProjectionKind> =
+        app.catalog().projections.into_iter().map(|projection| (projection.name, projection.kind)).collect();
     let mut table = String::from(
         "<table class=\"projections\">\n<thead><tr><th>projection</th><th>read model</th><th>position</th>\
-         <th>behind</th><th>state</th></tr></thead>\n<tbody>\n",
+         <th>behind</th><th>state</th>",
     );
+    if rebuilds.is_some() {
+        table.push_str("<th>rebuild</th>");
+    }
+    table.push_str("</tr></thead>\n<tbody>\n");
     for status in statuses {
         let behind = status.behind;
         let kind = if status.stored { "in a database" } else { "in memory" };
@@ -104,19 +114,25 @@ async fn projections_table(app: &App) -> Result<String, Failure> {
             None if behind == 0 => "<span class=\"ok\">up to date</span>".to_owned(),
             None => "<span class=\"lagging\">catching up</span>".to_owned(),
         };
-        let _ = writeln!(
+        let _ = write!(
             table,
             "<tr data-projection=\"{name}\"><td>{name}</td><td>{kind}</td><td class=\"number\">{}</td>\
-             <td class=\"number\">{behind}</td><td>{state}</td></tr>",
+             <td class=\"number\">{behind}</td><td>{state}",
             status.position,
             name = Escaped(status.name),
         );
+        if let Some(rebuilds) = rebuilds {
+            let sql = matches!(kinds.get(status.name), Some(ProjectionKind::Sql { .. }));
+            let (outcome, action) = rebuilds.cells(status.name, sql);
+            let _ = write!(table, "{outcome}</td><td>{action}");
+        }
+        table.push_str("</td></tr>\n");
     }
     table.push_str("</tbody>\n</table>\n");
     Ok(table)
 }
 
-pub(crate) async fn projections(State(app): State<App>, mount: Mount) -> Response {
+pub(crate) async fn projections(State(app): State<App>, State(rebuilds): State<Rebuilding>, mount: Mount) -> Response {
     let page = async {
         let head = app.store().head().await?;
         let mut body = format!(
@@ -124,7 +140,7 @@ pub(crate) async fn projections(State(app): State<App>, mount: Mount) -> Respons
              {head}. A projection in memory is where this process has taken it; one in a database is where its \
              database says, for every process.</p>\n"
         );
-        body.push_str(&projections_table(&app).await?);
+        body.push_str(&projections_table(&app, rebuilds.as_deref()).await?);
         Ok(Page::new(Section::Projections, "Projections", body))
     };
     respond(&mount, page.await)

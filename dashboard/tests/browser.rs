@@ -114,6 +114,9 @@ impl Payments {
     }
 }
 
+/// The script of the test's own page: it submits the page's one form, as a click would.
+const DRIVE_JS: &str = "document.forms[0].submit();";
+
 /// Debian's Chromium, or the one `EVENTSMITH_CHROMIUM` names.
 fn chromium() -> PathBuf {
     let path =
@@ -188,11 +191,17 @@ async fn screenshot(address: SocketAddr, path: &str, name: &str) {
     assert!(file.metadata().is_ok_and(|metadata| metadata.len() > 10_000), "a screenshot of {path}");
 }
 
-/// A plain HTTP/1.0 GET, for what the server sends before any script runs: the status and
-/// the body.
+/// A plain HTTP/1.0 GET, for what the server sends before any script runs: the status, the
+/// head and the body.
 fn get(address: SocketAddr, path: &str) -> (u16, String, String) {
+    request(address, "GET", path, "")
+}
+
+/// A plain HTTP/1.0 request with `headers` (each ending in CRLF): the status, the head and
+/// the body.
+fn request(address: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n{headers}\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -238,8 +247,16 @@ async fn the_dashboard_in_a_real_browser() {
     // log's second request for new rows, another command commits, after the page was served.
     let polls = Arc::new(AtomicU32::new(0));
     let (committer, counted) = (app.clone(), Arc::clone(&polls));
-    let router = axum::Router::new().nest("/ops", eventsmith_dashboard::router(app.clone())).layer(
-        axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+    // Beside it, the same dashboard allowed to rebuild, and a page of the test's own that
+    // submits a form (`drive`), from this origin or another one.
+    let drive = Arc::new(std::sync::Mutex::new(String::new()));
+    let page = Arc::clone(&drive);
+    let router = axum::Router::new()
+        .nest("/ops", eventsmith_dashboard::router(app.clone()))
+        .nest("/admin", eventsmith_dashboard::Dashboard::new(app.clone()).with_rebuilds().router())
+        .route("/drive", axum::routing::get(move || async move { axum::response::Html(page.lock().unwrap().clone()) }))
+        .route("/drive.js", axum::routing::get(|| async { ([("content-type", "text/javascript")], DRIVE_JS) }))
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
             let (app, polls) = (committer.clone(), Arc::clone(&counted));
             async move {
                 if request.uri().path() == "/ops/log/rows" && polls.fetch_add(1, Ordering::SeqCst) == 1 {
@@ -247,8 +264,7 @@ async fn the_dashboard_in_a_real_browser() {
                 }
                 next.run(request).await
             }
-        }),
-    );
+        }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -343,6 +359,68 @@ async fn the_dashboard_in_a_real_browser() {
     assert!(head_lines.to_ascii_lowercase().contains("content-type: text/javascript"), "{head_lines}");
     assert!(script.contains("log/rows?after="));
 
+    // Read-only: no button, no route that rebuilds, and the navigation says so.
+    let projections = dom(address, "/ops/projections").await;
+    assert!(!projections.contains("<form class=\"action\""), "{projections}");
+    assert!(projections.contains("<span class=\"mode\">read-only</span>"), "{projections}");
+    let (status, _, _) = request(address, "POST", "/ops/projections/rebuild?projection=payments", "");
+    assert_eq!(status, 404, "a read-only dashboard has no rebuild");
+
+    // Allowed to rebuild: a button on each projection's row, posting to the dashboard.
+    let operated = dom(address, "/admin/projections").await;
+    assert!(operated.contains("<span class=\"mode\">rebuilds allowed</span>"), "{operated}");
+    let form = |name: &str| {
+        let start = operated
+            .find(&format!("<form class=\"action\" method=\"post\" action=\"projections/rebuild?projection={name}\">"));
+        let form = &operated[start.unwrap_or_else(|| panic!("a rebuild button for {name}: {operated}"))..];
+        form[..form.find("</form>").unwrap() + "</form>".len()].to_owned()
+    };
+
+    // The dashboard's own form, submitted by a page of another origin (`localhost`, where the
+    // dashboard is at 127.0.0.1): the browser says so, and the dashboard refuses.
+    *drive.lock().unwrap() = format!(
+        "<!doctype html><html><head><base href=\"http://{address}/admin/\"><script src=\"http://{address}/drive.js\" \
+         defer></script></head><body>{}</body></html>",
+        form("payments")
+    );
+    let (refused, _) =
+        chromium_run(format!("http://localhost:{}/drive", address.port()), vec!["--dump-dom".to_owned()]).await;
+    assert!(refused.contains("<h1>Refused</h1>"), "{refused}");
+    assert!(refused.contains("Sec-Fetch-Site: cross-site"), "{refused}");
+    let (_, _, page) = get(address, "/admin/projections");
+    for started in ["rebuilding for", "rebuilt:", "rebuild failed"] {
+        assert!(!page.contains(started), "a refused request started nothing: {page}");
+    }
+    // Without a browser's headers (a script) the origin decides, and an unknown name is a 404.
+    let (status, _, body) =
+        request(address, "POST", "/admin/projections/rebuild?projection=payments", "Origin: http://evil.example\r\n");
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = request(address, "POST", "/admin/projections/rebuild?projection=nope", "");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no projection named “nope”"), "{body}");
+
+    // The same from the dashboard's own origin: the document projection is rebuilt from the
+    // whole log, so the order placed around the application (Eve's) now has its document.
+    assert_eq!(app.query(TotalOf("Eve".to_owned())).await.unwrap(), None);
+    *drive.lock().unwrap() = format!(
+        "<!doctype html><html><head><base href=\"/admin/\"><script src=\"/drive.js\" defer></script></head><body>{}</body></html>",
+        form("customer_totals")
+    );
+    let (rebuilding, console) = chromium_run(format!("http://{address}/drive"), vec!["--dump-dom".to_owned()]).await;
+    assert!(console.is_empty(), "{console:?}");
+    assert!(rebuilding.contains("<h1>Projections</h1>"), "the browser is sent back to the projections: {rebuilding}");
+    let mut rebuilt = String::new();
+    for _ in 0..500 {
+        rebuilt = get(address, "/admin/projections").2;
+        if rebuilt.contains("rebuilt: 4 events applied") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(rebuilt.contains("rebuilt: 4 events applied"), "{rebuilt}");
+    assert_eq!(app.query(TotalOf("Eve".to_owned())).await.unwrap(), Some(CustomerTotals { ordered: 1 }));
+
+    screenshot(address, "/admin/projections", "projections").await;
     screenshot(address, "/ops", "overview").await;
     screenshot(address, "/ops/log?from=1", "log").await;
     screenshot(address, "/ops/stream?id=Order-3", "stream").await;
