@@ -63,7 +63,8 @@ impl Db {
         Some(client)
     }
 
-    /// The rows of one prepared statement.
+    /// The rows of one statement, prepared for the connection's life. Not for a statement
+    /// whose best plan changes as the log grows: see [`fresh`].
     pub(crate) async fn rows(
         &self,
         operation: &'static str,
@@ -112,6 +113,21 @@ impl Db {
 
 /// The stream's version (0 for none) and the server's clock, read under the lock where the
 /// append holds it.
+/// `sql` prepared for this use only, so that it is planned for the log as it is now.
+///
+/// A statement kept for the connection's life keeps the plan it was first given (until the
+/// table's statistics change): one prepared while `events` was empty, or after an `ANALYZE`
+/// of it empty, reads the whole table for `max(position)` or a stream's version ever after,
+/// which made each batch of an import into a new store slower than the one before until
+/// autovacuum analyzed the table. The few statements of the bulk paths (once per batch) and
+/// of the log's head take one more round trip for a plan that holds.
+pub(crate) async fn fresh(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    client.prepare(sql).await
+}
+
 pub(crate) const CURRENT_VERSION: &str =
     "SELECT coalesce(max(stream_version), 0), clock_timestamp() FROM events WHERE stream_id = $1";
 

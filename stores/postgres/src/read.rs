@@ -192,8 +192,12 @@ impl Db {
     }
 
     pub(crate) async fn head(&self) -> Result<u64, StoreError> {
-        let rows = self.rows("read the head", "SELECT coalesce(max(position), 0) FROM events", &[]).await?;
-        Ok(rows.first().map_or(0, |row| to_u64(row.get(0))))
+        let failed = |error| backend("read the head", error);
+        let client = self.client("read the head").await?;
+        let statement =
+            crate::db::fresh(&client, "SELECT coalesce(max(position), 0) FROM events").await.map_err(failed)?;
+        let row = client.query_one(&statement, &[]).await.map_err(failed)?;
+        Ok(to_u64(row.get(0)))
     }
 
     pub(crate) async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {

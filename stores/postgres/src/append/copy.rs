@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::earlier_append;
-use crate::db::{CURRENT_VERSION, Db, encode_metadata, to_i64, to_u64};
+use crate::db::{CURRENT_VERSION, Db, encode_metadata, fresh, to_i64, to_u64};
 use crate::error::{backend, duplicate};
 use crate::sql::Transaction;
 
@@ -66,7 +66,7 @@ impl Db {
     ) -> Result<AppendOutcome, CopyRefusal> {
         let failed = |error: tokio_postgres::Error| CopyRefusal::Store(backend("append", error));
         let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
-        let head = client.prepare_cached(CURRENT_VERSION).await.map_err(failed)?;
+        let head = fresh(client, CURRENT_VERSION).await.map_err(failed)?;
         // Pipelined, one round trip; the version is read by a statement of its own, so after
         // the lock is held.
         let (lock_params, head_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
@@ -85,13 +85,13 @@ impl Db {
         let rows: Vec<(&str, u64, &NewEvent)> =
             events.iter().zip(actual + 1..).map(|(event, version)| (stream_id, version, event)).collect();
         copy_events(client, &rows, now).await?;
-        let positions = client
-            .prepare_cached(
-                "SELECT array_agg(position ORDER BY stream_version), pg_notify($3, max(position)::text) \
-                 FROM events WHERE stream_id = $1 AND stream_version > $2",
-            )
-            .await
-            .map_err(failed)?;
+        let positions = fresh(
+            client,
+            "SELECT array_agg(position ORDER BY stream_version), pg_notify($3, max(position)::text) \
+             FROM events WHERE stream_id = $1 AND stream_version > $2",
+        )
+        .await
+        .map_err(failed)?;
         let after = to_i64(actual);
         let params: [&(dyn ToSql + Sync); 3] = [&stream_id, &after, &self.channel];
         let (row, ()) =
@@ -154,10 +154,8 @@ impl Db {
         let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
         // The log's last position and the commit time, under the lock: every position after
         // it is this transaction's, drawn in the order of the rows copied.
-        let end = client
-            .prepare_cached("SELECT coalesce(max(position), 0), clock_timestamp() FROM events")
-            .await
-            .map_err(failed)?;
+        let end =
+            fresh(client, "SELECT coalesce(max(position), 0), clock_timestamp() FROM events").await.map_err(failed)?;
         let lock_params: [&(dyn ToSql + Sync); 1] = [&self.lock];
         let (_, _, end) = tokio::try_join!(
             client.batch_execute("BEGIN"),
@@ -199,12 +197,12 @@ impl Db {
         // `after` is this transaction's, its positions drawn in the order of the rows. Two
         // ends of the index say them when they are consecutive (as they are unless the
         // sequence skips), else they are read one by one.
-        let range = client
-            .prepare_cached(
-                "SELECT min(position), max(position), pg_notify($2, max(position)::text) FROM events WHERE position > $1",
-            )
-            .await
-            .map_err(failed)?;
+        let range = fresh(
+            client,
+            "SELECT min(position), max(position), pg_notify($2, max(position)::text) FROM events WHERE position > $1",
+        )
+        .await
+        .map_err(failed)?;
         let params: [&(dyn ToSql + Sync); 2] = [&after, &self.channel];
         let (row, ()) =
             tokio::try_join!(client.query_one(&range, &params), client.batch_execute("COMMIT")).map_err(failed)?;
@@ -215,12 +213,12 @@ impl Db {
         } else {
             // Committed: the rows between the two ends are still this append's alone, as
             // later appends take positions after them.
-            let each = client
-                .prepare_cached(
-                    "SELECT array_agg(position ORDER BY position) FROM events WHERE position > $1 AND position <= $2",
-                )
-                .await
-                .map_err(failed)?;
+            let each = fresh(
+                client,
+                "SELECT array_agg(position ORDER BY position) FROM events WHERE position > $1 AND position <= $2",
+            )
+            .await
+            .map_err(failed)?;
             let row = client.query_one(&each, &[&after, &last]).await.map_err(failed)?;
             row.get::<_, Vec<i64>>(0).into_iter().map(to_u64).collect()
         };
@@ -286,12 +284,12 @@ fn place<'a>(
 
 /// The version of each of `streams` (0 for one with no events).
 async fn stream_heads(client: &Object, streams: &[&str]) -> Result<Vec<(String, u64)>, tokio_postgres::Error> {
-    let heads = client
-        .prepare_cached(
-            "SELECT s.stream_id, coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.stream_id), 0) \
-             FROM unnest($1::text[]) AS s(stream_id)",
-        )
-        .await?;
+    let heads = fresh(
+        client,
+        "SELECT s.stream_id, coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.stream_id), 0) \
+         FROM unnest($1::text[]) AS s(stream_id)",
+    )
+    .await?;
     let rows = client.query(&heads, &[&streams]).await?;
     Ok(rows.iter().map(|row| (row.get::<_, String>(0), to_u64(row.get(1)))).collect())
 }
