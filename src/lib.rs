@@ -105,7 +105,8 @@ pub use eventsmith_postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use eventsmith_sqlite::SqliteStore;
 
-/// The read-only dashboard: [`dashboard::router`] to mount in an axum server.
+/// The dashboard: [`dashboard::router`] to mount in an axum server, read-only unless told
+/// otherwise ([`dashboard::Dashboard::with_rebuilds`]).
 #[cfg(feature = "dashboard")]
 pub use eventsmith_dashboard as dashboard;
 
