@@ -5,6 +5,7 @@ use std::io::{BufRead, BufWriter, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::IntoResponse as _;
 use eventsmith::store::{EventStore, ExpectedVersion, StoreError, StoredEvent, StreamAppend};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -60,9 +61,10 @@ pub(crate) async fn run(cli: Cli, builder: Option<eventsmith::AppBuilder>) -> Re
         Command::Rebuild { projection } => crate::domain::rebuild(&app(builder).await?, &projection, json).await,
         Command::Projections => crate::domain::projections(&app(builder).await?, json).await,
         Command::Catalog { mermaid } => crate::domain::catalog(&domain(builder)?, mermaid, json),
-        Command::Dashboard { listen, allow_rebuild } => {
+        Command::Dashboard { listen, allow_rebuild, allow_hosts } => {
             let builder = builder.unwrap_or_else(eventsmith::App::builder);
-            dashboard(build(Some(builder), Arc::clone(&store)).await?, listen, allow_rebuild, json).await
+            let app = build(Some(builder), Arc::clone(&store)).await?;
+            dashboard(app, listen, allow_rebuild, allow_hosts, json).await
         }
         Command::Streams { prefix, after, limit } => streams(&*store, &prefix, after, limit, json).await,
         Command::Show { stream } => show(&*store, &stream, json).await,
@@ -84,11 +86,12 @@ async fn build(
 }
 
 /// Serves the dashboard on `listen` until interrupted (SIGINT or SIGTERM), allowed to rebuild
-/// projections when `rebuilds`.
+/// projections when `rebuilds`, to requests for IP addresses, `localhost` and `hosts`.
 async fn dashboard(
     app: eventsmith::App,
     listen: std::net::SocketAddr,
     rebuilds: bool,
+    hosts: Vec<String>,
     json: bool,
 ) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -97,7 +100,7 @@ async fn dashboard(
     let address = listener.local_addr()?;
     let mut out = stdout();
     if json {
-        writeln!(out, "{}", serde_json::json!({"dashboard": format!("http://{address}/")}))?;
+        writeln!(out, "{}", serde_json::json!({"dashboard": format!("http://{address}/"), "rebuilds": rebuilds}))?;
     } else {
         let mode = if rebuilds { "rebuilds allowed" } else { "read-only" };
         writeln!(out, "dashboard on http://{address}/ ({mode}; interrupt to stop)")?;
@@ -107,10 +110,50 @@ async fn dashboard(
     if rebuilds {
         dashboard = dashboard.with_rebuilds();
     }
-    axum::serve(listener, dashboard.router())
+    let hosts: Arc<[String]> = hosts.into();
+    let router = dashboard.router().layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let hosts = Arc::clone(&hosts);
+            async move {
+                let host = request.headers().get(axum::http::header::HOST).map(|host| host.to_str().unwrap_or("?"));
+                match host {
+                    Some(host) if !host_allowed(host, &hosts) => {
+                        let refusal = format!(
+                            "this dashboard does not answer to the host `{host}`: open it by its IP address or \
+                             localhost, or name the host with --allow-host\n"
+                        );
+                        (axum::http::StatusCode::FORBIDDEN, refusal).into_response()
+                    }
+                    _ => next.run(request).await,
+                }
+            }
+        },
+    ));
+    axum::serve(listener, router)
         .with_graceful_shutdown(interrupted())
         .await
         .map_err(|error| Failure::new(format!("the dashboard stopped: {error}")))
+}
+
+/// Whether the dashboard answers to `host` (a `Host` header, with or without its port): an
+/// IP address, `localhost`, or one of `allowed`. The tool has no authentication, so a name
+/// it does not know may be a page elsewhere that made its name resolve to this machine (DNS
+/// rebinding) to read the dashboard or post to it.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => {
+            return bracketed.split_once(']').is_some_and(|(ip, port)| {
+                ip.parse::<std::net::Ipv6Addr>().is_ok()
+                    && (port.is_empty() || port.strip_prefix(':').is_some_and(|port| port.parse::<u16>().is_ok()))
+            });
+        }
+        None => {
+            host.rsplit_once(':').map_or(host, |(name, port)| if port.parse::<u16>().is_ok() { name } else { host })
+        }
+    };
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
 }
 
 /// Resolves on SIGINT, or on SIGTERM where there is one.
@@ -540,5 +583,31 @@ impl Imported {
             self.appended += (run.len() - there) as u64;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn the_dashboard_answers_to_addresses_localhost_and_named_hosts() {
+        let named = ["ops.example".to_owned()];
+        for host in [
+            "127.0.0.1:7070",
+            "127.0.0.1",
+            "[::1]:7070",
+            "10.0.0.7:80",
+            "localhost:7070",
+            "LOCALHOST",
+            "ops.example:7070",
+        ] {
+            assert!(host_allowed(host, &named), "{host}");
+        }
+        for host in
+            ["attacker.example:7070", "127.0.0.1.attacker.example", "localhost.attacker.example:7070", "[::1", "?"]
+        {
+            assert!(!host_allowed(host, &named), "{host}");
+        }
     }
 }

@@ -100,6 +100,11 @@ enum Command {
         /// listen where only operators reach.
         #[arg(long)]
         allow_rebuild: bool,
+        /// A host name the dashboard answers to, besides IP addresses and `localhost`
+        /// (repeatable): requests for any other name are refused, so that a page elsewhere
+        /// cannot reach the dashboard by making its own name resolve to this machine.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
     },
     /// The streams, in the byte order of their ids: each with its number of events and
     /// when its last one was committed.

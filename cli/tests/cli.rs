@@ -366,6 +366,20 @@ async fn dashboard_serves_the_stores_pages_until_stopped() {
     assert!(streams.contains("<a href=\"stream?id=Order-1\">Order-1</a></td><td class=\"number\">4</td>"), "{streams}");
     let missing = get("/stream?id=Order-9");
     assert!(missing.starts_with("HTTP/1.0 404"), "{missing}");
+    // Another name for this machine (DNS rebinding: a page elsewhere made its name resolve
+    // here) is refused; `localhost` is not.
+    let for_host = |host: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(stream, "GET /streams HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let port = address.rsplit(':').next().unwrap();
+    let refused = for_host(&format!("attacker.example:{port}"));
+    assert!(refused.starts_with("HTTP/1.0 403"), "{refused}");
+    assert!(refused.contains("--allow-host"), "{refused}");
+    assert!(for_host(&format!("localhost:{port}")).starts_with("HTTP/1.0 200"));
     // SIGTERM: it stops, and says nothing went wrong.
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let status = child.wait().unwrap();

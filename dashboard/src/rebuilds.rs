@@ -83,6 +83,10 @@ pub(crate) async fn rebuild(
         return Page::error(StatusCode::FORBIDDEN, "Refused", &message).render(&mount);
     }
     let name = text(&params, "projection");
+    if name.is_empty() {
+        let message = "Which projection? Give its name: `projections/rebuild?projection=orders`.".to_owned();
+        return respond(&mount, Err(Failure::BadRequest(message)));
+    }
     let catalog = app.catalog();
     let Some(projection) = catalog.projections.iter().find(|projection| projection.name == name) else {
         let names: Vec<&str> = catalog.projections.iter().map(|projection| projection.name).collect();
@@ -105,11 +109,17 @@ pub(crate) async fn rebuild(
         }
         runs.insert(name, Run::Running { since: Instant::now() });
     }
-    tokio::spawn(async move {
+    // The rebuild runs on a task of its own, watched by another: a panic in an `apply` (the
+    // user's code) is a failed rebuild, not one shown as running for ever.
+    let rebuilding = tokio::spawn(async move {
         let started = Instant::now();
-        let run = match app.rebuild_named(name).await {
-            Ok(applied) => Run::Done { applied, took: started.elapsed() },
-            Err(error) => Run::Failed { error: error.to_string() },
+        app.rebuild_named(name).await.map(|applied| (applied, started.elapsed()))
+    });
+    tokio::spawn(async move {
+        let run = match rebuilding.await {
+            Ok(Ok((applied, took))) => Run::Done { applied, took },
+            Ok(Err(error)) => Run::Failed { error: error.to_string() },
+            Err(ended) => Run::Failed { error: format!("the rebuild panicked: {ended}") },
         };
         rebuilds.runs.lock().unwrap_or_else(PoisonError::into_inner).insert(name, run);
     });

@@ -111,8 +111,6 @@ impl Db {
     }
 }
 
-/// The stream's version (0 for none) and the server's clock, read under the lock where the
-/// append holds it.
 /// `sql` prepared for this use only, so that it is planned for the log as it is now.
 ///
 /// A statement kept for the connection's life keeps the plan it was first given (until the
@@ -120,7 +118,8 @@ impl Db {
 /// of it empty, reads the whole table for `max(position)` or a stream's version ever after,
 /// which made each batch of an import into a new store slower than the one before until
 /// autovacuum analyzed the table. The few statements of the bulk paths (once per batch) and
-/// of the log's head take one more round trip for a plan that holds.
+/// of the log's head take one more round trip for a plan that holds, before the store-wide
+/// lock is taken.
 pub(crate) async fn fresh(
     client: &tokio_postgres::Client,
     sql: &str,
@@ -128,6 +127,8 @@ pub(crate) async fn fresh(
     client.prepare(sql).await
 }
 
+/// The stream's version (0 for none) and the server's clock, read under the lock where the
+/// append holds it.
 pub(crate) const CURRENT_VERSION: &str =
     "SELECT coalesce(max(stream_version), 0), clock_timestamp() FROM events WHERE stream_id = $1";
 

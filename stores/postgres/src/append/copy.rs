@@ -67,6 +67,13 @@ impl Db {
         let failed = |error: tokio_postgres::Error| CopyRefusal::Store(backend("append", error));
         let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
         let head = fresh(client, CURRENT_VERSION).await.map_err(failed)?;
+        let positions = fresh(
+            client,
+            "SELECT array_agg(position ORDER BY stream_version), pg_notify($3, max(position)::text) \
+             FROM events WHERE stream_id = $1 AND stream_version > $2",
+        )
+        .await
+        .map_err(failed)?;
         // Pipelined, one round trip; the version is read by a statement of its own, so after
         // the lock is held.
         let (lock_params, head_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
@@ -85,13 +92,6 @@ impl Db {
         let rows: Vec<(&str, u64, &NewEvent)> =
             events.iter().zip(actual + 1..).map(|(event, version)| (stream_id, version, event)).collect();
         copy_events(client, &rows, now).await?;
-        let positions = fresh(
-            client,
-            "SELECT array_agg(position ORDER BY stream_version), pg_notify($3, max(position)::text) \
-             FROM events WHERE stream_id = $1 AND stream_version > $2",
-        )
-        .await
-        .map_err(failed)?;
         let after = to_i64(actual);
         let params: [&(dyn ToSql + Sync); 3] = [&stream_id, &after, &self.channel];
         let (row, ()) =
@@ -156,6 +156,12 @@ impl Db {
         // it is this transaction's, drawn in the order of the rows copied.
         let end =
             fresh(client, "SELECT coalesce(max(position), 0), clock_timestamp() FROM events").await.map_err(failed)?;
+        let range = fresh(
+            client,
+            "SELECT min(position), max(position), pg_notify($2, max(position)::text) FROM events WHERE position > $1",
+        )
+        .await
+        .map_err(failed)?;
         let lock_params: [&(dyn ToSql + Sync); 1] = [&self.lock];
         let (_, _, end) = tokio::try_join!(
             client.batch_execute("BEGIN"),
@@ -197,12 +203,6 @@ impl Db {
         // `after` is this transaction's, its positions drawn in the order of the rows. Two
         // ends of the index say them when they are consecutive (as they are unless the
         // sequence skips), else they are read one by one.
-        let range = fresh(
-            client,
-            "SELECT min(position), max(position), pg_notify($2, max(position)::text) FROM events WHERE position > $1",
-        )
-        .await
-        .map_err(failed)?;
         let params: [&(dyn ToSql + Sync); 2] = [&after, &self.channel];
         let (row, ()) =
             tokio::try_join!(client.query_one(&range, &params), client.batch_execute("COMMIT")).map_err(failed)?;
