@@ -354,13 +354,15 @@ async fn dashboard_serves_the_stores_pages_until_stopped() {
     let announced: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     let url = announced["dashboard"].as_str().unwrap().to_owned();
     let address = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-    let get = |path: &str| {
+    // A GET of `path` that names `host` as the one asked for.
+    let get_for = |host: &str, path: &str| {
         let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
     };
+    let get = |path: &str| get_for(&address, path);
     let streams = get("/streams");
     assert!(streams.starts_with("HTTP/1.0 200"), "{streams}");
     assert!(streams.contains("<a href=\"stream?id=Order-1\">Order-1</a></td><td class=\"number\">4</td>"), "{streams}");
@@ -368,18 +370,11 @@ async fn dashboard_serves_the_stores_pages_until_stopped() {
     assert!(missing.starts_with("HTTP/1.0 404"), "{missing}");
     // Another name for this machine (DNS rebinding: a page elsewhere made its name resolve
     // here) is refused; `localhost` is not.
-    let for_host = |host: &str| {
-        let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        write!(stream, "GET /streams HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    };
     let port = address.rsplit(':').next().unwrap();
-    let refused = for_host(&format!("attacker.example:{port}"));
+    let refused = get_for(&format!("attacker.example:{port}"), "/streams");
     assert!(refused.starts_with("HTTP/1.0 403"), "{refused}");
     assert!(refused.contains("--allow-host"), "{refused}");
-    assert!(for_host(&format!("localhost:{port}")).starts_with("HTTP/1.0 200"));
+    assert!(get_for(&format!("localhost:{port}"), "/streams").starts_with("HTTP/1.0 200"));
     // SIGTERM: it stops, and says nothing went wrong.
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let status = child.wait().unwrap();
