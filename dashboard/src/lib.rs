@@ -108,8 +108,11 @@ impl Dashboard {
             .route("/domain", get(pages::domain))
             .route("/assets/style.css", get(pages::style))
             .route("/assets/live.js", get(pages::script));
-        if rebuilds.is_some() {
-            router = router.route("/projections/rebuild", post(rebuilds::rebuild));
+        if let Some(rebuilds) = &rebuilds {
+            // The action's route exists only here, so its handler takes the rebuilds as they
+            // are, not as an option.
+            router =
+                router.route("/projections/rebuild", post(rebuilds::rebuild).layer(Extension(Arc::clone(rebuilds))));
         }
         router.fallback(pages::not_found).layer(Extension(access)).with_state(Shared { app: self.app, rebuilds })
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -67,14 +68,11 @@ impl Rebuilds {
 /// the projections page, which shows it.
 pub(crate) async fn rebuild(
     State(app): State<App>,
-    State(rebuilds): State<Rebuilding>,
+    Extension(rebuilds): Extension<Arc<Rebuilds>>,
     mount: Mount,
     headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
-    let Some(rebuilds) = rebuilds else {
-        return Page::error(StatusCode::NOT_FOUND, "No such page", "This dashboard is read-only.").render(&mount);
-    };
     if let Some(site) = cross_site(&headers) {
         let message = format!(
             "The dashboard takes actions only from its own pages, and this request came from {site}. Open the \
