@@ -488,11 +488,12 @@ async fn a_command_does_not_wait_for_a_worker(models: ReadModels) {
 }
 
 /// A commit wakes the worker (the app's own signal, and on SQLite the store's in-process
-/// notification too): with a poll of an hour, the command's row is there in seconds. Seen
-/// to fail with both wakes removed.
+/// notification too): with a poll of an hour (and a lease of an hour, renewed a third of the
+/// way through), the command's row is there in seconds. Seen to fail with both wakes removed.
 async fn a_commit_wakes_the_worker(models: ReadModels) {
     let events = Events::new();
-    let app = builder(&events, &models, 16).await.projection_workers(Duration::from_secs(3600)).build().await.unwrap();
+    let hour = Duration::from_secs(3600);
+    let app = builder(&events, &models, 16).await.projection_workers(hour).worker_lease(hour).build().await.unwrap();
     for n in 1..=3 {
         let committed = app.execute(place(&format!("0{n}"), "ann", 5)).await.unwrap();
         app.wait_for::<OrderRows>(committed.events[0].position, Duration::from_secs(10)).await.unwrap();

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use eventsmith::App;
+use eventsmith::time::rfc3339;
 
 use crate::commands::{Failure, progress, quiet_on_closed_pipe, stdout};
 
@@ -116,11 +117,24 @@ pub(crate) async fn projections(app: &App, json: bool) -> Result<(), Failure> {
                 "head": head,
                 "behind": behind,
                 "stopped": status.stopped,
+                "worker": status.worker.as_ref().map(|lease| serde_json::json!({
+                    "holder": lease.holder,
+                    "since": rfc3339(lease.since),
+                    "until": rfc3339(lease.until),
+                    "expired": lease.expired,
+                })),
             });
             writeln!(out, "{line}")
         } else {
             let stopped = status.stopped.map(|reason| format!("  stopped: {reason}")).unwrap_or_default();
-            writeln!(out, "{}  {kind}  at {}  {behind} events behind{stopped}", status.name, status.position)
+            let worker = match &status.worker {
+                Some(lease) if lease.expired => {
+                    format!("  worker: none (the lease of {} ran out at {})", lease.holder, rfc3339(lease.until))
+                }
+                Some(lease) => format!("  worker: {} (lease until {})", lease.holder, rfc3339(lease.until)),
+                None => String::new(),
+            };
+            writeln!(out, "{}  {kind}  at {}  {behind} events behind{worker}{stopped}", status.name, status.position)
         };
         quiet_on_closed_pipe(printed.map_err(Failure::from))?;
     }

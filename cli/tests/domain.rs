@@ -105,6 +105,31 @@ async fn projections_are_listed_and_rebuilt_by_name() {
     let documents = eventsmith::documents::SqliteDocuments::open(&views).await.unwrap();
     let checkpoint = eventsmith::documents::DocumentStore::checkpoint(&documents, "customer_totals").await.unwrap();
     assert_eq!(checkpoint.position, 2);
+    assert!(totals["worker"].is_null(), "no worker took it: {totals}");
+
+    // A worker of another process holds its lease: the tool says whose, and until when.
+    let lease = eventsmith::documents::DocumentStore::claim(
+        &documents,
+        "customer_totals",
+        "api-1/4242/abc123",
+        std::time::Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    let listed = text(&run(&shop, &views, &["--store", store, "projections"]).stdout);
+    let until = eventsmith::time::rfc3339(lease.until);
+    assert!(listed.contains(&format!("behind  worker: api-1/4242/abc123 (lease until {until})")), "{listed}");
+    let listed = run(&shop, &views, &["--store", store, "--json", "projections"]);
+    let lines: Vec<serde_json::Value> =
+        text(&listed.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let totals = lines.iter().find(|line| line["projection"] == "customer_totals").unwrap();
+    assert_eq!(totals["worker"]["holder"], "api-1/4242/abc123", "{totals}");
+    assert_eq!(
+        (totals["worker"]["until"].as_str(), totals["worker"]["expired"].as_bool()),
+        (Some(&*until), Some(false))
+    );
+    let placements = lines.iter().find(|line| line["projection"] == "placements").unwrap();
+    assert!(placements["worker"].is_null(), "one in memory has no lease: {placements}");
 
     let output = run(&shop, &views, &["--store", store, "rebuild", "nope"]);
     assert_eq!(output.status.code(), Some(1));

@@ -100,7 +100,7 @@ async fn projections_table(app: &App, rebuilds: Option<&Rebuilds>) -> Result<Str
         app.catalog().projections.into_iter().map(|projection| (projection.name, projection.kind)).collect();
     let mut table = String::from(
         "<table class=\"projections\">\n<thead><tr><th>projection</th><th>read model</th><th>position</th>\
-         <th>behind</th><th>state</th>",
+         <th>behind</th><th>worker</th><th>state</th>",
     );
     if rebuilds.is_some() {
         table.push_str("<th>rebuild</th>");
@@ -114,10 +114,27 @@ async fn projections_table(app: &App, rebuilds: Option<&Rebuilds>) -> Result<Str
             None if behind == 0 => "<span class=\"ok\">up to date</span>".to_owned(),
             None => "<span class=\"lagging\">catching up</span>".to_owned(),
         };
+        // Who runs it: in memory, every process that registers it; in a database, the
+        // worker holding its lease, when workers run it.
+        let worker = match &status.worker {
+            None if status.stored => "<span class=\"empty\">no worker</span>".to_owned(),
+            None => "<span class=\"empty\">each process</span>".to_owned(),
+            Some(lease) if lease.expired => format!(
+                "<span class=\"lagging\" title=\"its lease ran out at {} UTC\">none: {} stopped renewing</span>",
+                rfc3339(lease.until),
+                Escaped(&lease.holder)
+            ),
+            Some(lease) => format!(
+                "<span title=\"holds the lease since {} UTC, until {} UTC\">{}</span>",
+                rfc3339(lease.since),
+                rfc3339(lease.until),
+                Escaped(&lease.holder)
+            ),
+        };
         let _ = write!(
             table,
             "<tr data-projection=\"{name}\"><td>{name}</td><td>{kind}</td><td class=\"number\">{}</td>\
-             <td class=\"number\">{behind}</td><td>{state}",
+             <td class=\"number\">{behind}</td><td class=\"worker\">{worker}</td><td>{state}",
             status.position,
             name = Escaped(status.name),
         );

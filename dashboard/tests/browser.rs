@@ -328,6 +328,15 @@ async fn the_dashboard_in_a_real_browser() {
     let mut placed = eventsmith::store::NewEvent::new("Placed", 1, br#"{"customer":"Eve","total":1}"#.to_vec());
     placed.namespace = Some("shop".into());
     app.store().append("Order-9", eventsmith::ExpectedVersion::NoStream, vec![placed]).await.unwrap();
+    // A worker of another process holds the document projection's lease, under a name that
+    // would be markup if it were not escaped.
+    let views = SqliteDocuments::open(directory.join("views.db")).await.unwrap();
+    let holder = "api-1/<i>42</i>";
+    let lease =
+        eventsmith::documents::DocumentStore::claim(&views, "customer_totals", holder, Duration::from_secs(600))
+            .await
+            .unwrap();
+    assert!(lease.held_by(holder));
     let projections = dom(address, "/ops/projections").await;
     assert!(projections.contains("against the log's head at 7"), "{projections}");
     let row = |name: &str| {
@@ -340,7 +349,9 @@ async fn the_dashboard_in_a_real_browser() {
     let totals = row("customer_totals");
     assert!(totals.contains("<td class=\"number\">3</td><td class=\"number\">1</td>"), "{totals}");
     assert!(totals.contains("catching up"), "{totals}");
+    assert!(totals.contains(">api-1/&lt;i&gt;42&lt;/i&gt;</span></td>"), "the lease's holder: {totals}");
     let payments = row("payments");
+    assert!(payments.contains("<td class=\"worker\"><span class=\"empty\">each process</span></td>"), "{payments}");
     assert!(payments.contains("<td class=\"number\">6</td><td class=\"number\">1</td>"), "{payments}");
 
     // The domain: the diagram drawn on the server, and the tables.

@@ -251,6 +251,34 @@ pub trait DocumentStore: Send + Sync + 'static {
         let _ = projection;
         Box::pin(async { Ok(None) })
     }
+
+    /// Takes `projection`'s worker lease for `holder`, or renews it, for `ttl`: when no one
+    /// holds it, its holder's time is up, or `holder` holds it already. Returns the lease as
+    /// it stands after (another's, when another holds it). See [`Lease`]. The default keeps
+    /// no lease: every worker is given it, as each one's batches are safe beside the others'.
+    fn claim<'a>(
+        &'a self,
+        projection: &'a str,
+        holder: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Lease, StoreError>> {
+        let _ = projection;
+        Box::pin(async move { Ok(Lease::unkept(holder, ttl)) })
+    }
+
+    /// Gives `projection`'s worker lease up, if `holder` holds it, so that another worker
+    /// takes it at once.
+    fn release<'a>(&'a self, projection: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (projection, holder);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// `projection`'s worker lease as the database keeps it, expired or not; `None` when no
+    /// worker took it (or the database keeps no leases).
+    fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
+        let _ = projection;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Checks an indexed field's name for a [`DocumentStore`], which writes it into the SQL of
@@ -285,6 +313,55 @@ pub struct RecordedStop {
     pub position: u64,
     /// Why.
     pub reason: String,
+}
+
+/// Which worker runs a stored projection: the holder of its lease in the read-model database
+/// ([`DocumentStore::claim`], [`SqlStore::claim`](crate::sql::SqlStore::claim)).
+///
+/// One worker per projection holds it at a time, and renews it while it runs; when its
+/// process ends, it gives the lease up, and when its process dies, the lease runs out and
+/// another process's worker takes it. The lease saves the work of several workers on one
+/// projection; exactly-once does not rest on it: every batch still moves the checkpoint
+/// from where it read it, so a worker that lost its lease mid-batch (a process paused
+/// longer than the lease) cannot apply an event twice.
+///
+/// Times are the read-model database's clock (PostgreSQL's `clock_timestamp()`; for a
+/// SQLite file, the host's), so the processes' clocks need not agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker's name: [`AppBuilder::worker_name`](crate::AppBuilder::worker_name), by
+    /// default the host, the process id and a random part.
+    pub holder: String,
+    /// When the holder took it.
+    pub since: std::time::SystemTime,
+    /// When it runs out unless the holder renews it.
+    pub until: std::time::SystemTime,
+    /// Whether it had run out when it was read.
+    pub expired: bool,
+}
+
+impl Lease {
+    /// The lease a database that keeps none gives every worker.
+    #[must_use]
+    pub fn unkept(holder: &str, ttl: std::time::Duration) -> Self {
+        let now = std::time::SystemTime::now();
+        Lease { holder: holder.to_owned(), since: now, until: now + ttl, expired: false }
+    }
+
+    /// Whether `holder` holds it (and it has not run out).
+    #[must_use]
+    pub fn held_by(&self, holder: &str) -> bool {
+        !self.expired && self.holder == holder
+    }
+
+    /// A lease as a database keeps it: times in milliseconds since the Unix epoch, and the
+    /// database's time when it was read.
+    #[must_use]
+    pub fn from_millis(holder: String, since: i64, until: i64, now: i64) -> Self {
+        let time =
+            |millis: i64| std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(0));
+        Lease { holder, since: time(since), until: time(until), expired: until <= now }
+    }
 }
 
 /// Why a document query failed.

@@ -98,6 +98,31 @@ pub trait SqlStore: Send + Sync + 'static {
         let _ = projection;
         Box::pin(async { Ok(None) })
     }
+
+    /// Takes or renews `projection`'s worker lease, as
+    /// [`DocumentStore::claim`](crate::documents::DocumentStore::claim) does. The default
+    /// keeps no lease.
+    fn claim<'a>(
+        &'a self,
+        projection: &'a str,
+        holder: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<crate::documents::Lease, StoreError>> {
+        let _ = projection;
+        Box::pin(async move { Ok(crate::documents::Lease::unkept(holder, ttl)) })
+    }
+
+    /// Gives `projection`'s worker lease up, if `holder` holds it.
+    fn release<'a>(&'a self, projection: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (projection, holder);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// `projection`'s worker lease as the database keeps it, if a worker took it.
+    fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<crate::documents::Lease>, StoreError>> {
+        let _ = projection;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// What [`SqlStore::transact_in`] does once a database has said how: `select` reads the

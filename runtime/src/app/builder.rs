@@ -43,6 +43,10 @@ pub struct AppBuilder {
     pub(super) sql_projections: Vec<MakeSqlRunner>,
     /// The poll interval of the stored projections' workers, when they have workers.
     pub(super) workers: Option<std::time::Duration>,
+    /// The workers' name in their leases, when given.
+    pub(super) worker_name: Option<String>,
+    /// How long a worker's lease lasts unless renewed.
+    pub(super) worker_lease: std::time::Duration,
     /// Whether `build` catches the projections up.
     pub(super) catch_up_at_build: bool,
     /// How to describe the registered aggregates and projections.
@@ -74,6 +78,8 @@ impl App {
             sql: None,
             sql_projections: Vec::new(),
             workers: None,
+            worker_name: None,
+            worker_lease: worker::DEFAULT_LEASE,
             catch_up_at_build: true,
             described: catalog::Described::default(),
         }
@@ -100,16 +106,39 @@ impl AppBuilder {
     /// number of stored projections, and `build` returns without waiting for them to catch
     /// up (but for an inline one, which its appends need caught up); [`App::wait_for`]
     /// waits until one has applied
-    /// a command's events (read-your-writes). Workers of the same projection in several
-    /// processes are safe together: each batch moves the checkpoint in the read model's own
-    /// transaction, so every event is applied once, and the others carry on when one
-    /// process dies. The workers end when the last clone of the app is dropped.
+    /// a command's events (read-your-writes).
+    ///
+    /// Across processes, one worker runs each projection: the one that holds its lease in
+    /// the read-model database ([`Lease`](crate::documents::Lease)). The others wait; when the
+    /// holder's app is dropped it gives the lease up, and when its process dies the lease
+    /// runs out ([`worker_lease`](Self::worker_lease)) and another takes it, from the last
+    /// committed batch. Every batch moves the checkpoint in the read model's own
+    /// transaction, so an event is applied once also when two workers overlap (a holder
+    /// paused past its lease). The workers end when the last clone of the app is dropped.
     ///
     /// Without it (the default), each command brings every projection up to date before it
     /// returns. Projections kept in memory are always updated that way.
     pub fn projection_workers(mut self, poll: std::time::Duration) -> Self {
         // A zero interval would have the workers read the database without pause.
         self.workers = Some(poll.max(std::time::Duration::from_millis(1)));
+        self
+    }
+
+    /// The name this app's [workers](Self::projection_workers) hold their leases under, as
+    /// `eventsmith projections` and the dashboard show it (default: the host's name, the
+    /// process id and a random part, `host/4242/9f3a1c`). Two apps with the same name would
+    /// take each other's leases for their own: give each process its own.
+    pub fn worker_name(mut self, name: impl Into<String>) -> Self {
+        self.worker_name = Some(name.into());
+        self
+    }
+
+    /// How long a [worker](Self::projection_workers)'s lease on its projection lasts unless
+    /// it renews it (default 10 s; it renews a third of the way through, and at each wake):
+    /// the longest a projection goes without a worker after the process running it dies.
+    /// A lease shorter than a batch's work is renewed while the batch runs.
+    pub fn worker_lease(mut self, ttl: std::time::Duration) -> Self {
+        self.worker_lease = ttl.max(worker::MIN_LEASE);
         self
     }
 
@@ -253,7 +282,11 @@ impl AppBuilder {
             Some(poll) => {
                 let (stored, in_memory): (Vec<_>, Vec<_>) =
                     projections.iter().cloned().partition(|runner| runner.stored());
-                (in_memory, Some(worker::Workers::start(&store, &stored, poll)))
+                let lease = worker::LeaseTerms {
+                    holder: self.worker_name.clone().unwrap_or_else(worker::default_name).into(),
+                    ttl: self.worker_lease,
+                };
+                (in_memory, Some(worker::Workers::start(&store, &stored, poll, lease)))
             }
         };
         let cache = AggregateCache::new(self.cached_aggregates);

@@ -13,7 +13,7 @@ use super::batches::{Applying, Batch, Batches};
 use super::error::Error;
 use super::runner::{ProjectionStopped, Runner};
 use super::{App, AppBuilder};
-use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents, RecordedStop, Routed};
+use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents, Lease, RecordedStop, Routed};
 use crate::event::EventSet;
 use crate::projection::ApplyError;
 use crate::store::{BoxFuture, EventStore, EventStoreExt, LogEvent, LogFold};
@@ -282,6 +282,18 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
 
     fn recorded_stop<'a>(&'a self) -> BoxFuture<'a, Result<Option<RecordedStop>, Error>> {
         Box::pin(async move { Ok(self.documents.recorded_stop(D::NAME).await?) })
+    }
+
+    fn claim<'a>(&'a self, holder: &'a str, ttl: std::time::Duration) -> BoxFuture<'a, Result<Option<Lease>, Error>> {
+        Box::pin(async move { Ok(Some(self.documents.claim(D::NAME, holder, ttl).await?)) })
+    }
+
+    fn release<'a>(&'a self, holder: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(self.documents.release(D::NAME, holder).await?) })
+    }
+
+    fn lease<'a>(&'a self) -> BoxFuture<'a, Result<Option<Lease>, Error>> {
+        Box::pin(async move { Ok(self.documents.lease(D::NAME).await?) })
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -3,10 +3,12 @@
 
 use std::any::Any;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use tracing::{Instrument, info_span};
 
 use super::error::Error;
+use crate::documents::Lease;
 use crate::projection::{ApplyError, Projection};
 use crate::store::{
     AppendOutcome, BoxFuture, Checkpoint, EventStore, EventStoreExt, LogEvent, LogFold, LogFolded, NewEvent,
@@ -80,6 +82,21 @@ pub(crate) trait Runner: Send + Sync {
     /// Why it stopped as its read-model database keeps it, for a stored one: where and why
     /// a process (perhaps another) stopped it.
     fn recorded_stop<'a>(&'a self) -> BoxFuture<'a, Result<Option<crate::documents::RecordedStop>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// Takes or renews its worker lease in its read-model database, for a stored one: the
+    /// lease as it stands after. `None` for one in memory, which every process runs.
+    fn claim<'a>(&'a self, holder: &'a str, ttl: Duration) -> BoxFuture<'a, Result<Option<Lease>, Error>> {
+        let _ = (holder, ttl);
+        Box::pin(async { Ok(None) })
+    }
+    /// Gives its worker lease up, if `holder` holds it.
+    fn release<'a>(&'a self, holder: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = holder;
+        Box::pin(async { Ok(()) })
+    }
+    /// Its worker lease as its read-model database keeps it, for a stored one.
+    fn lease<'a>(&'a self) -> BoxFuture<'a, Result<Option<Lease>, Error>> {
         Box::pin(async { Ok(None) })
     }
 }

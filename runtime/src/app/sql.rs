@@ -12,7 +12,7 @@ use super::documents::check_checkpoint;
 use super::error::Error;
 use super::runner::{ProjectionStopped, Runner};
 use super::{App, AppBuilder};
-use crate::documents::RecordedStop;
+use crate::documents::{Lease, RecordedStop};
 use crate::event::EventSet;
 use crate::projection::ApplyError;
 use crate::sql::{Sql, SqlApply, SqlError, SqlProjection, SqlStore, SqlWork};
@@ -220,6 +220,18 @@ impl<P: SqlProjection> Runner for SqlRunner<P> {
 
     fn recorded_stop<'a>(&'a self) -> BoxFuture<'a, Result<Option<RecordedStop>, Error>> {
         Box::pin(async move { Ok(self.sql.recorded_stop(P::NAME).await?) })
+    }
+
+    fn claim<'a>(&'a self, holder: &'a str, ttl: std::time::Duration) -> BoxFuture<'a, Result<Option<Lease>, Error>> {
+        Box::pin(async move { Ok(Some(self.sql.claim(P::NAME, holder, ttl).await?)) })
+    }
+
+    fn release<'a>(&'a self, holder: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(self.sql.release(P::NAME, holder).await?) })
+    }
+
+    fn lease<'a>(&'a self) -> BoxFuture<'a, Result<Option<Lease>, Error>> {
+        Box::pin(async move { Ok(self.sql.lease(P::NAME).await?) })
     }
 
     fn as_any(&self) -> &dyn Any {

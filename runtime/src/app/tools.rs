@@ -26,6 +26,10 @@ pub struct ProjectionStatus {
     /// runs it (as its read-model database keeps it, while its checkpoint is before the
     /// event it could not apply).
     pub stopped: Option<String>,
+    /// The worker lease of a stored projection, as its read-model database keeps it: which
+    /// process's worker runs it, and until when (expired when its process died and no other
+    /// took it yet). `None` when no worker took it, and for one in memory.
+    pub worker: Option<crate::documents::Lease>,
 }
 
 /// What [`App::verify`] found.
@@ -91,6 +95,7 @@ impl App {
                 head,
                 behind,
                 stopped,
+                worker: runner.lease().await?,
             });
         }
         Ok(statuses)

@@ -3,11 +3,13 @@
 //!
 //! A worker catches its projection up, then waits for a reason to look again: a commit of
 //! this process, the store's notification of another process's append (where the store
-//! has them), or the poll interval. Its database is what makes it safe beside other
-//! workers of the same projection in other processes: every batch moves the checkpoint
-//! from where it read it in the transaction that writes the batch, so an event is applied
-//! exactly once whichever worker gets there first, and when one process dies another's
-//! worker carries on from the last committed batch.
+//! has them), or the poll interval. Across processes, the worker that holds the
+//! projection's lease in its read-model database runs it, and renews the lease as it goes;
+//! the others wait for the lease to be given up (their holder's app was dropped) or to run
+//! out (their holder's process died), and one of them takes it. The database is what makes
+//! that safe: every batch moves the checkpoint from where it read it in the transaction
+//! that writes the batch, so an event is applied exactly once even when two workers
+//! overlap, and the next holder carries on from the last committed batch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,34 @@ use super::error::Error;
 use super::runner::Runner;
 use crate::store::EventStore;
 
+/// How long a worker's lease lasts unless [`AppBuilder::worker_lease`](super::AppBuilder::worker_lease)
+/// says otherwise.
+pub(super) const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// The shortest lease: a renewal, a third of the way through, must have time to reach the
+/// database.
+pub(super) const MIN_LEASE: Duration = Duration::from_millis(300);
+
+/// Who the workers of an app are in their leases, and for how long they take them.
+pub(super) struct LeaseTerms {
+    pub(super) holder: Arc<str>,
+    pub(super) ttl: Duration,
+}
+
+/// A worker name no other process shares: the host's name, the process id and a random
+/// part (two apps in one process are two holders).
+pub(super) fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|host| host.trim().to_owned())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    // The last bits of a UUIDv7 are random.
+    let random = uuid::Uuid::now_v7().as_u128() & 0xff_ffff;
+    format!("{host}/{}/{random:06x}", std::process::id())
+}
+
 /// What the app keeps of its workers: the channel that wakes them after each commit. Its
 /// sender lives in the app, so that when the last clone of the app is dropped the channel
 /// closes and every worker ends after the batch it is in.
@@ -28,7 +58,13 @@ pub(super) struct Workers {
 
 impl Workers {
     /// Starts one worker per runner, on the current tokio runtime.
-    pub(super) fn start(store: &Arc<dyn EventStore>, runners: &[Arc<dyn Runner>], poll: Duration) -> Self {
+    pub(super) fn start(
+        store: &Arc<dyn EventStore>,
+        runners: &[Arc<dyn Runner>],
+        poll: Duration,
+        lease: LeaseTerms,
+    ) -> Self {
+        let lease = Arc::new(lease);
         let (committed, _) = watch::channel(0);
         for runner in runners {
             let worker = Worker {
@@ -37,6 +73,7 @@ impl Workers {
                 committed: committed.subscribe(),
                 head: store.subscribe(),
                 poll,
+                lease: Arc::clone(&lease),
             };
             let span = tracing::info_span!("worker", projection = runner.name());
             tokio::spawn(worker.run().instrument(span));
@@ -65,16 +102,14 @@ struct Worker {
     committed: watch::Receiver<u64>,
     head: Option<watch::Receiver<u64>>,
     poll: Duration,
+    lease: Arc<LeaseTerms>,
 }
 
 impl Worker {
     async fn run(mut self) {
         loop {
-            match self.runner.catch_up(&*self.store).await {
-                // A stopped projection stays where it stopped until it is rebuilt; the
-                // worker goes on waiting, and catches the rebuilt one up.
-                Ok(_) | Err(Error::ProjectionStopped(_)) => {}
-                Err(error) => tracing::warn!(%error, "catch-up failed; trying again at the next wake"),
+            if self.holds().await {
+                self.catch_up().await;
             }
             if super::metrics::ENABLED
                 && let Ok(head) = self.store.head().await
@@ -82,15 +117,59 @@ impl Worker {
                 super::metrics::projection(&*self.store, &*self.runner, head).await;
             }
             if !self.wait().await {
-                return;
+                break;
             }
+        }
+        // The app is gone: another process's worker may take the projection now rather
+        // than when the lease runs out.
+        if let Err(error) = self.runner.release(&self.lease.holder).await {
+            tracing::warn!(%error, "could not give the lease up; it runs out on its own");
+        }
+    }
+
+    /// Takes or renews the projection's lease: whether this worker holds it (a projection
+    /// whose database keeps no leases is every worker's).
+    async fn holds(&self) -> bool {
+        match self.runner.claim(&self.lease.holder, self.lease.ttl).await {
+            Ok(None) => true,
+            Ok(Some(lease)) => lease.held_by(&self.lease.holder),
+            Err(error) => {
+                tracing::warn!(%error, "could not take the lease; trying again at the next wake");
+                false
+            }
+        }
+    }
+
+    /// Catches the projection up, renewing the lease a third of the way through it for as
+    /// long as that takes.
+    async fn catch_up(&self) {
+        let mut catch_up = std::pin::pin!(self.runner.catch_up(&*self.store));
+        let caught_up = loop {
+            tokio::select! {
+                caught_up = &mut catch_up => break caught_up,
+                () = tokio::time::sleep(self.lease.ttl / 3) => {
+                    // A lease lost mid-batch (a pause longer than the lease) costs nothing
+                    // but work: the batch commits only from the checkpoint it read.
+                    if !self.holds().await {
+                        tracing::warn!("another worker took the lease during a catch-up");
+                    }
+                }
+            }
+        };
+        match caught_up {
+            // A stopped projection stays where it stopped until it is rebuilt; the
+            // worker goes on waiting, and catches the rebuilt one up.
+            Ok(_) | Err(Error::ProjectionStopped(_)) => {}
+            Err(error) => tracing::warn!(%error, "catch-up failed; trying again at the next wake"),
         }
     }
 
     /// Waits for a commit, a notification or the poll interval. Returns `false` when the
     /// app is gone.
     async fn wait(&mut self) -> bool {
-        let Worker { committed, head, poll, .. } = self;
+        let Worker { committed, head, poll, lease, .. } = self;
+        // The lease is renewed at a wake, so a wake comes before a third of it is gone.
+        let poll = (*poll).min(lease.ttl / 3);
         let head = async {
             // No notifications, or the store stopped sending them: the poll stays.
             let notified = match head {
@@ -104,12 +183,12 @@ impl Worker {
         let open = tokio::select! {
             changed = committed.changed() => changed.is_ok(),
             () = head => true,
-            () = tokio::time::sleep(*poll) => true,
+            () = tokio::time::sleep(poll) => true,
         };
         if !open {
             return false;
         }
-        tokio::time::sleep(LINGER.min(*poll)).await;
+        tokio::time::sleep(LINGER.min(poll)).await;
         // The catch-up that follows covers every commit and notification so far.
         committed.borrow_and_update();
         if let Some(head) = &mut self.head {

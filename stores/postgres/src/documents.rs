@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, RecordedStop, check_field};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, Lease, RecordedStop, check_field};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 
 use crate::db::{Db, to_i64, to_u64};
@@ -122,6 +123,12 @@ impl PostgresDocuments {
                        projection text PRIMARY KEY,
                        position bigint NOT NULL,
                        reason text NOT NULL
+                   );
+                   CREATE TABLE IF NOT EXISTS projection_leases (
+                       projection text PRIMARY KEY,
+                       holder text NOT NULL,
+                       acquired_at bigint NOT NULL,
+                       expires_at bigint NOT NULL
                    );"#,
             )
             .await
@@ -256,6 +263,71 @@ impl PostgresDocuments {
             )
             .await
             .map(drop)
+    }
+
+    /// Takes or renews `projection`'s worker lease for `holder` (documents and SQL tables
+    /// alike), in one statement: the upsert takes the row's lock, so two processes cannot
+    /// both take it. Times are the server's clock, in milliseconds, so that the processes'
+    /// clocks need not agree.
+    pub(crate) async fn claim_lease(&self, projection: &str, holder: &str, ttl: Duration) -> Result<Lease, StoreError> {
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        // A claim refused by a lease committed after the statement's snapshot finds no row
+        // to report, once in a while: the claim is made again.
+        for _ in 0..3 {
+            let rows = self
+                .db
+                .rows(
+                    "take a lease",
+                    "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
+                     claimed AS (
+                         INSERT INTO projection_leases AS lease (projection, holder, acquired_at, expires_at)
+                         SELECT $1, $2, ms, ms + $3 FROM now
+                         ON CONFLICT (projection) DO UPDATE SET
+                             acquired_at = CASE WHEN lease.holder = excluded.holder
+                                 THEN lease.acquired_at ELSE excluded.acquired_at END,
+                             holder = excluded.holder,
+                             expires_at = excluded.expires_at
+                         WHERE lease.holder = excluded.holder OR lease.expires_at <= excluded.acquired_at
+                         RETURNING holder, acquired_at, expires_at
+                     )
+                     SELECT holder, acquired_at, expires_at, (SELECT ms FROM now) FROM claimed
+                     UNION ALL
+                     SELECT holder, acquired_at, expires_at, (SELECT ms FROM now) FROM projection_leases
+                     WHERE projection = $1 AND NOT EXISTS (SELECT 1 FROM claimed)",
+                    &[&projection, &holder, &ttl],
+                )
+                .await?;
+            if let Some(row) = rows.first() {
+                return Ok(Lease::from_millis(row.get(0), row.get(1), row.get(2), row.get(3)));
+            }
+        }
+        Err(StoreError::backend("take a lease", true, std::io::Error::other("the lease kept changing hands")))
+    }
+
+    /// Gives `projection`'s worker lease up, if `holder` holds it.
+    pub(crate) async fn release_lease(&self, projection: &str, holder: &str) -> Result<(), StoreError> {
+        self.db
+            .rows(
+                "give a lease up",
+                "DELETE FROM projection_leases WHERE projection = $1 AND holder = $2",
+                &[&projection, &holder],
+            )
+            .await
+            .map(drop)
+    }
+
+    /// `projection`'s worker lease, if a worker took it.
+    pub(crate) async fn read_lease(&self, projection: &str) -> Result<Option<Lease>, StoreError> {
+        let rows = self
+            .db
+            .rows(
+                "read a lease",
+                "SELECT holder, acquired_at, expires_at, (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                 FROM projection_leases WHERE projection = $1",
+                &[&projection],
+            )
+            .await?;
+        Ok(rows.first().map(|row| Lease::from_millis(row.get(0), row.get(1), row.get(2), row.get(3))))
     }
 
     /// What [`keep_stop`](Self::keep_stop) kept for `projection`.
@@ -444,6 +516,23 @@ impl DocumentStore for PostgresDocuments {
 
     fn recorded_stop<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<RecordedStop>, StoreError>> {
         Box::pin(self.kept_stop(projection))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        projection: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Lease, StoreError>> {
+        Box::pin(self.claim_lease(projection, holder, ttl))
+    }
+
+    fn release<'a>(&'a self, projection: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.release_lease(projection, holder))
+    }
+
+    fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
+        Box::pin(self.read_lease(projection))
     }
 
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, RecordedStop, check_field};
+use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, Lease, RecordedStop, check_field};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -105,6 +105,12 @@ impl SqliteDocuments {
                      projection TEXT PRIMARY KEY,
                      position INTEGER NOT NULL,
                      reason TEXT NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS eventsmith_projection_leases (
+                     projection TEXT PRIMARY KEY,
+                     holder TEXT NOT NULL,
+                     acquired_at INTEGER NOT NULL,
+                     expires_at INTEGER NOT NULL
                  );",
             )
             .map_err(|error| sqlite("create the read-model tables", error))?;
@@ -151,6 +157,76 @@ impl SqliteDocuments {
                 .map_err(|error| sqlite("record a stop", error))
         })
         .await
+    }
+
+    /// Takes or renews `projection`'s worker lease for `holder` (documents and SQL tables
+    /// alike): in one statement, which SQLite runs under its write lock, so two processes
+    /// cannot both take it. Times are the host's clock, in milliseconds.
+    pub(crate) async fn claim_lease(&self, projection: &str, holder: &str, ttl: Duration) -> Result<Lease, StoreError> {
+        let (projection, holder) = (projection.to_owned(), holder.to_owned());
+        let now = epoch_millis();
+        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        self.with(move |connection| {
+            // One write transaction, so that the lease read after a refused claim is the one
+            // that refused it.
+            let transaction = connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|error| sqlite("take a lease", error))?;
+            let claimed = transaction
+                .query_row(
+                    "INSERT INTO eventsmith_projection_leases (projection, holder, acquired_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (projection) DO UPDATE SET
+                         acquired_at = CASE WHEN holder = excluded.holder THEN acquired_at ELSE excluded.acquired_at END,
+                         holder = excluded.holder,
+                         expires_at = excluded.expires_at
+                     WHERE holder = excluded.holder OR expires_at <= excluded.acquired_at
+                     RETURNING holder, acquired_at, expires_at",
+                    params![projection, holder, now, expires],
+                    lease_row,
+                )
+                .optional()
+                .map_err(|error| sqlite("take a lease", error))?;
+            let lease = match claimed {
+                Some((holder, since, until)) => Lease::from_millis(holder, since, until, now),
+                // Another worker holds it, and its time is not up: its row is there, as the
+                // transaction has held the write lock since the claim was refused.
+                None => {
+                    let (holder, since, until) = transaction
+                        .query_row(
+                            "SELECT holder, acquired_at, expires_at FROM eventsmith_projection_leases WHERE projection = ?1",
+                            [&projection],
+                            lease_row,
+                        )
+                        .map_err(|error| sqlite("read a lease", error))?;
+                    Lease::from_millis(holder, since, until, now)
+                }
+            };
+            transaction.commit().map_err(|error| sqlite("take a lease", error))?;
+            Ok(lease)
+        })
+        .await
+    }
+
+    /// Gives `projection`'s worker lease up, if `holder` holds it.
+    pub(crate) async fn release_lease(&self, projection: &str, holder: &str) -> Result<(), StoreError> {
+        let (projection, holder) = (projection.to_owned(), holder.to_owned());
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "DELETE FROM eventsmith_projection_leases WHERE projection = ?1 AND holder = ?2",
+                    [&projection, &holder],
+                )
+                .map(drop)
+                .map_err(|error| sqlite("give a lease up", error))
+        })
+        .await
+    }
+
+    /// `projection`'s worker lease, if a worker took it.
+    pub(crate) async fn read_lease(&self, projection: &str) -> Result<Option<Lease>, StoreError> {
+        let projection = projection.to_owned();
+        self.with(move |connection| held_lease(connection, &projection, epoch_millis())).await
     }
 
     /// What [`keep_stop`](Self::keep_stop) kept for `projection`.
@@ -272,6 +348,30 @@ fn field_expression(field: &str) -> String {
     format!("(document -> '$.{field}')")
 }
 
+/// Now, in milliseconds since the Unix epoch: the clock of leases in a SQLite file, which
+/// only processes of one host share.
+fn epoch_millis() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn lease_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+/// The lease on `projection` as the table holds it, read at `now`.
+fn held_lease(connection: &Connection, projection: &str, now: i64) -> Result<Option<Lease>, StoreError> {
+    let lease = connection
+        .query_row(
+            "SELECT holder, acquired_at, expires_at FROM eventsmith_projection_leases WHERE projection = ?1",
+            [projection],
+            lease_row,
+        )
+        .optional()
+        .map_err(|error| sqlite("read a lease", error))?;
+    Ok(lease.map(|(holder, since, until)| Lease::from_millis(holder, since, until, now)))
+}
+
 impl DocumentStore for SqliteDocuments {
     fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
         let projection = projection.to_owned();
@@ -303,6 +403,23 @@ impl DocumentStore for SqliteDocuments {
 
     fn recorded_stop<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<RecordedStop>, StoreError>> {
         Box::pin(self.kept_stop(projection))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        projection: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Lease, StoreError>> {
+        Box::pin(self.claim_lease(projection, holder, ttl))
+    }
+
+    fn release<'a>(&'a self, projection: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.release_lease(projection, holder))
+    }
+
+    fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
+        Box::pin(self.read_lease(projection))
     }
 
     fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {

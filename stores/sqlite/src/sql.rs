@@ -224,6 +224,26 @@ impl SqlStore for SqliteDocuments {
         Box::pin(self.kept_stop(projection))
     }
 
+    fn claim<'a>(
+        &'a self,
+        projection: &'a str,
+        holder: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<eventsmith_runtime::documents::Lease, StoreError>> {
+        Box::pin(self.claim_lease(projection, holder, ttl))
+    }
+
+    fn release<'a>(&'a self, projection: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.release_lease(projection, holder))
+    }
+
+    fn lease<'a>(
+        &'a self,
+        projection: &'a str,
+    ) -> BoxFuture<'a, Result<Option<eventsmith_runtime::documents::Lease>, StoreError>> {
+        Box::pin(self.read_lease(projection))
+    }
+
     fn sql_checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
         let projection = projection.to_owned();
         Box::pin(self.with(move |connection| Ok(state(connection, &projection, "read a checkpoint")?.0)))

@@ -1,0 +1,257 @@
+//! One worker per stored projection across processes: the worker that holds the projection's
+//! lease in the read-model database runs it, and another takes over when the holder's app is
+//! dropped (it gives the lease up) or its process is killed (the lease runs out). In a SQLite
+//! file and, with the `postgres` feature, in PostgreSQL.
+//!
+//! This test binary has no harness: run plainly, it checks the lease contract of each
+//! read-model database, then hands a projection over between two apps of this process, then
+//! starts itself again as a child that holds the lease, kills it with SIGKILL, and checks that
+//! its own worker takes the projection over and that the documents equal a rebuild from zero.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventsmith::SqliteStore;
+use eventsmith::documents::{DocumentStore, Documents, Lease, SqliteDocuments};
+use eventsmith::prelude::*;
+use eventsmith::sql::SqlStore;
+use eventsmith::store::NewEvent;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counted {
+    pub by: u64,
+}
+
+#[derive(Event, Debug, Clone, PartialEq)]
+pub enum TallyEvent {
+    Counted(Counted),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub total: u64,
+    pub events: u64,
+}
+
+#[projection(name = "tally", events = TallyEvent, documents)]
+impl Tally {
+    #[apply]
+    fn counted(&mut self, event: &Recorded<Counted>) {
+        self.total += event.by;
+        self.events += 1;
+    }
+}
+
+const CHILD: &str = "EVENTSMITH_LEASES_CHILD";
+const LEASE: Duration = Duration::from_millis(600);
+const POLL: Duration = Duration::from_millis(20);
+/// Longer than any wait the test expects: a lease and a few polls.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The read-model database at `place` (`sqlite:<path>` or `postgres:<schema>`), as the
+/// document store and the SQL store it is.
+async fn open(place: &str) -> (Arc<dyn DocumentStore>, Arc<dyn SqlStore>) {
+    match place.split_once(':') {
+        Some(("sqlite", path)) => {
+            let models = SqliteDocuments::open(path).await.expect("open the SQLite read model");
+            (Arc::new(models.clone()), Arc::new(models))
+        }
+        #[cfg(feature = "postgres")]
+        Some(("postgres", schema)) => {
+            use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
+            let options = PostgresDocumentOptions { schema: schema.to_owned(), ..PostgresDocumentOptions::default() };
+            let models =
+                PostgresDocuments::connect_with(&support::postgres::url(), options).await.expect("open PostgreSQL");
+            (Arc::new(models.clone()), Arc::new(models))
+        }
+        _ => panic!("no read-model database {place}"),
+    }
+}
+
+/// An app over the events at `events` whose worker, named `name`, runs the projection in
+/// `place`.
+async fn app(events: &str, place: &str, name: &str) -> App {
+    App::builder()
+        .store(SqliteStore::open(events).await.expect("open the events"))
+        .shared_documents(open(place).await.0)
+        .document_projection::<Tally>()
+        .projection_workers(POLL)
+        .worker_name(name)
+        .worker_lease(LEASE)
+        .build()
+        .await
+        .expect("build the app")
+}
+
+async fn worker(app: &App) -> Option<Lease> {
+    let statuses = app.projections().await.expect("the projections");
+    statuses.into_iter().find(|status| status.name == "tally").expect("tally is registered").worker
+}
+
+/// Waits until `app` shows the lease held by `holder`.
+async fn until_held_by(app: &App, holder: &str) -> Lease {
+    let started = Instant::now();
+    loop {
+        let lease = worker(app).await;
+        if let Some(lease) = lease.as_ref().filter(|lease| lease.held_by(holder)) {
+            return lease.clone();
+        }
+        assert!(started.elapsed() < PATIENCE, "the lease is not {holder}'s after {PATIENCE:?}: {lease:?}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Appends `count` events of `by` each on streams of their own; returns the log's head.
+async fn count(app: &App, first: u64, count: u64, by: u64) -> u64 {
+    for stream in first..first + count {
+        let event = NewEvent::encode(&TallyEvent::Counted(Counted { by })).unwrap();
+        app.store().append(&format!("Tally-{stream}"), ExpectedVersion::NoStream, vec![event]).await.expect("append");
+    }
+    app.store().head().await.unwrap()
+}
+
+async fn documents(app: &App) -> Vec<(String, Tally)> {
+    let documents: Documents<Tally> = app.documents().expect("a document store");
+    documents.list(None, 10_000).await.expect("list the documents")
+}
+
+/// The contract of a read-model database's leases, through both of its faces.
+async fn lease_contract(place: &str) {
+    let (models, tables) = open(place).await;
+    let ttl = Duration::from_secs(30);
+    assert_eq!(models.lease("contract").await.unwrap(), None, "{place}: no lease before a claim");
+
+    let first = models.claim("contract", "a", ttl).await.unwrap();
+    assert!(first.held_by("a"), "{place}: a free lease is taken: {first:?}");
+    assert!(first.until > first.since, "{place}: {first:?}");
+    let refused = tables.claim("contract", "b", ttl).await.unwrap();
+    assert_eq!((refused.holder.as_str(), refused.expired), ("a", false), "{place}: b is refused while a holds it");
+    assert!(!refused.held_by("b"), "{place}");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let renewed = models.claim("contract", "a", ttl).await.unwrap();
+    assert!(renewed.held_by("a") && renewed.since == first.since, "{place}: a renewal keeps `since`: {renewed:?}");
+    assert!(renewed.until > first.until, "{place}: a renewal moves `until`: {first:?} then {renewed:?}");
+
+    tables.release("contract", "b").await.unwrap();
+    assert_eq!(models.lease("contract").await.unwrap().map(|lease| lease.holder), Some("a".to_owned()), "{place}");
+    models.release("contract", "a").await.unwrap();
+    assert_eq!(tables.lease("contract").await.unwrap(), None, "{place}: given up");
+    assert!(tables.claim("contract", "b", ttl).await.unwrap().held_by("b"), "{place}: b takes a free lease");
+
+    // A lease that ran out is read as such, and taken by the next claim.
+    let short = Duration::from_millis(50);
+    assert!(models.claim("short", "a", short).await.unwrap().held_by("a"), "{place}");
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let expired = models.lease("short").await.unwrap().expect("kept after it ran out");
+    assert!(expired.expired && !expired.held_by("a"), "{place}: {expired:?}");
+    let taken = tables.claim("short", "b", ttl).await.unwrap();
+    assert!(taken.held_by("b") && taken.since > expired.since, "{place}: b takes a lease that ran out: {taken:?}");
+    println!("{place}: lease contract ok");
+}
+
+/// Two apps in this process: the first holds the lease and applies, the second waits; when
+/// the first is dropped, the second takes over at once (the lease given up, not run out).
+async fn hand_over_on_drop(events: &str, place: &str) {
+    let first = app(events, place, "first").await;
+    until_held_by(&first, "first").await;
+    let second = app(events, place, "second").await;
+    let head = count(&first, 0, 20, 1).await;
+    second.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the first app's worker");
+    // The second's worker has woken many times by now, and was refused each time.
+    tokio::time::sleep(LEASE).await;
+    let held = worker(&second).await.expect("a lease");
+    assert!(held.held_by("first"), "{place}: the first keeps it: {held:?}");
+
+    drop(first);
+    let started = Instant::now();
+    let lease = until_held_by(&second, "second").await;
+    let took = started.elapsed();
+    // Taken before the first's lease would have run out: given up, not waited out.
+    assert!(lease.since < held.until, "{place}: taken at {:?}, after the first's lease ran out", lease.since);
+    let head = count(&second, 20, 20, 2).await;
+    second.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the second app's worker");
+    let totals: u64 = documents(&second).await.iter().map(|(_, tally)| tally.total).sum();
+    assert_eq!(totals, 20 + 40, "{place}: every event applied once");
+    println!("{place}: handed over {took:?} after the holder's app was dropped");
+}
+
+/// The child: holds the lease (says so on its standard output), and applies until killed.
+async fn hold_until_killed(events: &str, place: &str) {
+    let app = app(events, place, "child").await;
+    until_held_by(&app, "child").await;
+    println!("holding");
+    std::future::pending::<()>().await;
+}
+
+/// A child holds the lease and applies; it is killed with SIGKILL; this process's worker
+/// takes the projection over once the lease runs out, and the documents equal a rebuild.
+async fn take_over_from_killed(events: &str, place: &str, fresh_place: &str) {
+    let mut child = Command::new(std::env::current_exe().expect("this test's path"))
+        .env(CHILD, format!("{events}\n{place}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the child");
+    let mut said = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut said).expect("the child's line");
+    assert_eq!(said.trim(), "holding", "{place}: the child did not take the lease");
+
+    let parent = app(events, place, "parent").await;
+    let head = count(&parent, 100, 30, 3).await;
+    parent.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the child's worker");
+    let held = worker(&parent).await.expect("a lease");
+    assert!(held.held_by("child"), "{place}: the child holds it: {held:?}");
+
+    child.kill().expect("kill the child");
+    let status = child.wait().expect("the child ends");
+    assert!(!status.success(), "{place}: the child ended on its own: {status}");
+    let killed = Instant::now();
+    let head = count(&parent, 130, 30, 5).await;
+    parent.wait_for::<Tally>(head, PATIENCE).await.expect("applied by this process's worker after the kill");
+    let took = killed.elapsed();
+    let lease = worker(&parent).await.expect("a lease");
+    assert!(lease.held_by("parent"), "{place}: the parent holds it now: {lease:?}");
+    // A killed holder gives nothing up: the lease was taken only once it had run out.
+    assert!(lease.since >= held.until, "{place}: taken at {:?}, before the child's lease ran out", lease.since);
+
+    let rebuilt = App::builder()
+        .store(SqliteStore::open(events).await.expect("open the events"))
+        .shared_documents(open(fresh_place).await.0)
+        .document_projection::<Tally>()
+        .build()
+        .await
+        .expect("rebuild from zero");
+    let (held, fresh) = (documents(&parent).await, documents(&rebuilt).await);
+    assert_eq!(held.len(), fresh.len(), "{place}");
+    assert!(held == fresh, "{place}: the read model differs from a rebuild from zero");
+    println!("{place}: taken over from a killed holder ({status}); its events applied {took:?} after the kill");
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    if let Ok(child) = std::env::var(CHILD) {
+        let (events, place) = child.split_once('\n').expect("the child is given its events and place");
+        runtime.block_on(hold_until_killed(events, place));
+        return;
+    }
+    runtime.block_on(async {
+        let directory = support::temp_db("leases");
+        // Each case its own log, so that each starts from an empty one.
+        let file = |name: &str| directory.with_file_name(name).to_str().expect("a UTF-8 path").to_owned();
+        let sqlite = |name: &str| format!("sqlite:{}", file(name));
+        lease_contract(&sqlite("contract.db")).await;
+        hand_over_on_drop(&file("events-1.db"), &sqlite("handover.db")).await;
+        take_over_from_killed(&file("events-2.db"), &sqlite("killed.db"), &sqlite("rebuilt.db")).await;
+        #[cfg(feature = "postgres")]
+        {
+            let postgres = || format!("postgres:{}", support::postgres::unique_schema());
+            lease_contract(&postgres()).await;
+            hand_over_on_drop(&file("events-3.db"), &postgres()).await;
+            take_over_from_killed(&file("events-4.db"), &postgres(), &postgres()).await;
+        }
+    });
+    println!("test leases ... ok");
+}
