@@ -13,13 +13,14 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use eventsmith::SqliteStore;
-use eventsmith::documents::{DocumentStore, Documents, Lease, SqliteDocuments};
+use eventsmith::documents::{DocumentCheckpoint, DocumentStore, Documents, Keyed, Lease, SqliteDocuments};
 use eventsmith::prelude::*;
 use eventsmith::sql::SqlStore;
-use eventsmith::store::NewEvent;
+use eventsmith::store::{BoxFuture, NewEvent, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Counted {
@@ -179,6 +180,92 @@ async fn hand_over_on_drop(events: &str, place: &str) {
     println!("{place}: handed over {took:?} after the holder's app was dropped");
 }
 
+/// A read-model database that counts the claims made on it.
+struct Counting {
+    models: Arc<dyn DocumentStore>,
+    claims: Arc<AtomicU32>,
+}
+
+impl DocumentStore for Counting {
+    fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.models.prepare(projection, indexed)
+    }
+
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
+        self.models.checkpoint(projection)
+    }
+
+    fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
+        self.models.load(projection, keys)
+    }
+
+    fn commit<'a>(
+        &'a self,
+        projection: &'a str,
+        from: DocumentCheckpoint,
+        to: u64,
+        documents: Keyed,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.models.commit(projection, from, to, documents)
+    }
+
+    fn list<'a>(
+        &'a self,
+        projection: &'a str,
+        filter: Option<(&'a str, &'a str)>,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Keyed, StoreError>> {
+        self.models.list(projection, filter, after, limit)
+    }
+
+    fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.models.clear(projection)
+    }
+
+    fn claim<'a>(
+        &'a self,
+        projection: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Lease, StoreError>> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.models.claim(projection, holder, ttl)
+    }
+
+    fn release<'a>(&'a self, projection: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.models.release(projection, holder)
+    }
+
+    fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
+        self.models.lease(projection)
+    }
+}
+
+/// A holder renews its lease a third of the way through it, not at each wake: a busy app's
+/// commits cost its read-model database no lease writes. With a lease of an hour, the
+/// worker's first claim is its only one, however many commits wake it.
+async fn renewals_are_due_by_time_not_by_commit(events: &str, place: &str) {
+    let claims = Arc::new(AtomicU32::new(0));
+    let app = App::builder()
+        .store(SqliteStore::open(events).await.expect("open the events"))
+        .shared_documents(Arc::new(Counting { models: open(place).await.0, claims: Arc::clone(&claims) }))
+        .document_projection::<Tally>()
+        .projection_workers(POLL)
+        .worker_name("busy")
+        .worker_lease(Duration::from_secs(3600))
+        .build()
+        .await
+        .expect("build the app");
+    for stream in 0..30 {
+        let head = count(&app, stream, 1, 1).await;
+        app.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the worker");
+    }
+    until_held_by(&app, "busy").await;
+    assert_eq!(claims.load(Ordering::SeqCst), 1, "{place}: one claim for 30 commits under an hour's lease");
+    println!("{place}: one claim in 30 commits");
+}
+
 /// The child: holds the lease (says so on its standard output), and applies until killed.
 async fn hold_until_killed(events: &str, place: &str) {
     let app = app(events, place, "child").await;
@@ -244,6 +331,7 @@ fn main() {
         let sqlite = |name: &str| format!("sqlite:{}", file(name));
         lease_contract(&sqlite("contract.db")).await;
         hand_over_on_drop(&file("events-1.db"), &sqlite("handover.db")).await;
+        renewals_are_due_by_time_not_by_commit(&file("events-5.db"), &sqlite("busy.db")).await;
         take_over_from_killed(&file("events-2.db"), &sqlite("killed.db"), &sqlite("rebuilt.db")).await;
         #[cfg(feature = "postgres")]
         {

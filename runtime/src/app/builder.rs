@@ -134,7 +134,7 @@ impl AppBuilder {
     }
 
     /// How long a [worker](Self::projection_workers)'s lease on its projection lasts unless
-    /// it renews it (default 10 s; it renews a third of the way through, and at each wake):
+    /// it renews it (default 10 s; it renews it a third of the way through):
     /// the longest a projection goes without a worker after the process running it dies.
     /// A lease shorter than a batch's work is renewed while the batch runs.
     pub fn worker_lease(mut self, ttl: std::time::Duration) -> Self {

@@ -12,7 +12,7 @@
 //! overlap, and the next holder carries on from the last committed batch.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -74,6 +74,8 @@ impl Workers {
                 head: store.subscribe(),
                 poll,
                 lease: Arc::clone(&lease),
+                claimed: None,
+                tried: None,
             };
             let span = tracing::info_span!("worker", projection = runner.name());
             tokio::spawn(worker.run().instrument(span));
@@ -103,6 +105,11 @@ struct Worker {
     head: Option<watch::Receiver<u64>>,
     poll: Duration,
     lease: Arc<LeaseTerms>,
+    /// When this worker last took or renewed the lease (the time it asked), while it holds
+    /// it: a renewal is due a third of the lease after.
+    claimed: Option<Instant>,
+    /// When it last asked for the lease, held or not.
+    tried: Option<Instant>,
 }
 
 impl Worker {
@@ -127,23 +134,37 @@ impl Worker {
         }
     }
 
-    /// Takes or renews the projection's lease: whether this worker holds it (a projection
-    /// whose database keeps no leases is every worker's).
-    async fn holds(&self) -> bool {
-        match self.runner.claim(&self.lease.holder, self.lease.ttl).await {
+    /// Takes or renews the projection's lease when due: whether this worker holds it (a
+    /// projection whose database keeps no leases is every worker's). A holder asks the
+    /// database a third of the way through its lease, not at every wake, so that a busy
+    /// app's commits cost its read-model database no lease writes; a worker that does not
+    /// hold it asks at most once per poll interval (and per third of a lease).
+    async fn holds(&mut self) -> bool {
+        let renewal = self.lease.ttl / 3;
+        match (self.claimed, self.tried) {
+            (Some(claimed), _) if claimed.elapsed() < renewal => return true,
+            (None, Some(tried)) if tried.elapsed() < self.poll.min(renewal) => return false,
+            _ => {}
+        }
+        let asked = Instant::now();
+        self.tried = Some(asked);
+        let held = match self.runner.claim(&self.lease.holder, self.lease.ttl).await {
             Ok(None) => true,
             Ok(Some(lease)) => lease.held_by(&self.lease.holder),
             Err(error) => {
                 tracing::warn!(%error, "could not take the lease; trying again at the next wake");
                 false
             }
-        }
+        };
+        self.claimed = held.then_some(asked);
+        held
     }
 
     /// Catches the projection up, renewing the lease a third of the way through it for as
     /// long as that takes.
-    async fn catch_up(&self) {
-        let mut catch_up = std::pin::pin!(self.runner.catch_up(&*self.store));
+    async fn catch_up(&mut self) {
+        let (runner, store) = (Arc::clone(&self.runner), Arc::clone(&self.store));
+        let mut catch_up = std::pin::pin!(async move { runner.catch_up(&*store).await });
         let caught_up = loop {
             tokio::select! {
                 caught_up = &mut catch_up => break caught_up,
