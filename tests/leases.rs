@@ -41,14 +41,23 @@ pub struct Tally {
 #[projection(name = "tally", events = TallyEvent, documents)]
 impl Tally {
     #[apply]
-    fn counted(&mut self, event: &Recorded<Counted>) {
+    fn counted(&mut self, event: &Recorded<Counted>) -> Result<(), String> {
+        if event.by == UNLUCKY {
+            return Err(format!("a count of {UNLUCKY} is refused"));
+        }
         self.total += event.by;
         self.events += 1;
+        Ok(())
     }
 }
 
 const CHILD: &str = "EVENTSMITH_LEASES_CHILD";
-const LEASE: Duration = Duration::from_millis(600);
+/// A count the projection stops on.
+const UNLUCKY: u64 = 13;
+/// The lease where a lease must not run out while its holder lives (a slow machine may pause
+/// a process for a while), and where it runs out after a kill.
+const LEASE: Duration = Duration::from_secs(5);
+const SHORT_LEASE: Duration = Duration::from_millis(1500);
 const POLL: Duration = Duration::from_millis(20);
 /// Longer than any wait the test expects: a lease and a few polls.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -74,18 +83,22 @@ async fn open(place: &str) -> (Arc<dyn DocumentStore>, Arc<dyn SqlStore>) {
 }
 
 /// An app over the events at `events` whose worker, named `name`, runs the projection in
-/// `place`.
-async fn app(events: &str, place: &str, name: &str) -> App {
+/// `models` under leases of `lease`.
+async fn app_on(events: &str, models: Arc<dyn DocumentStore>, name: &str, lease: Duration) -> App {
     App::builder()
         .store(SqliteStore::open(events).await.expect("open the events"))
-        .shared_documents(open(place).await.0)
+        .shared_documents(models)
         .document_projection::<Tally>()
         .projection_workers(POLL)
         .worker_name(name)
-        .worker_lease(LEASE)
+        .worker_lease(lease)
         .build()
         .await
         .expect("build the app")
+}
+
+async fn app(events: &str, place: &str, name: &str, lease: Duration) -> App {
+    app_on(events, open(place).await.0, name, lease).await
 }
 
 async fn worker(app: &App) -> Option<Lease> {
@@ -154,36 +167,108 @@ async fn lease_contract(place: &str) {
     println!("{place}: lease contract ok");
 }
 
-/// Two apps in this process: the first holds the lease and applies, the second waits; when
-/// the first is dropped, the second takes over at once (the lease given up, not run out).
-async fn hand_over_on_drop(events: &str, place: &str) {
-    let first = app(events, place, "first").await;
+/// Three apps in this process: the first holds the lease and applies, the others wait (and
+/// commit nothing); when the first shuts down, and then when the second is dropped, the
+/// next takes over at once: the lease given up, not waited out.
+async fn hand_over(events: &str, place: &str) {
+    let first = app(events, place, "first", LEASE).await;
     until_held_by(&first, "first").await;
-    let second = app(events, place, "second").await;
+    let (claims, commits) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let counted = Counting { models: open(place).await.0, claims: Arc::clone(&claims), commits: Arc::clone(&commits) };
+    let second = app_on(events, Arc::new(counted), "second", LEASE).await;
     let head = count(&first, 0, 20, 1).await;
     second.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the first app's worker");
-    // The second's worker has woken many times by now, and was refused each time.
-    tokio::time::sleep(LEASE).await;
+    // The second's worker has woken many times by now (at each poll), and never held it.
+    tokio::time::sleep(POLL * 10).await;
     let held = worker(&second).await.expect("a lease");
     assert!(held.held_by("first"), "{place}: the first keeps it: {held:?}");
+    assert_eq!(commits.load(Ordering::SeqCst), 0, "{place}: a worker without the lease commits nothing");
+    assert_eq!(claims.load(Ordering::SeqCst), 0, "{place}: nor writes the lease while another holds it");
 
-    drop(first);
     let started = Instant::now();
+    first.shutdown().await;
     let lease = until_held_by(&second, "second").await;
     let took = started.elapsed();
-    // Taken before the first's lease would have run out: given up, not waited out.
+    // Taken before the first's lease would have run out.
     assert!(lease.since < held.until, "{place}: taken at {:?}, after the first's lease ran out", lease.since);
     let head = count(&second, 20, 20, 2).await;
     second.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the second app's worker");
-    let totals: u64 = documents(&second).await.iter().map(|(_, tally)| tally.total).sum();
-    assert_eq!(totals, 20 + 40, "{place}: every event applied once");
-    println!("{place}: handed over {took:?} after the holder's app was dropped");
+    assert!(commits.load(Ordering::SeqCst) > 0, "{place}: the second commits once it holds the lease");
+    println!("{place}: handed over {took:?} after the holder shut down");
+
+    let third = app(events, place, "third", LEASE).await;
+    let held = worker(&third).await.expect("a lease");
+    assert!(held.held_by("second"), "{place}: {held:?}");
+    drop(second);
+    let lease = until_held_by(&third, "third").await;
+    assert!(lease.since < held.until, "{place}: taken at {:?}, after the second's lease ran out", lease.since);
+    let head = count(&third, 40, 20, 3).await;
+    third.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the third app's worker");
+    let totals: u64 = documents(&third).await.iter().map(|(_, tally)| tally.total).sum();
+    assert_eq!(totals, 20 + 40 + 60, "{place}: every event applied once");
+    println!("{place}: handed over again when the holder's app was dropped");
+    drop(first);
+}
+
+/// Workers that claim a lease at once, some pausing past it now and then, in the database
+/// itself: no two holders' tenures overlap (each new holder's `since` is at or after the
+/// last `until` its predecessor was given).
+async fn claims_at_once_never_overlap(place: &str) {
+    let (models, _) = open(place).await;
+    let ttl = Duration::from_millis(60);
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut claimers = Vec::new();
+    for index in 0..4 {
+        let models = Arc::clone(&models);
+        claimers.push(tokio::spawn(async move {
+            let holder = format!("claimer-{index}");
+            let mut tenures: Vec<Lease> = Vec::new();
+            let mut round = 0u32;
+            while Instant::now() < deadline {
+                round += 1;
+                let lease = models.claim("contended", &holder, ttl).await.unwrap();
+                let held = lease.held_by(&holder);
+                if held {
+                    tenures.push(lease);
+                }
+                // A holder pauses past the lease every third round, so that it changes hands.
+                let pause = if held && round.is_multiple_of(3) { ttl * 2 } else { Duration::from_millis(2) };
+                tokio::time::sleep(pause).await;
+            }
+            tenures
+        }));
+    }
+    let mut held: Vec<Lease> = Vec::new();
+    for claimer in claimers {
+        held.extend(claimer.await.unwrap());
+    }
+    // One tenure per holder and `since`: its end is the last `until` it was given.
+    let mut tenures: Vec<(std::time::SystemTime, std::time::SystemTime, String)> = Vec::new();
+    for lease in &held {
+        match tenures.iter_mut().find(|(since, _, holder)| *since == lease.since && *holder == lease.holder) {
+            Some(tenure) => tenure.1 = tenure.1.max(lease.until),
+            None => tenures.push((lease.since, lease.until, lease.holder.clone())),
+        }
+    }
+    tenures.sort();
+    assert!(tenures.len() >= 5, "{place}: the lease changed hands too little to tell: {tenures:?}");
+    for pair in tenures.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "{place}: {} took it at {:?}, before {}'s ran out",
+            pair[1].2,
+            pair[1].0,
+            pair[0].2
+        );
+    }
+    println!("{place}: {} tenures of 4 claimers, none overlapping", tenures.len());
 }
 
 /// A read-model database that counts the claims made on it.
 struct Counting {
     models: Arc<dyn DocumentStore>,
     claims: Arc<AtomicU32>,
+    commits: Arc<AtomicU32>,
 }
 
 impl DocumentStore for Counting {
@@ -206,6 +291,7 @@ impl DocumentStore for Counting {
         to: u64,
         documents: Keyed,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
         self.models.commit(projection, from, to, documents)
     }
 
@@ -249,7 +335,11 @@ async fn renewals_are_due_by_time_not_by_commit(events: &str, place: &str) {
     let claims = Arc::new(AtomicU32::new(0));
     let app = App::builder()
         .store(SqliteStore::open(events).await.expect("open the events"))
-        .shared_documents(Arc::new(Counting { models: open(place).await.0, claims: Arc::clone(&claims) }))
+        .shared_documents(Arc::new(Counting {
+            models: open(place).await.0,
+            claims: Arc::clone(&claims),
+            commits: Arc::new(AtomicU32::new(0)),
+        }))
         .document_projection::<Tally>()
         .projection_workers(POLL)
         .worker_name("busy")
@@ -266,9 +356,25 @@ async fn renewals_are_due_by_time_not_by_commit(events: &str, place: &str) {
     println!("{place}: one claim in 30 commits");
 }
 
+/// A worker whose projection stopped on an event gives the lease up, so that a process with
+/// fixed code may take the projection on.
+async fn a_stopped_projection_is_given_up(events: &str, place: &str) {
+    let app = app(events, place, "stopping", LEASE).await;
+    until_held_by(&app, "stopping").await;
+    let head = count(&app, 0, 1, UNLUCKY).await;
+    let stopped = app.wait_for::<Tally>(head, PATIENCE).await;
+    assert!(matches!(stopped, Err(eventsmith::Error::ProjectionStopped(_))), "{place}: {stopped:?}");
+    let started = Instant::now();
+    while worker(&app).await.is_some() {
+        assert!(started.elapsed() < PATIENCE, "{place}: the stopped projection's lease is kept");
+        tokio::time::sleep(POLL).await;
+    }
+    println!("{place}: a stopped projection's lease given up");
+}
+
 /// The child: holds the lease (says so on its standard output), and applies until killed.
 async fn hold_until_killed(events: &str, place: &str) {
-    let app = app(events, place, "child").await;
+    let app = app(events, place, "child", SHORT_LEASE).await;
     until_held_by(&app, "child").await;
     println!("holding");
     std::future::pending::<()>().await;
@@ -286,7 +392,7 @@ async fn take_over_from_killed(events: &str, place: &str, fresh_place: &str) {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut said).expect("the child's line");
     assert_eq!(said.trim(), "holding", "{place}: the child did not take the lease");
 
-    let parent = app(events, place, "parent").await;
+    let parent = app(events, place, "parent", SHORT_LEASE).await;
     let head = count(&parent, 100, 30, 3).await;
     parent.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the child's worker");
     let held = worker(&parent).await.expect("a lease");
@@ -330,14 +436,17 @@ fn main() {
         let file = |name: &str| directory.with_file_name(name).to_str().expect("a UTF-8 path").to_owned();
         let sqlite = |name: &str| format!("sqlite:{}", file(name));
         lease_contract(&sqlite("contract.db")).await;
-        hand_over_on_drop(&file("events-1.db"), &sqlite("handover.db")).await;
+        claims_at_once_never_overlap(&sqlite("contended.db")).await;
+        hand_over(&file("events-1.db"), &sqlite("handover.db")).await;
         renewals_are_due_by_time_not_by_commit(&file("events-5.db"), &sqlite("busy.db")).await;
+        a_stopped_projection_is_given_up(&file("events-6.db"), &sqlite("stopped.db")).await;
         take_over_from_killed(&file("events-2.db"), &sqlite("killed.db"), &sqlite("rebuilt.db")).await;
         #[cfg(feature = "postgres")]
         {
             let postgres = || format!("postgres:{}", support::postgres::unique_schema());
             lease_contract(&postgres()).await;
-            hand_over_on_drop(&file("events-3.db"), &postgres()).await;
+            claims_at_once_never_overlap(&postgres()).await;
+            hand_over(&file("events-3.db"), &postgres()).await;
             take_over_from_killed(&file("events-4.db"), &postgres(), &postgres()).await;
         }
     });

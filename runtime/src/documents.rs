@@ -328,6 +328,7 @@ pub struct RecordedStop {
 /// Times are the read-model database's clock (PostgreSQL's `clock_timestamp()`; for a
 /// SQLite file, the host's), so the processes' clocks need not agree.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Lease {
     /// The worker's name: [`AppBuilder::worker_name`](crate::AppBuilder::worker_name), by
     /// default the host, the process id and a random part.

@@ -110,9 +110,9 @@ impl AppBuilder {
     ///
     /// Across processes, one worker runs each projection: the one that holds its lease in
     /// the read-model database ([`Lease`](crate::documents::Lease)). The others wait; when the
-    /// holder's app is dropped it gives the lease up, and when its process dies the lease
-    /// runs out ([`worker_lease`](Self::worker_lease)) and another takes it, from the last
-    /// committed batch. Every batch moves the checkpoint in the read model's own
+    /// holder's app shuts down ([`App::shutdown`]) it gives the lease up, and when its
+    /// process dies the lease runs out ([`worker_lease`](Self::worker_lease)); then another
+    /// takes it, from the last committed batch. Every batch moves the checkpoint in the read model's own
     /// transaction, so an event is applied once also when two workers overlap (a holder
     /// paused past its lease). The workers end when the last clone of the app is dropped.
     ///
@@ -134,9 +134,13 @@ impl AppBuilder {
     }
 
     /// How long a [worker](Self::projection_workers)'s lease on its projection lasts unless
-    /// it renews it (default 10 s; it renews it a third of the way through):
-    /// the longest a projection goes without a worker after the process running it dies.
-    /// A lease shorter than a batch's work is renewed while the batch runs.
+    /// it renews it (default 10 s, at least 300 ms). The holder renews it a third of the way
+    /// through, also while a catch-up runs; after its process dies, the projection goes
+    /// without a worker for up to the lease (from the last renewal), plus the others' next
+    /// poll. Workers without the lease look at it every third of a lease at most, so the
+    /// poll interval is capped at a third of it. On SQLite, where a process's read models
+    /// share one connection, a renewal waits for the batch in progress: keep a batch's work
+    /// well under a third of the lease.
     pub fn worker_lease(mut self, ttl: std::time::Duration) -> Self {
         self.worker_lease = ttl.max(worker::MIN_LEASE);
         self

@@ -399,6 +399,19 @@ impl App {
         Ok(self.runner::<P>()?.checkpoint())
     }
 
+    /// Ends this app's [workers](AppBuilder::projection_workers), each after the catch-up
+    /// it is in, and waits until each has given its projection's lease up, so that another
+    /// process's worker takes the projection on at once. Call it before the process exits:
+    /// when a tokio runtime ends, it drops the workers where they are, and their leases
+    /// then run out on their own ([`worker_lease`](AppBuilder::worker_lease)). Commands
+    /// still run afterwards; this app's stored projections are then kept up to date by
+    /// other processes' workers. Does nothing without workers.
+    pub async fn shutdown(&self) {
+        if let Some(workers) = &self.inner.workers {
+            workers.shutdown().await;
+        }
+    }
+
     /// Keeps every projection up to date with events appended by other processes: waits for
     /// appends (woken by the store's notifications where it has them, else every `poll`)
     /// and catches up. Runs until the store fails; spawn it as a background task.

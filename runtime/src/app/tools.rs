@@ -8,6 +8,7 @@ use super::error::Error;
 
 /// A projection of the app, as a tool lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProjectionStatus {
     /// Its name.
     pub name: &'static str,

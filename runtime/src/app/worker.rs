@@ -49,11 +49,14 @@ pub(super) fn default_name() -> String {
     format!("{host}/{}/{random:06x}", std::process::id())
 }
 
-/// What the app keeps of its workers: the channel that wakes them after each commit. Its
+/// What the app keeps of its workers: the channel that wakes them after each commit (its
 /// sender lives in the app, so that when the last clone of the app is dropped the channel
-/// closes and every worker ends after the batch it is in.
+/// closes and every worker ends after its catch-up), the one that tells them to end, and
+/// their tasks, for [`App::shutdown`](super::App::shutdown).
 pub(super) struct Workers {
     committed: watch::Sender<u64>,
+    stopping: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Workers {
@@ -66,11 +69,14 @@ impl Workers {
     ) -> Self {
         let lease = Arc::new(lease);
         let (committed, _) = watch::channel(0);
+        let (stopping, _) = watch::channel(false);
+        let mut tasks = Vec::with_capacity(runners.len());
         for runner in runners {
             let worker = Worker {
                 store: Arc::clone(store),
                 runner: Arc::clone(runner),
                 committed: committed.subscribe(),
+                stopping: stopping.subscribe(),
                 head: store.subscribe(),
                 poll,
                 lease: Arc::clone(&lease),
@@ -78,9 +84,9 @@ impl Workers {
                 tried: None,
             };
             let span = tracing::info_span!("worker", projection = runner.name());
-            tokio::spawn(worker.run().instrument(span));
+            tasks.push(tokio::spawn(worker.run().instrument(span)));
         }
-        Workers { committed }
+        Workers { committed, stopping, tasks: std::sync::Mutex::new(tasks) }
     }
 
     /// Wakes the workers: this process committed up to `position`.
@@ -90,6 +96,18 @@ impl Workers {
             *last = (*last).max(position);
             moved
         });
+    }
+
+    /// Ends the workers, each after the catch-up it is in, and waits until they have given
+    /// their leases up.
+    pub(super) async fn shutdown(&self) {
+        self.stopping.send_replace(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "a worker ended abnormally");
+            }
+        }
     }
 }
 
@@ -102,6 +120,8 @@ struct Worker {
     store: Arc<dyn EventStore>,
     runner: Arc<dyn Runner>,
     committed: watch::Receiver<u64>,
+    /// Set by [`Workers::shutdown`].
+    stopping: watch::Receiver<bool>,
     head: Option<watch::Receiver<u64>>,
     poll: Duration,
     lease: Arc<LeaseTerms>,
@@ -127,27 +147,54 @@ impl Worker {
                 break;
             }
         }
-        // The app is gone: another process's worker may take the projection now rather
-        // than when the lease runs out.
-        if let Err(error) = self.runner.release(&self.lease.holder).await {
-            tracing::warn!(%error, "could not give the lease up; it runs out on its own");
-        }
+        // The app is gone or shutting down: another process's worker may take the
+        // projection now rather than when the lease runs out.
+        self.release().await;
+    }
+
+    /// A third of the lease: how often a holder renews it, and how often one that does not
+    /// hold it asks at most.
+    fn renewal(&self) -> Duration {
+        self.lease.ttl / 3
+    }
+
+    /// When the holder's renewal is due, if it holds the lease.
+    fn renewal_due(&self) -> Option<Instant> {
+        self.claimed.map(|claimed| claimed + self.renewal())
     }
 
     /// Takes or renews the projection's lease when due: whether this worker holds it (a
     /// projection whose database keeps no leases is every worker's). A holder asks the
     /// database a third of the way through its lease, not at every wake, so that a busy
-    /// app's commits cost its read-model database no lease writes; a worker that does not
-    /// hold it asks at most once per poll interval (and per third of a lease).
+    /// app's commits cost its read-model database no lease writes. One that does not hold
+    /// it reads the lease at most once per poll interval (and per third of a lease), and
+    /// writes only when the lease is free or has run out. A worker whose projection
+    /// stopped in this process gives the lease up: another process (with fixed code,
+    /// perhaps) may take the projection on.
     async fn holds(&mut self) -> bool {
-        let renewal = self.lease.ttl / 3;
+        if self.runner.stop().is_some() {
+            if self.claimed.is_some() {
+                self.release().await;
+            }
+            return false;
+        }
         match (self.claimed, self.tried) {
-            (Some(claimed), _) if claimed.elapsed() < renewal => return true,
-            (None, Some(tried)) if tried.elapsed() < self.poll.min(renewal) => return false,
+            (Some(claimed), _) if claimed.elapsed() < self.renewal() => return true,
+            (None, Some(tried)) if tried.elapsed() < self.poll.min(self.renewal()) => return false,
             _ => {}
         }
         let asked = Instant::now();
         self.tried = Some(asked);
+        if self.claimed.is_none() {
+            match self.runner.lease().await {
+                Ok(Some(lease)) if !lease.expired && lease.holder != *self.lease.holder => return false,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the lease; trying again at the next wake");
+                    return false;
+                }
+            }
+        }
         let held = match self.runner.claim(&self.lease.holder, self.lease.ttl).await {
             Ok(None) => true,
             Ok(Some(lease)) => lease.held_by(&self.lease.holder),
@@ -160,37 +207,49 @@ impl Worker {
         held
     }
 
-    /// Catches the projection up, renewing the lease a third of the way through it for as
-    /// long as that takes.
+    /// Gives the lease up (a no-op unless this worker holds it).
+    async fn release(&mut self) {
+        self.claimed = None;
+        if let Err(error) = self.runner.release(&self.lease.holder).await {
+            tracing::warn!(%error, "could not give the lease up; it runs out on its own");
+        }
+    }
+
+    /// Catches the projection up while renewing the lease when due, beside it: the
+    /// catch-up goes on while a renewal waits for a connection (the catch-up's batches
+    /// hold one, and a pool may have no other). A lease lost meanwhile (a pause longer
+    /// than the lease) costs work, not correctness: a batch commits only from the
+    /// checkpoint it read.
     async fn catch_up(&mut self) {
         let (runner, store) = (Arc::clone(&self.runner), Arc::clone(&self.store));
-        let mut catch_up = std::pin::pin!(async move { runner.catch_up(&*store).await });
-        let caught_up = loop {
-            tokio::select! {
-                caught_up = &mut catch_up => break caught_up,
-                () = tokio::time::sleep(self.lease.ttl / 3) => {
-                    // A lease lost mid-batch (a pause longer than the lease) costs nothing
-                    // but work: the batch commits only from the checkpoint it read.
-                    if !self.holds().await {
-                        tracing::warn!("another worker took the lease during a catch-up");
-                    }
+        let catch_up = async move { runner.catch_up(&*store).await };
+        let renewing = async {
+            loop {
+                let due = self.renewal_due().unwrap_or_else(|| Instant::now() + self.renewal());
+                tokio::time::sleep_until(due.into()).await;
+                if !self.holds().await {
+                    tracing::warn!("the lease is another worker's now; this catch-up goes on to its end");
                 }
             }
         };
+        let caught_up = tokio::select! {
+            caught_up = catch_up => caught_up,
+            never = renewing => never,
+        };
         match caught_up {
             // A stopped projection stays where it stopped until it is rebuilt; the
-            // worker goes on waiting, and catches the rebuilt one up.
+            // worker goes on waiting (without the lease), and catches the rebuilt one up.
             Ok(_) | Err(Error::ProjectionStopped(_)) => {}
             Err(error) => tracing::warn!(%error, "catch-up failed; trying again at the next wake"),
         }
     }
 
-    /// Waits for a commit, a notification or the poll interval. Returns `false` when the
-    /// app is gone.
+    /// Waits for a commit, a notification, the poll interval or the lease's renewal.
+    /// Returns `false` when the app is gone or shutting down.
     async fn wait(&mut self) -> bool {
-        let Worker { committed, head, poll, lease, .. } = self;
-        // The lease is renewed at a wake, so a wake comes before a third of it is gone.
-        let poll = (*poll).min(lease.ttl / 3);
+        let wake = Instant::now() + self.poll.min(self.renewal());
+        let wake = self.renewal_due().map_or(wake, |due| due.min(wake));
+        let Worker { committed, stopping, head, .. } = self;
         let head = async {
             // No notifications, or the store stopped sending them: the poll stays.
             let notified = match head {
@@ -203,15 +262,16 @@ impl Worker {
         };
         let open = tokio::select! {
             changed = committed.changed() => changed.is_ok(),
+            _ = stopping.changed() => false,
             () = head => true,
-            () = tokio::time::sleep(poll) => true,
+            () = tokio::time::sleep_until(wake.into()) => true,
         };
-        if !open {
+        if !open || *self.stopping.borrow() {
             return false;
         }
-        tokio::time::sleep(LINGER.min(poll)).await;
+        tokio::time::sleep(LINGER.min(self.poll)).await;
         // The catch-up that follows covers every commit and notification so far.
-        committed.borrow_and_update();
+        self.committed.borrow_and_update();
         if let Some(head) = &mut self.head {
             head.borrow_and_update();
         }

@@ -271,8 +271,10 @@ impl PostgresDocuments {
     /// clocks need not agree.
     pub(crate) async fn claim_lease(&self, projection: &str, holder: &str, ttl: Duration) -> Result<Lease, StoreError> {
         let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        // A claim refused by a lease committed after the statement's snapshot finds no row
-        // to report, once in a while: the claim is made again.
+        // The upsert sees the row's newest version, the fallback `SELECT` the statement's
+        // snapshot: a claim refused by a lease committed after that snapshot may find no row
+        // to report, or the caller's own older row (a refused claim means another holds it
+        // now). Either way the claim is made again, with a new snapshot.
         for _ in 0..3 {
             let rows = self
                 .db
@@ -290,15 +292,18 @@ impl PostgresDocuments {
                          WHERE lease.holder = excluded.holder OR lease.expires_at <= excluded.acquired_at
                          RETURNING holder, acquired_at, expires_at
                      )
-                     SELECT holder, acquired_at, expires_at, (SELECT ms FROM now) FROM claimed
+                     SELECT holder, acquired_at, expires_at, (SELECT ms FROM now), true FROM claimed
                      UNION ALL
-                     SELECT holder, acquired_at, expires_at, (SELECT ms FROM now) FROM projection_leases
+                     SELECT holder, acquired_at, expires_at, (SELECT ms FROM now), false FROM projection_leases
                      WHERE projection = $1 AND NOT EXISTS (SELECT 1 FROM claimed)",
                     &[&projection, &holder, &ttl],
                 )
                 .await?;
             if let Some(row) = rows.first() {
-                return Ok(Lease::from_millis(row.get(0), row.get(1), row.get(2), row.get(3)));
+                let (taken, found): (bool, String) = (row.get(4), row.get(0));
+                if taken || found != holder {
+                    return Ok(Lease::from_millis(found, row.get(1), row.get(2), row.get(3)));
+                }
             }
         }
         Err(StoreError::backend("take a lease", true, std::io::Error::other("the lease kept changing hands")))

@@ -164,14 +164,17 @@ impl SqliteDocuments {
     /// cannot both take it. Times are the host's clock, in milliseconds.
     pub(crate) async fn claim_lease(&self, projection: &str, holder: &str, ttl: Duration) -> Result<Lease, StoreError> {
         let (projection, holder) = (projection.to_owned(), holder.to_owned());
-        let now = epoch_millis();
-        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         self.with(move |connection| {
             // One write transaction, so that the lease read after a refused claim is the one
             // that refused it.
             let transaction = connection
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|error| sqlite("take a lease", error))?;
+            // The time once the write lock is held: a claim that waited for it does not
+            // take a lease that has run out by the time it is written.
+            let now = epoch_millis();
+            let expires = now.saturating_add(ttl);
             let claimed = transaction
                 .query_row(
                     "INSERT INTO eventsmith_projection_leases (projection, holder, acquired_at, expires_at)
