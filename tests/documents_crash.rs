@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventsmith::documents::{DocumentStore, Documents, SqliteDocuments};
+use eventsmith::documents::{DocumentStore, Documents};
 use eventsmith::prelude::*;
 use eventsmith::sql::SqlStore;
 use eventsmith::store::{NewEvent, SqliteOptions};
@@ -122,21 +122,7 @@ const BATCH: usize = 250;
 /// The read-model database at `place` (`sqlite:<path>` or `postgres:<schema>`), as the
 /// document store and the SQL store it is.
 async fn open(place: &str) -> (Arc<dyn DocumentStore>, Arc<dyn SqlStore>) {
-    match place.split_once(':') {
-        Some(("sqlite", path)) => {
-            let models = SqliteDocuments::open(path).await.expect("open the SQLite read model");
-            (Arc::new(models.clone()), Arc::new(models))
-        }
-        #[cfg(feature = "postgres")]
-        Some(("postgres", schema)) => {
-            use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
-            let options = PostgresDocumentOptions { schema: schema.to_owned(), ..PostgresDocumentOptions::default() };
-            let models =
-                PostgresDocuments::connect_with(&support::postgres::url(), options).await.expect("open PostgreSQL");
-            (Arc::new(models.clone()), Arc::new(models))
-        }
-        _ => panic!("no read-model database {place}"),
-    }
+    support::read_models(place).await
 }
 
 async fn open_models(place: &str) -> Arc<dyn DocumentStore> {

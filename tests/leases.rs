@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use eventsmith::SqliteStore;
-use eventsmith::documents::{DocumentCheckpoint, DocumentStore, Documents, Keyed, Lease, SqliteDocuments};
+use eventsmith::documents::{DocumentCheckpoint, DocumentStore, Documents, Keyed, Lease};
 use eventsmith::prelude::*;
 use eventsmith::sql::SqlStore;
 use eventsmith::store::{BoxFuture, NewEvent, StoreError};
@@ -65,21 +65,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// The read-model database at `place` (`sqlite:<path>` or `postgres:<schema>`), as the
 /// document store and the SQL store it is.
 async fn open(place: &str) -> (Arc<dyn DocumentStore>, Arc<dyn SqlStore>) {
-    match place.split_once(':') {
-        Some(("sqlite", path)) => {
-            let models = SqliteDocuments::open(path).await.expect("open the SQLite read model");
-            (Arc::new(models.clone()), Arc::new(models))
-        }
-        #[cfg(feature = "postgres")]
-        Some(("postgres", schema)) => {
-            use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
-            let options = PostgresDocumentOptions { schema: schema.to_owned(), ..PostgresDocumentOptions::default() };
-            let models =
-                PostgresDocuments::connect_with(&support::postgres::url(), options).await.expect("open PostgreSQL");
-            (Arc::new(models.clone()), Arc::new(models))
-        }
-        _ => panic!("no read-model database {place}"),
-    }
+    support::read_models(place).await
 }
 
 /// An app over the events at `events` whose worker, named `name`, runs the projection in

@@ -22,6 +22,28 @@ pub fn temp_db(name: &str) -> PathBuf {
     directory.join("events.db")
 }
 
+/// The read-model database at `place` (`sqlite:<path>`, or `postgres:<schema>` with the
+/// `postgres` feature), as the document store and the SQL store it is, for tests that start
+/// processes of their own and name the database to them in one string.
+pub async fn read_models(
+    place: &str,
+) -> (std::sync::Arc<dyn eventsmith::documents::DocumentStore>, std::sync::Arc<dyn eventsmith::sql::SqlStore>) {
+    match place.split_once(':') {
+        Some(("sqlite", path)) => {
+            let models = eventsmith::documents::SqliteDocuments::open(path).await.expect("open the SQLite read model");
+            (std::sync::Arc::new(models.clone()), std::sync::Arc::new(models))
+        }
+        #[cfg(feature = "postgres")]
+        Some(("postgres", schema)) => {
+            use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
+            let options = PostgresDocumentOptions { schema: schema.to_owned(), ..PostgresDocumentOptions::default() };
+            let models = PostgresDocuments::connect_with(&postgres::url(), options).await.expect("open PostgreSQL");
+            (std::sync::Arc::new(models.clone()), std::sync::Arc::new(models))
+        }
+        _ => panic!("no read-model database {place}"),
+    }
+}
+
 #[cfg(feature = "postgres")]
 pub mod postgres {
     use eventsmith::PostgresStore;
