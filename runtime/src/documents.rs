@@ -318,9 +318,10 @@ pub struct RecordedStop {
 /// Which worker runs a stored projection: the holder of its lease in the read-model database
 /// ([`DocumentStore::claim`], [`SqlStore::claim`](crate::sql::SqlStore::claim)).
 ///
-/// One worker per projection holds it at a time, and renews it while it runs; when its
-/// process ends, it gives the lease up, and when its process dies, the lease runs out and
-/// another process's worker takes it. The lease saves the work of several workers on one
+/// One worker per projection holds it at a time, and renews it while it runs; when its app
+/// shuts down ([`App::shutdown`](crate::App::shutdown)) or is dropped while its runtime
+/// runs on, it gives the lease up, and when its process dies (or exits without a shutdown),
+/// the lease runs out; then another process's worker takes it. The lease saves the work of several workers on one
 /// projection; exactly-once does not rest on it: every batch still moves the checkpoint
 /// from where it read it, so a worker that lost its lease mid-batch (a process paused
 /// longer than the lease) cannot apply an event twice.

@@ -114,7 +114,8 @@ impl AppBuilder {
     /// process dies the lease runs out ([`worker_lease`](Self::worker_lease)); then another
     /// takes it, from the last committed batch. Every batch moves the checkpoint in the read model's own
     /// transaction, so an event is applied once also when two workers overlap (a holder
-    /// paused past its lease). The workers end when the last clone of the app is dropped.
+    /// paused past its lease). The workers end when the last clone of the app is dropped,
+    /// or at [`App::shutdown`].
     ///
     /// Without it (the default), each command brings every projection up to date before it
     /// returns. Projections kept in memory are always updated that way.

@@ -401,11 +401,14 @@ impl App {
 
     /// Ends this app's [workers](AppBuilder::projection_workers), each after the catch-up
     /// it is in, and waits until each has given its projection's lease up, so that another
-    /// process's worker takes the projection on at once. Call it before the process exits:
-    /// when a tokio runtime ends, it drops the workers where they are, and their leases
-    /// then run out on their own ([`worker_lease`](AppBuilder::worker_lease)). Commands
-    /// still run afterwards; this app's stored projections are then kept up to date by
-    /// other processes' workers. Does nothing without workers.
+    /// process's worker takes the projection on at its next poll. Call it before the
+    /// process exits: when a tokio runtime ends, it drops the workers where they are, and
+    /// their leases then run out on their own ([`worker_lease`](AppBuilder::worker_lease)).
+    /// A catch-up follows the log to its head, so under appends that never pause it may
+    /// take a while: bound the wait with `tokio::time::timeout` if need be. Commands still
+    /// run afterwards, but nothing in this process updates its stored projections any more
+    /// (other processes' workers do; without them, [`wait_for`](Self::wait_for) times out).
+    /// Does nothing without workers; a second call waits for the first.
     pub async fn shutdown(&self) {
         if let Some(workers) = &self.inner.workers {
             workers.shutdown().await;

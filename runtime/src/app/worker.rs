@@ -56,7 +56,8 @@ pub(super) fn default_name() -> String {
 pub(super) struct Workers {
     committed: watch::Sender<u64>,
     stopping: watch::Sender<bool>,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Held while a shutdown waits, so that a second one waits too.
+    tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Workers {
@@ -86,7 +87,7 @@ impl Workers {
             let span = tracing::info_span!("worker", projection = runner.name());
             tasks.push(tokio::spawn(worker.run().instrument(span)));
         }
-        Workers { committed, stopping, tasks: std::sync::Mutex::new(tasks) }
+        Workers { committed, stopping, tasks: tokio::sync::Mutex::new(tasks) }
     }
 
     /// Wakes the workers: this process committed up to `position`.
@@ -102,8 +103,8 @@ impl Workers {
     /// their leases up.
     pub(super) async fn shutdown(&self) {
         self.stopping.send_replace(true);
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        for task in tasks {
+        let mut tasks = self.tasks.lock().await;
+        for task in tasks.drain(..) {
             if let Err(error) = task.await {
                 tracing::warn!(%error, "a worker ended abnormally");
             }
@@ -207,11 +208,13 @@ impl Worker {
         held
     }
 
-    /// Gives the lease up (a no-op unless this worker holds it).
+    /// Gives the lease up (a no-op unless this worker holds it). Until the database has
+    /// said so, the worker counts itself the holder, so that a release cut short (a
+    /// catch-up that ended meanwhile) or refused is made again.
     async fn release(&mut self) {
-        self.claimed = None;
-        if let Err(error) = self.runner.release(&self.lease.holder).await {
-            tracing::warn!(%error, "could not give the lease up; it runs out on its own");
+        match self.runner.release(&self.lease.holder).await {
+            Ok(()) => self.claimed = None,
+            Err(error) => tracing::warn!(%error, "could not give the lease up; it runs out on its own"),
         }
     }
 
@@ -228,7 +231,10 @@ impl Worker {
                 let due = self.renewal_due().unwrap_or_else(|| Instant::now() + self.renewal());
                 tokio::time::sleep_until(due.into()).await;
                 if !self.holds().await {
-                    tracing::warn!("the lease is another worker's now; this catch-up goes on to its end");
+                    tracing::warn!(
+                        "this worker no longer holds the lease (another took it, the projection stopped, or the \
+                         database failed); this catch-up goes on to its end"
+                    );
                 }
             }
         };
@@ -270,6 +276,9 @@ impl Worker {
             return false;
         }
         tokio::time::sleep(LINGER.min(self.poll)).await;
+        if *self.stopping.borrow() {
+            return false;
+        }
         // The catch-up that follows covers every commit and notification so far.
         self.committed.borrow_and_update();
         if let Some(head) = &mut self.head {
