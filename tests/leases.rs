@@ -160,7 +160,12 @@ async fn hand_over(events: &str, place: &str) {
     let first = app(events, place, "first", LEASE).await;
     until_held_by(&first, "first").await;
     let (claims, commits) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-    let counted = Counting { models: open(place).await.0, claims: Arc::clone(&claims), commits: Arc::clone(&commits) };
+    let counted = Counting {
+        models: open(place).await.0,
+        claims: Arc::clone(&claims),
+        commits: Arc::clone(&commits),
+        slow: Duration::ZERO,
+    };
     let second = app_on(events, Arc::new(counted), "second", LEASE).await;
     let head = count(&first, 0, 20, 1).await;
     second.wait_for::<Tally>(head, PATIENCE).await.expect("applied by the first app's worker");
@@ -255,6 +260,8 @@ struct Counting {
     models: Arc<dyn DocumentStore>,
     claims: Arc<AtomicU32>,
     commits: Arc<AtomicU32>,
+    /// How long each commit takes longer, to draw a catch-up out.
+    slow: Duration,
 }
 
 impl DocumentStore for Counting {
@@ -278,7 +285,10 @@ impl DocumentStore for Counting {
         documents: Keyed,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.commits.fetch_add(1, Ordering::SeqCst);
-        self.models.commit(projection, from, to, documents)
+        Box::pin(async move {
+            tokio::time::sleep(self.slow).await;
+            self.models.commit(projection, from, to, documents).await
+        })
     }
 
     fn list<'a>(
@@ -325,6 +335,7 @@ async fn renewals_are_due_by_time_not_by_commit(events: &str, place: &str) {
             models: open(place).await.0,
             claims: Arc::clone(&claims),
             commits: Arc::new(AtomicU32::new(0)),
+            slow: Duration::ZERO,
         }))
         .document_projection::<Tally>()
         .projection_workers(POLL)
@@ -340,6 +351,68 @@ async fn renewals_are_due_by_time_not_by_commit(events: &str, place: &str) {
     until_held_by(&app, "busy").await;
     assert_eq!(claims.load(Ordering::SeqCst), 1, "{place}: one claim for 30 commits under an hour's lease");
     println!("{place}: one claim in 30 commits");
+}
+
+/// A holder whose lease another worker took (as after a pause longer than the lease) ends
+/// its catch-up after the batch in progress, at its next renewal, instead of racing the new
+/// holder to the head.
+async fn a_lost_lease_ends_the_catch_up(events: &str, place: &str) {
+    let app = app(events, place, "writer", LEASE).await;
+    let head = count(&app, 0, 2_000, 1).await;
+    app.wait_for::<Tally>(head, PATIENCE).await.expect("applied");
+    // Its worker ends, having given the lease up, before the events that follow.
+    app.shutdown().await;
+    drop(app);
+    // 2,000 more events, applied 10 to a batch at 5 ms a batch: a catch-up of a second.
+    let writer = SqliteStore::open(events).await.expect("open the events");
+    for stream in 2_000..4_000 {
+        let event = NewEvent::encode(&TallyEvent::Counted(Counted { by: 1 })).unwrap();
+        writer.append(&format!("Tally-{stream}"), ExpectedVersion::NoStream, vec![event]).await.unwrap();
+    }
+    let commits = Arc::new(AtomicU32::new(0));
+    let slow = Counting {
+        models: open(place).await.0,
+        claims: Arc::new(AtomicU32::new(0)),
+        commits: Arc::clone(&commits),
+        slow: Duration::from_millis(5),
+    };
+    let lease = Duration::from_millis(600);
+    // Opened before the catch-up starts, so that taking the lease does not wait for a
+    // connection while the catch-up runs on to the head.
+    let (models, _) = open(place).await;
+    let holder = App::builder()
+        .store(SqliteStore::open(events).await.expect("open the events"))
+        .shared_documents(Arc::new(slow))
+        .document_batch(10)
+        .document_projection::<Tally>()
+        .projection_workers(POLL)
+        .worker_name("paused")
+        .worker_lease(lease)
+        .build()
+        .await
+        .expect("build the app");
+    let started = Instant::now();
+    while commits.load(Ordering::SeqCst) < 5 {
+        if started.elapsed() >= PATIENCE {
+            let (lease, checkpoint) = (models.lease("tally").await, models.checkpoint("tally").await);
+            panic!("{place}: the holder does not catch up: lease {lease:?}, checkpoint {checkpoint:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Another worker takes the lease, as it would once a paused holder's ran out.
+    models.release("tally", "paused").await.unwrap();
+    assert!(models.claim("tally", "thief", Duration::from_secs(3600)).await.unwrap().held_by("thief"));
+    // The holder learns it at its next renewal (a third of its lease), and stops there.
+    tokio::time::sleep(lease).await;
+    let settled = commits.load(Ordering::SeqCst);
+    tokio::time::sleep(lease).await;
+    let after = commits.load(Ordering::SeqCst);
+    let checkpoint = models.checkpoint("tally").await.unwrap().position;
+    let head = holder.store().head().await.unwrap();
+    assert_eq!(after, settled, "{place}: the holder went on committing after it lost the lease");
+    assert!(checkpoint < head, "{place}: the catch-up ran to the head ({checkpoint}) after the lease was lost");
+    println!("{place}: a lost lease ended the catch-up after {settled} batches, at {checkpoint} of {head}");
+    drop(holder);
 }
 
 /// A worker whose projection stopped on an event gives the lease up, so that a process with
@@ -439,6 +512,7 @@ fn main() {
         hand_over(&file("events-1.db"), &sqlite("handover.db")).await;
         renewals_are_due_by_time_not_by_commit(&file("events-5.db"), &sqlite("busy.db")).await;
         a_stopped_projection_is_given_up(&file("events-6.db"), &sqlite("stopped.db")).await;
+        a_lost_lease_ends_the_catch_up(&file("events-7.db"), &sqlite("paused.db")).await;
         take_over_from_killed(&file("events-2.db"), &sqlite("killed.db"), &sqlite("rebuilt.db")).await;
         #[cfg(feature = "postgres")]
         {
@@ -446,6 +520,8 @@ fn main() {
             lease_contract(&postgres()).await;
             claims_at_once_never_overlap(&postgres()).await;
             hand_over(&file("events-3.db"), &postgres()).await;
+            a_stopped_projection_is_given_up(&file("events-8.db"), &postgres()).await;
+            a_lost_lease_ends_the_catch_up(&file("events-9.db"), &postgres()).await;
             take_over_from_killed(&file("events-4.db"), &postgres(), &postgres()).await;
         }
     });

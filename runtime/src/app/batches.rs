@@ -4,6 +4,7 @@
 //! that every event is applied once. After an event that cannot be applied, the events
 //! before it are applied (again, without it) and the projection stops, saying why.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::error::Error;
@@ -74,8 +75,14 @@ impl Applying {
     }
 
     /// Applies the log after the checkpoint, batch by batch; returns how many events this
-    /// process applied.
-    pub(crate) async fn catch_up(&self, batches: &dyn Batches, store: &dyn EventStore) -> Result<u64, Error> {
+    /// process applied. With `held` (a worker's), ends between two batches once it is
+    /// false: the lease is another worker's, which goes on from the last committed batch.
+    pub(crate) async fn catch_up(
+        &self,
+        batches: &dyn Batches,
+        store: &dyn EventStore,
+        held: Option<&AtomicBool>,
+    ) -> Result<u64, Error> {
         let _applying = self.lock.lock().await;
         if let Some(stopped) = self.stopped() {
             return Err(Error::ProjectionStopped(stopped));
@@ -85,6 +92,10 @@ impl Applying {
         // (again without it, since what it touched may be half-changed), and why.
         let mut failed: Option<(u64, ApplyError)> = None;
         loop {
+            if held.is_some_and(|held| !held.load(Ordering::Acquire)) {
+                tracing::warn!(projection = self.projection, "the lease is lost: this catch-up ends here");
+                return Ok(applied);
+            }
             let until = failed.as_ref().map(|(last, _)| *last);
             if let Some(last) = until
                 && batches.position().await? >= last

@@ -245,7 +245,16 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
     }
 
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
-        Box::pin(self.applying.catch_up(self, store).instrument(info_span!("catch_up", projection = D::NAME)))
+        Box::pin(self.applying.catch_up(self, store, None).instrument(info_span!("catch_up", projection = D::NAME)))
+    }
+
+    fn catch_up_holding<'a>(
+        &'a self,
+        store: &'a dyn EventStore,
+        held: &'a std::sync::atomic::AtomicBool,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        let catch_up = self.applying.catch_up(self, store, Some(held));
+        Box::pin(catch_up.instrument(info_span!("catch_up", projection = D::NAME)))
     }
 
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>> {
@@ -260,7 +269,7 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
     fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
             self.applying.reset(async { Ok(self.documents.clear(D::NAME).await?) }).await?;
-            self.applying.catch_up(self, store).await
+            self.applying.catch_up(self, store, None).await
         })
     }
 

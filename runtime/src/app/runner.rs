@@ -2,6 +2,7 @@
 //! saved state, and stopping on the first event it cannot apply.
 
 use std::any::Any;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -48,6 +49,16 @@ pub(crate) trait Runner: Send + Sync {
     fn name(&self) -> &'static str;
     /// Applies every event after the checkpoint. Returns how many were applied.
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    /// [`catch_up`](Self::catch_up) by a worker, which ends between two batches once `held`
+    /// is false (the worker's lease is another's). Only a stored one reads it.
+    fn catch_up_holding<'a>(
+        &'a self,
+        store: &'a dyn EventStore,
+        held: &'a AtomicBool,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        let _ = held;
+        self.catch_up(store)
+    }
     /// After this process committed `committed` (one append's events, in log order): applies
     /// them as they are, without reading the log, when every event before them is applied
     /// already; else catches up from the store. Returns how many were applied.

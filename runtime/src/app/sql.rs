@@ -181,7 +181,16 @@ impl<P: SqlProjection> Runner for SqlRunner<P> {
     }
 
     fn catch_up<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
-        Box::pin(self.applying.catch_up(self, store).instrument(info_span!("catch_up", projection = P::NAME)))
+        Box::pin(self.applying.catch_up(self, store, None).instrument(info_span!("catch_up", projection = P::NAME)))
+    }
+
+    fn catch_up_holding<'a>(
+        &'a self,
+        store: &'a dyn EventStore,
+        held: &'a std::sync::atomic::AtomicBool,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        let catch_up = self.applying.catch_up(self, store, Some(held));
+        Box::pin(catch_up.instrument(info_span!("catch_up", projection = P::NAME)))
     }
 
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>> {

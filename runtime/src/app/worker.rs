@@ -12,6 +12,7 @@
 //! overlap, and the next holder carries on from the last committed batch.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -83,6 +84,7 @@ impl Workers {
                 lease: Arc::clone(&lease),
                 claimed: None,
                 tried: None,
+                held: Arc::new(AtomicBool::new(false)),
             };
             let span = tracing::info_span!("worker", projection = runner.name());
             tasks.push(tokio::spawn(worker.run().instrument(span)));
@@ -131,6 +133,8 @@ struct Worker {
     claimed: Option<Instant>,
     /// When it last asked for the lease, held or not.
     tried: Option<Instant>,
+    /// Whether it holds the lease, as its catch-up reads it between batches.
+    held: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -180,7 +184,10 @@ impl Worker {
             return false;
         }
         match (self.claimed, self.tried) {
-            (Some(claimed), _) if claimed.elapsed() < self.renewal() => return true,
+            (Some(claimed), _) if claimed.elapsed() < self.renewal() => {
+                self.held.store(true, Ordering::Release);
+                return true;
+            }
             (None, Some(tried)) if tried.elapsed() < self.poll.min(self.renewal()) => return false,
             _ => {}
         }
@@ -205,6 +212,7 @@ impl Worker {
             }
         };
         self.claimed = held.then_some(asked);
+        self.held.store(held, Ordering::Release);
         held
     }
 
@@ -212,6 +220,7 @@ impl Worker {
     /// said so, the worker counts itself the holder, so that a release cut short (a
     /// catch-up that ended meanwhile) or refused is made again.
     async fn release(&mut self) {
+        self.held.store(false, Ordering::Release);
         match self.runner.release(&self.lease.holder).await {
             Ok(()) => self.claimed = None,
             Err(error) => tracing::warn!(%error, "could not give the lease up; it runs out on its own"),
@@ -224,8 +233,8 @@ impl Worker {
     /// than the lease) costs work, not correctness: a batch commits only from the
     /// checkpoint it read.
     async fn catch_up(&mut self) {
-        let (runner, store) = (Arc::clone(&self.runner), Arc::clone(&self.store));
-        let catch_up = async move { runner.catch_up(&*store).await };
+        let (runner, store, held) = (Arc::clone(&self.runner), Arc::clone(&self.store), Arc::clone(&self.held));
+        let catch_up = async move { runner.catch_up_holding(&*store, &held).await };
         let renewing = async {
             loop {
                 let due = self.renewal_due().unwrap_or_else(|| Instant::now() + self.renewal());
@@ -233,7 +242,7 @@ impl Worker {
                 if !self.holds().await {
                     tracing::warn!(
                         "this worker no longer holds the lease (another took it, the projection stopped, or the \
-                         database failed); this catch-up goes on to its end"
+                         database failed); its catch-up ends after the batch in progress"
                     );
                 }
             }
