@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventsmith::documents::{
-    DocumentCheckpoint, DocumentError, DocumentProjection, DocumentStore, Documents, SqliteDocuments,
+    DocumentCheckpoint, DocumentError, DocumentProjection, DocumentStore, DocumentWork, Documents, Keyed,
+    SqliteDocuments,
 };
 use eventsmith::prelude::*;
-use eventsmith::store::{NewEvent, StoreError};
+use eventsmith::sql::{Sql, SqlError};
+use eventsmith::store::{BoxFuture, NewEvent, StoreError};
 use eventsmith::{ApplyError, Error, SqliteStore};
 
 // ---------------------------------------------------------------------------------------
@@ -839,6 +841,297 @@ macro_rules! read_model_tests {
 read_model_tests!(sqlite, ReadModels::sqlite().await);
 #[cfg(feature = "postgres")]
 read_model_tests!(postgres, ReadModels::postgres().await);
+
+// ---------------------------------------------------------------------------------------
+// Inline: the documents in the events' own database, written in each append's transaction.
+
+/// A database holding both the events and the documents, opened as a process would.
+#[derive(Debug, Clone)]
+pub enum Shared {
+    Sqlite(std::path::PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres {
+        events: String,
+        models: String,
+    },
+}
+
+impl Shared {
+    fn sqlite() -> Self {
+        Shared::Sqlite(support::temp_db("documents-inline"))
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres() -> Self {
+        Shared::Postgres { events: support::postgres::unique_schema(), models: support::postgres::unique_schema() }
+    }
+
+    async fn store(&self) -> Arc<dyn EventStore> {
+        match self {
+            Shared::Sqlite(path) => Arc::new(SqliteStore::open(path).await.expect("open the events")),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres { events, .. } => Arc::new(support::postgres::store_in(events).await),
+        }
+    }
+
+    fn models(&self) -> ReadModels {
+        match self {
+            Shared::Sqlite(path) => ReadModels::Sqlite(path.clone()),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres { models, .. } => ReadModels::Postgres(models.clone()),
+        }
+    }
+
+    /// An app whose document projections are inline; with `commits_fail`, every commit of a
+    /// catch-up fails, so that only appends can write the documents.
+    async fn inline_app(&self, commits_fail: bool) -> App {
+        // The events first: an event store refuses a file that holds other tables only.
+        let store = self.store().await;
+        let documents = Refusing { documents: self.models().open().await, commits_fail };
+        App::builder()
+            .shared_store(store)
+            .aggregate::<Order>()
+            .documents_in(documents)
+            .inline_document_projection::<OrderSummary>()
+            .inline_document_projection::<CustomerTotals>()
+            .build()
+            .await
+            .expect("build the app")
+    }
+
+    /// A process that only queries the documents.
+    async fn reader(&self) -> App {
+        App::builder()
+            .shared_store(self.store().await)
+            .shared_documents(self.models().open().await)
+            .build()
+            .await
+            .unwrap()
+    }
+}
+
+/// A document store whose own commits (a catch-up's) fail when `commits_fail`, as with a
+/// lost connection; commits inside appends go through.
+struct Refusing {
+    documents: Arc<dyn DocumentStore>,
+    commits_fail: bool,
+}
+
+impl DocumentStore for Refusing {
+    fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.documents.prepare(projection, indexed)
+    }
+
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
+        self.documents.checkpoint(projection)
+    }
+
+    fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
+        self.documents.load(projection, keys)
+    }
+
+    fn commit<'a>(
+        &'a self,
+        projection: &'a str,
+        from: DocumentCheckpoint,
+        to: u64,
+        documents: Keyed,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        if self.commits_fail {
+            return Box::pin(async { Err(StoreError::backend("commit documents", true, "the connection was lost")) });
+        }
+        self.documents.commit(projection, from, to, documents)
+    }
+
+    fn list<'a>(
+        &'a self,
+        projection: &'a str,
+        filter: Option<(&'a str, &'a str)>,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Keyed, StoreError>> {
+        self.documents.list(projection, filter, after, limit)
+    }
+
+    fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.documents.clear(projection)
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        self.documents.database_identity()
+    }
+
+    fn commit_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn DocumentWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        self.documents.commit_in(sql, projection, from, to, work)
+    }
+}
+
+/// A command's documents are written when `execute` returns, for any process: in the
+/// append's transaction, not after it (catch-ups, which would write them after, fail here).
+/// A key taken from the event (the customer) is written inline too.
+async fn inline_documents_are_committed_with_the_events(shared: Shared) {
+    let app = shared.inline_app(true).await;
+    let reader = shared.reader().await;
+    for n in 1..=5u64 {
+        let id = format!("{n:02}");
+        app.execute(place(&id, "ann", n * 10)).await.unwrap();
+        // No wait: the document was committed with the event.
+        let summary = reader.query(GetSummary(id)).await.unwrap().expect("written with the event");
+        assert_eq!((summary.total, summary.events), (n * 10, 1));
+        let totals = reader.documents::<CustomerTotals>().unwrap().get("ann").await.unwrap().unwrap();
+        assert_eq!(totals, CustomerTotals { orders: n, total: (1..=n).sum::<u64>() * 10 });
+    }
+    app.execute(Pay { id: "02".into(), amount: 20 }).await.unwrap();
+    let summary = reader.query(GetSummary("02".into())).await.unwrap().unwrap();
+    assert_eq!((summary.status, summary.paid, summary.events), (Status::Paid, 20, 2));
+    let paid = reader.query(OrdersWithStatus { status: Status::Paid, after: None, limit: 10 }).await.unwrap();
+    assert_eq!(paid, ["02"], "the indexed field is filtered on");
+    // Both checkpoints are at the head, events of types a projection does not apply (`Paid`
+    // for the customers' totals) included.
+    let head = shared.store().await.head().await.unwrap();
+    let documents = shared.models().open().await;
+    for projection in [OrderSummary::NAME, CustomerTotals::NAME] {
+        assert_eq!(documents.checkpoint(projection).await.unwrap().position, head, "{projection}");
+    }
+    let catalog = app.catalog();
+    let summaries = catalog.projections.iter().find(|entry| entry.name == OrderSummary::NAME).unwrap();
+    let kind =
+        eventsmith::catalog::ProjectionKind::Documents { indexed: &["status", "customer", "total"], inline: true };
+    assert_eq!(summaries.kind, kind);
+    assert!(
+        catalog
+            .markdown()
+            .contains("Read model `OrderSummary`, documents, indexed on `status`, `customer`, `total`, inline;")
+    );
+}
+
+/// An event a projection refuses fails its command, and nothing of the command is stored:
+/// neither the event nor a document of either projection. The projection goes on inline.
+async fn an_inline_refusal_fails_the_command_with_nothing_appended(shared: Shared) {
+    let app = shared.inline_app(true).await;
+    app.execute(place("01", "ann", 10)).await.unwrap();
+    let refused = app.execute(Pay { id: "01".into(), amount: 0 }).await;
+    assert!(
+        matches!(&refused, Err(eventsmith::ExecuteError::InlineRefused { stream_id, projection: "order_summaries", source })
+            if stream_id == "Order-01" && matches!(&**source, ApplyError::Failed { message, .. } if message.contains("paid nothing"))),
+        "{refused:?}"
+    );
+    let store = shared.store().await;
+    assert_eq!(store.read_stream("Order-01", 1, 10).await.unwrap().len(), 1, "the refused event was stored");
+    let summary = app.query(GetSummary("01".into())).await.unwrap().unwrap();
+    assert_eq!((summary.status, summary.events), (Status::Placed, 1), "the half-applied document was written");
+    // The projection has not stopped: the next commands are applied, inline.
+    app.execute(Pay { id: "01".into(), amount: 10 }).await.unwrap();
+    let summary = shared.reader().await.query(GetSummary("01".into())).await.unwrap().unwrap();
+    assert_eq!((summary.status, summary.paid, summary.events), (Status::Paid, 10, 2));
+}
+
+/// A stored document that no longer decodes fails the commands whose events touch it, with
+/// an error naming the projection, the key and the event: inline, it is the command's
+/// transaction. Commands on other documents go on.
+async fn an_inline_document_that_no_longer_decodes_fails_its_commands(shared: Shared) {
+    let app = shared.inline_app(true).await;
+    app.execute(place("01", "ann", 10)).await.unwrap();
+    let head = shared.store().await.head().await.unwrap();
+    let documents = shared.models().open().await;
+    let changed = br#"{"customer":7,"status":"lost"}"#.to_vec();
+    let at = documents.checkpoint(OrderSummary::NAME).await.unwrap();
+    assert!(documents.commit(OrderSummary::NAME, at, head, vec![("01".into(), changed)]).await.unwrap());
+    let refused = app.execute(Pay { id: "01".into(), amount: 10 }).await;
+    assert!(
+        matches!(&refused, Err(eventsmith::ExecuteError::InlineRefused { projection: "order_summaries", source, .. })
+            if matches!(&**source, ApplyError::Document { key, action: "decode", position, .. } if key == "01" && *position == head + 1)),
+        "{refused:?}"
+    );
+    assert_eq!(shared.store().await.read_stream("Order-01", 1, 10).await.unwrap().len(), 1);
+    app.execute(place("02", "bob", 20)).await.unwrap();
+    assert_eq!(app.query(GetSummary("02".into())).await.unwrap().unwrap().total, 20);
+}
+
+/// Events another writer appended (a process that does not run the projections) are applied
+/// after the next commit of the app that runs them, which then applies inline again.
+async fn inline_documents_catch_up_events_of_other_writers(shared: Shared) {
+    let app = shared.inline_app(false).await;
+    app.execute(place("01", "ann", 10)).await.unwrap();
+    let other = App::builder().shared_store(shared.store().await).aggregate::<Order>().build().await.unwrap();
+    other.execute(place("02", "bob", 20)).await.unwrap();
+    other.execute(Pay { id: "01".into(), amount: 10 }).await.unwrap();
+    app.execute(place("03", "ann", 30)).await.unwrap();
+    let reader = shared.reader().await;
+    let summary = |id: &str| reader.query(GetSummary(id.into()));
+    assert_eq!(summary("01").await.unwrap().unwrap().status, Status::Paid);
+    assert_eq!(summary("02").await.unwrap().unwrap().total, 20);
+    assert_eq!(summary("03").await.unwrap().unwrap().total, 30);
+    // Caught up to the head: the next append applies in its own transaction again (in an app
+    // whose catch-ups fail, so that nothing else can have written the document).
+    let appends_only = shared.inline_app(true).await;
+    appends_only.execute(place("04", "bob", 40)).await.unwrap();
+    assert_eq!(summary("04").await.unwrap().unwrap().total, 40);
+    let totals = reader.documents::<CustomerTotals>().unwrap().get("bob").await.unwrap().unwrap();
+    assert_eq!(totals, CustomerTotals { orders: 2, total: 60 });
+}
+
+macro_rules! inline_tests {
+    ($module:ident, $shared:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn inline_documents_are_committed_with_the_events() {
+                super::inline_documents_are_committed_with_the_events($shared).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_inline_refusal_fails_the_command_with_nothing_appended() {
+                super::an_inline_refusal_fails_the_command_with_nothing_appended($shared).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_inline_document_that_no_longer_decodes_fails_its_commands() {
+                super::an_inline_document_that_no_longer_decodes_fails_its_commands($shared).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn inline_documents_catch_up_events_of_other_writers() {
+                super::inline_documents_catch_up_events_of_other_writers($shared).await;
+            }
+        }
+    };
+}
+
+inline_tests!(inline_sqlite, Shared::sqlite());
+#[cfg(feature = "postgres")]
+inline_tests!(inline_postgres, Shared::postgres());
+
+/// Inline needs the events' own database: another file, or a store without one, is refused.
+#[tokio::test]
+async fn inline_documents_need_the_events_database() {
+    let elsewhere = ReadModels::sqlite().await;
+    let built = App::builder()
+        .store(Events::new().open().await)
+        .shared_documents(elsewhere.open().await)
+        .inline_document_projection::<OrderSummary>()
+        .build()
+        .await;
+    assert!(
+        matches!(&built, Err(Error::Config(message)) if message.contains("events' own database") && message.contains("documents_in")),
+        "{built:?}"
+    );
+    let built = App::builder()
+        .store(MemoryStore::new())
+        .shared_documents(elsewhere.open().await)
+        .inline_document_projection::<OrderSummary>()
+        .build()
+        .await;
+    assert!(matches!(&built, Err(Error::Config(message)) if message.contains("has none to share")), "{built:?}");
+}
 
 #[tokio::test]
 async fn document_projections_need_a_document_store() {

@@ -172,6 +172,8 @@ pub enum ProjectionKind {
     Documents {
         /// The fields it can be filtered on.
         indexed: &'static [&'static str],
+        /// Whether it is updated in the appends' own transaction.
+        inline: bool,
     },
     /// Tables of its own in a SQL database.
     Sql {
@@ -185,8 +187,16 @@ impl ProjectionKind {
         match self {
             Self::InMemory { persisted: false } => "in memory".to_owned(),
             Self::InMemory { persisted: true } => "in memory, persisted".to_owned(),
-            Self::Documents { indexed: [] } => "documents".to_owned(),
-            Self::Documents { indexed } => format!("documents, indexed on {}", code_list(indexed.iter())),
+            Self::Documents { indexed, inline } => {
+                let mut described = "documents".to_owned();
+                if !indexed.is_empty() {
+                    described += &format!(", indexed on {}", code_list(indexed.iter()));
+                }
+                if *inline {
+                    described += ", inline";
+                }
+                described
+            }
             Self::Sql { inline: false } => "SQL tables".to_owned(),
             Self::Sql { inline: true } => "SQL tables, inline".to_owned(),
         }

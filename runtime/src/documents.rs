@@ -16,6 +16,7 @@ use crate::decode::decode_logged;
 use crate::event::EventSet;
 use crate::projection::{ApplyError, Member, panic_message};
 use crate::recorded::Recorded;
+use crate::store::sql::{Sql, SqlError};
 use crate::store::{BoxFuture, LogEvent, StoreError};
 
 /// A read model of documents: implemented by `#[projection(name = "...", events = E,
@@ -279,6 +280,92 @@ pub trait DocumentStore: Send + Sync + 'static {
         let _ = projection;
         Box::pin(async { Ok(None) })
     }
+
+    /// Which database this is, as [`SqlStore::database_identity`](crate::sql::SqlStore::database_identity)
+    /// says: inline document projections need the events' own. `None` by default (no other
+    /// connection can share it).
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// [`commit`](Self::commit) inside a transaction of the event store's (an append's, in
+    /// this same database), through its connection `sql`, for an inline document projection:
+    /// if the checkpoint is at position `from`, loads the stored documents of `work`'s keys,
+    /// writes the documents `work` makes of them, and moves the checkpoint to `to`.
+    /// `Ok(false)`, and nothing done, if the checkpoint is elsewhere or a catch-up holds it
+    /// (the catch-up applies these events after the append). [`StoreError::Unsupported`] by
+    /// default.
+    fn commit_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn DocumentWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        let _ = (sql, projection, from, to, work);
+        Box::pin(async { Err(SqlError::Store(StoreError::Unsupported { capability: "inline document projections" })) })
+    }
+}
+
+/// What an inline document projection does with its documents inside an append's
+/// transaction ([`DocumentStore::commit_in`]).
+pub trait DocumentWork: Send {
+    /// The keys of the documents it changes, each once.
+    fn keys(&self) -> &[String];
+
+    /// The documents to write (as JSON), made from the stored ones of [`keys`](Self::keys)
+    /// (those there are).
+    ///
+    /// # Errors
+    /// An event could not be applied: the append is rolled back.
+    fn apply(self: Box<Self>, stored: Keyed) -> Result<Keyed, SqlError>;
+}
+
+/// The statements of [`commit_through`], on one projection's documents table.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentStatements {
+    /// Reads the projection's (`$1`) position, locking its row where the database locks
+    /// rows; no row when another holds the lock.
+    pub position: &'static str,
+    /// Reads the document of key `$1`, as JSON text, in one column.
+    pub load: &'static str,
+    /// Writes the document `$2` (JSON text) under key `$1`, in place of any there.
+    pub upsert: &'static str,
+    /// Moves the projection's (`$1`) position to `$2`.
+    pub advance: &'static str,
+}
+
+/// What [`DocumentStore::commit_in`] does once a database has said how, in `statements`:
+/// `Ok(false)`, and nothing done, unless the projection's position is `from`.
+///
+/// # Errors
+/// One of the statements failed, or `work` refused an event.
+pub async fn commit_through(
+    sql: &mut Sql<'_>,
+    statements: &DocumentStatements,
+    projection: &'static str,
+    from: u64,
+    to: u64,
+    work: Box<dyn DocumentWork>,
+) -> Result<bool, SqlError> {
+    let row = sql.query_opt(statements.position, &[&projection]).await?;
+    if row.map(|row| row.get::<u64>(0)).transpose()? != Some(from) {
+        return Ok(false);
+    }
+    let mut stored = Vec::with_capacity(work.keys().len());
+    for key in work.keys() {
+        if let Some(row) = sql.query_opt(statements.load, &[key]).await? {
+            stored.push((key.clone(), row.get::<String>(0)?.into_bytes()));
+        }
+    }
+    for (key, document) in work.apply(stored)? {
+        let document = String::from_utf8(document)
+            .map_err(|error| SqlError::Store(StoreError::backend("commit documents", false, error)))?;
+        sql.execute(statements.upsert, &[&key, &document]).await?;
+    }
+    sql.execute(statements.advance, &[&projection, &to]).await?;
+    Ok(true)
 }
 
 /// Checks an indexed field's name for a [`DocumentStore`], which writes it into the SQL of

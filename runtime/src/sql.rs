@@ -21,7 +21,8 @@ use crate::event::EventSet;
 use crate::projection::{ApplyError, Member, panic_message};
 use crate::recorded::Recorded;
 pub use crate::store::sql::{
-    FromSql, InlineWork, Sql, SqlColumn, SqlConnection, SqlError, SqlRow, SqlValue, SqlWork, ToSql, numbered_parameters,
+    FromSql, InlineWork, Sql, SqlColumn, SqlConnection, SqlError, SqlRow, SqlValue, SqlWork, ToSql,
+    numbered_parameters, static_statement,
 };
 use crate::store::{BoxFuture, LogEvent, StoreError};
 

@@ -54,7 +54,11 @@ pub struct AppBuilder {
 }
 
 /// Makes the runner of a document projection on the app's document store, with its batch.
-pub(super) type MakeDocumentRunner = Box<dyn FnOnce(Arc<dyn DocumentStore>, usize) -> Arc<dyn Runner> + Send>;
+/// Makes the runner of a document projection on the app's document store, with its batch;
+/// and the projection as appends apply it, when it is inline.
+pub(super) type MakeDocumentRunner = Box<
+    dyn FnOnce(Arc<dyn DocumentStore>, usize) -> (Arc<dyn Runner>, Option<Arc<dyn inline::InlineProjection>>) + Send,
+>;
 
 /// Makes the runner of a SQL projection on the app's SQL store, with its batch; and the
 /// projection as appends apply it, when it is inline.
@@ -223,40 +227,50 @@ impl AppBuilder {
         }
         check_enums(&self.enums)?;
         let mut registered = self.projections;
+        let mut inline = Vec::new();
+        // The runners that also apply inside appends: caught up at build even with workers,
+        // as an append applies them only when their checkpoint is right before its events.
+        let mut inline_runners: Vec<&'static str> = Vec::new();
+        let mut add = |(runner, inline_projection): (Arc<dyn Runner>, Option<_>)| {
+            if inline_projection.is_some() {
+                inline_runners.push(runner.name());
+            }
+            inline.extend(inline_projection);
+            registered.push((runner, false));
+        };
+        let mut inline_documents = false;
         if !self.document_projections.is_empty() {
             let documents = self.documents.clone().ok_or_else(|| {
                 Error::Config(
                     "document projections need a document store: call `.documents_in(...)` on the builder".into(),
                 )
             })?;
-            for runner in self.document_projections {
-                registered.push((runner(Arc::clone(&documents), self.document_batch), false));
+            for make in self.document_projections {
+                let made = make(Arc::clone(&documents), self.document_batch);
+                inline_documents |= made.1.is_some();
+                add(made);
+            }
+            if inline_documents {
+                App::check_inline(&*store, documents.database_identity().await?, "documents_in").await?;
             }
         }
-        let mut inline = Vec::new();
-        // The runners that also apply inside appends: caught up at build even with workers,
-        // as an append applies them only when their checkpoint is right before its events.
-        let mut inline_runners: Vec<&'static str> = Vec::new();
         if !self.sql_projections.is_empty() {
             let sql = self.sql.clone().ok_or_else(|| {
                 Error::Config(
                     "SQL projections need a SQL read-model database: call `.sql_in(...)` on the builder".into(),
                 )
             })?;
+            let mut inline_sql = false;
             for make in self.sql_projections {
-                let (runner, inline_projection) = make(Arc::clone(&sql), self.document_batch);
-                if inline_projection.is_some() {
-                    inline_runners.push(runner.name());
-                }
-                registered.push((runner, false));
-                inline.extend(inline_projection);
+                let made = make(Arc::clone(&sql), self.document_batch);
+                inline_sql |= made.1.is_some();
+                add(made);
             }
-            if !inline.is_empty() {
-                App::check_inline(&*store, &*sql).await?;
+            if inline_sql {
+                App::check_inline(&*store, sql.database_identity().await?, "sql_in").await?;
             }
         }
-        let inline = (!inline.is_empty())
-            .then(|| inline::Inline { sql: self.sql.clone().expect("checked above"), projections: inline });
+        let inline = (!inline.is_empty()).then_some(inline::Inline { projections: inline });
         // A tool that does not catch up at build starts no workers either: they would write.
         let workers = self.workers.filter(|_| self.catch_up_at_build);
         let mut projections = Vec::with_capacity(registered.len());

@@ -37,10 +37,17 @@ impl Described {
         });
     }
 
-    pub(crate) fn documents<D: DocumentProjection>(&mut self) {
-        self.projections.push(|| {
-            let kind = ProjectionKind::Documents { indexed: D::INDEXED };
-            ProjectionEntry::of::<D>(D::NAME, kind, &D::applies(), D::queries())
+    pub(crate) fn documents<D: DocumentProjection>(&mut self, inline: bool) {
+        self.projections.push(if inline {
+            || {
+                let kind = ProjectionKind::Documents { indexed: D::INDEXED, inline: true };
+                ProjectionEntry::of::<D>(D::NAME, kind, &D::applies(), D::queries())
+            }
+        } else {
+            || {
+                let kind = ProjectionKind::Documents { indexed: D::INDEXED, inline: false };
+                ProjectionEntry::of::<D>(D::NAME, kind, &D::applies(), D::queries())
+            }
         });
     }
 

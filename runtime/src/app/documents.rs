@@ -13,7 +13,9 @@ use super::batches::{Applying, Batch, Batches};
 use super::error::Error;
 use super::runner::{ProjectionStopped, Runner};
 use super::{App, AppBuilder};
-use crate::documents::{DocumentError, DocumentProjection, DocumentStore, Documents, Lease, RecordedStop, Routed};
+use crate::documents::{
+    DocumentError, DocumentProjection, DocumentStore, Documents, Keyed, Lease, RecordedStop, Routed,
+};
 use crate::event::EventSet;
 use crate::projection::ApplyError;
 use crate::store::{BoxFuture, EventStore, EventStoreExt, LogEvent, LogFold};
@@ -80,9 +82,10 @@ impl AppBuilder {
     /// database, and every `execute` brings it up to date before returning. Another process
     /// may run it too: each batch of events is applied once, by whichever commits it first.
     pub fn document_projection<D: DocumentProjection>(mut self) -> Self {
-        self.document_projections
-            .push(Box::new(|documents, batch| Arc::new(DocumentRunner::<D>::new(documents, batch))));
-        self.described.documents::<D>();
+        self.document_projections.push(Box::new(|documents, batch| {
+            (Arc::new(DocumentRunner::<D>::new(documents, batch)) as Arc<dyn Runner>, None)
+        }));
+        self.described.documents::<D>(false);
         self.enums.extend(<D::Events as EventSet>::enums());
         self
     }
@@ -98,9 +101,12 @@ impl AppBuilder {
 pub(crate) const DEFAULT_DOCUMENT_BATCH: usize = 1024;
 
 pub(crate) struct DocumentRunner<D> {
-    documents: Arc<dyn DocumentStore>,
+    pub(crate) documents: Arc<dyn DocumentStore>,
     types: Vec<&'static str>,
     batch: usize,
+    /// Applied in the transactions of this app's appends: its checkpoint is the position up
+    /// to which the log is scanned, events of other types included.
+    inline: bool,
     applying: Applying,
     projection: std::marker::PhantomData<fn() -> D>,
 }
@@ -111,9 +117,16 @@ impl<D: DocumentProjection> DocumentRunner<D> {
             documents,
             types: D::event_types(),
             batch: batch.max(1),
+            inline: false,
             applying: Applying::new(D::NAME),
             projection: std::marker::PhantomData,
         }
+    }
+
+    /// The runner of an inline projection.
+    pub(crate) fn inline(mut self) -> Self {
+        self.inline = true;
+        self
     }
 
     pub(crate) fn stopped(&self) -> Option<Arc<ProjectionStopped>> {
@@ -122,62 +135,32 @@ impl<D: DocumentProjection> DocumentRunner<D> {
 
     async fn batch_inner(&self, store: &dyn EventStore, until: Option<u64>) -> Result<Batch, Error> {
         let from = self.documents.checkpoint(D::NAME).await?;
+        // Read before the log: every event up to it is committed, so a read that ends short
+        // has seen them all.
+        let head = if self.inline { store.head().await? } else { 0 };
         let collecting =
             Collecting::<D> { routed: Vec::new(), last: from.position, failed: None, limit: self.batch, until };
-        let (collected, _) = store.fold_log_into(from.position + 1, self.batch, &self.types, collecting).await?;
-        let Collecting { routed, last, failed, .. } = collected;
+        let (collected, folded) = store.fold_log_into(from.position + 1, self.batch, &self.types, collecting).await?;
+        let Collecting { routed, mut last, failed, .. } = collected;
+        // An inline projection's checkpoint moves over the events of other types too, to the
+        // head, where the next append of this app expects it.
+        if self.inline && failed.is_none() && until.is_none() && !folded.stopped && folded.folded < self.batch {
+            last = last.max(head);
+        }
         if routed.is_empty() && last == from.position {
             return Ok(match failed {
                 Some((position, error)) => Batch::FailedAt { position, error },
                 None => Batch::Empty,
             });
         }
-        // The documents the batch touches, each with the first event that touches it.
-        let mut first: HashMap<String, u64> = HashMap::with_capacity(routed.len());
-        for routed in &routed {
-            first.entry(routed.key.clone()).or_insert(routed.position);
-        }
-        // In key order: a database finds (and writes) neighbouring keys on the same pages.
-        let mut keys: Vec<String> = first.keys().cloned().collect();
-        keys.sort_unstable();
-        let mut documents: HashMap<String, D> = HashMap::with_capacity(keys.len());
-        for (key, json) in self.documents.load(D::NAME, &keys).await? {
-            match D::decode_document(&json) {
-                Ok(document) => {
-                    documents.insert(key, document);
-                }
-                Err(source) => {
-                    let position = first[&key];
-                    return Ok(Batch::FailedAt {
-                        position,
-                        error: ApplyError::Document { key, position, action: "decode", source },
-                    });
-                }
-            }
-        }
+        let touched = Touched::of(&routed);
+        let stored = self.documents.load(D::NAME, &touched.keys).await?;
         let count = routed.len() as u64;
-        for routed in routed {
-            let position = routed.position;
-            let document = documents.entry(routed.key.clone()).or_insert_with(D::initial);
-            if let Err(error) = routed.apply(document) {
-                // Nothing of this batch is written: the document may be half-changed.
-                return Ok(Batch::FailedAt { position, error });
-            }
-        }
-        let mut written = Vec::with_capacity(documents.len());
-        for (key, document) in documents {
-            match document.encode_document() {
-                Ok(json) => written.push((key, json)),
-                Err(source) => {
-                    let position = first[&key];
-                    return Ok(Batch::FailedAt {
-                        position,
-                        error: ApplyError::Document { key, position, action: "encode", source },
-                    });
-                }
-            }
-        }
-        written.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        let written = match touched.apply(routed, stored) {
+            Ok(written) => written,
+            // Nothing of this batch is written: a document may be half-changed.
+            Err((position, error)) => return Ok(Batch::FailedAt { position, error }),
+        };
         if !self.documents.commit(D::NAME, from, last, written).await? {
             return Ok(Batch::Lost);
         }
@@ -200,6 +183,65 @@ impl<D: DocumentProjection> Batches for DocumentRunner<D> {
 
     fn record_stop<'a>(&'a self, position: u64, reason: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move { Ok(self.documents.record_stop(D::NAME, position, reason).await?) })
+    }
+}
+
+/// The documents a batch of routed events touches: their keys in key order (a database finds,
+/// and writes, neighbouring keys on the same pages), each with the first event that touches
+/// it.
+pub(crate) struct Touched {
+    pub(crate) keys: Vec<String>,
+    first: HashMap<String, u64>,
+}
+
+impl Touched {
+    pub(crate) fn of<D>(routed: &[Routed<D>]) -> Self {
+        let mut first: HashMap<String, u64> = HashMap::with_capacity(routed.len());
+        for routed in routed {
+            first.entry(routed.key.clone()).or_insert(routed.position);
+        }
+        let mut keys: Vec<String> = first.keys().cloned().collect();
+        keys.sort_unstable();
+        Touched { keys, first }
+    }
+
+    /// Applies `routed`, in log order, to the `stored` documents (the rest start empty): the
+    /// documents to write, in key order, or the event at which the batch fails (a stored
+    /// document that does not decode fails at the first event that touches it).
+    pub(crate) fn apply<D: DocumentProjection>(
+        &self,
+        routed: Vec<Routed<D>>,
+        stored: Keyed,
+    ) -> Result<Keyed, (u64, ApplyError)> {
+        let mut documents: HashMap<String, D> = HashMap::with_capacity(self.keys.len());
+        for (key, json) in stored {
+            match D::decode_document(&json) {
+                Ok(document) => {
+                    documents.insert(key, document);
+                }
+                Err(source) => {
+                    let position = self.first[&key];
+                    return Err((position, ApplyError::Document { key, position, action: "decode", source }));
+                }
+            }
+        }
+        for routed in routed {
+            let position = routed.position;
+            let document = documents.entry(routed.key.clone()).or_insert_with(D::initial);
+            routed.apply(document).map_err(|error| (position, error))?;
+        }
+        let mut written = Vec::with_capacity(documents.len());
+        for (key, document) in documents {
+            match document.encode_document() {
+                Ok(json) => written.push((key, json)),
+                Err(source) => {
+                    let position = self.first[&key];
+                    return Err((position, ApplyError::Document { key, position, action: "encode", source }));
+                }
+            }
+        }
+        written.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        Ok(written)
     }
 }
 

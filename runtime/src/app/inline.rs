@@ -1,30 +1,62 @@
-//! Inline projections: SQL projections whose tables are in the events' own database, applied
-//! inside each append's transaction. A command's rows are written with its events or not at
-//! all: no lag, and an event the projection refuses fails the command with nothing appended.
+//! Inline projections: stored projections (SQL tables or documents) in the events' own
+//! database, applied inside each append's transaction. A command's rows or documents are
+//! written with its events or not at all: no lag, and an event the projection refuses fails
+//! the command with nothing appended.
 //!
 //! Every append of an app with inline projections moves their checkpoints to its last
 //! position, also when it holds none of their events, so that the next append finds each
 //! checkpoint right before its own events. Where another writer (a process without the
 //! projection) appended in between, the checkpoint is behind: the append leaves the
-//! projection alone, and its runner catches up after the commit, as for any SQL projection.
+//! projection alone, and its runner catches up after the commit, as for any stored
+//! projection.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::documents::{DocumentRunner, Touched};
 use super::error::Error;
 use super::runner::{CommittedBatch, Runner};
 use super::sql::{Applies, SqlRunner};
 use super::{App, AppBuilder};
+use crate::documents::{DocumentProjection, DocumentWork, Keyed, Routed};
 use crate::event::EventSet;
 use crate::projection::ApplyError;
-use crate::sql::{InlineWork, Sql, SqlApply, SqlError, SqlProjection, SqlStore};
+use crate::sql::{InlineWork, Sql, SqlError, SqlProjection};
 use crate::store::{AppendOutcome, BoxFuture, EventStore, NewEvent};
 
 /// A registered inline projection, as an append sees it.
 pub(crate) trait InlineProjection: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// The projection's `#[apply]` bound to an event of the append, if it consumes it.
-    fn route(&self, event: crate::store::LogEvent<'_>) -> Result<Option<SqlApply>, ApplyError>;
+    /// Applies the append's events through its transaction `sql`, and moves the checkpoint
+    /// from `after` to `last` (the append's last position), if it is at `after`: else leaves
+    /// the events to the runner's catch-up.
+    fn apply_in<'t>(
+        &'t self,
+        sql: &'t mut Sql<'_>,
+        after: u64,
+        last: u64,
+        committed: &'t CommittedBatch<'t>,
+    ) -> BoxFuture<'t, Result<(), Failure>>;
+}
+
+/// Why an inline projection failed an append.
+pub(crate) enum Failure {
+    /// It refused an event.
+    Refused(ApplyError),
+    /// The database failed.
+    Database(SqlError),
+}
+
+/// The event an inline projection's work refused, kept across the store's call (which sees
+/// only that the work failed).
+type Refusal = Arc<Mutex<Option<(u64, ApplyError)>>>;
+
+/// What a failed call of the store's means: the refusal the work kept, if any.
+fn failure(refused: &Refusal, error: SqlError) -> Failure {
+    match refused.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        Some((_, refusal)) => Failure::Refused(refusal),
+        None => Failure::Database(error),
+    }
 }
 
 impl<P: SqlProjection> InlineProjection for SqlRunner<P> {
@@ -32,31 +64,93 @@ impl<P: SqlProjection> InlineProjection for SqlRunner<P> {
         P::NAME
     }
 
-    fn route(&self, event: crate::store::LogEvent<'_>) -> Result<Option<SqlApply>, ApplyError> {
-        P::route(event)
+    fn apply_in<'t>(
+        &'t self,
+        sql: &'t mut Sql<'_>,
+        after: u64,
+        last: u64,
+        committed: &'t CommittedBatch<'t>,
+    ) -> BoxFuture<'t, Result<(), Failure>> {
+        Box::pin(async move {
+            let mut applies = Vec::new();
+            for event in committed.logged() {
+                applies.extend(P::route(event).map_err(Failure::Refused)?);
+            }
+            let refused = Refusal::default();
+            let work = Box::new(Applies { applies, refused: Arc::clone(&refused) });
+            // `Ok(false)`, behind (another writer appended since): left to the catch-up.
+            self.sql.transact_in(sql, P::NAME, after, last, work).await.map_err(|error| failure(&refused, error))?;
+            Ok(())
+        })
     }
 }
 
-/// The app's inline projections and the database they are in.
+impl<D: DocumentProjection> InlineProjection for DocumentRunner<D> {
+    fn name(&self) -> &'static str {
+        D::NAME
+    }
+
+    fn apply_in<'t>(
+        &'t self,
+        sql: &'t mut Sql<'_>,
+        after: u64,
+        last: u64,
+        committed: &'t CommittedBatch<'t>,
+    ) -> BoxFuture<'t, Result<(), Failure>> {
+        Box::pin(async move {
+            let mut routed = Vec::new();
+            for event in committed.logged() {
+                routed.extend(D::route(event).map_err(Failure::Refused)?);
+            }
+            let refused = Refusal::default();
+            let touched = Touched::of(&routed);
+            let work = Box::new(InlineDocuments { touched, routed, refused: Arc::clone(&refused) });
+            // `Ok(false)`, behind (another writer appended since): left to the catch-up.
+            self.documents
+                .commit_in(sql, D::NAME, after, last, work)
+                .await
+                .map_err(|error| failure(&refused, error))?;
+            Ok(())
+        })
+    }
+}
+
+/// An append's events, routed to the documents of an inline projection.
+struct InlineDocuments<D> {
+    touched: Touched,
+    routed: Vec<Routed<D>>,
+    refused: Refusal,
+}
+
+impl<D: DocumentProjection> DocumentWork for InlineDocuments<D> {
+    fn keys(&self) -> &[String] {
+        &self.touched.keys
+    }
+
+    fn apply(self: Box<Self>, stored: Keyed) -> Result<Keyed, SqlError> {
+        let InlineDocuments { touched, routed, refused } = *self;
+        touched.apply(routed, stored).map_err(|(position, error)| {
+            let message = error.to_string();
+            *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some((position, error));
+            SqlError::Statement { sql: String::new(), message, code: None }
+        })
+    }
+}
+
+/// The app's inline projections.
 pub(crate) struct Inline {
-    pub(crate) sql: Arc<dyn SqlStore>,
     pub(crate) projections: Vec<Arc<dyn InlineProjection>>,
 }
 
 impl Inline {
     /// What one append runs in its transaction.
     pub(crate) fn for_append(&self) -> Arc<InlineAppend> {
-        Arc::new(InlineAppend {
-            sql: Arc::clone(&self.sql),
-            projections: self.projections.clone(),
-            refused: Mutex::new(None),
-        })
+        Arc::new(InlineAppend { projections: self.projections.clone(), refused: Mutex::new(None) })
     }
 }
 
 /// The inline projections of one append, and the event one of them refused.
 pub(crate) struct InlineAppend {
-    sql: Arc<dyn SqlStore>,
     projections: Vec<Arc<dyn InlineProjection>>,
     refused: Mutex<Option<(&'static str, ApplyError)>>,
 }
@@ -87,22 +181,10 @@ impl InlineWork for InlineAppend {
             let Some(&last) = outcome.positions.last() else { return Ok(()) };
             let committed = CommittedBatch { stream_id, events, outcome };
             for projection in &self.projections {
-                let mut applies = Vec::new();
-                for event in committed.logged() {
-                    match projection.route(event) {
-                        Ok(Some(apply)) => applies.push(apply),
-                        Ok(None) => {}
-                        Err(error) => return Err(self.refuse(projection.name(), error)),
-                    }
-                }
-                let refused = Arc::new(Mutex::new(None));
-                let work = Box::new(Applies { applies, refused: Arc::clone(&refused) });
-                // Behind (another writer appended since): left to the runner's catch-up.
-                if let Err(error) = self.sql.transact_in(sql, projection.name(), after, last, work).await {
-                    return Err(match refused.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                        Some((_, refusal)) => self.refuse(projection.name(), refusal),
-                        None => error,
-                    });
+                match projection.apply_in(sql, after, last, &committed).await {
+                    Ok(()) => {}
+                    Err(Failure::Refused(error)) => return Err(self.refuse(projection.name(), error)),
+                    Err(Failure::Database(error)) => return Err(error),
                 }
             }
             Ok(())
@@ -129,24 +211,44 @@ impl AppBuilder {
         self.enums.extend(<P::Events as EventSet>::enums());
         self
     }
+
+    /// Registers a document projection to apply **inline**: in the transaction of each
+    /// append of this app, through the event store's own connection, so that its documents
+    /// are written with the events or not at all. Its documents must be in the events'
+    /// database: give the app that database as its document store too (`documents_in`), or
+    /// `build` fails. An event it refuses (or a stored document that no longer decodes)
+    /// fails the command, with nothing appended
+    /// ([`ExecuteError::InlineRefused`](super::ExecuteError::InlineRefused)).
+    ///
+    /// Events appended by writers that do not run it (other processes, tools) are applied
+    /// after their commit, as for [`document_projection`](Self::document_projection).
+    pub fn inline_document_projection<D: DocumentProjection>(mut self) -> Self {
+        self.document_projections.push(Box::new(|documents, batch| {
+            let runner = Arc::new(DocumentRunner::<D>::new(documents, batch).inline());
+            (Arc::clone(&runner) as Arc<dyn Runner>, Some(runner as Arc<dyn InlineProjection>))
+        }));
+        self.described.documents::<D>(true);
+        self.enums.extend(<D::Events as EventSet>::enums());
+        self
+    }
 }
 
 impl App {
-    /// Refuses inline projections whose read-model database is not the events' own.
-    pub(crate) async fn check_inline(store: &dyn EventStore, sql: &dyn SqlStore) -> Result<(), Error> {
+    /// Refuses inline projections whose read-model database (`tables`, as its
+    /// `database_identity` says; `given` names the builder's call) is not the events' own.
+    pub(crate) async fn check_inline(store: &dyn EventStore, tables: Option<String>, given: &str) -> Result<(), Error> {
         let events = store.database_identity().await?;
-        let tables = sql.database_identity().await?;
         match (events, tables) {
             (Some(events), Some(tables)) if events == tables => Ok(()),
             (None, _) => Err(Error::Config(
                 "inline projections run in the event store's transactions, and this store has none to share: use \
-                 SQLite or PostgreSQL, or register the projection with `sql_projection`"
+                 SQLite or PostgreSQL, or register the projection without `inline_`"
                     .into(),
             )),
             (Some(events), tables) => Err(Error::Config(format!(
-                "inline projections are written in the events' own database ({events}), but the SQL read-model \
-                 database given to `sql_in` is another ({}): give it the events' database, or register the \
-                 projection with `sql_projection`",
+                "inline projections are written in the events' own database ({events}), but the read-model \
+                 database given to `{given}` is another ({}): give it the events' database, or register the \
+                 projection without `inline_`",
                 tables.as_deref().unwrap_or("one in memory")
             ))),
         }

@@ -19,7 +19,7 @@ use crate::sql::{Sql, SqlApply, SqlError, SqlProjection, SqlStore, SqlWork};
 use crate::store::{BoxFuture, EventStore, EventStoreExt, LogEvent, LogFold};
 
 pub(crate) struct SqlRunner<P> {
-    sql: Arc<dyn SqlStore>,
+    pub(crate) sql: Arc<dyn SqlStore>,
     types: Vec<&'static str>,
     batch: usize,
     /// Applied in the transactions of this app's appends: its checkpoint is the position up

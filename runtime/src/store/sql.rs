@@ -446,6 +446,22 @@ pub trait InlineWork: Send + Sync {
     ) -> BoxFuture<'t, Result<(), SqlError>>;
 }
 
+/// `sql`, kept for the rest of the process as a `&'static str`, which [`Sql`] takes: for a
+/// statement a store makes at run time on a table named after a projection (its documents
+/// table, say). Each distinct text is kept once, so what is kept grows with the projections
+/// and statements there are, not with the calls.
+pub fn static_statement(sql: String) -> &'static str {
+    static KEPT: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> =
+        std::sync::OnceLock::new();
+    let mut kept = KEPT.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&statement) = kept.get(sql.as_str()) {
+        return statement;
+    }
+    let statement: &'static str = Box::leak(sql.into_boxed_str());
+    kept.insert(statement);
+    statement
+}
+
 /// Rewrites the `$1`, `$2`, ... parameters of `sql` into SQLite's `?1`, `?2`, ... (which
 /// SQLite binds by number; its own `$1` is a named parameter, numbered by first use).
 /// Literals, quoted identifiers and comments are left as they are.

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, Lease, RecordedStop, check_field};
+use eventsmith_runtime::documents::{
+    DocumentCheckpoint, DocumentStatements, DocumentStore, DocumentWork, Keyed, Lease, RecordedStop, check_field,
+    commit_through,
+};
+use eventsmith_runtime::sql::{Sql, SqlError, static_statement};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 
 use crate::db::{Db, to_i64, to_u64};
@@ -363,6 +367,14 @@ impl DocumentStore for PostgresDocuments {
                 .map_err(failed)?;
             let table = documents_table(projection);
             transaction.batch_execute(&create_table_sql(&table)).await.map_err(failed)?;
+            // The checkpoint's row, which an inline projection's appends look for.
+            transaction
+                .execute(
+                    "INSERT INTO read_model_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                    &[&projection],
+                )
+                .await
+                .map_err(failed)?;
             for field in indexed {
                 check_field(field)?;
                 let name = format!(
@@ -538,6 +550,39 @@ impl DocumentStore for PostgresDocuments {
 
     fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
         Box::pin(self.read_lease(projection))
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(self.db.identity())
+    }
+
+    fn commit_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn DocumentWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        let table = documents_table(projection);
+        let statements = DocumentStatements {
+            // Skipped when a catch-up holds the row (its batch commits, and the events of this
+            // append are applied after it): waiting here would hold every append of the store,
+            // which waits behind this one's lock. The row is made by `prepare`.
+            position: "SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE SKIP LOCKED",
+            load: static_statement(format!("SELECT document::text FROM {table} WHERE key = $1")),
+            upsert: static_statement(format!(
+                "INSERT INTO {table} (key, document) VALUES ($1, $2::text::jsonb)
+                 ON CONFLICT (key) DO UPDATE SET document = excluded.document"
+            )),
+            advance: "UPDATE read_model_checkpoints SET position = $2 WHERE projection = $1",
+        };
+        Box::pin(async move {
+            // The append's connection looks in the events' schema: the documents and their
+            // checkpoint are in this one's, for the rest of the append's transaction.
+            sql.query("SELECT set_config('search_path', $1, true)", &[&self.db.schema]).await?;
+            commit_through(sql, &statements, projection, from, to, work).await
+        })
     }
 
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {

@@ -7,7 +7,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsmith_runtime::documents::{DocumentCheckpoint, DocumentStore, Keyed, Lease, RecordedStop, check_field};
+use eventsmith_runtime::documents::{
+    DocumentCheckpoint, DocumentStatements, DocumentStore, DocumentWork, Keyed, Lease, RecordedStop, check_field,
+    commit_through,
+};
+use eventsmith_runtime::sql::{Sql, SqlError, SqlStore, static_statement};
 use eventsmith_runtime::store::{BoxFuture, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -382,6 +386,13 @@ impl DocumentStore for SqliteDocuments {
         Box::pin(self.with(move |connection| {
             let table = documents_table(&projection);
             create_table(connection, &table)?;
+            // The checkpoint's row, which an inline projection's appends look for.
+            connection
+                .execute(
+                    "INSERT INTO eventsmith_read_models (projection, position) VALUES (?1, 0) ON CONFLICT DO NOTHING",
+                    [&projection],
+                )
+                .map_err(|error| sqlite("create a checkpoint", error))?;
             for field in &indexed {
                 check_field(field)?;
                 let sql = format!(
@@ -423,6 +434,32 @@ impl DocumentStore for SqliteDocuments {
 
     fn lease<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
         Box::pin(self.read_lease(projection))
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        SqlStore::database_identity(self)
+    }
+
+    fn commit_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn DocumentWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        let table = documents_table(projection);
+        // The append holds the database's write lock: no one else moves the checkpoint.
+        let statements = DocumentStatements {
+            position: "SELECT position FROM eventsmith_read_models WHERE projection = $1",
+            load: static_statement(format!("SELECT document FROM {table} WHERE key = $1")),
+            upsert: static_statement(format!(
+                "INSERT INTO {table} (key, document) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET document = excluded.document"
+            )),
+            advance: "UPDATE eventsmith_read_models SET position = $2 WHERE projection = $1",
+        };
+        Box::pin(async move { commit_through(sql, &statements, projection, from, to, work).await })
     }
 
     fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
