@@ -10,8 +10,9 @@
 //!
 //! Then the same for read models in a database: sequential commands on SQLite with three
 //! document projections (in a SQLite file of their own) kept up to date by workers
-//! ([`AppBuilder::projection_workers`]), and by the commands themselves, each against
-//! commands with no projection (the goal for workers: the commands pay nothing, 1.0x).
+//! ([`AppBuilder::projection_workers`]), by the commands themselves, and inline (in the
+//! events' own file, written in each append's transaction), each against commands with no
+//! projection (the goal for workers: the commands pay nothing, 1.0x).
 //!
 //! `cargo bench --bench commands` (add `--features postgres,nats` and the URLs for the
 //! servers; `EVENTSMITH_BENCH_STORES=sqlite,postgres` runs only those).
@@ -185,6 +186,8 @@ enum Stored {
     None,
     InCommands,
     InWorkers,
+    /// In each append's transaction, the documents in the events' own file.
+    Inline,
 }
 
 async fn stored_app(directory: &std::path::Path, name: &str, stored: Stored) -> App {
@@ -192,6 +195,17 @@ async fn stored_app(directory: &std::path::Path, name: &str, stored: Stored) -> 
     let builder = App::builder().store(store).aggregate::<Account>();
     if stored == Stored::None {
         return builder.build().await.unwrap();
+    }
+    if stored == Stored::Inline {
+        let documents = eventsmith::documents::SqliteDocuments::open(directory.join(format!("{name}.db")));
+        return builder
+            .documents_in(documents.await.unwrap())
+            .inline_document_projection::<FirstDocuments>()
+            .inline_document_projection::<SecondDocuments>()
+            .inline_document_projection::<ThirdDocuments>()
+            .build()
+            .await
+            .unwrap();
     }
     let documents = eventsmith::documents::SqliteDocuments::open(directory.join(format!("{name}-views.db")));
     let builder = builder
@@ -213,7 +227,7 @@ fn measure_stored(runtime: &tokio::runtime::Runtime, directory: &std::path::Path
     if !wanted("sqlite") {
         return;
     }
-    for stored in [Stored::InWorkers, Stored::InCommands] {
+    for stored in [Stored::InWorkers, Stored::InCommands, Stored::Inline] {
         let name = format!("{stored:?}").to_lowercase();
         let (none, with) = runtime.block_on(async {
             (
@@ -252,7 +266,11 @@ fn measure_stored(runtime: &tokio::runtime::Runtime, directory: &std::path::Path
             "sqlite: {commands} sequential commands: none {with_none:.0} ms ({:.0}/s), three document projections \
              {} {with_three:.0} ms ({:.0}/s); throughput with three / with none {:.2}x{goal}",
             per_second(with_none),
-            if stored == Stored::InWorkers { "in workers" } else { "in the commands" },
+            match stored {
+                Stored::InWorkers => "in workers",
+                Stored::Inline => "inline, in the appends' transactions",
+                _ => "in the commands",
+            },
             per_second(with_three),
             1.0 / ratio
         );

@@ -1013,7 +1013,7 @@ async fn inline_documents_are_committed_with_the_events(shared: Shared) {
 }
 
 /// An event a projection refuses fails its command, and nothing of the command is stored:
-/// neither the event nor a document of either projection. The projection goes on inline.
+/// neither the event nor its document. The projection goes on inline.
 async fn an_inline_refusal_fails_the_command_with_nothing_appended(shared: Shared) {
     let app = shared.inline_app(true).await;
     app.execute(place("01", "ann", 10)).await.unwrap();
@@ -1078,6 +1078,35 @@ async fn inline_documents_catch_up_events_of_other_writers(shared: Shared) {
     assert_eq!(totals, CustomerTotals { orders: 2, total: 60 });
 }
 
+/// Rebuilds while commands run: every command commits (an append never deadlocks with a
+/// rebuild's clear of the documents), and every event is applied once.
+async fn inline_documents_are_rebuilt_while_commands_run(shared: Shared) {
+    let app = shared.inline_app(false).await;
+    let commands = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            for n in 1..=60u64 {
+                let id = format!("{:02}", n % 10);
+                if n <= 10 {
+                    app.execute(place(&id, "ann", 10)).await.unwrap();
+                } else {
+                    app.execute(Pay { id, amount: 1 }).await.unwrap();
+                }
+            }
+        })
+    };
+    while !commands.is_finished() {
+        app.rebuild_documents::<OrderSummary>().await.unwrap();
+    }
+    commands.await.unwrap();
+    app.update_documents::<OrderSummary>().await.unwrap();
+    let reader = shared.reader().await;
+    for n in 0..10 {
+        let summary = reader.query(GetSummary(format!("{n:02}"))).await.unwrap().unwrap();
+        assert_eq!((summary.events, summary.paid), (6, 5), "order {n:02}");
+    }
+}
+
 macro_rules! inline_tests {
     ($module:ident, $shared:expr) => {
         mod $module {
@@ -1096,6 +1125,11 @@ macro_rules! inline_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_inline_document_that_no_longer_decodes_fails_its_commands() {
                 super::an_inline_document_that_no_longer_decodes_fails_its_commands($shared).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn inline_documents_are_rebuilt_while_commands_run() {
+                super::inline_documents_are_rebuilt_while_commands_run($shared).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

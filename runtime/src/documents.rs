@@ -294,7 +294,8 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// writes the documents `work` makes of them, and moves the checkpoint to `to`.
     /// `Ok(false)`, and nothing done, if the checkpoint is elsewhere or a catch-up holds it
     /// (the catch-up applies these events after the append). [`StoreError::Unsupported`] by
-    /// default.
+    /// default: a store whose [`database_identity`](Self::database_identity) is `Some` must
+    /// implement it, or every append of an app with inline document projections fails.
     fn commit_in<'a>(
         &'a self,
         sql: &'a mut Sql<'_>,

@@ -29,14 +29,14 @@ pub(crate) trait InlineProjection: Send + Sync {
 
     /// Applies the append's events through its transaction `sql`, and moves the checkpoint
     /// from `after` to `last` (the append's last position), if it is at `after`: else leaves
-    /// the events to the runner's catch-up.
+    /// the events to the runner's catch-up. Whether it applied them.
     fn apply_in<'t>(
         &'t self,
         sql: &'t mut Sql<'_>,
         after: u64,
         last: u64,
         committed: &'t CommittedBatch<'t>,
-    ) -> BoxFuture<'t, Result<(), Failure>>;
+    ) -> BoxFuture<'t, Result<bool, Failure>>;
 }
 
 /// Why an inline projection failed an append.
@@ -70,7 +70,7 @@ impl<P: SqlProjection> InlineProjection for SqlRunner<P> {
         after: u64,
         last: u64,
         committed: &'t CommittedBatch<'t>,
-    ) -> BoxFuture<'t, Result<(), Failure>> {
+    ) -> BoxFuture<'t, Result<bool, Failure>> {
         Box::pin(async move {
             let mut applies = Vec::new();
             for event in committed.logged() {
@@ -79,8 +79,7 @@ impl<P: SqlProjection> InlineProjection for SqlRunner<P> {
             let refused = Refusal::default();
             let work = Box::new(Applies { applies, refused: Arc::clone(&refused) });
             // `Ok(false)`, behind (another writer appended since): left to the catch-up.
-            self.sql.transact_in(sql, P::NAME, after, last, work).await.map_err(|error| failure(&refused, error))?;
-            Ok(())
+            self.sql.transact_in(sql, P::NAME, after, last, work).await.map_err(|error| failure(&refused, error))
         })
     }
 }
@@ -96,7 +95,7 @@ impl<D: DocumentProjection> InlineProjection for DocumentRunner<D> {
         after: u64,
         last: u64,
         committed: &'t CommittedBatch<'t>,
-    ) -> BoxFuture<'t, Result<(), Failure>> {
+    ) -> BoxFuture<'t, Result<bool, Failure>> {
         Box::pin(async move {
             let mut routed = Vec::new();
             for event in committed.logged() {
@@ -106,11 +105,7 @@ impl<D: DocumentProjection> InlineProjection for DocumentRunner<D> {
             let touched = Touched::of(&routed);
             let work = Box::new(InlineDocuments { touched, routed, refused: Arc::clone(&refused) });
             // `Ok(false)`, behind (another writer appended since): left to the catch-up.
-            self.documents
-                .commit_in(sql, D::NAME, after, last, work)
-                .await
-                .map_err(|error| failure(&refused, error))?;
-            Ok(())
+            self.documents.commit_in(sql, D::NAME, after, last, work).await.map_err(|error| failure(&refused, error))
         })
     }
 }
@@ -145,17 +140,29 @@ pub(crate) struct Inline {
 impl Inline {
     /// What one append runs in its transaction.
     pub(crate) fn for_append(&self) -> Arc<InlineAppend> {
-        Arc::new(InlineAppend { projections: self.projections.clone(), refused: Mutex::new(None) })
+        Arc::new(InlineAppend {
+            projections: self.projections.clone(),
+            refused: Mutex::new(None),
+            applied: Mutex::new(Vec::new()),
+        })
     }
 }
 
-/// The inline projections of one append, and the event one of them refused.
+/// The inline projections of one append, the event one of them refused, and those that
+/// applied its events.
 pub(crate) struct InlineAppend {
     projections: Vec<Arc<dyn InlineProjection>>,
     refused: Mutex<Option<(&'static str, ApplyError)>>,
+    applied: Mutex<Vec<&'static str>>,
 }
 
 impl InlineAppend {
+    /// The projections that applied the append's events in its transaction (when it
+    /// committed): their runners have nothing to catch up after it.
+    pub(crate) fn applied(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.applied.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// The projection that refused an event of the append, and why.
     pub(crate) fn refused(&self) -> Option<(&'static str, ApplyError)> {
         self.refused.lock().unwrap_or_else(PoisonError::into_inner).take()
@@ -180,13 +187,18 @@ impl InlineWork for InlineAppend {
         Box::pin(async move {
             let Some(&last) = outcome.positions.last() else { return Ok(()) };
             let committed = CommittedBatch { stream_id, events, outcome };
+            let mut applied = Vec::with_capacity(self.projections.len());
             for projection in &self.projections {
                 match projection.apply_in(sql, after, last, &committed).await {
-                    Ok(()) => {}
+                    Ok(true) => applied.push(projection.name()),
+                    Ok(false) => {}
                     Err(Failure::Refused(error)) => return Err(self.refuse(projection.name(), error)),
                     Err(Failure::Database(error)) => return Err(error),
                 }
             }
+            // Kept only once every projection is through: a store that runs the work again
+            // (a retried transaction) starts from none.
+            *self.applied.lock().unwrap_or_else(PoisonError::into_inner) = applied;
             Ok(())
         })
     }

@@ -244,7 +244,7 @@ impl App {
             let append = self.append_once(&stream_id, expected, &new_events);
             let started = std::time::Instant::now();
             match append.instrument(info_span!("append", stream = %stream_id, events = ids.len())).await {
-                Ok(outcome) => {
+                Ok((outcome, applied_inline)) => {
                     metrics::appended(ids.len(), started.elapsed());
                     let recorded = events
                         .into_iter()
@@ -268,7 +268,7 @@ impl App {
                         self.inner.cache.put(&stream_id, copy, outcome.last_version());
                     }
                     self.maybe_snapshot(&stream_id, &state, version, outcome.last_version()).await;
-                    self.update_projections(&stream_id, &new_events, &outcome).await;
+                    self.update_projections(&stream_id, &new_events, &outcome, &applied_inline).await;
                     return Ok(Committed { version: outcome.last_version(), stream_id, state, events: recorded });
                 }
                 Err(AppendError::Store(StoreError::Conflict { actual, .. })) if attempt > self.inner.max_retries => {
@@ -296,7 +296,7 @@ impl App {
         stream_id: &str,
         expected: ExpectedVersion,
         events: &[NewEvent],
-    ) -> Result<AppendOutcome, AppendError> {
+    ) -> Result<(AppendOutcome, Vec<&'static str>), AppendError> {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -308,7 +308,7 @@ impl App {
                 }
                 None => self.inner.store.append(stream_id, expected, events.to_vec()).await,
             };
-            if let Some((projection, source)) = inline.and_then(|inline| inline.refused()) {
+            if let Some((projection, source)) = inline.as_ref().and_then(|inline| inline.refused()) {
                 return Err(AppendError::Inline { projection, source });
             }
             match appended {
@@ -320,7 +320,12 @@ impl App {
                     tracing::warn!(%error, attempts, "append outcome unknown; sending the same events again");
                     tokio::time::sleep(pause).await;
                 }
-                other => return other.map_err(AppendError::Store),
+                Ok(outcome) => {
+                    // The inline projections that applied the events in the append's transaction.
+                    let applied = inline.map(|inline| inline.applied()).unwrap_or_default();
+                    return Ok((outcome, applied));
+                }
+                Err(other) => return Err(AppendError::Store(other)),
             }
         }
     }
@@ -442,8 +447,15 @@ impl App {
     /// Brings every projection up to the log's head after a commit: a projection that had
     /// applied every event before the commit takes the committed events as they are, the
     /// others read the log. A projection that fails stops on its own (and says so in its
-    /// queries); the command stays committed.
-    async fn update_projections(&self, stream_id: &str, events: &[NewEvent], outcome: &AppendOutcome) {
+    /// queries); the command stays committed. The inline projections that applied the events
+    /// in the append's transaction (`applied_inline`) are up to date already.
+    async fn update_projections(
+        &self,
+        stream_id: &str,
+        events: &[NewEvent],
+        outcome: &AppendOutcome,
+        applied_inline: &[&'static str],
+    ) {
         if let (Some(workers), Some(&last)) = (&self.inner.workers, outcome.positions.last()) {
             workers.committed(last);
         }
@@ -452,6 +464,9 @@ impl App {
         }
         let committed = CommittedBatch { stream_id, events, outcome };
         for runner in &self.inner.after_commit {
+            if applied_inline.contains(&runner.name()) {
+                continue;
+            }
             match runner.update(&*self.inner.store, &committed).await {
                 Ok(_) | Err(Error::ProjectionStopped(_)) => {}
                 Err(error) => tracing::warn!(projection = runner.name(), %error, "projection not updated"),

@@ -565,6 +565,10 @@ impl DocumentStore for PostgresDocuments {
         work: Box<dyn DocumentWork>,
     ) -> BoxFuture<'a, Result<bool, SqlError>> {
         let table = documents_table(projection);
+        // The table before the checkpoint's row, in the order `clear` takes them (else an
+        // append and a rebuild's clear would each wait for the other): it waits for a clear
+        // in flight, which is short (a `TRUNCATE`), and for nothing else.
+        let lock = static_statement(format!("LOCK TABLE {table} IN ROW EXCLUSIVE MODE"));
         let statements = DocumentStatements {
             // Skipped when a catch-up holds the row (its batch commits, and the events of this
             // append are applied after it): waiting here would hold every append of the store,
@@ -581,6 +585,10 @@ impl DocumentStore for PostgresDocuments {
             // The append's connection looks in the events' schema: the documents and their
             // checkpoint are in this one's, for the rest of the append's transaction.
             sql.query("SELECT set_config('search_path', $1, true)", &[&self.db.schema]).await?;
+            if let Some(key) = work.keys().iter().find(|key| key.contains('\0')) {
+                return Err(SqlError::Store(StoreError::invalid_identifier("document key", key, NUL)));
+            }
+            sql.execute(lock, &[]).await?;
             commit_through(sql, &statements, projection, from, to, work).await
         })
     }
