@@ -845,35 +845,9 @@ read_model_tests!(postgres, ReadModels::postgres().await);
 // ---------------------------------------------------------------------------------------
 // Inline: the documents in the events' own database, written in each append's transaction.
 
-/// A database holding both the events and the documents, opened as a process would.
-#[derive(Debug, Clone)]
-pub enum Shared {
-    Sqlite(std::path::PathBuf),
-    #[cfg(feature = "postgres")]
-    Postgres {
-        events: String,
-        models: String,
-    },
-}
+use support::Shared;
 
 impl Shared {
-    fn sqlite() -> Self {
-        Shared::Sqlite(support::temp_db("documents-inline"))
-    }
-
-    #[cfg(feature = "postgres")]
-    fn postgres() -> Self {
-        Shared::Postgres { events: support::postgres::unique_schema(), models: support::postgres::unique_schema() }
-    }
-
-    async fn store(&self) -> Arc<dyn EventStore> {
-        match self {
-            Shared::Sqlite(path) => Arc::new(SqliteStore::open(path).await.expect("open the events")),
-            #[cfg(feature = "postgres")]
-            Shared::Postgres { events, .. } => Arc::new(support::postgres::store_in(events).await),
-        }
-    }
-
     fn models(&self) -> ReadModels {
         match self {
             Shared::Sqlite(path) => ReadModels::Sqlite(path.clone()),
@@ -1140,7 +1114,7 @@ macro_rules! inline_tests {
     };
 }
 
-inline_tests!(inline_sqlite, Shared::sqlite());
+inline_tests!(inline_sqlite, Shared::sqlite("documents-inline"));
 #[cfg(feature = "postgres")]
 inline_tests!(inline_postgres, Shared::postgres());
 

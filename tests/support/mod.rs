@@ -44,6 +44,41 @@ pub async fn read_models(
     }
 }
 
+/// One database holding both the events and the read models, as inline projections need
+/// it, opened as a process would: a SQLite file, or two schemas of one PostgreSQL database.
+#[derive(Debug, Clone)]
+pub enum Shared {
+    Sqlite(PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres {
+        events: String,
+        models: String,
+    },
+}
+
+impl Shared {
+    /// A new SQLite file, in a directory named after `name`.
+    pub fn sqlite(name: &str) -> Self {
+        Shared::Sqlite(temp_db(name))
+    }
+
+    #[cfg(feature = "postgres")]
+    pub fn postgres() -> Self {
+        Shared::Postgres { events: postgres::unique_schema(), models: postgres::unique_schema() }
+    }
+
+    /// The event store on the database.
+    pub async fn store(&self) -> std::sync::Arc<dyn eventsmith::EventStore> {
+        match self {
+            Shared::Sqlite(path) => {
+                std::sync::Arc::new(eventsmith::SqliteStore::open(path).await.expect("open the events"))
+            }
+            #[cfg(feature = "postgres")]
+            Shared::Postgres { events, .. } => std::sync::Arc::new(postgres::store_in(events).await),
+        }
+    }
+}
+
 #[cfg(feature = "postgres")]
 pub mod postgres {
     use eventsmith::PostgresStore;
