@@ -62,6 +62,9 @@ impl Contender for RawSqlite {
         Box::pin(async move {
             let connection = rusqlite::Connection::open(self.directory.join(format!("raw_{}.db", case.letter())))?;
             connection.execute_batch(TABLES)?;
+            // As eventsmith's connections: a statement's plan does not depend on the values
+            // bound to it, so that a cached statement is not compiled again at each use.
+            connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
             let session: Arc<dyn Session> = Arc::new(RawSqliteSession {
                 connection: Mutex::new(connection),
                 versions: Mutex::new(HashMap::new()),

@@ -224,6 +224,9 @@ pub(crate) fn commit_inline(
     }
 }
 
+/// A stream's version (0 for none).
+const VERSION: &str = "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1";
+
 /// One append inside the caller's transaction (savepoint): the version check, the inserts,
 /// or the outcome of the earlier append it repeats.
 fn append_in(
@@ -233,7 +236,7 @@ fn append_in(
     events: &[NewEvent],
 ) -> Result<AppendOutcome, StoreError> {
     let actual: i64 = transaction
-        .prepare_cached("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1")
+        .prepare_cached(VERSION)
         .and_then(|mut statement| statement.query_row([stream_id], |row| row.get(0)))
         .map_err(|error| sqlite("append", error))?;
     append_at(transaction, stream_id, expected, to_u64(actual), events)
@@ -301,4 +304,40 @@ fn append_at(
         }
     }
     Ok(AppendOutcome { first_version: actual + 1, positions, recorded_at, already_stored: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use eventsmith_runtime::store::{ExpectedVersion, NewEvent};
+    use rusqlite::StatementStatus;
+
+    use super::VERSION;
+    use crate::SqliteOptions;
+    use crate::read::log_sql;
+    use crate::schema::{Location, open_writer};
+
+    /// The statements of an append and of a read of the log are compiled once per connection.
+    /// rusqlite's cache clears a statement's bindings whenever it takes the statement back,
+    /// and SQLite compiles a statement whose plan may depend on a bound value again after
+    /// that, unless the connection keeps its plans stable: the version lookup and the log
+    /// read were compiled again at every use.
+    #[test]
+    fn cached_statements_are_not_compiled_again() {
+        let connection = open_writer(&Location::Memory, SqliteOptions::default()).unwrap();
+        let read = log_sql(0);
+        for n in 0..4_i64 {
+            connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let event = NewEvent::new("Placed", 1, b"{}".to_vec());
+            super::append_in(&connection, &format!("Order-{n}"), ExpectedVersion::Any, &[event]).unwrap();
+            connection.execute_batch("COMMIT").unwrap();
+            // From the event just appended (positions start at 1).
+            let mut statement = connection.prepare_cached(&read).unwrap();
+            let read_back = statement.query_map([n + 1, 10], |row| row.get::<_, i64>(0)).unwrap().count();
+            assert_eq!(read_back, 1);
+        }
+        for sql in [VERSION, read.as_str()] {
+            let compiled_again = connection.prepare_cached(sql).unwrap().get_status(StatementStatus::RePrepare);
+            assert_eq!(compiled_again, 0, "{sql}");
+        }
+    }
 }

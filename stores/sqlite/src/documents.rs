@@ -87,6 +87,7 @@ impl SqliteDocuments {
         // As on the store's own connection: a SQL projection's statements behave the same
         // inline (there) and in its catch-ups (here).
         connection.execute_batch("PRAGMA foreign_keys = ON").map_err(|error| sqlite("open", error))?;
+        crate::stable_plans(&connection)?;
         // One transaction, so that two processes opening the file at once agree.
         let mut connection = connection;
         let transaction = connection
@@ -659,4 +660,28 @@ fn read_checkpoint(
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
     Ok((row.get(0)?, row.get::<_, String>(1)?.into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, StatementStatus};
+
+    use super::{SqliteDocuments, lock};
+
+    /// As on the store's connections (`append::tests`): a page of documents, read through the
+    /// statement cache again and again, is compiled once.
+    #[test]
+    fn cached_statements_are_not_compiled_again() {
+        let documents = SqliteDocuments::with_connection(Connection::open_in_memory().unwrap(), ":memory:").unwrap();
+        let connection = lock(&documents.connection);
+        connection
+            .execute_batch("CREATE TABLE pages (key TEXT PRIMARY KEY, document TEXT NOT NULL) WITHOUT ROWID")
+            .unwrap();
+        let page = "SELECT key, document FROM pages WHERE key > ?1 ORDER BY key LIMIT ?2";
+        for after in ["a", "b", "c"] {
+            let mut statement = connection.prepare_cached(page).unwrap();
+            assert_eq!(statement.query_map((after, 10), |_| Ok(())).unwrap().count(), 0);
+        }
+        assert_eq!(connection.prepare_cached(page).unwrap().get_status(StatementStatus::RePrepare), 0);
+    }
 }

@@ -191,6 +191,19 @@ impl SqliteStore {
     }
 }
 
+/// Keeps each statement's plan whatever values are bound to it (SQLite's query planner
+/// stability guarantee). Without it, a statement whose plan may depend on a bound value
+/// (`LIMIT ?`, `MAX(..) WHERE x = ?`, a range on `?`) is compiled again at its next step
+/// whenever its bindings are cleared, and rusqlite's statement cache clears them each time
+/// it takes a statement back: the lookup of an append's stream version and every read of
+/// the log were compiled afresh at each use, as much work as the rest of the append.
+fn stable_plans(connection: &Connection) -> Result<(), StoreError> {
+    connection
+        .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map(|_| ())
+        .map_err(|error| sqlite("open", error))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a connection leaves no transaction open: rusqlite rolls back
     // an unfinished transaction when it is dropped during the unwind.

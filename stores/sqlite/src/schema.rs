@@ -99,6 +99,7 @@ pub(crate) fn connect(location: &Location, options: SqliteOptions) -> Result<Con
     };
     connection.pragma_update(None, "synchronous", synchronous).map_err(|error| sqlite("open", error))?;
     connection.pragma_update(None, "foreign_keys", "ON").map_err(|error| sqlite("open", error))?;
+    crate::stable_plans(&connection)?;
     Ok(connection)
 }
 
