@@ -12,7 +12,8 @@
 //! document projections (in a SQLite file of their own) kept up to date by workers
 //! ([`AppBuilder::projection_workers`]), by the commands themselves, and inline (in the
 //! events' own file, written in each append's transaction), each against commands with no
-//! projection (the goal for workers: the commands pay nothing, 1.0x).
+//! projection (the goal for workers: the commands pay nothing, 1.0x). With PostgreSQL, the
+//! inline case there too (the documents in another schema of the events' database).
 //!
 //! `cargo bench --bench commands` (add `--features postgres,nats` and the URLs for the
 //! servers; `EVENTSMITH_BENCH_STORES=sqlite,postgres` runs only those).
@@ -235,46 +236,101 @@ fn measure_stored(runtime: &tokio::runtime::Runtime, directory: &std::path::Path
                 stored_app(directory, &name, stored).await,
             )
         });
-        let (mut with_round, mut none_round) = (0, 0);
-        let pairs = 7;
-        let (ratio, with_three, with_none) = support::paired_ratio(
-            pairs,
-            || {
-                runtime.block_on(run(&with, with_round, commands));
-                with_round += 1;
-            },
-            || {
-                runtime.block_on(run(&none, none_round, commands));
-                none_round += 1;
-            },
-        );
-        // Every deposit reached each read model, once.
-        runtime.block_on(async {
-            let head = with.store().head().await.unwrap();
-            with.wait_for::<FirstDocuments>(head, std::time::Duration::from_secs(60)).await.unwrap();
-            with.wait_for::<ThirdDocuments>(head, std::time::Duration::from_secs(60)).await.unwrap();
-            let documents = with.documents::<ThirdDocuments>().unwrap();
-            let mut deposits = 0;
-            for account in 0..100u32 {
-                deposits += documents.get(&account.to_string()).await.unwrap().map_or(0, |account| account.deposits);
-            }
-            assert_eq!(deposits, u64::from(commands) * pairs as u64);
-        });
-        let per_second = |ms: f64| f64::from(commands) / ms * 1e3;
-        let goal = if stored == Stored::InWorkers { " (goal 1.0x: the commands pay nothing)" } else { "" };
-        println!(
-            "sqlite: {commands} sequential commands: none {with_none:.0} ms ({:.0}/s), three document projections \
-             {} {with_three:.0} ms ({:.0}/s); throughput with three / with none {:.2}x{goal}",
-            per_second(with_none),
-            match stored {
-                Stored::InWorkers => "in workers",
-                Stored::Inline => "inline, in the appends' transactions",
-                _ => "in the commands",
-            },
-            per_second(with_three),
-            1.0 / ratio
-        );
+        compare_stored(runtime, "sqlite", &none, &with, stored, commands);
     }
+}
+
+/// `commands` sequential commands on `with` (three document projections, run as `stored`
+/// says) against the same on `none`, as a paired ratio; every deposit is checked to have
+/// reached each read model once.
+fn compare_stored(
+    runtime: &tokio::runtime::Runtime,
+    label: &str,
+    none: &App,
+    with: &App,
+    stored: Stored,
+    commands: u32,
+) {
+    let (mut with_round, mut none_round) = (0, 0);
+    let pairs = 7;
+    let (ratio, with_three, with_none) = support::paired_ratio(
+        pairs,
+        || {
+            runtime.block_on(run(with, with_round, commands));
+            with_round += 1;
+        },
+        || {
+            runtime.block_on(run(none, none_round, commands));
+            none_round += 1;
+        },
+    );
+    runtime.block_on(async {
+        let head = with.store().head().await.unwrap();
+        with.wait_for::<FirstDocuments>(head, std::time::Duration::from_secs(60)).await.unwrap();
+        with.wait_for::<ThirdDocuments>(head, std::time::Duration::from_secs(60)).await.unwrap();
+        let documents = with.documents::<ThirdDocuments>().unwrap();
+        let mut deposits = 0;
+        for account in 0..100u32 {
+            deposits += documents.get(&account.to_string()).await.unwrap().map_or(0, |account| account.deposits);
+        }
+        assert_eq!(deposits, u64::from(commands) * pairs as u64);
+    });
+    let per_second = |ms: f64| f64::from(commands) / ms * 1e3;
+    let goal = if stored == Stored::InWorkers { " (goal 1.0x: the commands pay nothing)" } else { "" };
+    println!(
+        "{label}: {commands} sequential commands: none {with_none:.0} ms ({:.0}/s), three document projections \
+         {} {with_three:.0} ms ({:.0}/s); throughput with three / with none {:.2}x{goal}",
+        per_second(with_none),
+        match stored {
+            Stored::InWorkers => "in workers",
+            Stored::Inline => "inline, in the appends' transactions",
+            _ => "in the commands",
+        },
+        per_second(with_three),
+        1.0 / ratio
+    );
+}
+
+/// Sequential commands on PostgreSQL with three document projections inline (the documents
+/// in another schema of the events' database), against none.
+#[cfg(feature = "postgres")]
+fn measure_inline_postgres(runtime: &tokio::runtime::Runtime, url: &str, commands: u32) {
+    use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
+    use eventsmith::store::{PostgresOptions, PostgresStore};
+    let id = std::process::id();
+    let schemas = [
+        format!("es_t_bench_inline_none_{id}"),
+        format!("es_t_bench_inline_{id}"),
+        format!("es_t_bench_inline_rm_{id}"),
+    ];
+    let (none, with) = runtime.block_on(async {
+        let open = |schema: &str| {
+            let options = PostgresOptions { schema: schema.to_owned(), ..PostgresOptions::default() };
+            PostgresStore::connect_with(url, options)
+        };
+        let none = App::builder().store(open(&schemas[0]).await.unwrap()).aggregate::<Account>().build().await.unwrap();
+        let options = PostgresDocumentOptions { schema: schemas[2].clone(), ..PostgresDocumentOptions::default() };
+        let with = App::builder()
+            .store(open(&schemas[1]).await.unwrap())
+            .aggregate::<Account>()
+            .documents_in(PostgresDocuments::connect_with(url, options).await.unwrap())
+            .inline_document_projection::<FirstDocuments>()
+            .inline_document_projection::<SecondDocuments>()
+            .inline_document_projection::<ThirdDocuments>()
+            .build()
+            .await
+            .unwrap();
+        (none, with)
+    });
+    compare_stored(runtime, "postgres", &none, &with, Stored::Inline, commands);
+    drop((none, with));
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        for schema in &schemas {
+            client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+        }
+    });
 }
 
 fn measure(label: &str, runtime: &tokio::runtime::Runtime, stores: [Arc<dyn EventStore>; 2], commands: u32) {
@@ -345,6 +401,7 @@ fn main() {
             stores
         });
         measure("postgres", &runtime, stores, 1_000);
+        measure_inline_postgres(&runtime, &url, 1_000);
         runtime.block_on(async {
             let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(connection);

@@ -564,31 +564,33 @@ impl DocumentStore for PostgresDocuments {
         to: u64,
         work: Box<dyn DocumentWork>,
     ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        let table = documents_table(projection);
-        // The table before the checkpoint's row, in the order `clear` takes them (else an
-        // append and a rebuild's clear would each wait for the other): it waits for a clear
-        // in flight, which is short (a `TRUNCATE`), and for nothing else.
-        let lock = static_statement(format!("LOCK TABLE {table} IN ROW EXCLUSIVE MODE"));
+        // Named with their schema: the append's connection looks in the events' schema.
+        let schema = &self.db.schema;
+        let table = format!("\"{schema}\".{}", documents_table(projection));
+        let checkpoints = format!("\"{schema}\".read_model_checkpoints");
         let statements = DocumentStatements {
-            // Skipped when a catch-up holds the row (its batch commits, and the events of this
-            // append are applied after it): waiting here would hold every append of the store,
-            // which waits behind this one's lock. The row is made by `prepare`.
-            position: "SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE SKIP LOCKED",
+            // The documents table first (the update of no row takes its lock, as a write
+            // would), then the checkpoint's row, in the order `clear` takes them, else an
+            // append and a rebuild's clear would each wait for the other: it waits for a clear
+            // in flight, which is short (a `TRUNCATE`), and for nothing else. Skipped when a
+            // catch-up holds the row (its batch commits, and the events of this append are
+            // applied after it): waiting here would hold every append of the store, which
+            // waits behind this one's lock. The row is made by `prepare`.
+            position: static_statement(format!(
+                "WITH locked AS (UPDATE {table} SET key = key WHERE false)
+                 SELECT position FROM {checkpoints} WHERE projection = $1 FOR UPDATE SKIP LOCKED"
+            )),
             load: static_statement(format!("SELECT document::text FROM {table} WHERE key = $1")),
             upsert: static_statement(format!(
                 "INSERT INTO {table} (key, document) VALUES ($1, $2::text::jsonb)
                  ON CONFLICT (key) DO UPDATE SET document = excluded.document"
             )),
-            advance: "UPDATE read_model_checkpoints SET position = $2 WHERE projection = $1",
+            advance: static_statement(format!("UPDATE {checkpoints} SET position = $2 WHERE projection = $1")),
         };
         Box::pin(async move {
-            // The append's connection looks in the events' schema: the documents and their
-            // checkpoint are in this one's, for the rest of the append's transaction.
-            sql.query("SELECT set_config('search_path', $1, true)", &[&self.db.schema]).await?;
             if let Some(key) = work.keys().iter().find(|key| key.contains('\0')) {
                 return Err(SqlError::Store(StoreError::invalid_identifier("document key", key, NUL)));
             }
-            sql.execute(lock, &[]).await?;
             commit_through(sql, &statements, projection, from, to, work).await
         })
     }

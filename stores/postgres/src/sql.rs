@@ -256,14 +256,17 @@ impl Transaction {
     /// Locks the projection's row, making it if needed; its position and version.
     async fn state(&self, projection: &str, operation: &'static str) -> Result<(u64, u64), StoreError> {
         let client = self.client();
-        client
-            .execute("INSERT INTO sql_read_models (projection) VALUES ($1) ON CONFLICT DO NOTHING", &[&projection])
+        let failed = |error| backend(operation, error);
+        let make = client
+            .prepare_cached("INSERT INTO sql_read_models (projection) VALUES ($1) ON CONFLICT DO NOTHING")
             .await
-            .map_err(|error| backend(operation, error))?;
-        let row = client
-            .query_one("SELECT position, version FROM sql_read_models WHERE projection = $1 FOR UPDATE", &[&projection])
+            .map_err(failed)?;
+        client.execute(&make, &[&projection]).await.map_err(failed)?;
+        let lock = client
+            .prepare_cached("SELECT position, version FROM sql_read_models WHERE projection = $1 FOR UPDATE")
             .await
-            .map_err(|error| backend(operation, error))?;
+            .map_err(failed)?;
+        let row = client.query_one(&lock, &[&projection]).await.map_err(failed)?;
         Ok((to_u64(row.get(0)), to_u64(row.get(1))))
     }
 }
@@ -384,11 +387,13 @@ impl SqlStore for PostgresDocuments {
                 return Err(error);
             }
             let to = i64::try_from(to).map_err(|error| StoreError::backend(OPERATION, false, error))?;
-            transaction
-                .client()
-                .execute("UPDATE sql_read_models SET position = $2 WHERE projection = $1", &[&projection, &to])
+            let client = transaction.client();
+            let failed = |error| backend(OPERATION, error);
+            let advance = client
+                .prepare_cached("UPDATE sql_read_models SET position = $2 WHERE projection = $1")
                 .await
-                .map_err(|error| backend(OPERATION, error))?;
+                .map_err(failed)?;
+            client.execute(&advance, &[&projection, &to]).await.map_err(failed)?;
             transaction.end("COMMIT", OPERATION).await?;
             Ok(true)
         })

@@ -10,9 +10,14 @@ use tokio_postgres::types::ToSql;
 
 use super::statement::APPEND_AT_VERSION;
 use super::{Columns, earlier_append};
-use crate::db::{CURRENT_VERSION, Db, to_i64, to_u64};
+use crate::db::{Db, fresh, to_i64, to_u64};
 use crate::error::{backend, duplicate};
 use crate::sql::{Statements, Transaction};
+
+/// The stream's version (0 for none) and the head of the log, in one round trip.
+const VERSION_AND_HEAD: &str =
+    "SELECT coalesce(max(stream_version), 0), (SELECT coalesce(max(position), 0) FROM events)
+     FROM events WHERE stream_id = $1";
 
 impl Db {
     pub(crate) async fn append_inline(
@@ -32,11 +37,13 @@ impl Db {
         let failed = |error| backend("append", error);
         let transaction = Transaction::begin(self.client("append").await?, "append").await?;
         let client = transaction.client();
-        client.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock]).await.map_err(failed)?;
-        let actual = to_u64(client.query_one(CURRENT_VERSION, &[&stream_id]).await.map_err(failed)?.get(0));
-        let after = to_u64(
-            client.query_one("SELECT coalesce(max(position), 0) FROM events", &[]).await.map_err(failed)?.get(0),
-        );
+        let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(failed)?;
+        client.execute(&lock, &[&self.lock]).await.map_err(failed)?;
+        // Read after the lock is taken (a statement of its own, so that it sees every append
+        // committed before), and planned for the log as it is now.
+        let read = fresh(client, VERSION_AND_HEAD).await.map_err(failed)?;
+        let row = client.query_one(&read, &[&stream_id]).await.map_err(failed)?;
+        let (actual, after) = (to_u64(row.get(0)), to_u64(row.get(1)));
         if !expected.admits(actual) {
             transaction.end("ROLLBACK", "append").await?;
             return match earlier_append(&self.client("append").await?, stream_id, events).await? {
