@@ -295,6 +295,9 @@ fn compare_stored(
 /// in another schema of the events' database), against none.
 #[cfg(feature = "postgres")]
 fn measure_inline_postgres(runtime: &tokio::runtime::Runtime, url: &str, commands: u32) {
+    if !wanted("postgres") {
+        return;
+    }
     use eventsmith::documents::{PostgresDocumentOptions, PostgresDocuments};
     use eventsmith::store::{PostgresOptions, PostgresStore};
     let id = std::process::id();

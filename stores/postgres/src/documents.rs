@@ -572,7 +572,8 @@ impl DocumentStore for PostgresDocuments {
             // The documents table first (the update of no row takes its lock, as a write
             // would), then the checkpoint's row, in the order `clear` takes them, else an
             // append and a rebuild's clear would each wait for the other: it waits for a clear
-            // in flight, which is short (a `TRUNCATE`), and for nothing else. Skipped when a
+            // in flight, which is short (a `TRUNCATE`), or for `prepare` building an index on
+            // the table, and for no other write. Skipped when a
             // catch-up holds the row (its batch commits, and the events of this append are
             // applied after it): waiting here would hold every append of the store, which
             // waits behind this one's lock. The row is made by `prepare`.

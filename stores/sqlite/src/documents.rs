@@ -563,20 +563,13 @@ impl DocumentStore for SqliteDocuments {
         let after = after.map(str::to_owned);
         Box::pin(self.with(move |connection| {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let (condition, value) = match &filter {
-                Some((field, value)) => {
-                    check_field(field)?;
-                    (format!("AND {} = ?3", field_expression(field)), Some(value.clone()))
-                }
-                None => (String::new(), None),
-            };
-            // A range on the key the index can seek to: after `after`, or from the smallest key.
-            let from = if after.is_some() { ">" } else { ">=" };
+            if let Some((field, _)) = &filter {
+                check_field(field)?;
+            }
+            let field = filter.as_ref().map(|(field, _)| field.as_str());
+            let sql = list_sql(&projection, field, after.is_some());
+            let value = filter.as_ref().map(|(_, value)| value);
             let after = after.unwrap_or_default();
-            let sql = format!(
-                "SELECT key, document FROM {} WHERE key {from} ?1 {condition} ORDER BY key LIMIT ?2",
-                documents_table(&projection)
-            );
             let mut statement = match connection.prepare_cached(&sql) {
                 Err(error) if missing_table(&error) => return Ok(Vec::new()),
                 prepared => prepared.map_err(|error| sqlite("list documents", error))?,
@@ -617,6 +610,18 @@ impl DocumentStore for SqliteDocuments {
             transaction.commit().map_err(failed)
         }))
     }
+}
+
+/// The statement of a page of `projection`'s documents in key order: `?1` the key to start
+/// after (`after`) or from, `?2` the limit, `?3` the value of the indexed `field`, if any.
+fn list_sql(projection: &str, field: Option<&str>, after: bool) -> String {
+    let condition = field.map(|field| format!("AND {} = ?3", field_expression(field))).unwrap_or_default();
+    // A range on the key the index can seek to: after `after`, or from the smallest key.
+    let from = if after { ">" } else { ">=" };
+    format!(
+        "SELECT key, document FROM {} WHERE key {from} ?1 {condition} ORDER BY key LIMIT ?2",
+        documents_table(projection)
+    )
 }
 
 /// The stored documents of `keys` (those there are).
@@ -664,24 +669,27 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::{Connection, StatementStatus};
+    use eventsmith_runtime::documents::DocumentStore;
+    use rusqlite::StatementStatus;
 
-    use super::{SqliteDocuments, lock};
+    use super::{SqliteDocuments, list_sql, lock};
 
-    /// As on the store's connections (`append::tests`): a page of documents, read through the
-    /// statement cache again and again, is compiled once.
-    #[test]
-    fn cached_statements_are_not_compiled_again() {
-        let documents = SqliteDocuments::with_connection(Connection::open_in_memory().unwrap(), ":memory:").unwrap();
-        let connection = lock(&documents.connection);
-        connection
-            .execute_batch("CREATE TABLE pages (key TEXT PRIMARY KEY, document TEXT NOT NULL) WITHOUT ROWID")
-            .unwrap();
-        let page = "SELECT key, document FROM pages WHERE key > ?1 ORDER BY key LIMIT ?2";
-        for after in ["a", "b", "c"] {
-            let mut statement = connection.prepare_cached(page).unwrap();
-            assert_eq!(statement.query_map((after, 10), |_| Ok(())).unwrap().count(), 0);
+    /// As on the store's connections (`append::tests`): pages of documents, with and without a
+    /// filter on an indexed field, read again and again through the statement cache, are each
+    /// compiled once.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pages_are_not_compiled_again() {
+        let documents = SqliteDocuments::in_memory().await.unwrap();
+        documents.prepare("pages", &["status"]).await.unwrap();
+        for after in [None, Some("a"), Some("b"), Some("c")] {
+            documents.list("pages", None, after, 10).await.unwrap();
+            documents.list("pages", Some(("status", "\"open\"")), after, 10).await.unwrap();
         }
-        assert_eq!(connection.prepare_cached(page).unwrap().get_status(StatementStatus::RePrepare), 0);
+        let connection = lock(&documents.connection);
+        for field in [None, Some("status")] {
+            let sql = list_sql("pages", field, true);
+            let compiled_again = connection.prepare_cached(&sql).unwrap().get_status(StatementStatus::RePrepare);
+            assert_eq!(compiled_again, 0, "{sql}");
+        }
     }
 }

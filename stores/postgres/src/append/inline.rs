@@ -14,7 +14,7 @@ use crate::db::{Db, fresh, to_i64, to_u64};
 use crate::error::{backend, duplicate};
 use crate::sql::{Statements, Transaction};
 
-/// The stream's version (0 for none) and the head of the log, in one round trip.
+/// The stream's version (0 for none) and the head of the log, in one statement.
 const VERSION_AND_HEAD: &str =
     "SELECT coalesce(max(stream_version), 0), (SELECT coalesce(max(position), 0) FROM events)
      FROM events WHERE stream_id = $1";
