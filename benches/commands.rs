@@ -191,6 +191,14 @@ enum Stored {
     Inline,
 }
 
+/// The three document projections, inline.
+fn inline_three(builder: eventsmith::AppBuilder) -> eventsmith::AppBuilder {
+    builder
+        .inline_document_projection::<FirstDocuments>()
+        .inline_document_projection::<SecondDocuments>()
+        .inline_document_projection::<ThirdDocuments>()
+}
+
 async fn stored_app(directory: &std::path::Path, name: &str, stored: Stored) -> App {
     let store = eventsmith::SqliteStore::open(directory.join(format!("{name}.db"))).await.unwrap();
     let builder = App::builder().store(store).aggregate::<Account>();
@@ -199,14 +207,7 @@ async fn stored_app(directory: &std::path::Path, name: &str, stored: Stored) -> 
     }
     if stored == Stored::Inline {
         let documents = eventsmith::documents::SqliteDocuments::open(directory.join(format!("{name}.db")));
-        return builder
-            .documents_in(documents.await.unwrap())
-            .inline_document_projection::<FirstDocuments>()
-            .inline_document_projection::<SecondDocuments>()
-            .inline_document_projection::<ThirdDocuments>()
-            .build()
-            .await
-            .unwrap();
+        return inline_three(builder.documents_in(documents.await.unwrap())).build().await.unwrap();
     }
     let documents = eventsmith::documents::SqliteDocuments::open(directory.join(format!("{name}-views.db")));
     let builder = builder
@@ -313,16 +314,9 @@ fn measure_inline_postgres(runtime: &tokio::runtime::Runtime, url: &str, command
         };
         let none = App::builder().store(open(&schemas[0]).await.unwrap()).aggregate::<Account>().build().await.unwrap();
         let options = PostgresDocumentOptions { schema: schemas[2].clone(), ..PostgresDocumentOptions::default() };
-        let with = App::builder()
-            .store(open(&schemas[1]).await.unwrap())
-            .aggregate::<Account>()
-            .documents_in(PostgresDocuments::connect_with(url, options).await.unwrap())
-            .inline_document_projection::<FirstDocuments>()
-            .inline_document_projection::<SecondDocuments>()
-            .inline_document_projection::<ThirdDocuments>()
-            .build()
-            .await
-            .unwrap();
+        let builder = App::builder().store(open(&schemas[1]).await.unwrap()).aggregate::<Account>();
+        let documents = PostgresDocuments::connect_with(url, options).await.unwrap();
+        let with = inline_three(builder.documents_in(documents)).build().await.unwrap();
         (none, with)
     });
     compare_stored(runtime, "postgres", &none, &with, Stored::Inline, commands);
