@@ -1141,6 +1141,56 @@ async fn inline_documents_need_the_events_database() {
     assert!(matches!(&built, Err(Error::Config(message)) if message.contains("has none to share")), "{built:?}");
 }
 
+/// A PostgreSQL role that may not insert into `events` appends through the store's functions,
+/// which cannot run a projection in their transaction: an inline projection is refused when
+/// the app is built, not at each command; once the role may insert, the same app builds.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_documents_need_a_role_that_may_insert_the_events() {
+    use eventsmith::PostgresStore;
+    use eventsmith::store::PostgresOptions;
+    use support::postgres::{admin, store_in, unique_schema, url};
+
+    let schema = unique_schema();
+    drop(store_in(&schema).await);
+    let role = format!("{schema}_app");
+    let client = admin().await;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA {schema} TO {role};
+             GRANT SELECT ON {schema}.events, {schema}.eventsmith_schema TO {role};
+             GRANT SELECT, INSERT, UPDATE ON {schema}.checkpoints, {schema}.snapshots TO {role};"
+        ))
+        .await
+        .unwrap();
+    let app_url = format!("{}{}user={role}", url(), if url().contains('?') { "&" } else { "?" });
+    let models = ReadModels::postgres().await;
+    let build = || async {
+        let options = PostgresOptions { schema: schema.clone(), migrate: false, ..PostgresOptions::default() };
+        let store = PostgresStore::connect_with(&app_url, options).await.expect("the role opens the store");
+        let inline = store.capabilities().inline;
+        let built = App::builder()
+            .store(store)
+            .shared_documents(models.open().await)
+            .inline_document_projection::<OrderSummary>()
+            .build()
+            .await;
+        (inline, built)
+    };
+    let (inline, built) = build().await;
+    assert!(!inline);
+    assert!(
+        matches!(&built, Err(Error::Config(message)) if message.contains("may not insert into `events`")),
+        "{built:?}"
+    );
+    client.batch_execute(&format!("GRANT INSERT ON {schema}.events TO {role}")).await.unwrap();
+    let (inline, built) = build().await;
+    assert!(inline);
+    built.expect("a role that may insert runs inline projections");
+    client.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.unwrap();
+}
+
 #[tokio::test]
 async fn document_projections_need_a_document_store() {
     let built = App::builder().store(MemoryStore::new()).document_projection::<OrderSummary>().build().await;

@@ -246,10 +246,19 @@ impl AppBuilder {
 }
 
 impl App {
-    /// Refuses inline projections whose read-model database (`tables`, as its
+    /// Refuses inline projections on a store that cannot run them (no transactions, or no
+    /// right to insert the events itself), or whose read-model database (`tables`, as its
     /// `database_identity` says; `given` names the builder's call) is not the events' own.
     pub(crate) async fn check_inline(store: &dyn EventStore, tables: Option<String>, given: &str) -> Result<(), Error> {
         let events = store.database_identity().await?;
+        if events.is_some() && !store.capabilities().inline {
+            return Err(Error::Config(
+                "inline projections write the events themselves, in the append's transaction, and this store \
+                 cannot (on PostgreSQL: its role may not insert into `events`, and appends through the store's \
+                 functions): grant the role INSERT on `events`, or register the projection without `inline_`"
+                    .into(),
+            ));
+        }
         match (events, tables) {
             (Some(events), Some(tables)) if events == tables => Ok(()),
             (None, _) => Err(Error::Config(

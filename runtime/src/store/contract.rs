@@ -285,7 +285,8 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// As [`append`](Self::append), `inline`'s error as a [`StoreError::Backend`] (retryable
-    /// when the database failed), and [`StoreError::Unsupported`] by default.
+    /// when the database failed), and [`StoreError::Unsupported`] by default and from a
+    /// store that does not declare [`Capabilities::inline`].
     fn append_inline<'a>(
         &'a self,
         stream_id: &'a str,

@@ -224,7 +224,7 @@ impl EventStore for MemoryStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true }
+        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true, inline: false }
     }
 
     fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {

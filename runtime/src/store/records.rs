@@ -17,6 +17,11 @@ pub struct Capabilities {
     /// An event id is stored at most once: an append repeating some ids of an earlier append
     /// (not exactly that append) is refused with [`StoreError::DuplicateEvent`](super::StoreError::DuplicateEvent).
     pub unique_event_ids: bool,
+    /// [`EventStore::append_inline`](super::EventStore::append_inline) works: an append can
+    /// run read-model work in its own transaction, so that projections can be inline.
+    /// (A PostgreSQL store whose role may not insert into `events` itself, and appends
+    /// through the store's functions, cannot.)
+    pub inline: bool,
 }
 
 /// An aggregate's state saved at a stream version, with the fingerprint of the state's shape

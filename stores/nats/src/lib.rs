@@ -579,7 +579,7 @@ impl EventStore for NatsStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: false }
+        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: false, inline: false }
     }
 
     fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {

@@ -377,7 +377,13 @@ impl EventStore for PostgresStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true }
+        Capabilities {
+            checkpoints: true,
+            notifications: true,
+            snapshots: true,
+            unique_event_ids: true,
+            inline: self.shared.db.can_insert(),
+        }
     }
 
     fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {

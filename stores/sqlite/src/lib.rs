@@ -477,7 +477,7 @@ impl EventStore for SqliteStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true }
+        Capabilities { checkpoints: true, notifications: true, snapshots: true, unique_event_ids: true, inline: true }
     }
 
     fn load_checkpoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>, StoreError>> {
