@@ -229,6 +229,48 @@ impl ReadModels {
             }
         }
     }
+
+    /// How many tables, and indexes on them, the documents of projection `readable` (its
+    /// name as the table names begin with it) have, live and aside.
+    async fn tables_and_indexes(&self, readable: &str) -> (i64, i64) {
+        match self {
+            ReadModels::Sqlite(path) => {
+                let connection = rusqlite::Connection::open(path).unwrap();
+                let count = |kind: &str| -> i64 {
+                    connection
+                        .query_row(
+                            "SELECT count(*) FROM sqlite_master WHERE type = ?1 AND tbl_name LIKE ?2",
+                            [kind, &format!("eventsmith_docs_{readable}_%")],
+                            |row| row.get(0),
+                        )
+                        .unwrap()
+                };
+                (count("table"), count("index"))
+            }
+            #[cfg(feature = "postgres")]
+            ReadModels::Postgres(schema) => {
+                let admin = support::postgres::admin().await;
+                let like = format!("read_model_docs_{readable}_%");
+                let tables = admin
+                    .query_one(
+                        "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2",
+                        &[schema, &like],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                let indexes = admin
+                    .query_one(
+                        "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE $2",
+                        &[schema, &like],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                (tables, indexes)
+            }
+        }
+    }
 }
 
 /// An event store file of its own, and a way to open it again.
@@ -614,6 +656,155 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
     assert_eq!(documents.recorded_stop("customer_totals").await.unwrap(), None);
 }
 
+/// A document store that holds a rebuild after the first batch it builds aside (under a
+/// name of its own), until the test lets it go on.
+struct Pausing {
+    documents: Arc<dyn DocumentStore>,
+    held: std::sync::atomic::AtomicBool,
+    reached: tokio::sync::Notify,
+    go: tokio::sync::Notify,
+}
+
+impl DocumentStore for Pausing {
+    fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.documents.prepare(projection, indexed)
+    }
+
+    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
+        self.documents.checkpoint(projection)
+    }
+
+    fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
+        self.documents.load(projection, keys)
+    }
+
+    fn load_one<'a>(&'a self, projection: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        self.documents.load_one(projection, key)
+    }
+
+    fn commit<'a>(
+        &'a self,
+        projection: &'a str,
+        from: DocumentCheckpoint,
+        to: u64,
+        documents: Keyed,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let committed = self.documents.commit(projection, from, to, documents).await?;
+            if projection.contains("#rebuild") && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                self.reached.notify_one();
+                self.go.notified().await;
+            }
+            Ok(committed)
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        projection: &'a str,
+        filter: Option<(&'a str, &'a str)>,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Keyed, StoreError>> {
+        self.documents.list(projection, filter, after, limit)
+    }
+
+    fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.documents.clear(projection)
+    }
+
+    fn builds_aside(&self) -> bool {
+        self.documents.builds_aside()
+    }
+
+    fn swap<'a>(
+        &'a self,
+        projection: &'a str,
+        shadow: &'a str,
+        indexed: &'a [&'a str],
+        scanned: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.documents.swap(projection, shadow, indexed, scanned)
+    }
+}
+
+/// A rebuild builds the documents aside. Until it swaps them in, queries read the live
+/// documents whole (by key, in pages, by an indexed field), commands keep them up to date,
+/// and tools see how far the rebuild got. After it, the documents are those of the whole log
+/// (the command's included) under the same indexes, made once however many rebuilds and
+/// restarts there were, and nothing of the rebuild's is left.
+async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadModels) {
+    let events = Events::new();
+    let pausing = Arc::new(Pausing {
+        documents: models.open().await,
+        held: std::sync::atomic::AtomicBool::new(false),
+        reached: tokio::sync::Notify::new(),
+        go: tokio::sync::Notify::new(),
+    });
+    let app = App::builder()
+        .store(events.open().await)
+        .aggregate::<Order>()
+        .shared_documents(Arc::clone(&pausing) as Arc<dyn DocumentStore>)
+        .document_projection::<OrderSummary>()
+        .document_batch(5)
+        .build()
+        .await
+        .unwrap();
+    let head = seed(&app, &events).await;
+    let summaries = app.documents::<OrderSummary>().unwrap();
+    let expected: Vec<(String, OrderSummary)> = (1..=25).map(|n| (format!("{n:02}"), expected_summary(n))).collect();
+    assert_eq!(summaries.list(None, 100).await.unwrap(), expected);
+    let paid = || OrdersWithStatus { status: Status::Paid, after: None, limit: 100 };
+    let paid_before = app.query(paid()).await.unwrap();
+
+    let rebuild = tokio::spawn({
+        let app = app.clone();
+        async move { app.rebuild_documents::<OrderSummary>().await }
+    });
+    tokio::time::timeout(Duration::from_secs(30), pausing.reached.notified())
+        .await
+        .expect("the rebuild builds its documents aside");
+    assert_eq!(summaries.list(None, 100).await.unwrap(), expected);
+    for (key, summary) in &expected {
+        assert_eq!(summaries.get(key).await.unwrap().as_ref(), Some(summary), "{key} mid-rebuild");
+    }
+    assert_eq!(app.query(paid()).await.unwrap(), paid_before);
+    let status = app.projections().await.unwrap().into_iter().find(|status| status.name == "order_summaries").unwrap();
+    assert_eq!(status.position, head);
+    assert!(status.rebuilding.is_some_and(|at| at > 0 && at < head), "{status:?}");
+    // A command in the middle: in the live documents at once, and in the rebuilt ones.
+    app.execute(Pay { id: "01".into(), amount: 7 }).await.unwrap();
+    assert_eq!(summaries.get("01").await.unwrap().unwrap().paid, 7);
+    pausing.go.notify_one();
+    assert_eq!(rebuild.await.unwrap().unwrap(), head + 1, "every event of the log, applied once");
+
+    let mut after = expected.clone();
+    after[0].1 = OrderSummary { status: Status::Paid, paid: 7, events: 2, ..expected_summary(1) };
+    assert_eq!(summaries.list(None, 100).await.unwrap(), after);
+    assert!(app.query(paid()).await.unwrap().contains(&"01".to_owned()));
+    assert_eq!(summaries.checkpoint().await.unwrap(), head + 1);
+    let status = app.projections().await.unwrap().into_iter().find(|status| status.name == "order_summaries").unwrap();
+    assert_eq!((status.rebuilding, status.behind), (None, 0));
+    assert_eq!(pausing.checkpoint("order_summaries#rebuild-1").await.unwrap(), DocumentCheckpoint::default());
+
+    // Again, then a restart, which prepares the projection again: one table, three indexes.
+    app.rebuild_documents::<OrderSummary>().await.unwrap();
+    drop(app);
+    let restarted = App::builder()
+        .store(events.open().await)
+        .shared_documents(models.open().await)
+        .document_projection::<OrderSummary>()
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(restarted.documents::<OrderSummary>().unwrap().list(None, 100).await.unwrap(), after);
+    assert!(restarted.query(paid()).await.unwrap().contains(&"01".to_owned()));
+    let (tables, indexes) = models.tables_and_indexes("order_summaries").await;
+    // PostgreSQL counts the primary key's index too.
+    let primary = i64::from(!matches!(models, ReadModels::Sqlite(_)));
+    assert_eq!((tables, indexes), (1, 3 + primary));
+}
+
 async fn read_models_of_a_newer_release_are_refused(models: ReadModels) {
     drop(models.open().await);
     models.set_schema_version(99).await;
@@ -828,6 +1019,11 @@ macro_rules! read_model_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn read_models_of_the_first_release_are_moved_to_a_table_per_projection() {
                 super::read_models_of_the_first_release_are_moved_to_a_table_per_projection($place).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_rebuild_builds_aside_while_the_live_documents_answer() {
+                super::a_rebuild_builds_aside_while_the_live_documents_answer($place).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

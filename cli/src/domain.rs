@@ -82,7 +82,8 @@ pub(crate) async fn rebuild(app: &App, projection: &str, json: bool) -> Result<(
                 if let Ok(statuses) = app.projections().await
                     && let Some(status) = statuses.iter().find(|status| status.name == projection)
                 {
-                    bar.set_position(status.position);
+                    // Built aside: the live documents stay where they are meanwhile.
+                    bar.set_position(status.rebuilding.unwrap_or(status.position));
                 }
             }
         }

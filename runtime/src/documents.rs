@@ -233,6 +233,36 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// batch read before it can no longer commit.
     fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Whether a rebuild can build the documents aside, under another projection name
+    /// (a table and checkpoint of their own), while these keep answering queries, and then
+    /// put them in their place with [`swap`](Self::swap). `false` by default: a rebuild
+    /// then [`clear`](Self::clear)s the documents and applies the log again in place.
+    fn builds_aside(&self) -> bool {
+        false
+    }
+
+    /// Puts the documents of `shadow` (built aside by a rebuild of `projection`, through
+    /// this store under that name, with the same `indexed` fields) in the place of
+    /// `projection`'s, in one transaction that waits for a commit in flight:
+    /// `projection`'s documents are dropped, `shadow`'s become its own (indexes included),
+    /// and its checkpoint moves to a new generation at `shadow`'s position, or at its own
+    /// when that is further but not past `scanned` (the shadow read the log up to `scanned`
+    /// and found none of its events after its own position; a live checkpoint past it moves
+    /// back, and the events after are applied again to the new documents). A batch read before the swap can no
+    /// longer commit; a kept stop of either is forgotten. `Ok(false)`, and nothing done,
+    /// when `shadow` has no checkpoint (another rebuild swapped it in first).
+    /// [`StoreError::Unsupported`] by default.
+    fn swap<'a>(
+        &'a self,
+        projection: &'a str,
+        shadow: &'a str,
+        indexed: &'a [&'a str],
+        scanned: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let _ = (projection, shadow, indexed, scanned);
+        Box::pin(async { Err(StoreError::Unsupported { capability: "rebuilding documents aside" }) })
+    }
+
     /// Keeps, for every process to see, that `projection` stopped at the event at
     /// `position` and why. It counts while the projection's checkpoint is before
     /// `position`; clearing the projection (a rebuild) forgets it. The default keeps

@@ -5,7 +5,7 @@
 
 use std::any::{Any, type_name};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use tracing::{Instrument, info_span};
 
@@ -43,12 +43,20 @@ impl App {
         Runner::catch_up(runner, &*self.inner.store).await
     }
 
-    /// Drops document projection `D`'s documents and checkpoint and applies the whole log
-    /// again: after a change to what its `#[apply]` methods do, or to fix a stopped
-    /// projection. Returns how many events were applied.
+    /// Builds document projection `D`'s documents again from the whole log: after a change
+    /// to what its `#[apply]` methods do, or to fix a stopped projection. Returns how many
+    /// events were applied.
+    ///
+    /// On SQLite and PostgreSQL the new documents are built aside, under a name of the
+    /// rebuild's own, while queries read the old ones and commands keep them up to date; once
+    /// the new ones have caught up, one transaction puts them in place (indexes included) and
+    /// drops the old ones. A rebuild that fails (an event the code cannot apply) leaves the
+    /// old documents in place. A document store that cannot build aside clears the
+    /// documents and applies the log in place: queries see fewer documents until it ends.
     ///
     /// # Errors
-    /// As [`update_documents`](Self::update_documents).
+    /// As [`update_documents`](Self::update_documents); a rebuild that stops names the
+    /// documents it was building (`projection#rebuild-N`).
     pub async fn rebuild_documents<D: DocumentProjection>(&self) -> Result<u64, Error> {
         let runner = self.document_runner::<D>()?;
         Runner::rebuild(runner, &*self.inner.store).instrument(info_span!("rebuild", projection = D::NAME)).await
@@ -97,28 +105,45 @@ impl AppBuilder {
     }
 }
 
+/// How many times a rebuild catches its documents up before it swaps them in, when the live
+/// ones keep moving past the head it read (appends come faster than it catches up).
+const ASIDE_ROUNDS: u32 = 3;
+
 /// Events read, routed and applied per transaction, unless the builder says otherwise.
 pub(crate) const DEFAULT_DOCUMENT_BATCH: usize = 1024;
 
 pub(crate) struct DocumentRunner<D> {
     pub(crate) documents: Arc<dyn DocumentStore>,
+    /// The name its documents and checkpoint are kept under: the projection's, or a
+    /// rebuild's (which builds them aside, see [`Runner::rebuild`]).
+    name: &'static str,
     types: Vec<&'static str>,
     batch: usize,
     /// Applied in the transactions of this app's appends: its checkpoint is the position up
     /// to which the log is scanned, events of other types included.
     inline: bool,
     applying: Applying,
+    /// The rebuild of this process, one at a time: the name it builds the documents under.
+    rebuilding: tokio::sync::Mutex<()>,
+    rebuilt_as: std::sync::Mutex<Option<&'static str>>,
     projection: std::marker::PhantomData<fn() -> D>,
 }
 
 impl<D: DocumentProjection> DocumentRunner<D> {
     pub(crate) fn new(documents: Arc<dyn DocumentStore>, batch: usize) -> Self {
+        Self::named(documents, batch, D::NAME)
+    }
+
+    fn named(documents: Arc<dyn DocumentStore>, batch: usize, name: &'static str) -> Self {
         DocumentRunner {
             documents,
+            name,
             types: D::event_types(),
             batch: batch.max(1),
             inline: false,
-            applying: Applying::new(D::NAME),
+            applying: Applying::new(name),
+            rebuilding: tokio::sync::Mutex::new(()),
+            rebuilt_as: std::sync::Mutex::new(None),
             projection: std::marker::PhantomData,
         }
     }
@@ -133,8 +158,32 @@ impl<D: DocumentProjection> DocumentRunner<D> {
         self.applying.stopped()
     }
 
+    /// Catches `aside` up to the log's head, again while the live documents have applied
+    /// events past it (a few times at most), then swaps it in. Returns how many events it
+    /// applied.
+    async fn rebuild_aside(&self, aside: &DocumentRunner<D>, store: &dyn EventStore) -> Result<u64, Error> {
+        let mut applied = 0;
+        let mut rounds = 0;
+        let scanned = loop {
+            let head = store.head().await?;
+            // Ends on a read of the log past `head`: every event up to it is applied.
+            applied += aside.applying.catch_up(aside, store, None).await?;
+            rounds += 1;
+            if self.documents.checkpoint(D::NAME).await?.position <= head || rounds == ASIDE_ROUNDS {
+                break head;
+            }
+        };
+        // Behind the live documents still, the swap moves the checkpoint back to where the
+        // rebuilt ones are, and the live runner applies the events after it.
+        let swap = async { Ok(self.documents.swap(D::NAME, aside.name, D::INDEXED, scanned).await?) };
+        if !self.applying.reset(swap).await? {
+            tracing::warn!(projection = D::NAME, "another rebuild swapped its documents in first");
+        }
+        Ok(applied)
+    }
+
     async fn batch_inner(&self, store: &dyn EventStore, until: Option<u64>) -> Result<Batch, Error> {
-        let from = self.documents.checkpoint(D::NAME).await?;
+        let from = self.documents.checkpoint(self.name).await?;
         // Read before the log: every event up to it is committed, so a read that ends short
         // has seen them all.
         let head = if self.inline { store.head().await? } else { 0 };
@@ -154,14 +203,14 @@ impl<D: DocumentProjection> DocumentRunner<D> {
             });
         }
         let touched = Touched::of(&routed);
-        let stored = self.documents.load(D::NAME, &touched.keys).await?;
+        let stored = self.documents.load(self.name, &touched.keys).await?;
         let count = routed.len() as u64;
         let written = match touched.apply(routed, stored) {
             Ok(written) => written,
             // Nothing of this batch is written: a document may be half-changed.
             Err((position, error)) => return Ok(Batch::FailedAt { position, error }),
         };
-        if !self.documents.commit(D::NAME, from, last, written).await? {
+        if !self.documents.commit(self.name, from, last, written).await? {
             return Ok(Batch::Lost);
         }
         Ok(match failed {
@@ -174,7 +223,7 @@ impl<D: DocumentProjection> DocumentRunner<D> {
 
 impl<D: DocumentProjection> Batches for DocumentRunner<D> {
     fn position<'a>(&'a self) -> BoxFuture<'a, Result<u64, Error>> {
-        Box::pin(async move { Ok(self.documents.checkpoint(D::NAME).await?.position) })
+        Box::pin(async move { Ok(self.documents.checkpoint(self.name).await?.position) })
     }
 
     fn batch<'a>(&'a self, store: &'a dyn EventStore, until: Option<u64>) -> BoxFuture<'a, Result<Batch, Error>> {
@@ -182,7 +231,7 @@ impl<D: DocumentProjection> Batches for DocumentRunner<D> {
     }
 
     fn record_stop<'a>(&'a self, position: u64, reason: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move { Ok(self.documents.record_stop(D::NAME, position, reason).await?) })
+        Box::pin(async move { Ok(self.documents.record_stop(self.name, position, reason).await?) })
     }
 }
 
@@ -308,10 +357,38 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
         })
     }
 
+    /// Builds the documents aside, under a name of the rebuild's own, while these keep
+    /// answering queries and taking the log's new events, then swaps them in, in one
+    /// transaction; where the database cannot, clears these and applies the log again.
     fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
-            self.applying.reset(async { Ok(self.documents.clear(D::NAME).await?) }).await?;
-            self.applying.catch_up(self, store, None).await
+            if !self.documents.builds_aside() {
+                self.applying.reset(async { Ok(self.documents.clear(D::NAME).await?) }).await?;
+                return self.applying.catch_up(self, store, None).await;
+            }
+            let _rebuilding = self.rebuilding.lock().await;
+            // Named after the generation the swap makes, so that the names a database keeps
+            // for the aside documents (SQLite's indexes) are never those of the live ones.
+            let generation = self.documents.checkpoint(D::NAME).await?.generation + 1;
+            let name = crate::sql::static_statement(format!("{}#rebuild-{generation}", D::NAME));
+            let aside = DocumentRunner::<D>::named(Arc::clone(&self.documents), self.batch, name);
+            self.documents.prepare(name, D::INDEXED).await?;
+            // Empty, also after a rebuild under this name that did not finish.
+            self.documents.clear(name).await?;
+            *self.rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner) = Some(name);
+            let rebuilt = self.rebuild_aside(&aside, store).await;
+            *self.rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            rebuilt
+        })
+    }
+
+    fn rebuilding<'a>(&'a self) -> BoxFuture<'a, Result<Option<u64>, Error>> {
+        Box::pin(async move {
+            let aside = *self.rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner);
+            match aside {
+                Some(name) => Ok(Some(self.documents.checkpoint(name).await?.position)),
+                None => Ok(None),
+            }
         })
     }
 

@@ -74,6 +74,11 @@ pub(crate) trait Runner: Send + Sync {
     fn restore<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<(), Error>>;
     /// Replaces the read model with a fresh one and replays the whole log into it.
     fn rebuild<'a>(&'a self, store: &'a dyn EventStore) -> BoxFuture<'a, Result<u64, Error>>;
+    /// The position a rebuild of this process has reached, while one builds the read model
+    /// aside (the live one stays at [`position`](Self::position) meanwhile).
+    fn rebuilding<'a>(&'a self) -> BoxFuture<'a, Result<Option<u64>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
     fn as_any(&self) -> &dyn Any;
     /// Whether its read model and checkpoint are in a database (documents, SQL tables), so
     /// that a worker can keep it up to date instead of the commands.

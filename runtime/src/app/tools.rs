@@ -31,6 +31,10 @@ pub struct ProjectionStatus {
     /// process's worker runs it, and until when (expired when its process died and no other
     /// took it yet). `None` when no worker took it, and for one in memory.
     pub worker: Option<crate::documents::Lease>,
+    /// The position a rebuild of this process has reached, while one builds a document
+    /// projection's documents aside (queries read the live ones, at `position`, until it
+    /// swaps them in).
+    pub rebuilding: Option<u64>,
 }
 
 /// What [`App::verify`] found.
@@ -97,13 +101,14 @@ impl App {
                 behind,
                 stopped,
                 worker: runner.lease().await?,
+                rebuilding: runner.rebuilding().await?,
             });
         }
         Ok(statuses)
     }
 
     /// [`rebuild`](Self::rebuild) by the projection's name, for tools that take it from a
-    /// command line; a document projection's documents are cleared first, as
+    /// command line; a document projection's documents are built aside, as
     /// [`rebuild_documents`](Self::rebuild_documents) does.
     ///
     /// # Errors

@@ -247,6 +247,11 @@ impl PostgresDocuments {
     }
 }
 
+/// The index of a projection's field: a name from a hash of both.
+fn index_name(projection: &str, field: &str) -> String {
+    format!("read_model_index_{:016x}", eventsmith_runtime::id::fnv1a(format!("{projection}\0{field}").as_bytes()))
+}
+
 /// The expression a field is indexed and filtered by: its JSON value.
 fn field_expression(field: &str) -> String {
     format!("(document -> '{field}')")
@@ -377,11 +382,11 @@ impl DocumentStore for PostgresDocuments {
                 .map_err(failed)?;
             for field in indexed {
                 check_field(field)?;
-                let name = format!(
-                    "read_model_index_{:016x}",
-                    eventsmith_runtime::id::fnv1a(format!("{projection}\0{field}").as_bytes())
+                let sql = format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {table} ({}, key)",
+                    index_name(projection, field),
+                    field_expression(field)
                 );
-                let sql = format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({}, key)", field_expression(field));
                 transaction.batch_execute(&sql).await.map_err(failed)?;
             }
             transaction.commit().await.map_err(failed)
@@ -519,6 +524,85 @@ impl DocumentStore for PostgresDocuments {
             };
             let rows = client.query(&statement, &params).await.map_err(|error| backend("list documents", error))?;
             Ok(rows.into_iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).into_bytes())).collect())
+        })
+    }
+
+    fn builds_aside(&self) -> bool {
+        true
+    }
+
+    fn swap<'a>(
+        &'a self,
+        projection: &'a str,
+        shadow: &'a str,
+        indexed: &'a [&'a str],
+        scanned: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let failed = |error| backend("swap rebuilt documents in", error);
+            let mut client = self.db.client("swap rebuilt documents in").await?;
+            let transaction = client.transaction().await.map_err(failed)?;
+            // As `prepare`, which makes tables and indexes: one at a time.
+            transaction
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&self.db.schema)])
+                .await
+                .map_err(failed)?;
+            // The table, then the checkpoint's row, in the order `clear` and commits take them.
+            let table = self.ensure_table(&transaction, projection).await?;
+            transaction.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await.map_err(failed)?;
+            transaction
+                .execute(
+                    "INSERT INTO read_model_checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                    &[&projection],
+                )
+                .await
+                .map_err(failed)?;
+            let live: i64 = transaction
+                .query_one(
+                    "SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE",
+                    &[&projection],
+                )
+                .await
+                .map_err(failed)?
+                .get(0);
+            let built = transaction
+                .query_opt("SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE", &[&shadow])
+                .await
+                .map_err(failed)?;
+            let Some(built) = built.map(|row| row.get::<_, i64>(0)) else { return Ok(false) };
+            let rebuilt = documents_table(shadow);
+            let mut renames = format!("DROP TABLE {table}; ALTER TABLE {rebuilt} RENAME TO {table};");
+            for field in indexed {
+                check_field(field)?;
+                renames.push_str(&format!(
+                    "ALTER INDEX IF EXISTS {} RENAME TO {};",
+                    index_name(shadow, field),
+                    index_name(projection, field)
+                ));
+            }
+            transaction.batch_execute(&renames).await.map_err(failed)?;
+            // A new generation: a batch read before the swap can no longer commit.
+            transaction
+                .execute(
+                    "UPDATE read_model_checkpoints SET position = $2, generation = generation + 1 WHERE projection = $1",
+                    &[&projection, &built.max(live.min(to_i64(scanned)))],
+                )
+                .await
+                .map_err(failed)?;
+            transaction
+                .execute("DELETE FROM read_model_checkpoints WHERE projection = $1", &[&shadow])
+                .await
+                .map_err(failed)?;
+            transaction
+                .execute(
+                    "DELETE FROM stopped_projections WHERE projection = $1 OR projection = $2",
+                    &[&projection, &shadow],
+                )
+                .await
+                .map_err(failed)?;
+            transaction.commit().await.map_err(failed)?;
+            self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&rebuilt);
+            Ok(true)
         })
     }
 

@@ -304,6 +304,25 @@ fn index_name(projection: &str, field: &str) -> String {
     format!("eventsmith_index_{:016x}_{field}", eventsmith_runtime::id::fnv1a(projection.as_bytes()))
 }
 
+/// The fields that the indexes on `table` index, from their names ([`index_name`]: the
+/// name they were made under, which is a rebuild's own for a table built aside and then
+/// swapped in, since SQLite cannot rename an index).
+fn indexed_fields(connection: &Connection, table: &str) -> Result<Vec<String>, StoreError> {
+    let failed = |error| sqlite("create an index", error);
+    let mut statement =
+        connection.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1").map_err(failed)?;
+    let names = statement.query_map([table], |row| row.get::<_, String>(0)).map_err(failed)?;
+    let mut fields = Vec::new();
+    for name in names {
+        let name = name.map_err(failed)?;
+        // `eventsmith_index_`, 16 hexadecimal digits, `_`, the field.
+        if let Some(field) = name.strip_prefix("eventsmith_index_").and_then(|rest| rest.get(17..)) {
+            fields.push(field.to_owned());
+        }
+    }
+    Ok(fields)
+}
+
 /// Makes the table of a projection's documents if it is not there.
 fn create_table(connection: &Connection, table: &str) -> Result<(), StoreError> {
     let sql =
@@ -394,8 +413,13 @@ impl DocumentStore for SqliteDocuments {
                     [&projection],
                 )
                 .map_err(|error| sqlite("create a checkpoint", error))?;
+            // A table a rebuild built aside keeps the names its indexes were made with.
+            let indexes = indexed_fields(connection, &table)?;
             for field in &indexed {
                 check_field(field)?;
+                if indexes.iter().any(|indexed| indexed == field) {
+                    continue;
+                }
                 let sql = format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {table} ({})",
                     index_name(&projection, field),
@@ -404,6 +428,60 @@ impl DocumentStore for SqliteDocuments {
                 connection.execute(&sql, []).map_err(|error| sqlite("create an index", error))?;
             }
             Ok(())
+        }))
+    }
+
+    fn builds_aside(&self) -> bool {
+        true
+    }
+
+    fn swap<'a>(
+        &'a self,
+        projection: &'a str,
+        shadow: &'a str,
+        indexed: &'a [&'a str],
+        scanned: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        // The indexes move with the table, under the names the rebuild made them with.
+        let _ = indexed;
+        let (projection, shadow) = (projection.to_owned(), shadow.to_owned());
+        Box::pin(self.with(move |connection| {
+            let failed = |error| sqlite("swap rebuilt documents in", error);
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(failed)?;
+            let built: Option<i64> = transaction
+                .query_row("SELECT position FROM eventsmith_read_models WHERE projection = ?1", [&shadow], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(failed)?;
+            let Some(built) = built else { return Ok(false) };
+            let scanned =
+                i64::try_from(scanned).map_err(|error| crate::backend("swap rebuilt documents in", false, error))?;
+            let live = read_checkpoint(&transaction, &projection, "swap rebuilt documents in")?.position;
+            let live = i64::try_from(live).unwrap_or(i64::MAX);
+            let (table, rebuilt) = (documents_table(&projection), documents_table(&shadow));
+            transaction.execute(&format!("DROP TABLE IF EXISTS {table}"), []).map_err(failed)?;
+            transaction.execute(&format!("ALTER TABLE {rebuilt} RENAME TO {table}"), []).map_err(failed)?;
+            // A new generation: a batch read before the swap can no longer commit.
+            transaction
+                .execute(
+                    "INSERT INTO eventsmith_read_models (projection, position, generation) VALUES (?1, ?2, 1)
+                     ON CONFLICT (projection) DO UPDATE SET position = excluded.position, generation = generation + 1",
+                    params![projection, built.max(live.min(scanned))],
+                )
+                .map_err(failed)?;
+            transaction
+                .execute("DELETE FROM eventsmith_read_models WHERE projection = ?1", [&shadow])
+                .map_err(failed)?;
+            transaction
+                .execute(
+                    "DELETE FROM eventsmith_stopped_projections WHERE projection IN (?1, ?2)",
+                    [&projection, &shadow],
+                )
+                .map_err(failed)?;
+            transaction.commit().map_err(failed)?;
+            Ok(true)
         }))
     }
 
