@@ -230,9 +230,11 @@ impl ReadModels {
         }
     }
 
-    /// How many tables, and indexes on them, the documents of projection `readable` (its
-    /// name as the table names begin with it) have, live and aside.
-    async fn tables_and_indexes(&self, readable: &str) -> (i64, i64) {
+    /// How many tables, and indexes on them, the documents of projection `name` have, live
+    /// and rebuilt aside (their table names begin with its name), and how many checkpoints
+    /// of rebuilds (`name#rebuild-...`) there are.
+    async fn tables_indexes_and_rebuilds(&self, name: &str) -> (i64, i64, i64) {
+        let rebuilds = format!("{name}#rebuild-%");
         match self {
             ReadModels::Sqlite(path) => {
                 let connection = rusqlite::Connection::open(path).unwrap();
@@ -240,17 +242,24 @@ impl ReadModels {
                     connection
                         .query_row(
                             "SELECT count(*) FROM sqlite_master WHERE type = ?1 AND tbl_name LIKE ?2",
-                            [kind, &format!("eventsmith_docs_{readable}_%")],
+                            [kind, &format!("eventsmith_docs_{name}_%")],
                             |row| row.get(0),
                         )
                         .unwrap()
                 };
-                (count("table"), count("index"))
+                let aside = connection
+                    .query_row(
+                        "SELECT count(*) FROM eventsmith_read_models WHERE projection LIKE ?1",
+                        [&rebuilds],
+                        |row| row.get(0),
+                    )
+                    .unwrap();
+                (count("table"), count("index"), aside)
             }
             #[cfg(feature = "postgres")]
             ReadModels::Postgres(schema) => {
                 let admin = support::postgres::admin().await;
-                let like = format!("read_model_docs_{readable}_%");
+                let like = format!("read_model_docs_{name}_%");
                 let tables = admin
                     .query_one(
                         "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2",
@@ -267,7 +276,9 @@ impl ReadModels {
                     .await
                     .unwrap()
                     .get(0);
-                (tables, indexes)
+                let sql = format!("SELECT count(*) FROM \"{schema}\".read_model_checkpoints WHERE projection LIKE $1");
+                let aside = admin.query_one(&sql, &[&rebuilds]).await.unwrap().get(0);
+                (tables, indexes, aside)
             }
         }
     }
@@ -620,8 +631,13 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
     assert_eq!(summaries.get("03").await.unwrap().unwrap().events, 1);
     assert_eq!(summaries.get("04").await.unwrap().unwrap().paid, 0);
     assert!(matches!(app.update_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
-    assert!(matches!(app.rebuild_documents::<OrderSummary>().await, Err(Error::ProjectionStopped(_))));
+    let rebuilt = app.rebuild_documents::<OrderSummary>().await;
+    let Err(Error::ProjectionStopped(stopped)) = rebuilt else { panic!("the rebuild went through: {rebuilt:?}") };
+    assert!(stopped.projection.starts_with("order_summaries#rebuild-"), "{stopped}");
+    // The documents it was building are dropped; the live ones are as they were.
     assert_eq!(summaries.checkpoint().await.unwrap(), failing - 1);
+    let primary = i64::from(!matches!(models, ReadModels::Sqlite(_)));
+    assert_eq!(models.tables_indexes_and_rebuilds("order_summaries").await, (1, 3 + primary, 0));
     // Waiting for a position it will not reach says so at once.
     let head = store.head().await.unwrap();
     assert!(matches!(
@@ -656,13 +672,41 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
     assert_eq!(documents.recorded_stop("customer_totals").await.unwrap(), None);
 }
 
-/// A document store that holds a rebuild after the first batch it builds aside (under a
-/// name of its own), until the test lets it go on.
+/// A document store that holds a rebuild twice, until the test lets it go on: after the
+/// first batch it builds aside (under a name of its own), and before it swaps them in.
 struct Pausing {
     documents: Arc<dyn DocumentStore>,
+    built: Pause,
+    swapping: Pause,
+}
+
+/// One place where [`Pausing`] holds a rebuild, once.
+#[derive(Default)]
+struct Pause {
     held: std::sync::atomic::AtomicBool,
     reached: tokio::sync::Notify,
     go: tokio::sync::Notify,
+}
+
+impl Pause {
+    /// Holds the caller here, the first time, until [`go`](Self::go).
+    async fn hold(&self) {
+        if !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.go.notified().await;
+        }
+    }
+
+    /// Waits until a rebuild is held here.
+    async fn reached(&self) {
+        tokio::time::timeout(Duration::from_secs(30), self.reached.notified())
+            .await
+            .expect("the rebuild builds its documents aside and swaps them in");
+    }
+
+    fn go(&self) {
+        self.go.notify_one();
+    }
 }
 
 impl DocumentStore for Pausing {
@@ -691,9 +735,8 @@ impl DocumentStore for Pausing {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let committed = self.documents.commit(projection, from, to, documents).await?;
-            if projection.contains("#rebuild") && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                self.reached.notify_one();
-                self.go.notified().await;
+            if projection.contains("#rebuild-") {
+                self.built.hold().await;
             }
             Ok(committed)
         })
@@ -724,23 +767,28 @@ impl DocumentStore for Pausing {
         indexed: &'a [&'a str],
         scanned: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.documents.swap(projection, shadow, indexed, scanned)
+        Box::pin(async move {
+            self.swapping.hold().await;
+            self.documents.swap(projection, shadow, indexed, scanned).await
+        })
+    }
+
+    fn discard<'a>(&'a self, aside: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.documents.discard(aside)
     }
 }
 
 /// A rebuild builds the documents aside. Until it swaps them in, queries read the live
 /// documents whole (by key, in pages, by an indexed field), commands keep them up to date,
-/// and tools see how far the rebuild got. After it, the documents are those of the whole log
-/// (the command's included) under the same indexes, made once however many rebuilds and
-/// restarts there were, and nothing of the rebuild's is left.
+/// and tools see how far the rebuild got. A command while it builds is in the rebuilt
+/// documents; one that the live documents apply after its last read of the log (just before
+/// the swap) is applied to the new ones right after it, once. Afterwards the documents are
+/// those of the whole log, under the same indexes, made once however many rebuilds and
+/// restarts there were, and nothing of the rebuilds' is left.
 async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadModels) {
     let events = Events::new();
-    let pausing = Arc::new(Pausing {
-        documents: models.open().await,
-        held: std::sync::atomic::AtomicBool::new(false),
-        reached: tokio::sync::Notify::new(),
-        go: tokio::sync::Notify::new(),
-    });
+    let pausing =
+        Arc::new(Pausing { documents: models.open().await, built: Pause::default(), swapping: Pause::default() });
     let app = App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
@@ -756,39 +804,45 @@ async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadMode
     assert_eq!(summaries.list(None, 100).await.unwrap(), expected);
     let paid = || OrdersWithStatus { status: Status::Paid, after: None, limit: 100 };
     let paid_before = app.query(paid()).await.unwrap();
+    let status = |app: App| async move {
+        app.projections().await.unwrap().into_iter().find(|status| status.name == "order_summaries").unwrap()
+    };
 
     let rebuild = tokio::spawn({
         let app = app.clone();
         async move { app.rebuild_documents::<OrderSummary>().await }
     });
-    tokio::time::timeout(Duration::from_secs(30), pausing.reached.notified())
-        .await
-        .expect("the rebuild builds its documents aside");
+    pausing.built.reached().await;
     assert_eq!(summaries.list(None, 100).await.unwrap(), expected);
     for (key, summary) in &expected {
         assert_eq!(summaries.get(key).await.unwrap().as_ref(), Some(summary), "{key} mid-rebuild");
     }
     assert_eq!(app.query(paid()).await.unwrap(), paid_before);
-    let status = app.projections().await.unwrap().into_iter().find(|status| status.name == "order_summaries").unwrap();
-    assert_eq!(status.position, head);
-    assert!(status.rebuilding.is_some_and(|at| at > 0 && at < head), "{status:?}");
-    // A command in the middle: in the live documents at once, and in the rebuilt ones.
+    let building = status(app.clone()).await;
+    assert_eq!(building.position, head);
+    assert!(building.rebuilding.is_some_and(|at| at > 0 && at < head), "{building:?}");
+    // While it builds: in the live documents at once, and read by the rebuild.
     app.execute(Pay { id: "01".into(), amount: 7 }).await.unwrap();
     assert_eq!(summaries.get("01").await.unwrap().unwrap().paid, 7);
-    pausing.go.notify_one();
-    assert_eq!(rebuild.await.unwrap().unwrap(), head + 1, "every event of the log, applied once");
+    pausing.built.go();
+    // After its last read of the log: the live checkpoint is ahead of the rebuilt one.
+    pausing.swapping.reached().await;
+    app.execute(Pay { id: "02".into(), amount: 5 }).await.unwrap();
+    assert_eq!(summaries.get("02").await.unwrap().unwrap().paid, 5);
+    pausing.swapping.go();
+    assert_eq!(rebuild.await.unwrap().unwrap(), head + 2, "every event of the log, applied once");
 
     let mut after = expected.clone();
     after[0].1 = OrderSummary { status: Status::Paid, paid: 7, events: 2, ..expected_summary(1) };
+    after[1].1 = OrderSummary { status: Status::Paid, paid: 5, events: 2, ..expected_summary(2) };
     assert_eq!(summaries.list(None, 100).await.unwrap(), after);
-    assert!(app.query(paid()).await.unwrap().contains(&"01".to_owned()));
-    assert_eq!(summaries.checkpoint().await.unwrap(), head + 1);
-    let status = app.projections().await.unwrap().into_iter().find(|status| status.name == "order_summaries").unwrap();
-    assert_eq!((status.rebuilding, status.behind), (None, 0));
-    assert_eq!(pausing.checkpoint("order_summaries#rebuild-1").await.unwrap(), DocumentCheckpoint::default());
+    assert!(app.query(paid()).await.unwrap().contains(&"02".to_owned()));
+    assert_eq!(summaries.checkpoint().await.unwrap(), head + 2);
+    let done = status(app.clone()).await;
+    assert_eq!((done.rebuilding, done.behind), (None, 0));
 
     // Again, then a restart, which prepares the projection again: one table, three indexes.
-    app.rebuild_documents::<OrderSummary>().await.unwrap();
+    assert_eq!(app.rebuild_documents::<OrderSummary>().await.unwrap(), head + 2);
     drop(app);
     let restarted = App::builder()
         .store(events.open().await)
@@ -799,10 +853,9 @@ async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadMode
         .unwrap();
     assert_eq!(restarted.documents::<OrderSummary>().unwrap().list(None, 100).await.unwrap(), after);
     assert!(restarted.query(paid()).await.unwrap().contains(&"01".to_owned()));
-    let (tables, indexes) = models.tables_and_indexes("order_summaries").await;
     // PostgreSQL counts the primary key's index too.
     let primary = i64::from(!matches!(models, ReadModels::Sqlite(_)));
-    assert_eq!((tables, indexes), (1, 3 + primary));
+    assert_eq!(models.tables_indexes_and_rebuilds("order_summaries").await, (1, 3 + primary, 0));
 }
 
 async fn read_models_of_a_newer_release_are_refused(models: ReadModels) {

@@ -109,11 +109,15 @@ async fn projections_table(app: &App, rebuilds: Option<&Rebuilds>) -> Result<Str
     for status in statuses {
         let behind = status.behind;
         let kind = if status.stored { "in a database" } else { "in memory" };
-        let state = match &status.stopped {
+        let mut state = match &status.stopped {
             Some(reason) => format!("<span class=\"stopped\">stopped: {}</span>", Escaped(reason)),
             None if behind == 0 => "<span class=\"ok\">up to date</span>".to_owned(),
             None => "<span class=\"lagging\">catching up</span>".to_owned(),
         };
+        // Its documents rebuilt aside, in this process: queries read the live ones meanwhile.
+        if let Some(at) = status.rebuilding {
+            let _ = write!(state, "<br><span class=\"lagging\">rebuilding aside: at {at} of {}</span>", status.head);
+        }
         // Who runs it: in memory, every process that registers it; in a database, the
         // worker holding its lease, when workers run it.
         let worker = match &status.worker {

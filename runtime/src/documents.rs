@@ -243,14 +243,15 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Puts the documents of `shadow` (built aside by a rebuild of `projection`, through
     /// this store under that name, with the same `indexed` fields) in the place of
-    /// `projection`'s, in one transaction that waits for a commit in flight:
+    /// `projection`'s, in one transaction that waits for a commit in flight (and for the
+    /// queries reading `projection`'s documents, where the database makes them wait):
     /// `projection`'s documents are dropped, `shadow`'s become its own (indexes included),
     /// and its checkpoint moves to a new generation at `shadow`'s position, or at its own
     /// when that is further but not past `scanned` (the shadow read the log up to `scanned`
     /// and found none of its events after its own position; a live checkpoint past it moves
     /// back, and the events after are applied again to the new documents). A batch read before the swap can no
     /// longer commit; a kept stop of either is forgotten. `Ok(false)`, and nothing done,
-    /// when `shadow` has no checkpoint (another rebuild swapped it in first).
+    /// when `shadow` has no checkpoint.
     /// [`StoreError::Unsupported`] by default.
     fn swap<'a>(
         &'a self,
@@ -261,6 +262,14 @@ pub trait DocumentStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let _ = (projection, shadow, indexed, scanned);
         Box::pin(async { Err(StoreError::Unsupported { capability: "rebuilding documents aside" }) })
+    }
+
+    /// Drops what [`prepare`](Self::prepare) and commits made for `aside` (a rebuild's
+    /// documents that will not be swapped in): its table and checkpoint, and a kept stop.
+    /// Nothing by default.
+    fn discard<'a>(&'a self, aside: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = aside;
+        Box::pin(async { Ok(()) })
     }
 
     /// Keeps, for every process to see, that `projection` stopped at the event at

@@ -56,7 +56,7 @@ impl App {
     ///
     /// # Errors
     /// As [`update_documents`](Self::update_documents); a rebuild that stops names the
-    /// documents it was building (`projection#rebuild-N`).
+    /// documents it was building (`projection#rebuild-<id>`), which it drops.
     pub async fn rebuild_documents<D: DocumentProjection>(&self) -> Result<u64, Error> {
         let runner = self.document_runner::<D>()?;
         Runner::rebuild(runner, &*self.inner.store).instrument(info_span!("rebuild", projection = D::NAME)).await
@@ -102,6 +102,24 @@ impl AppBuilder {
     pub fn document_batch(mut self, events: usize) -> Self {
         self.document_batch = events;
         self
+    }
+}
+
+/// The rebuild a runner says it has under way, for [`Runner::rebuilding`], while it lives.
+struct Progress<'a> {
+    rebuilt_as: &'a std::sync::Mutex<Option<&'static str>>,
+}
+
+impl<'a> Progress<'a> {
+    fn of(rebuilt_as: &'a std::sync::Mutex<Option<&'static str>>, name: &'static str) -> Self {
+        *rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner) = Some(name);
+        Progress { rebuilt_as }
+    }
+}
+
+impl Drop for Progress<'_> {
+    fn drop(&mut self) {
+        *self.rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 
@@ -160,7 +178,7 @@ impl<D: DocumentProjection> DocumentRunner<D> {
 
     /// Catches `aside` up to the log's head, again while the live documents have applied
     /// events past it (a few times at most), then swaps it in. Returns how many events it
-    /// applied.
+    /// applied. An error leaves the live documents as they were.
     async fn rebuild_aside(&self, aside: &DocumentRunner<D>, store: &dyn EventStore) -> Result<u64, Error> {
         let mut applied = 0;
         let mut rounds = 0;
@@ -174,11 +192,17 @@ impl<D: DocumentProjection> DocumentRunner<D> {
             }
         };
         // Behind the live documents still, the swap moves the checkpoint back to where the
-        // rebuilt ones are, and the live runner applies the events after it.
-        let swap = async { Ok(self.documents.swap(D::NAME, aside.name, D::INDEXED, scanned).await?) };
-        if !self.applying.reset(swap).await? {
-            tracing::warn!(projection = D::NAME, "another rebuild swapped its documents in first");
+        // rebuilt ones are, and the live runner applies the events after it. A live batch
+        // in flight meanwhile (in this process too) was read in the old generation: it
+        // cannot commit, and reads again from the new checkpoint.
+        if !self.documents.swap(D::NAME, aside.name, D::INDEXED, scanned).await? {
+            return Err(Error::Config(format!(
+                "the documents rebuilt as `{}` were gone when the rebuild swapped them in",
+                aside.name
+            )));
         }
+        // A stop of the live documents no longer holds: they are gone.
+        self.applying.reset(async { Ok(()) }).await?;
         Ok(applied)
     }
 
@@ -367,18 +391,27 @@ impl<D: DocumentProjection> Runner for DocumentRunner<D> {
                 return self.applying.catch_up(self, store, None).await;
             }
             let _rebuilding = self.rebuilding.lock().await;
-            // Named after the generation the swap makes, so that the names a database keeps
-            // for the aside documents (SQLite's indexes) are never those of the live ones.
-            let generation = self.documents.checkpoint(D::NAME).await?.generation + 1;
-            let name = crate::sql::static_statement(format!("{}#rebuild-{generation}", D::NAME));
+            // A name of this rebuild's own: another process's rebuild of the projection at
+            // the same time builds under its own, and the names a database keeps for the
+            // aside documents (SQLite's indexes) are never those of the live ones. Kept for
+            // the process (a stop names it as a `&'static str`): one per rebuild.
+            let name: &'static str =
+                Box::leak(format!("{}#rebuild-{}", D::NAME, uuid::Uuid::now_v7().simple()).into_boxed_str());
             let aside = DocumentRunner::<D>::named(Arc::clone(&self.documents), self.batch, name);
-            self.documents.prepare(name, D::INDEXED).await?;
-            // Empty, also after a rebuild under this name that did not finish.
-            self.documents.clear(name).await?;
-            *self.rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner) = Some(name);
-            let rebuilt = self.rebuild_aside(&aside, store).await;
-            *self.rebuilt_as.lock().unwrap_or_else(PoisonError::into_inner) = None;
-            rebuilt
+            let _progress = Progress::of(&self.rebuilt_as, name);
+            let rebuilt = async {
+                self.documents.prepare(name, D::INDEXED).await?;
+                self.rebuild_aside(&aside, store).await
+            }
+            .await;
+            if rebuilt.is_err()
+                && let Err(error) = self.documents.discard(name).await
+            {
+                tracing::warn!(projection = D::NAME, aside = name, %error, "the documents of a failed rebuild are left");
+            }
+            let applied = rebuilt?;
+            // The events the live documents applied past where the rebuilt ones were, now.
+            Ok(applied + self.applying.catch_up(self, store, None).await?)
         })
     }
 

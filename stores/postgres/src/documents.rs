@@ -547,8 +547,28 @@ impl DocumentStore for PostgresDocuments {
                 .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&self.db.schema)])
                 .await
                 .map_err(failed)?;
-            // The table, then the checkpoint's row, in the order `clear` and commits take them.
-            let table = self.ensure_table(&transaction, projection).await?;
+            // Each table before its checkpoint's row, in the order `clear` and commits take
+            // them: the rebuilt one's (whose rebuild is this caller's alone), then the live one.
+            let rebuilt = documents_table(shadow);
+            let exists = transaction
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&rebuilt])
+                .await
+                .map_err(failed)?
+                .get::<_, bool>(0);
+            if !exists {
+                return Ok(false);
+            }
+            transaction
+                .batch_execute(&format!("LOCK TABLE {rebuilt} IN ACCESS EXCLUSIVE MODE"))
+                .await
+                .map_err(failed)?;
+            let built = transaction
+                .query_opt("SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE", &[&shadow])
+                .await
+                .map_err(failed)?;
+            let Some(built) = built.map(|row| row.get::<_, i64>(0)) else { return Ok(false) };
+            let table = documents_table(projection);
+            transaction.batch_execute(&create_table_sql(&table)).await.map_err(failed)?;
             transaction.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await.map_err(failed)?;
             transaction
                 .execute(
@@ -565,12 +585,6 @@ impl DocumentStore for PostgresDocuments {
                 .await
                 .map_err(failed)?
                 .get(0);
-            let built = transaction
-                .query_opt("SELECT position FROM read_model_checkpoints WHERE projection = $1 FOR UPDATE", &[&shadow])
-                .await
-                .map_err(failed)?;
-            let Some(built) = built.map(|row| row.get::<_, i64>(0)) else { return Ok(false) };
-            let rebuilt = documents_table(shadow);
             let mut renames = format!("DROP TABLE {table}; ALTER TABLE {rebuilt} RENAME TO {table};");
             for field in indexed {
                 check_field(field)?;
@@ -603,6 +617,27 @@ impl DocumentStore for PostgresDocuments {
             transaction.commit().await.map_err(failed)?;
             self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&rebuilt);
             Ok(true)
+        })
+    }
+
+    fn discard<'a>(&'a self, aside: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let failed = |error| backend("drop rebuilt documents", error);
+            let mut client = self.db.client("drop rebuilt documents").await?;
+            let transaction = client.transaction().await.map_err(failed)?;
+            let table = documents_table(aside);
+            transaction.batch_execute(&format!("DROP TABLE IF EXISTS {table}")).await.map_err(failed)?;
+            transaction
+                .execute("DELETE FROM read_model_checkpoints WHERE projection = $1", &[&aside])
+                .await
+                .map_err(failed)?;
+            transaction
+                .execute("DELETE FROM stopped_projections WHERE projection = $1", &[&aside])
+                .await
+                .map_err(failed)?;
+            transaction.commit().await.map_err(failed)?;
+            self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&table);
+            Ok(())
         })
     }
 

@@ -485,6 +485,23 @@ impl DocumentStore for SqliteDocuments {
         }))
     }
 
+    fn discard<'a>(&'a self, aside: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let aside = aside.to_owned();
+        Box::pin(self.with(move |connection| {
+            let failed = |error| sqlite("drop rebuilt documents", error);
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(failed)?;
+            transaction.execute(&format!("DROP TABLE IF EXISTS {}", documents_table(&aside)), []).map_err(failed)?;
+            transaction
+                .execute("DELETE FROM eventsmith_read_models WHERE projection = ?1", [&aside])
+                .map_err(failed)?;
+            transaction
+                .execute("DELETE FROM eventsmith_stopped_projections WHERE projection = ?1", [&aside])
+                .map_err(failed)?;
+            transaction.commit().map_err(failed)
+        }))
+    }
+
     fn record_stop<'a>(
         &'a self,
         projection: &'a str,
