@@ -2,9 +2,11 @@
 //! store with that one mistake, and each rejected by the behaviour written for it. A kit that
 //! passed one of these would pass a store that loses, doubles or misreads events.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsmith::conformance;
+use eventsmith::sql::{InlineWork, Sql, SqlConnection, SqlError, SqlRow, SqlValue};
 use eventsmith::store::{
     AppendOutcome, BoxFuture, Capabilities, Checkpoint, EventStore, ExpectedVersion, FoldedLog, LogFold, MemoryStore,
     NewEvent, Snapshot, StoreError, StoredEvent, StreamAppend, StreamFold, StreamInfo,
@@ -46,6 +48,8 @@ enum Mistake {
     StreamsGoOnAfterARefusal,
     /// Lists streams from the `after` of a page, not after it.
     StreamPagesRepeatTheirStart,
+    /// Declares inline work, and runs it after its append has committed.
+    InlineAfterCommit,
 }
 
 struct Broken {
@@ -214,7 +218,30 @@ impl EventStore for Broken {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        Capabilities { inline: self.mistake == Mistake::InlineAfterCommit, ..self.inner.capabilities() }
+    }
+
+    fn append_inline<'a>(
+        &'a self,
+        stream_id: &'a str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        inline: Arc<dyn InlineWork>,
+    ) -> BoxFuture<'a, Result<AppendOutcome, StoreError>> {
+        if self.mistake != Mistake::InlineAfterCommit {
+            return self.inner.append_inline(stream_id, expected, events, inline);
+        }
+        Box::pin(async move {
+            let outcome = self.inner.append(stream_id, expected, events.clone()).await?;
+            let mut connection = Refusing;
+            let mut sql = Sql::new(&mut connection);
+            let after = outcome.positions[0] - 1;
+            inline
+                .apply(&mut sql, after, stream_id, &events, &outcome)
+                .await
+                .map_err(|error| StoreError::backend("append", false, error))?;
+            Ok(outcome)
+        })
     }
 
     fn follows_directly(&self, last: u64, first: u64) -> bool {
@@ -251,6 +278,24 @@ impl EventStore for Broken {
             }
             self.inner.save_snapshot(stream_id, snapshot).await
         })
+    }
+}
+
+/// A connection whose every statement fails: the inline work of `InlineAfterCommit` has no
+/// transaction to write in.
+struct Refusing;
+
+impl SqlConnection for Refusing {
+    fn execute<'a>(&'a mut self, sql: &'static str, _: Vec<SqlValue>) -> BoxFuture<'a, Result<u64, SqlError>> {
+        Box::pin(
+            async move { Err(SqlError::Statement { sql: sql.into(), message: "no transaction".into(), code: None }) },
+        )
+    }
+
+    fn query<'a>(&'a mut self, sql: &'static str, _: Vec<SqlValue>) -> BoxFuture<'a, Result<Vec<SqlRow>, SqlError>> {
+        Box::pin(
+            async move { Err(SqlError::Statement { sql: sql.into(), message: "no transaction".into(), code: None }) },
+        )
     }
 }
 
@@ -292,6 +337,7 @@ rejected_by! {
     an_outcome_with_another_commit_time: OutcomeTimeDiffers by append_and_read_back_byte_identical;
     appends_to_streams_past_a_refusal: StreamsGoOnAfterARefusal by appends_to_several_streams_go_in_order;
     stream_pages_that_repeat_their_start: StreamPagesRepeatTheirStart by streams_are_listed_by_prefix_in_byte_order;
+    inline_work_after_the_commit: InlineAfterCommit by inline_work_runs_in_the_append;
 }
 
 /// The store with no mistake passes every one of those behaviours: the failures above are

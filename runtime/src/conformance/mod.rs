@@ -18,6 +18,7 @@
 //! that the behaviour named for it rejects it.
 
 mod append;
+mod inline;
 mod read;
 mod records;
 
@@ -31,6 +32,7 @@ pub use append::{
     concurrent_appends_to_one_stream, empty_appends_are_rejected, expected_version_any, expected_version_exact,
     expected_version_no_stream, expected_version_stream_exists,
 };
+pub use inline::inline_work_runs_in_the_append;
 pub use read::{
     a_concurrent_reader_never_skips, folding_a_stream_sees_what_reading_it_returns,
     folding_the_log_sees_what_reading_it_returns, global_order_is_commit_order,
@@ -75,6 +77,7 @@ macro_rules! conformance_suite {
             subscribers_hear_of_appends,
             checkpoints_round_trip,
             snapshots_round_trip,
+            inline_work_runs_in_the_append,
         );
     };
     (@tests $factory:expr; $($behaviour:ident),* $(,)?) => {$(
