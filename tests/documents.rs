@@ -672,15 +672,25 @@ async fn a_failing_apply_stops_its_projection_alone(models: ReadModels) {
     assert_eq!(documents.recorded_stop("customer_totals").await.unwrap(), None);
 }
 
-/// A document store that holds a rebuild twice, until the test lets it go on: after the
-/// first batch it builds aside (under a name of its own), and before it swaps them in.
-struct Pausing {
+/// A document store over another, rigged for a test: with `commits_fail`, its own commits (a
+/// catch-up's) fail, as with a lost connection, while commits inside appends go through; with
+/// `holds`, it holds a rebuild twice, until the test lets it go on: after the first batch it
+/// builds aside (under a name of its own), and before it swaps them in.
+struct Rigged {
     documents: Arc<dyn DocumentStore>,
+    commits_fail: bool,
+    holds: bool,
     built: Pause,
     swapping: Pause,
 }
 
-/// One place where [`Pausing`] holds a rebuild, once.
+impl Rigged {
+    fn over(documents: Arc<dyn DocumentStore>) -> Self {
+        Rigged { documents, commits_fail: false, holds: false, built: Pause::default(), swapping: Pause::default() }
+    }
+}
+
+/// One place where [`Rigged`] holds a rebuild, once.
 #[derive(Default)]
 struct Pause {
     held: std::sync::atomic::AtomicBool,
@@ -709,7 +719,7 @@ impl Pause {
     }
 }
 
-impl DocumentStore for Pausing {
+impl DocumentStore for Rigged {
     fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
         self.documents.prepare(projection, indexed)
     }
@@ -734,8 +744,11 @@ impl DocumentStore for Pausing {
         documents: Keyed,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
+            if self.commits_fail {
+                return Err(StoreError::backend("commit documents", true, "the connection was lost"));
+            }
             let committed = self.documents.commit(projection, from, to, documents).await?;
-            if projection.contains("#rebuild-") {
+            if self.holds && projection.contains("#rebuild-") {
                 self.built.hold().await;
             }
             Ok(committed)
@@ -768,13 +781,30 @@ impl DocumentStore for Pausing {
         scanned: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            self.swapping.hold().await;
+            if self.holds {
+                self.swapping.hold().await;
+            }
             self.documents.swap(projection, shadow, indexed, scanned).await
         })
     }
 
     fn discard<'a>(&'a self, aside: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         self.documents.discard(aside)
+    }
+
+    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        self.documents.database_identity()
+    }
+
+    fn commit_in<'a>(
+        &'a self,
+        sql: &'a mut Sql<'_>,
+        projection: &'static str,
+        from: u64,
+        to: u64,
+        work: Box<dyn DocumentWork>,
+    ) -> BoxFuture<'a, Result<bool, SqlError>> {
+        self.documents.commit_in(sql, projection, from, to, work)
     }
 }
 
@@ -787,12 +817,11 @@ impl DocumentStore for Pausing {
 /// restarts there were, and nothing of the rebuilds' is left.
 async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadModels) {
     let events = Events::new();
-    let pausing =
-        Arc::new(Pausing { documents: models.open().await, built: Pause::default(), swapping: Pause::default() });
+    let rigged = Arc::new(Rigged { holds: true, ..Rigged::over(models.open().await) });
     let app = App::builder()
         .store(events.open().await)
         .aggregate::<Order>()
-        .shared_documents(Arc::clone(&pausing) as Arc<dyn DocumentStore>)
+        .shared_documents(Arc::clone(&rigged) as Arc<dyn DocumentStore>)
         .document_projection::<OrderSummary>()
         .document_batch(5)
         .build()
@@ -812,7 +841,7 @@ async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadMode
         let app = app.clone();
         async move { app.rebuild_documents::<OrderSummary>().await }
     });
-    pausing.built.reached().await;
+    rigged.built.reached().await;
     assert_eq!(summaries.list(None, 100).await.unwrap(), expected);
     for (key, summary) in &expected {
         assert_eq!(summaries.get(key).await.unwrap().as_ref(), Some(summary), "{key} mid-rebuild");
@@ -824,12 +853,12 @@ async fn a_rebuild_builds_aside_while_the_live_documents_answer(models: ReadMode
     // While it builds: in the live documents at once, and read by the rebuild.
     app.execute(Pay { id: "01".into(), amount: 7 }).await.unwrap();
     assert_eq!(summaries.get("01").await.unwrap().unwrap().paid, 7);
-    pausing.built.go();
+    rigged.built.go();
     // After its last read of the log: the live checkpoint is ahead of the rebuilt one.
-    pausing.swapping.reached().await;
+    rigged.swapping.reached().await;
     app.execute(Pay { id: "02".into(), amount: 5 }).await.unwrap();
     assert_eq!(summaries.get("02").await.unwrap().unwrap().paid, 5);
-    pausing.swapping.go();
+    rigged.swapping.go();
     assert_eq!(rebuild.await.unwrap().unwrap(), head + 2, "every event of the log, applied once");
 
     let mut after = expected.clone();
@@ -1110,7 +1139,7 @@ impl Shared {
     async fn inline_app(&self, commits_fail: bool) -> App {
         // The events first: an event store refuses a file that holds other tables only.
         let store = self.store().await;
-        let documents = Refusing { documents: self.models().open().await, commits_fail };
+        let documents = Rigged { commits_fail, ..Rigged::over(self.models().open().await) };
         App::builder()
             .shared_store(store)
             .aggregate::<Order>()
@@ -1130,69 +1159,6 @@ impl Shared {
             .build()
             .await
             .unwrap()
-    }
-}
-
-/// A document store whose own commits (a catch-up's) fail when `commits_fail`, as with a
-/// lost connection; commits inside appends go through.
-struct Refusing {
-    documents: Arc<dyn DocumentStore>,
-    commits_fail: bool,
-}
-
-impl DocumentStore for Refusing {
-    fn prepare<'a>(&'a self, projection: &'a str, indexed: &'a [&'a str]) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.documents.prepare(projection, indexed)
-    }
-
-    fn checkpoint<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<DocumentCheckpoint, StoreError>> {
-        self.documents.checkpoint(projection)
-    }
-
-    fn load<'a>(&'a self, projection: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<Keyed, StoreError>> {
-        self.documents.load(projection, keys)
-    }
-
-    fn commit<'a>(
-        &'a self,
-        projection: &'a str,
-        from: DocumentCheckpoint,
-        to: u64,
-        documents: Keyed,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        if self.commits_fail {
-            return Box::pin(async { Err(StoreError::backend("commit documents", true, "the connection was lost")) });
-        }
-        self.documents.commit(projection, from, to, documents)
-    }
-
-    fn list<'a>(
-        &'a self,
-        projection: &'a str,
-        filter: Option<(&'a str, &'a str)>,
-        after: Option<&'a str>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Keyed, StoreError>> {
-        self.documents.list(projection, filter, after, limit)
-    }
-
-    fn clear<'a>(&'a self, projection: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.documents.clear(projection)
-    }
-
-    fn database_identity(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
-        self.documents.database_identity()
-    }
-
-    fn commit_in<'a>(
-        &'a self,
-        sql: &'a mut Sql<'_>,
-        projection: &'static str,
-        from: u64,
-        to: u64,
-        work: Box<dyn DocumentWork>,
-    ) -> BoxFuture<'a, Result<bool, SqlError>> {
-        self.documents.commit_in(sql, projection, from, to, work)
     }
 }
 
