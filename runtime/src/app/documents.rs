@@ -141,8 +141,9 @@ pub(crate) struct DocumentRunner<D> {
     /// to which the log is scanned, events of other types included.
     inline: bool,
     applying: Applying,
-    /// The rebuild of this process, one at a time: the name it builds the documents under.
+    /// Held by this process's rebuild, so that it runs one at a time.
     rebuilding: tokio::sync::Mutex<()>,
+    /// The name the rebuild under way builds the documents under, for its progress.
     rebuilt_as: std::sync::Mutex<Option<&'static str>>,
     projection: std::marker::PhantomData<fn() -> D>,
 }
